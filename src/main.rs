@@ -1,0 +1,17 @@
+//! The `safe-run` binary: parse arguments, run, turn the result into an
+//! exit status. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = safe_run::cli::Cli::parse();
+    match safe_run::cli::run(cli) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("safe-run: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

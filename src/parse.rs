@@ -1,0 +1,1338 @@
+//! From a shell line to every simple command it could run.
+//!
+//! The grammar is brush-parser's (see NOTES.md for why); this module walks
+//! its syntax tree and removes quotes the way the shell does. Around the
+//! parser sit the guards it needs: a length limit and a nesting limit
+//! checked before parsing (brush-parser takes exponential time on unclosed
+//! `( ( (` and overflows its stack on very deep input), a bound on how often
+//! strings are parsed again (`bash -c "bash -c '…'"`), and a step budget.
+//! Whatever cannot be understood is an error — "cannot tell what runs" —
+//! never a silent "safe".
+//!
+//! Also covered here, because only the walk knows the context:
+//! - `( ( reboot ) )`, which brush-parser reads as arithmetic;
+//! - functions defined in the line (calling one runs its body; a function
+//!   calling itself is reported as `<recursive-function>`);
+//! - literal assignments earlier in the line (`x=reboot; $x` runs `reboot`);
+//! - pipelines (who feeds whose stdin) and here-documents.
+//!
+//! A fast path handles lines made only of plain words (no quotes, no
+//! expansions, no operators), which are most lines typed at a prompt.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use brush_parser::ast;
+use brush_parser::word::{self as bword, WordPiece, WordPieceWithSource};
+use brush_parser::{ParserOptions, TokenizerError};
+
+use crate::command::{Context, Redirect, RedirectKind, SimpleCommand, Span, Word};
+use crate::unwrap::{Inner, unwrap};
+
+/// Bounds on the work one line may cause.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Bytes in the whole input.
+    pub max_len: usize,
+    /// Nesting of brackets and compound commands.
+    pub max_depth: usize,
+    /// Parentheses still open at the end of the input.
+    pub max_unclosed_parens: usize,
+    /// Strings parsed again inside strings (`bash -c`, `ssh host '…'`, `$(…)`).
+    pub max_reparse_depth: usize,
+    /// Simple commands, function calls and re-parses together.
+    pub max_steps: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_len: 256 * 1024,
+            max_depth: 64,
+            max_unclosed_parens: 10,
+            max_reparse_depth: 12,
+            max_steps: 20_000,
+        }
+    }
+}
+
+/// Why a line could not be understood. Every one of these means "cannot
+/// tell what runs": the line is never treated as safe.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the input is {len} bytes long; safe-run checks at most {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("the line nests more than {max} levels deep")]
+    TooDeep { max: usize },
+    #[error("the line leaves {count} parentheses open")]
+    Unbalanced { count: usize },
+    #[error("the line is not finished: {what}")]
+    Incomplete { what: String },
+    #[error("syntax error at line {line}, column {col}{near}")]
+    Syntax { line: usize, col: usize, near: String },
+    #[error("too complex to check (more than {max} commands, calls and nested strings)")]
+    TooComplex { max: usize },
+    #[error("cannot read the word {word:?}: {what}")]
+    BadWord { word: String, what: String },
+}
+
+impl ParseError {
+    /// The line may become valid when more lines are added (an unclosed
+    /// quote, `if` without `fi`, a trailing `|`): a prompt asks for more.
+    pub fn is_incomplete(&self) -> bool {
+        matches!(self, ParseError::Incomplete { .. })
+    }
+}
+
+/// Every simple command a line could run, in the order they appear.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Script {
+    pub commands: Vec<SimpleCommand>,
+}
+
+/// Parses one line (or a whole script) with the default limits.
+pub fn parse_line(line: &str) -> Result<Script, ParseError> {
+    parse_with(line, &Limits::default())
+}
+
+/// Parses with explicit limits.
+pub fn parse_with(line: &str, limits: &Limits) -> Result<Script, ParseError> {
+    let mut walker = Walker {
+        limits,
+        out: Vec::new(),
+        vars: HashMap::new(),
+        functions: HashMap::new(),
+        call_stack: Vec::new(),
+        steps: 0,
+        options: ParserOptions::default(),
+    };
+    let ctx = Ctx::default();
+    if line.len() > limits.max_len {
+        return Err(ParseError::TooLong {
+            len: line.len(),
+            max: limits.max_len,
+        });
+    }
+    if let Some(words) = plain_words(line) {
+        let argv: Vec<Word> = words.into_iter().map(|(t, s)| Word::literal(t, s)).collect();
+        if !argv.is_empty() {
+            let span = (argv[0].span.0, argv[argv.len() - 1].span.1);
+            let cmd = SimpleCommand {
+                argv,
+                span,
+                ..SimpleCommand::default()
+            };
+            walker.emit(cmd, &ctx, 0)?;
+        }
+    } else {
+        walker.walk_text(line, None, &ctx, 0)?;
+    }
+    Ok(Script {
+        commands: walker.out,
+    })
+}
+
+/// The words of a line made only of plain characters, with their spans, or
+/// `None` when the line needs the real parser. Plain means: no quotes,
+/// expansions, globs, operators, comments or newlines, and no reserved word
+/// or assignment in first position.
+fn plain_words(line: &str) -> Option<Vec<(&str, Span)>> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b" \t_./:=,@%+-".contains(&b);
+    if !line.bytes().all(plain) {
+        return None;
+    }
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, b) in line.bytes().enumerate() {
+        match (b == b' ' || b == b'\t', start) {
+            (true, Some(s)) => {
+                words.push((&line[s..i], (s, i)));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        words.push((&line[s..], (s, line.len())));
+    }
+    if let Some((first, _)) = words.first()
+        && (first.contains('=') || RESERVED.contains(first))
+    {
+        return None;
+    }
+    Some(words)
+}
+
+const RESERVED: &[&str] = &[
+    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do", "done", "in",
+    "function", "time", "coproc",
+];
+
+/// Checks the length and nesting of `text` before the parser sees it.
+fn guard(text: &str, limits: &Limits) -> Result<(), ParseError> {
+    if text.len() > limits.max_len {
+        return Err(ParseError::TooLong {
+            len: text.len(),
+            max: limits.max_len,
+        });
+    }
+    let bytes = text.as_bytes();
+    let mut depth: usize = 0;
+    let mut max_depth: usize = 0;
+    let mut parens: usize = 0;
+    let mut in_single = false;
+    let mut in_double = false;
+    let mut word_start = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_single {
+            if b == b'\'' {
+                in_single = false;
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'\\' => {
+                i += 2;
+                word_start = false;
+                continue;
+            }
+            b'\'' if !in_double => in_single = true,
+            b'"' => in_double = !in_double,
+            b'(' | b'{' if !in_double || (i > 0 && bytes[i - 1] == b'$') => {
+                depth += 1;
+                if b == b'(' {
+                    parens += 1;
+                }
+            }
+            b')' | b'}' if !in_double || depth > 0 => {
+                depth = depth.saturating_sub(1);
+                if b == b')' {
+                    parens = parens.saturating_sub(1);
+                }
+            }
+            _ if word_start && !in_double && b.is_ascii_alphabetic() => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphabetic())
+                    .map_or(bytes.len(), |p| i + p);
+                let ends_word = bytes.get(end).is_none_or(|c| b" \t\n;&|)".contains(c));
+                if ends_word {
+                    match &text[i..end] {
+                        "if" | "case" | "do" => depth += 1,
+                        "fi" | "esac" | "done" => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                }
+                i = end;
+                word_start = false;
+                max_depth = max_depth.max(depth);
+                continue;
+            }
+            _ => {}
+        }
+        word_start = b" \t\n;&|(){}".contains(&b);
+        max_depth = max_depth.max(depth);
+        if max_depth > limits.max_depth {
+            return Err(ParseError::TooDeep { max: limits.max_depth });
+        }
+        i += 1;
+    }
+    if max_depth > limits.max_depth {
+        return Err(ParseError::TooDeep { max: limits.max_depth });
+    }
+    if parens > limits.max_unclosed_parens {
+        return Err(ParseError::Unbalanced { count: parens });
+    }
+    Ok(())
+}
+
+fn parse_program(text: &str, options: &ParserOptions) -> Result<ast::Program, ParseError> {
+    let mut reader = std::io::Cursor::new(text.as_bytes());
+    let mut parser = brush_parser::Parser::new(&mut reader, options);
+    parser.parse_program().map_err(|e| convert_error(e, text))
+}
+
+fn convert_error(e: brush_parser::ParseError, text: &str) -> ParseError {
+    use brush_parser::ParseError as P;
+    match e {
+        P::ParsingAtEndOfInput => ParseError::Incomplete {
+            what: "the command is not complete".into(),
+        },
+        P::ParsingNear(pos) => {
+            let near: String = text.chars().skip(pos.index).take(20).collect();
+            let near = near.lines().next().unwrap_or("").to_string();
+            ParseError::Syntax {
+                line: pos.line,
+                col: pos.column,
+                near: if near.is_empty() {
+                    String::new()
+                } else {
+                    format!(" near {near:?}")
+                },
+            }
+        }
+        P::Tokenizing { inner, position } => {
+            let unfinished = matches!(
+                inner,
+                TokenizerError::UnterminatedEscapeSequence
+                    | TokenizerError::UnterminatedSingleQuote(_)
+                    | TokenizerError::UnterminatedAnsiCQuote(_)
+                    | TokenizerError::UnterminatedDoubleQuote(_)
+                    | TokenizerError::UnterminatedBackquote(_)
+                    | TokenizerError::UnterminatedExtendedGlob(_)
+                    | TokenizerError::UnterminatedVariable
+                    | TokenizerError::UnterminatedCommandSubstitution
+                    | TokenizerError::UnterminatedExpansion
+                    | TokenizerError::UnterminatedHereDocuments(..)
+                    | TokenizerError::MissingHereTagForDocumentBody
+            );
+            if unfinished {
+                ParseError::Incomplete { what: inner.to_string() }
+            } else {
+                let (line, col) = position.map_or((1, 1), |p| (p.line, p.column));
+                ParseError::Syntax {
+                    line,
+                    col,
+                    near: format!(": {inner}"),
+                }
+            }
+        }
+    }
+}
+
+/// How positions in one parsed text map back to the checked line.
+struct Src {
+    /// Byte offset of every char index, when the text is not ASCII.
+    byte_of: Option<Vec<usize>>,
+    /// Set for a text that was parsed again from inside a word: every
+    /// command found in it is reported at that word's span.
+    outer: Option<Span>,
+}
+
+impl Src {
+    fn new(text: &str, outer: Option<Span>) -> Self {
+        let byte_of = (outer.is_none() && !text.is_ascii()).then(|| {
+            let mut v: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+            v.push(text.len());
+            v
+        });
+        Src { byte_of, outer }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.byte_of {
+            Some(map) => map.get(char_index).copied().unwrap_or_else(|| map.last().copied().unwrap_or(0)),
+            None => char_index,
+        }
+    }
+
+    fn span(&self, loc: Option<&brush_parser::SourceSpan>) -> Span {
+        if let Some(outer) = self.outer {
+            return outer;
+        }
+        match loc {
+            Some(l) => (self.byte(l.start.index), self.byte(l.end.index)),
+            None => (0, 0),
+        }
+    }
+}
+
+/// What the walk knows about where it is.
+#[derive(Clone, Default)]
+struct Ctx {
+    via: Vec<String>,
+    in_loop: bool,
+    remote: bool,
+    fleet: bool,
+    in_subst: bool,
+    loop_vars: Vec<String>,
+    stdin_from: Option<String>,
+    input: Vec<String>,
+}
+
+struct Walker<'l> {
+    limits: &'l Limits,
+    out: Vec<SimpleCommand>,
+    /// Literal values of variables assigned earlier in the line.
+    vars: HashMap<String, String>,
+    functions: HashMap<String, Rc<ast::FunctionBody>>,
+    call_stack: Vec<String>,
+    steps: usize,
+    options: ParserOptions,
+}
+
+type Res = Result<(), ParseError>;
+
+impl Walker<'_> {
+    fn step(&mut self) -> Res {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return Err(ParseError::TooComplex {
+                max: self.limits.max_steps,
+            });
+        }
+        Ok(())
+    }
+
+    /// Parses `text` and walks it. `outer` is the span of the word it came
+    /// from when it is a string parsed again.
+    fn walk_text(&mut self, text: &str, outer: Option<Span>, ctx: &Ctx, depth: usize) -> Res {
+        if depth > self.limits.max_reparse_depth {
+            return Err(ParseError::TooDeep {
+                max: self.limits.max_reparse_depth,
+            });
+        }
+        self.step()?;
+        guard(text, self.limits)?;
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let program = parse_program(text, &self.options)?;
+        let src = Src::new(text, outer);
+        for list in &program.complete_commands {
+            self.compound_list(list, text, &src, ctx, depth)?;
+        }
+        Ok(())
+    }
+
+    fn compound_list(&mut self, list: &ast::CompoundList, text: &str, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        for item in &list.0 {
+            let and_or = &item.0;
+            self.pipeline(&and_or.first, text, src, ctx, depth)?;
+            for next in &and_or.additional {
+                let (ast::AndOr::And(p) | ast::AndOr::Or(p)) = next;
+                self.pipeline(p, text, src, ctx, depth)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn pipeline(&mut self, p: &ast::Pipeline, text: &str, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        let mut feed: Option<(String, Vec<String>)> = None;
+        for (i, cmd) in p.seq.iter().enumerate() {
+            let stage_ctx;
+            let ctx_for = if i == 0 {
+                ctx
+            } else {
+                let mut c = ctx.clone();
+                if let Some((prog, input)) = feed.take() {
+                    c.stdin_from = Some(prog);
+                    c.input = input;
+                } else {
+                    c.stdin_from = None;
+                    c.input = Vec::new();
+                }
+                stage_ctx = c;
+                &stage_ctx
+            };
+            let mark = self.out.len();
+            self.command(cmd, text, src, ctx_for, depth)?;
+            feed = self.out[mark..]
+                .iter()
+                .rev()
+                .find(|c| c.context.in_substitution == ctx.in_subst && !c.argv.is_empty())
+                .map(|c| {
+                    let prog = c.program().unwrap_or("").to_string();
+                    let input = match prog.as_str() {
+                        "echo" | "printf" => {
+                            vec![c.args().iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")]
+                        }
+                        "cat" | "tee" => c.context.input.clone(),
+                        _ => Vec::new(),
+                    };
+                    (prog, input)
+                });
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, cmd: &ast::Command, text: &str, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        match cmd {
+            ast::Command::Simple(sc) => self.simple(sc, src, ctx, depth),
+            ast::Command::Compound(cc, redirects) => {
+                self.compound(cc, text, src, ctx, depth)?;
+                if let Some(list) = redirects {
+                    self.redirect_only(&list.0, src, ctx, depth)?;
+                }
+                Ok(())
+            }
+            ast::Command::Function(def) => {
+                self.functions.insert(def.fname.value.clone(), Rc::new(def.body.clone()));
+                Ok(())
+            }
+            ast::Command::ExtendedTest(test, redirects) => {
+                self.extended_test(&test.expr, src, ctx, depth)?;
+                if let Some(list) = redirects {
+                    self.redirect_only(&list.0, src, ctx, depth)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn extended_test(&mut self, expr: &ast::ExtendedTestExpr, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        use ast::ExtendedTestExpr as E;
+        match expr {
+            E::And(a, b) | E::Or(a, b) => {
+                self.extended_test(a, src, ctx, depth)?;
+                self.extended_test(b, src, ctx, depth)
+            }
+            E::Not(a) | E::Parenthesized(a) => self.extended_test(a, src, ctx, depth),
+            E::UnaryTest(_, w) => self.expand(w, src, ctx, depth).map(drop),
+            E::BinaryTest(_, a, b) => {
+                self.expand(a, src, ctx, depth)?;
+                self.expand(b, src, ctx, depth).map(drop)
+            }
+        }
+    }
+
+    fn compound(&mut self, cc: &ast::CompoundCommand, text: &str, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        use ast::CompoundCommand as C;
+        match cc {
+            C::Arithmetic(a) => self.arithmetic_command(&a.expr.value, &a.loc, text, src, ctx, depth),
+            C::ArithmeticForClause(f) => {
+                for e in [&f.initializer, &f.condition, &f.updater].into_iter().flatten() {
+                    self.scan_text(&e.value, src, ctx, depth, src.span(None))?;
+                }
+                let mut inner = ctx.clone();
+                inner.in_loop = true;
+                self.compound_list(&f.body.list, text, src, &inner, depth)
+            }
+            C::BraceGroup(g) => self.compound_list(&g.list, text, src, ctx, depth),
+            C::Subshell(s) => self.compound_list(&s.list, text, src, ctx, depth),
+            C::ForClause(f) => {
+                if let Some(values) = &f.values {
+                    for v in values {
+                        self.expand(v, src, ctx, depth)?;
+                    }
+                }
+                self.vars.remove(&f.variable_name);
+                let mut inner = ctx.clone();
+                inner.in_loop = true;
+                inner.loop_vars.push(f.variable_name.clone());
+                self.compound_list(&f.body.list, text, src, &inner, depth)
+            }
+            C::CaseClause(c) => {
+                self.expand(&c.value, src, ctx, depth)?;
+                for item in &c.cases {
+                    for p in &item.patterns {
+                        self.expand(p, src, ctx, depth)?;
+                    }
+                    if let Some(list) = &item.cmd {
+                        self.compound_list(list, text, src, ctx, depth)?;
+                    }
+                }
+                Ok(())
+            }
+            C::IfClause(i) => {
+                self.compound_list(&i.condition, text, src, ctx, depth)?;
+                self.compound_list(&i.then, text, src, ctx, depth)?;
+                for e in i.elses.iter().flatten() {
+                    if let Some(cond) = &e.condition {
+                        self.compound_list(cond, text, src, ctx, depth)?;
+                    }
+                    self.compound_list(&e.body, text, src, ctx, depth)?;
+                }
+                Ok(())
+            }
+            C::WhileClause(w) | C::UntilClause(w) => {
+                let mut inner = ctx.clone();
+                inner.in_loop = true;
+                // `while read h; do …; done`: the variables read are unknown.
+                self.compound_list(&w.0, text, src, &inner, depth)?;
+                self.compound_list(&w.1.list, text, src, &inner, depth)
+            }
+            C::Coprocess(c) => self.command(&c.body, text, src, ctx, depth),
+        }
+    }
+
+    /// `(( … ))`. Bash reads it as arithmetic only when the two parentheses
+    /// touch and the text is a valid expression; otherwise it is nested
+    /// subshells (`( ( reboot ) )`), which brush-parser gets wrong.
+    fn arithmetic_command(
+        &mut self,
+        expr: &str,
+        loc: &brush_parser::SourceSpan,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        let source: String = text
+            .chars()
+            .skip(loc.start.index)
+            .take(loc.end.index.saturating_sub(loc.start.index))
+            .collect();
+        let touching = source.starts_with("((");
+        if touching && brush_parser::arithmetic::parse(expr).is_ok() {
+            return self.scan_text(expr, src, ctx, depth, src.span(Some(loc)));
+        }
+        let trimmed = source.trim();
+        let inner = trimmed
+            .strip_prefix('(')
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap_or(trimmed);
+        let outer = Some(src.outer.unwrap_or_else(|| src.span(Some(loc))));
+        self.walk_text(inner, outer, ctx, depth + 1)
+    }
+
+    fn simple(&mut self, sc: &ast::SimpleCommand, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        self.step()?;
+        use ast::CommandPrefixOrSuffixItem as Item;
+        let mut cmd = SimpleCommand::default();
+        let mut input = Vec::new();
+        let mut items: Vec<&Item> = Vec::new();
+        if let Some(prefix) = &sc.prefix {
+            items.extend(prefix.0.iter());
+        }
+        let prefix_len = items.len();
+        if let Some(suffix) = &sc.suffix {
+            items.extend(suffix.0.iter());
+        }
+        let mut in_prefix = true;
+        for (n, item) in items.iter().enumerate() {
+            if n == prefix_len {
+                if let Some(name) = &sc.word_or_name {
+                    let w = self.expand(name, src, ctx, depth)?;
+                    cmd.argv.push(w);
+                }
+                in_prefix = false;
+            }
+            match item {
+                Item::IoRedirect(r) => {
+                    if let Some(r) = self.redirect(r, src, ctx, depth, &mut input)? {
+                        cmd.redirects.push(r);
+                    }
+                }
+                Item::Word(w) => {
+                    let w = self.expand(w, src, ctx, depth)?;
+                    cmd.argv.push(w);
+                }
+                Item::AssignmentWord(assignment, word) => {
+                    let value = self.assignment_value(&assignment.value, src, ctx, depth)?;
+                    if in_prefix && cmd.argv.is_empty() {
+                        if let ast::AssignmentName::VariableName(name) = &assignment.name {
+                            cmd.assignments.push((name.clone(), value));
+                        }
+                    } else {
+                        // `export X=1`, `local y=$(…)`: an argument word.
+                        let w = self.expand(word, src, ctx, depth)?;
+                        if let ast::AssignmentName::VariableName(name) = &assignment.name {
+                            self.remember(name, &value);
+                        }
+                        cmd.argv.push(w);
+                    }
+                }
+                Item::ProcessSubstitution(_, sub) => {
+                    let mut inner = ctx.clone();
+                    inner.in_subst = true;
+                    self.subshell(&sub.list, src, &inner, depth)?;
+                    let span = src.span(Some(&sub.loc));
+                    let mut w = Word::literal("<(…)", span);
+                    w.dynamic = true;
+                    cmd.argv.push(w);
+                }
+            }
+        }
+        if items.len() == prefix_len
+            && let Some(name) = &sc.word_or_name
+        {
+            let w = self.expand(name, src, ctx, depth)?;
+            cmd.argv.push(w);
+        }
+
+        if cmd.argv.is_empty() {
+            // Plain assignments change the shell's variables.
+            for (name, value) in &cmd.assignments {
+                self.remember(name, value);
+            }
+            if cmd.redirects.iter().any(|r| r.kind.writes()) {
+                cmd.span = span_of_redirects(&cmd.redirects);
+                cmd.context.input = input;
+                self.push(cmd, ctx);
+            }
+            return Ok(());
+        }
+        let end = [
+            cmd.argv.last().map(|w| w.span.1),
+            cmd.redirects.iter().map(|r| r.target.span.1).max(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        cmd.span = (cmd.argv[0].span.0, end.max(cmd.argv[0].span.1));
+        cmd.context.input = input;
+        self.emit(cmd, ctx, depth)
+    }
+
+    fn subshell(&mut self, list: &ast::CompoundList, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        // Process substitutions carry their own syntax tree; their text is
+        // only needed for `(( ))`, which cannot start a process substitution.
+        self.compound_list(list, "", src, ctx, depth)
+    }
+
+    fn remember(&mut self, name: &str, value: &Word) {
+        if value.dynamic || value.glob {
+            self.vars.remove(name);
+        } else {
+            self.vars.insert(name.to_string(), value.text.clone());
+        }
+    }
+
+    fn assignment_value(&mut self, value: &ast::AssignmentValue, src: &Src, ctx: &Ctx, depth: usize) -> Result<Word, ParseError> {
+        match value {
+            ast::AssignmentValue::Scalar(w) => self.expand(w, src, ctx, depth),
+            ast::AssignmentValue::Array(items) => {
+                let mut out = Word::default();
+                for (key, w) in items {
+                    if let Some(k) = key {
+                        self.expand(k, src, ctx, depth)?;
+                    }
+                    let e = self.expand(w, src, ctx, depth)?;
+                    out.span = e.span;
+                }
+                out.dynamic = true;
+                Ok(out)
+            }
+        }
+    }
+
+    fn redirect_only(&mut self, redirects: &[ast::IoRedirect], src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        let mut input = Vec::new();
+        let mut cmd = SimpleCommand::default();
+        for r in redirects {
+            if let Some(r) = self.redirect(r, src, ctx, depth, &mut input)? {
+                cmd.redirects.push(r);
+            }
+        }
+        if cmd.redirects.iter().any(|r| r.kind.writes()) {
+            cmd.span = span_of_redirects(&cmd.redirects);
+            self.push(cmd, ctx);
+        }
+        Ok(())
+    }
+
+    fn redirect(
+        &mut self,
+        r: &ast::IoRedirect,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+        input: &mut Vec<String>,
+    ) -> Result<Option<Redirect>, ParseError> {
+        use ast::IoFileRedirectKind as K;
+        use ast::IoFileRedirectTarget as T;
+        match r {
+            ast::IoRedirect::File(fd, kind, target) => {
+                let mut kind = match kind {
+                    K::Read => RedirectKind::Read,
+                    K::Write | K::Clobber => RedirectKind::Truncate,
+                    K::Append => RedirectKind::Append,
+                    K::ReadAndWrite => RedirectKind::ReadWrite,
+                    K::DuplicateInput | K::DuplicateOutput => RedirectKind::Duplicate,
+                };
+                let target = match target {
+                    T::Filename(w) => self.expand(w, src, ctx, depth)?,
+                    T::Fd(n) => {
+                        kind = RedirectKind::Duplicate;
+                        Word::literal(&n.to_string(), src.span(None))
+                    }
+                    T::Duplicate(w) => {
+                        let w = self.expand(w, src, ctx, depth)?;
+                        // `>&file` (no digits) writes to a file, like `&>`.
+                        if !w.text.chars().all(|c| c.is_ascii_digit() || c == '-') {
+                            kind = RedirectKind::Truncate;
+                        } else {
+                            kind = RedirectKind::Duplicate;
+                        }
+                        w
+                    }
+                    T::ProcessSubstitution(_, sub) => {
+                        let mut inner = ctx.clone();
+                        inner.in_subst = true;
+                        self.subshell(&sub.list, src, &inner, depth)?;
+                        let mut w = Word::literal("<(…)", src.span(Some(&sub.loc)));
+                        w.dynamic = true;
+                        kind = RedirectKind::Duplicate;
+                        w
+                    }
+                };
+                Ok(Some(Redirect {
+                    fd: fd.and_then(|f| u32::try_from(f).ok()),
+                    kind,
+                    target,
+                }))
+            }
+            ast::IoRedirect::HereDocument(_, doc) => {
+                if doc.requires_expansion {
+                    let pieces = bword::parse_heredoc(&doc.doc.value, &self.options).map_err(|e| ParseError::BadWord {
+                        word: doc.doc.value.chars().take(40).collect(),
+                        what: e.to_string(),
+                    })?;
+                    let mut scratch = Word::default();
+                    let span = src.span(doc.doc.loc.as_ref());
+                    self.pieces(&pieces, &doc.doc.value, true, &mut scratch, src, ctx, depth, span)?;
+                }
+                input.push(doc.doc.value.clone());
+                Ok(None)
+            }
+            ast::IoRedirect::HereString(_, w) => {
+                let w = self.expand(w, src, ctx, depth)?;
+                input.push(w.text);
+                Ok(None)
+            }
+            ast::IoRedirect::OutputAndError(w, append) => {
+                let target = self.expand(w, src, ctx, depth)?;
+                Ok(Some(Redirect {
+                    fd: None,
+                    kind: if *append {
+                        RedirectKind::Append
+                    } else {
+                        RedirectKind::Truncate
+                    },
+                    target,
+                }))
+            }
+        }
+    }
+
+    /// Quote removal and expansion of one word; commands inside
+    /// substitutions are walked on the way.
+    fn expand(&mut self, word: &ast::Word, src: &Src, ctx: &Ctx, depth: usize) -> Result<Word, ParseError> {
+        let span = src.span(word.loc.as_ref());
+        let raw = &word.value;
+        let mut out = Word {
+            span,
+            ..Word::default()
+        };
+        if raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./:=,@%+-".contains(&b)) {
+            out.text = raw.clone();
+            return Ok(out);
+        }
+        let pieces = bword::parse(raw, &self.options).map_err(|e| ParseError::BadWord {
+            word: raw.chars().take(60).collect(),
+            what: e.to_string(),
+        })?;
+        self.pieces(&pieces, raw, false, &mut out, src, ctx, depth, span)?;
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pieces(
+        &mut self,
+        pieces: &[WordPieceWithSource],
+        raw: &str,
+        in_double: bool,
+        out: &mut Word,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+        span: Span,
+    ) -> Res {
+        let outer = Some(src.outer.unwrap_or(span));
+        for p in pieces {
+            let raw_piece = || char_slice(raw, p.start_index, p.end_index);
+            match &p.piece {
+                WordPiece::Text(t) => {
+                    if !in_double && t.contains(['*', '?', '[']) {
+                        out.glob = true;
+                    }
+                    out.text.push_str(t);
+                }
+                WordPiece::SingleQuotedText(t) => out.text.push_str(t),
+                WordPiece::AnsiCQuotedText(t) => out.text.push_str(&ansi_c(t)),
+                WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                    self.pieces(inner, raw, true, out, src, ctx, depth, span)?;
+                }
+                WordPiece::TildeExpansion(t) => {
+                    use bword::TildeExpr as T;
+                    out.text.push('~');
+                    match t {
+                        T::Home => {}
+                        T::UserHome(u) => out.text.push_str(u),
+                        T::WorkingDir => out.text.push('+'),
+                        T::OldWorkingDir => out.text.push('-'),
+                        _ => out.text.push_str(&raw_piece()[1..].to_string()),
+                    }
+                }
+                WordPiece::ParameterExpansion(expr) => {
+                    use bword::ParameterExpr as E;
+                    let known = match expr {
+                        E::Parameter {
+                            parameter: bword::Parameter::Named(name),
+                            indirect: false,
+                        } => self.vars.get(name).cloned(),
+                        _ => None,
+                    };
+                    match known {
+                        Some(v) => out.text.push_str(&v),
+                        None => {
+                            out.text.push_str(&raw_piece());
+                            out.dynamic = true;
+                        }
+                    }
+                    for s in parameter_words(expr) {
+                        self.scan_text(s, src, ctx, depth, span)?;
+                    }
+                }
+                WordPiece::CommandSubstitution(s) => {
+                    let mut inner = ctx.clone();
+                    inner.in_subst = true;
+                    self.walk_text(s, outer, &inner, depth + 1)?;
+                    out.text.push_str(&raw_piece());
+                    out.dynamic = true;
+                }
+                WordPiece::BackquotedCommandSubstitution(s) => {
+                    let mut inner = ctx.clone();
+                    inner.in_subst = true;
+                    let unescaped = unescape_backquoted(s);
+                    self.walk_text(&unescaped, outer, &inner, depth + 1)?;
+                    out.text.push_str(&raw_piece());
+                    out.dynamic = true;
+                }
+                WordPiece::EscapeSequence(s) => {
+                    let rest = s.strip_prefix('\\').unwrap_or(s);
+                    if in_double && !rest.starts_with(['$', '`', '"', '\\', '\n']) {
+                        out.text.push_str(s);
+                    } else if rest != "\n" {
+                        out.text.push_str(rest);
+                    }
+                }
+                WordPiece::ArithmeticExpression(e) => {
+                    let piece = raw_piece();
+                    if brush_parser::arithmetic::parse(&e.value).is_ok() {
+                        self.scan_text(&e.value, src, ctx, depth, span)?;
+                    } else {
+                        // Not arithmetic: bash reads `$((a) )` as a command
+                        // substitution of a subshell.
+                        let inner_text = piece
+                            .strip_prefix("$(")
+                            .and_then(|s| s.strip_suffix(')'))
+                            .unwrap_or(&e.value);
+                        let mut inner = ctx.clone();
+                        inner.in_subst = true;
+                        self.walk_text(inner_text, outer, &inner, depth + 1)?;
+                    }
+                    out.text.push_str(&piece);
+                    out.dynamic = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the commands inside a text that is expanded but not run as a
+    /// command (a default value `${x:-$(…)}`, an arithmetic expression).
+    fn scan_text(&mut self, text: &str, src: &Src, ctx: &Ctx, depth: usize, span: Span) -> Res {
+        if !text.contains(['$', '`']) {
+            return Ok(());
+        }
+        if depth > self.limits.max_reparse_depth {
+            return Err(ParseError::TooDeep {
+                max: self.limits.max_reparse_depth,
+            });
+        }
+        let pieces = bword::parse(text, &self.options).map_err(|e| ParseError::BadWord {
+            word: text.chars().take(60).collect(),
+            what: e.to_string(),
+        })?;
+        let mut scratch = Word::default();
+        self.pieces(&pieces, text, false, &mut scratch, src, ctx, depth + 1, span)
+    }
+
+    /// A simple command found in the line: call a function, see through a
+    /// wrapper, or record it.
+    fn emit(&mut self, cmd: SimpleCommand, ctx: &Ctx, depth: usize) -> Res {
+        self.step()?;
+        let Some(first) = cmd.argv.first() else {
+            self.push(cmd, ctx);
+            return Ok(());
+        };
+        if !first.dynamic && !first.text.contains('/') {
+            let name = first.text.clone();
+            if let Some(body) = self.functions.get(&name).cloned() {
+                if self.call_stack.contains(&name) {
+                    let mut c = ctx.clone();
+                    c.via.push("recursive-function".into());
+                    let rec = SimpleCommand {
+                        argv: vec![first.clone()],
+                        span: cmd.span,
+                        ..SimpleCommand::default()
+                    };
+                    self.push(rec, &c);
+                    return Ok(());
+                }
+                self.call_stack.push(name);
+                let result = self.function_body(&body, cmd.span, ctx, depth);
+                self.call_stack.pop();
+                return result;
+            }
+        }
+        let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+        let Some(u) = unwrap(&texts) else {
+            self.push(cmd, ctx);
+            return Ok(());
+        };
+        let mut inner_ctx = ctx.clone();
+        inner_ctx.via.push(u.via.clone());
+        inner_ctx.remote |= u.remote;
+        inner_ctx.fleet |= u.fleet || (u.remote && ctx.in_loop);
+        inner_ctx.in_loop |= u.repeated;
+        if u.keep_self {
+            self.push(cmd.clone(), ctx);
+        }
+        for inner in &u.inner {
+            match inner {
+                Inner::Argv { start, end } => {
+                    let argv = cmd.argv[*start..*end].to_vec();
+                    let span = (argv[0].span.0, cmd.span.1.max(argv[0].span.1));
+                    let next = SimpleCommand {
+                        assignments: cmd.assignments.clone(),
+                        argv,
+                        redirects: cmd.redirects.clone(),
+                        span,
+                        context: Context {
+                            input: cmd.context.input.clone(),
+                            ..Context::default()
+                        },
+                    };
+                    self.emit(next, &inner_ctx, depth)?;
+                }
+                Inner::Line { start, end } => {
+                    let words = &cmd.argv[*start..*end];
+                    let mut line = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+                    for prefix in ["--command=", "--session-command="] {
+                        if let Some(rest) = line.strip_prefix(prefix) {
+                            line = rest.to_string();
+                        }
+                    }
+                    let span = (words[0].span.0, words[words.len() - 1].span.1);
+                    let mut line_ctx = inner_ctx.clone();
+                    line_ctx.input.clone_from(&cmd.context.input);
+                    self.walk_text(&line, Some(span), &line_ctx, depth + 1)?;
+                    if cmd.redirects.iter().any(|r| r.kind.writes()) {
+                        let only = SimpleCommand {
+                            redirects: cmd.redirects.clone(),
+                            span: cmd.span,
+                            ..SimpleCommand::default()
+                        };
+                        self.push(only, ctx);
+                    }
+                }
+                Inner::Synthetic(words) => {
+                    let argv = words.iter().map(|w| Word::literal(w, cmd.span)).collect();
+                    let next = SimpleCommand {
+                        argv,
+                        span: cmd.span,
+                        ..SimpleCommand::default()
+                    };
+                    self.emit(next, &inner_ctx, depth)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn function_body(&mut self, body: &ast::FunctionBody, span: Span, ctx: &Ctx, depth: usize) -> Res {
+        // The body's positions are in the line, but the call is what runs
+        // it: report its commands at the call.
+        let src = Src {
+            byte_of: None,
+            outer: Some(span),
+        };
+        self.compound(&body.0, "", &src, ctx, depth)?;
+        if let Some(list) = &body.1 {
+            self.redirect_only(&list.0, &src, ctx, depth)?;
+        }
+        Ok(())
+    }
+
+    /// Records a command with the walk's context.
+    fn push(&mut self, mut cmd: SimpleCommand, ctx: &Ctx) {
+        let c = &mut cmd.context;
+        c.via = ctx.via.clone();
+        c.in_loop = ctx.in_loop;
+        c.remote = ctx.remote;
+        c.fleet = ctx.fleet;
+        c.in_substitution = ctx.in_subst;
+        c.stdin_from = ctx.stdin_from.clone();
+        c.input.extend(ctx.input.iter().cloned());
+        c.loop_item = ctx.in_loop
+            && ctx.loop_vars.iter().any(|v| {
+                cmd.argv
+                    .iter()
+                    .skip(1)
+                    .any(|w| w.text.contains(&format!("${v}")) || w.text.contains(&format!("${{{v}}}")))
+            });
+        self.out.push(cmd);
+    }
+}
+
+fn span_of_redirects(redirects: &[Redirect]) -> Span {
+    let start = redirects.iter().map(|r| r.target.span.0).min().unwrap_or(0);
+    let end = redirects.iter().map(|r| r.target.span.1).max().unwrap_or(0);
+    (start, end)
+}
+
+/// The words inside a parameter expression that are expanded too
+/// (`${x:-$(reboot)}`).
+fn parameter_words(expr: &bword::ParameterExpr) -> Vec<&str> {
+    use bword::ParameterExpr as E;
+    let mut out = Vec::new();
+    match expr {
+        E::UseDefaultValues { default_value: v, .. }
+        | E::AssignDefaultValues { default_value: v, .. }
+        | E::IndicateErrorIfNullOrUnset { error_message: v, .. }
+        | E::UseAlternativeValue { alternative_value: v, .. }
+        | E::RemoveSmallestSuffixPattern { pattern: v, .. }
+        | E::RemoveLargestSuffixPattern { pattern: v, .. }
+        | E::RemoveSmallestPrefixPattern { pattern: v, .. }
+        | E::RemoveLargestPrefixPattern { pattern: v, .. } => out.extend(v.as_deref()),
+        E::ReplaceSubstring {
+            pattern, replacement, ..
+        } => {
+            out.push(pattern.as_str());
+            out.extend(replacement.as_deref());
+        }
+        E::Substring { offset, length, .. } => {
+            out.push(offset.value.as_str());
+            out.extend(length.as_ref().map(|l| l.value.as_str()));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// `s[start..end]` in chars, as brush-parser's word pieces count them.
+fn char_slice(s: &str, start: usize, end: usize) -> String {
+    if s.is_ascii() {
+        return s.get(start..end).unwrap_or("").to_string();
+    }
+    s.chars().skip(start).take(end.saturating_sub(start)).collect()
+}
+
+/// Inside backquotes, `\\`, `` \` `` and `\$` lose their backslash.
+fn unescape_backquoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\'
+            && let Some(&n) = chars.peek()
+            && matches!(n, '\\' | '`' | '$')
+        {
+            out.push(n);
+            chars.next();
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Decodes the escapes of a `$'…'` string.
+fn ansi_c(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            out.push('\\');
+            break;
+        };
+        let digits = |chars: &mut std::iter::Peekable<std::str::Chars>, radix: u32, max: usize| {
+            let mut v = 0u32;
+            let mut n = 0;
+            while n < max
+                && let Some(d) = chars.peek().and_then(|c| c.to_digit(radix))
+            {
+                v = v * radix + d;
+                chars.next();
+                n += 1;
+            }
+            (v, n)
+        };
+        match e {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'a' => out.push('\x07'),
+            'b' => out.push('\x08'),
+            'e' | 'E' => out.push('\x1b'),
+            'f' => out.push('\x0c'),
+            'v' => out.push('\x0b'),
+            '\\' | '\'' | '"' | '?' => out.push(e),
+            'x' => {
+                let (v, n) = digits(&mut chars, 16, 2);
+                if n == 0 {
+                    out.push_str("\\x");
+                } else {
+                    out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                }
+            }
+            'u' | 'U' => {
+                let (v, n) = digits(&mut chars, 16, if e == 'u' { 4 } else { 8 });
+                if n == 0 {
+                    out.push('\\');
+                    out.push(e);
+                } else {
+                    out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                }
+            }
+            '0'..='7' => {
+                let mut v = e.to_digit(8).unwrap_or(0);
+                let (rest, n) = digits(&mut chars, 8, 2);
+                if n > 0 {
+                    v = v * 8u32.pow(n as u32) + rest;
+                }
+                out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+            }
+            'c' => {
+                if let Some(ch) = chars.next() {
+                    out.push(char::from_u32((ch as u32) & 0x1f).unwrap_or('\u{fffd}'));
+                }
+            }
+            other => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argvs(line: &str) -> Vec<Vec<String>> {
+        parse_line(line)
+            .unwrap_or_else(|e| panic!("{line:?}: {e}"))
+            .commands
+            .iter()
+            .map(|c| c.argv_text())
+            .collect()
+    }
+
+    #[test]
+    fn finds_commands_in_every_construct() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("plain", "reboot now", &["reboot now"]),
+            ("list", "ls; reboot", &["ls", "reboot"]),
+            ("and or", "true && reboot || halt", &["true", "reboot", "halt"]),
+            ("pipeline", "ls | grep x", &["ls", "grep x"]),
+            ("subshell", "(cd /; reboot)", &["cd /", "reboot"]),
+            ("spaced nested subshells", "( ( reboot ) )", &["reboot"]),
+            ("brace group", "{ reboot; }", &["reboot"]),
+            ("command substitution", "echo $(reboot)", &["reboot", "echo $(reboot)"]),
+            ("substitution in double quotes", "echo \"x $(reboot) y\"", &["reboot", "echo x $(reboot) y"]),
+            ("backquotes", "echo `reboot`", &["reboot", "echo `reboot`"]),
+            ("default value", "echo ${x:-$(reboot)}", &["reboot", "echo ${x:-$(reboot)}"]),
+            ("process substitution", "diff <(reboot) x", &["reboot", "diff <(…) x"]),
+            ("if", "if true; then reboot; else halt; fi", &["true", "reboot", "halt"]),
+            ("for", "for h in a b; do reboot; done", &["reboot"]),
+            ("while", "while true; do reboot; done", &["true", "reboot"]),
+            ("case", "case $x in a) reboot;; esac", &["reboot"]),
+            ("function called", "f() { reboot; }; f", &["reboot"]),
+            ("function not called", "f() { reboot; }", &[]),
+            ("quotes removed", "'re'\"bo\"ot", &["reboot"]),
+            ("backslash in name", "r\\eboot", &["reboot"]),
+            ("ansi c", "$'\\x72eboot'", &["reboot"]),
+            ("assignment then variable", "x=reboot; $x", &["reboot"]),
+            ("sudo", "sudo -u root reboot", &["reboot"]),
+            ("bash -c list", "bash -c 'ls; reboot'", &["ls", "reboot"]),
+            ("nested sh -c", "sh -c \"bash -c 'reboot'\"", &["reboot"]),
+            ("ssh remote", "ssh web1 'sudo reboot'", &["reboot"]),
+            ("eval", "eval 'reboot'", &["reboot"]),
+            ("heredoc substitution", "cat <<EOF\n$(reboot)\nEOF", &["reboot", "cat"]),
+            ("comment", "ls # reboot", &["ls"]),
+            ("arithmetic stays arithmetic", "((i++))", &[]),
+            ("newline list", "ls\nreboot", &["ls", "reboot"]),
+        ];
+        for (name, line, want) in cases {
+            let got: Vec<String> = argvs(line).iter().map(|a| a.join(" ")).collect();
+            assert_eq!(got, *want, "case {name}: {line:?}");
+        }
+    }
+
+    #[test]
+    fn fork_bomb_is_a_recursive_function() {
+        let script = parse_line(":(){ :|:& };:").unwrap();
+        assert!(script.commands.iter().any(|c| c.context.via.iter().any(|v| v == "recursive-function")));
+    }
+
+    #[test]
+    fn spans_are_byte_offsets_even_after_non_ascii_text() {
+        let line = "echo é; reboot now";
+        let script = parse_line(line).unwrap();
+        let reboot = &script.commands[1];
+        assert_eq!(&line[reboot.span.0..reboot.span.1], "reboot now");
+    }
+
+    #[test]
+    fn pipeline_records_who_feeds_stdin() {
+        let script = parse_line("curl -s https://x | sudo bash").unwrap();
+        let bash = script.commands.last().unwrap();
+        assert_eq!(bash.program(), Some("bash"));
+        assert_eq!(bash.context.stdin_from.as_deref(), Some("curl"));
+        assert_eq!(bash.context.via, vec!["sudo"]);
+    }
+
+    #[test]
+    fn echo_piped_in_and_heredocs_are_input() {
+        let s = parse_line("echo 'DROP TABLE x' | psql").unwrap();
+        assert_eq!(s.commands[1].context.input, vec!["DROP TABLE x"]);
+        let s = parse_line("psql <<'EOF'\nDROP TABLE x;\nEOF").unwrap();
+        assert_eq!(s.commands[0].context.input, vec!["DROP TABLE x;\n"]);
+    }
+
+    #[test]
+    fn ssh_in_a_loop_is_fleet() {
+        let s = parse_line("for h in a b c; do ssh $h reboot; done").unwrap();
+        assert!(s.commands[0].context.fleet);
+        let s = parse_line("ssh a reboot").unwrap();
+        assert!(!s.commands[0].context.fleet && s.commands[0].context.remote);
+    }
+
+    #[test]
+    fn unfinished_lines_are_incomplete_and_garbage_is_a_syntax_error() {
+        for line in ["echo 'abc", "if true; then", "ls |", "echo \"a", "ls \\"] {
+            assert!(parse_line(line).unwrap_err().is_incomplete(), "{line:?}");
+        }
+        let e = parse_line("ls )").unwrap_err();
+        assert!(matches!(e, ParseError::Syntax { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn guards_reject_deep_and_unbalanced_input() {
+        assert!(matches!(parse_line(&"( ".repeat(30)), Err(ParseError::Unbalanced { .. })));
+        assert!(matches!(parse_line(&"{ ".repeat(100_000)), Err(ParseError::TooDeep { .. })));
+        let long = "a".repeat(300 * 1024);
+        assert!(matches!(parse_line(&long), Err(ParseError::TooLong { .. })));
+    }
+
+    #[test]
+    fn plain_fast_path_agrees_with_the_parser() {
+        for line in ["apt-get upgrade -y", "  ls   -l  /tmp ", "kubectl -n prod get pods", "reboot"] {
+            let fast = parse_line(line).unwrap();
+            let mut w = Walker {
+                limits: &Limits::default(),
+                out: Vec::new(),
+                vars: HashMap::new(),
+                functions: HashMap::new(),
+                call_stack: Vec::new(),
+                steps: 0,
+                options: ParserOptions::default(),
+            };
+            w.walk_text(line, None, &Ctx::default(), 0).unwrap();
+            assert_eq!(fast.commands, w.out, "{line:?}");
+        }
+    }
+}

@@ -1,0 +1,761 @@
+//! Seeing through the programs that run other programs.
+//!
+//! `sudo -u postgres psql …`, `env -i PATH=/bin reboot`, `timeout -s KILL 5
+//! reboot`, `bash -lc 'a; b'`, `ssh -p 2222 host 'sudo reboot'`: the program
+//! that matters is the one the wrapper starts. Each wrapper is described by
+//! a row of data — which of its options take a value, how many positional
+//! words come before the command, and whether the command is an argv or a
+//! string that a shell parses again — so a new wrapper is a new row, not new
+//! code. Pure: works on argv text only; `parse` turns the result back into
+//! commands.
+
+use crate::command::program_name;
+
+/// What a wrapper runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inner {
+    /// The words `argv[start..end]` are the inner command's argv.
+    Argv { start: usize, end: usize },
+    /// The words `argv[start..end]`, joined by spaces, are a shell line that
+    /// is parsed again (`bash -c`, `eval`, `ssh host CMD`, `watch`).
+    Line { start: usize, end: usize },
+    /// A command that the wrapper names by other means (`ansible -m reboot`).
+    Synthetic(Vec<String>),
+}
+
+/// The result of looking at one command as a possible wrapper.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unwrapped {
+    /// How the wrapper is named in `Context::via`, e.g. `sudo`, `bash -c`.
+    pub via: String,
+    pub inner: Vec<Inner>,
+    /// The wrapper itself is still a command to check (`find … -delete -exec …`).
+    pub keep_self: bool,
+    /// The inner command runs on another host.
+    pub remote: bool,
+    /// The inner command runs on several hosts.
+    pub fleet: bool,
+    /// The inner command runs repeatedly (`xargs`, `watch`).
+    pub repeated: bool,
+}
+
+impl Unwrapped {
+    fn new(via: &str, inner: Inner) -> Self {
+        Unwrapped {
+            via: via.to_string(),
+            inner: vec![inner],
+            keep_self: false,
+            remote: false,
+            fleet: false,
+            repeated: false,
+        }
+    }
+}
+
+/// How the command follows a wrapper's options.
+#[derive(Clone, Copy, Debug)]
+enum Tail {
+    /// The rest is an argv.
+    Argv,
+    /// The rest, joined by spaces, is a shell line.
+    Line,
+}
+
+/// One wrapper program, as data.
+struct Spec {
+    names: &'static [&'static str],
+    /// Short options (single letters) that take a value.
+    short_values: &'static str,
+    /// Long options that take a value (without `--`).
+    long_values: &'static [&'static str],
+    /// Positional words between the options and the command
+    /// (`timeout DURATION`, `chroot DIR`, `ssh HOST`).
+    skip_positionals: usize,
+    /// `NAME=value` words after the options are environment settings.
+    env_words: bool,
+    /// Options that mean "no command follows" (`command -v`, `sudo -l`).
+    no_command_flags: &'static str,
+    tail: Tail,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        names: &["sudo"],
+        short_values: "CDghpRrtTUu",
+        long_values: &[
+            "chdir", "close-from", "group", "host", "prompt", "chroot", "role", "type",
+            "command-timeout", "other-user", "user",
+        ],
+        skip_positionals: 0,
+        env_words: true,
+        no_command_flags: "eKklVv",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["doas"],
+        short_values: "Cu",
+        long_values: &[],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "L",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["env"],
+        short_values: "uCS",
+        long_values: &["unset", "chdir", "split-string", "default-signal", "ignore-signal", "block-signal"],
+        skip_positionals: 0,
+        env_words: true,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["nice"],
+        short_values: "n",
+        long_values: &["adjustment"],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["ionice"],
+        short_values: "cnt",
+        long_values: &["class", "classdata"],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "pPu",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["chrt"],
+        short_values: "TPD",
+        long_values: &["sched-runtime", "sched-period", "sched-deadline"],
+        skip_positionals: 1,
+        env_words: false,
+        no_command_flags: "pm",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["taskset"],
+        short_values: "",
+        long_values: &[],
+        skip_positionals: 1,
+        env_words: false,
+        no_command_flags: "p",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["nohup", "builtin", "pkexec", "unbuffer", "catchsegv"],
+        short_values: "",
+        long_values: &["user"],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["setsid"],
+        short_values: "",
+        long_values: &[],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["stdbuf"],
+        short_values: "ioe",
+        long_values: &["input", "output", "error"],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["timeout"],
+        short_values: "sk",
+        long_values: &["signal", "kill-after"],
+        skip_positionals: 1,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["time"],
+        short_values: "fo",
+        long_values: &["format", "output"],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["command"],
+        short_values: "",
+        long_values: &[],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "vV",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["exec"],
+        short_values: "a",
+        long_values: &[],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["chroot"],
+        short_values: "",
+        long_values: &["userspec", "groups"],
+        skip_positionals: 1,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["xargs"],
+        short_values: "IiLlnPsdEeaR",
+        long_values: &[
+            "replace", "max-lines", "max-args", "max-procs", "max-chars", "delimiter", "eof",
+            "arg-file", "process-slot-var",
+        ],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["watch"],
+        short_values: "nq",
+        long_values: &["interval", "equexit"],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Line,
+    },
+    Spec {
+        names: &["flock"],
+        short_values: "wEo",
+        long_values: &["timeout", "wait", "conflict-exit-code"],
+        skip_positionals: 1,
+        env_words: false,
+        no_command_flags: "u",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["strace", "ltrace"],
+        short_values: "ebopsSuUaIXPn",
+        long_values: &["output", "expr", "signal", "trace", "attach", "user", "string-limit"],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["systemd-run"],
+        short_values: "pEMHu",
+        long_values: &[
+            "unit", "property", "description", "slice", "uid", "gid", "nice", "working-directory",
+            "setenv", "machine", "host", "on-active", "on-boot", "on-startup", "on-calendar",
+            "timer-property", "path-property", "socket-property", "service-type",
+        ],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["nsenter"],
+        short_values: "tSGmuinpUCrw",
+        long_values: &["target", "setuid", "setgid", "root", "wd"],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+    Spec {
+        names: &["sshpass"],
+        short_values: "pfdP",
+        long_values: &[],
+        skip_positionals: 0,
+        env_words: false,
+        no_command_flags: "",
+        tail: Tail::Argv,
+    },
+];
+
+/// Shells whose `-c STRING` is a line parsed again.
+const SHELLS: &[&str] = &["bash", "sh", "dash", "zsh", "ksh", "ash", "mksh", "rbash", "busybox"];
+
+/// Looks at `argv` (program first) and says what it runs, if it is a wrapper.
+/// Returns `None` for an ordinary program, and for a wrapper with no command
+/// (`sudo -i`, `bash`, `ssh host`), which is then checked as itself.
+pub fn unwrap(argv: &[&str]) -> Option<Unwrapped> {
+    let program = program_name(argv.first()?);
+    if let Some(spec) = SPECS.iter().find(|s| s.names.contains(&program)) {
+        return unwrap_spec(spec, program, argv);
+    }
+    match program {
+        p if SHELLS.contains(&p) => unwrap_shell(p, argv),
+        "eval" => (argv.len() > 1).then(|| Unwrapped::new("eval", Inner::Line { start: 1, end: argv.len() })),
+        "su" | "runuser" => unwrap_su(program, argv),
+        "ssh" => unwrap_ssh(argv),
+        "find" => unwrap_find(argv),
+        "kubectl" | "oc" => unwrap_kubectl(program, argv),
+        "docker" | "podman" | "nerdctl" | "crictl" => unwrap_container(program, argv),
+        "pdsh" | "clush" | "pssh" | "parallel-ssh" | "dsh" => unwrap_fanout(program, argv),
+        "ansible" => unwrap_ansible(argv),
+        "ip" => unwrap_ip_netns(argv),
+        "script" => unwrap_script(argv),
+        _ => None,
+    }
+}
+
+/// Walks a wrapper's options. Returns the index of the first word after them,
+/// or `None` when an option says no command follows.
+fn skip_options(argv: &[&str], short_values: &str, long_values: &[&str], no_command: &str) -> Option<usize> {
+    let mut i = 1;
+    while i < argv.len() {
+        let w = argv[i];
+        if w == "--" {
+            return Some(i + 1);
+        }
+        if let Some(long) = w.strip_prefix("--") {
+            let (name, has_value) = match long.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (long, false),
+            };
+            if !has_value && long_values.contains(&name) {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if w.len() > 1 && w.starts_with('-') {
+            // A bundle of short flags; a value-taking letter ends it and
+            // takes the rest of the word or the next word.
+            for (pos, c) in w.char_indices().skip(1) {
+                if no_command.contains(c) {
+                    return None;
+                }
+                if short_values.contains(c) {
+                    if pos + c.len_utf8() == w.len() {
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+            i += 1;
+            continue;
+        }
+        return Some(i);
+    }
+    Some(i)
+}
+
+fn is_assignment(word: &str) -> bool {
+    match word.split_once('=') {
+        Some((name, _)) => {
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
+}
+
+fn unwrap_spec(spec: &Spec, program: &str, argv: &[&str]) -> Option<Unwrapped> {
+    let mut i = skip_options(argv, spec.short_values, spec.long_values, spec.no_command_flags)?;
+    if spec.env_words {
+        while i < argv.len() && is_assignment(argv[i]) {
+            i += 1;
+        }
+    }
+    // `env -S 'a b'` splits its string into an argv: treat it as a line.
+    if program == "env"
+        && let Some(p) = argv[1..i].iter().position(|w| *w == "-S" || *w == "--split-string")
+        && p + 2 < argv.len()
+    {
+        return Some(Unwrapped::new("env -S", Inner::Line { start: p + 2, end: argv.len() }));
+    }
+    i += spec.skip_positionals;
+    if program == "flock" && argv.get(i).is_some_and(|w| *w == "-c" || *w == "--command") {
+        return (i + 1 < argv.len()).then(|| Unwrapped::new("flock -c", Inner::Line { start: i + 1, end: i + 2 }));
+    }
+    if i >= argv.len() {
+        return None;
+    }
+    let mut u = match spec.tail {
+        Tail::Argv => Unwrapped::new(program, Inner::Argv { start: i, end: argv.len() }),
+        Tail::Line => {
+            // `watch -x` runs an argv instead of a shell line.
+            let exec = argv[1..i].iter().any(|w| *w == "-x" || *w == "--exec");
+            if exec {
+                Unwrapped::new(program, Inner::Argv { start: i, end: argv.len() })
+            } else {
+                Unwrapped::new(program, Inner::Line { start: i, end: argv.len() })
+            }
+        }
+    };
+    u.repeated = matches!(program, "xargs" | "watch");
+    Some(u)
+}
+
+fn unwrap_shell(program: &str, argv: &[&str]) -> Option<Unwrapped> {
+    // `busybox sh -c …`: the applet name comes first.
+    let (argv, offset) = if program == "busybox" {
+        match argv.get(1) {
+            Some(applet) if SHELLS.contains(applet) && *applet != "busybox" => (&argv[1..], 1),
+            _ => return None,
+        }
+    } else {
+        (argv, 0)
+    };
+    let mut i = 1;
+    let mut command_string = false;
+    while i < argv.len() {
+        let w = argv[i];
+        if w == "--" || w == "-" {
+            i += 1;
+            break;
+        }
+        if w.starts_with("--") {
+            // `--rcfile FILE` and `--init-file FILE` take a value.
+            if w == "--rcfile" || w == "--init-file" {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if (w.starts_with('-') || w.starts_with('+')) && w.len() > 1 {
+            let letters = &w[1..];
+            if letters.contains('c') {
+                command_string = true;
+            }
+            if letters.ends_with('o') || letters.ends_with('O') {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    if !command_string || i >= argv.len() {
+        return None;
+    }
+    let via = format!("{} -c", argv[0].rsplit('/').next().unwrap_or(argv[0]));
+    Some(Unwrapped::new(&via, Inner::Line { start: i + offset, end: i + offset + 1 }))
+}
+
+fn unwrap_su(program: &str, argv: &[&str]) -> Option<Unwrapped> {
+    // su [options] [-] [user [args]]; the command comes only from -c.
+    let mut i = 1;
+    while i < argv.len() {
+        let w = argv[i];
+        let value = |i: usize| (i + 1 < argv.len()).then_some(i + 1);
+        if w == "-c" || w == "--command" || w == "--session-command" {
+            let at = value(i)?;
+            return Some(Unwrapped::new(&format!("{program} -c"), Inner::Line { start: at, end: at + 1 }));
+        }
+        if w.starts_with("--command=") || w.starts_with("--session-command=") {
+            // The command is inside this very word; it cannot be split off
+            // without changing spans, so hand the word over as a line.
+            return Some(Unwrapped::new(&format!("{program} -c"), Inner::Line { start: i, end: i + 1 }));
+        }
+        if program == "runuser" && (w == "-u" || w == "--user") {
+            // runuser -u USER [--] COMMAND…
+            let mut at = i + 2;
+            if argv.get(at) == Some(&"--") {
+                at += 1;
+            }
+            return (at < argv.len()).then(|| Unwrapped::new("runuser", Inner::Argv { start: at, end: argv.len() }));
+        }
+        if w.len() > 2 && w.starts_with('-') && !w.starts_with("--") && w.ends_with('c') {
+            // `-lc CMD`
+            let at = value(i)?;
+            return Some(Unwrapped::new(&format!("{program} -c"), Inner::Line { start: at, end: at + 1 }));
+        }
+        if matches!(w, "-s" | "--shell" | "-g" | "--group" | "-G" | "--supp-group" | "-w" | "--whitelist-environment") {
+            i += 1;
+        }
+        i += 1;
+    }
+    None
+}
+
+fn unwrap_ssh(argv: &[&str]) -> Option<Unwrapped> {
+    let i = skip_options(argv, "bcDEeFIiJLlmOopQRSWwB", &[], "")?;
+    // argv[i] is the host; the rest is the remote line.
+    let start = i + 1;
+    if start >= argv.len() {
+        return None;
+    }
+    let mut u = Unwrapped::new("ssh", Inner::Line { start, end: argv.len() });
+    u.remote = true;
+    Some(u)
+}
+
+fn unwrap_find(argv: &[&str]) -> Option<Unwrapped> {
+    let mut inner = Vec::new();
+    let mut i = 1;
+    while i < argv.len() {
+        if matches!(argv[i], "-exec" | "-execdir" | "-ok" | "-okdir") {
+            let start = i + 1;
+            let mut end = start;
+            while end < argv.len() && argv[end] != ";" && argv[end] != "+" {
+                end += 1;
+            }
+            if end > start {
+                inner.push(Inner::Argv { start, end });
+            }
+            i = end + 1;
+        } else {
+            i += 1;
+        }
+    }
+    if inner.is_empty() {
+        return None;
+    }
+    Some(Unwrapped {
+        via: "find -exec".into(),
+        inner,
+        keep_self: true,
+        remote: false,
+        fleet: false,
+        repeated: true,
+    })
+}
+
+fn unwrap_kubectl(program: &str, argv: &[&str]) -> Option<Unwrapped> {
+    // kubectl [flags] exec [flags] POD -- CMD…   (also `oc rsh POD CMD`)
+    let i = skip_options(
+        argv,
+        "nsl",
+        &["namespace", "context", "kubeconfig", "server", "cluster", "user", "token", "as", "as-group"],
+        "",
+    )?;
+    if !matches!(argv.get(i), Some(&"exec" | &"debug")) {
+        return None;
+    }
+    let dashes = argv.iter().position(|w| *w == "--")?;
+    (dashes + 1 < argv.len()).then(|| {
+        let mut u = Unwrapped::new(&format!("{program} exec"), Inner::Argv { start: dashes + 1, end: argv.len() });
+        u.remote = true;
+        u
+    })
+}
+
+fn unwrap_container(program: &str, argv: &[&str]) -> Option<Unwrapped> {
+    // docker [global flags] exec [flags] CONTAINER CMD…
+    // docker compose exec [flags] SERVICE CMD…
+    let mut i = skip_options(argv, "cHl", &["config", "context", "host", "log-level"], "")?;
+    if argv.get(i) == Some(&"compose") {
+        i += 1;
+        let rest = skip_options(&argv[i - 1..], "fp", &["file", "project-name", "profile", "env-file", "project-directory"], "")?;
+        i = i - 1 + rest;
+    } else if argv.get(i) == Some(&"container") {
+        i += 1;
+    }
+    if argv.get(i) != Some(&"exec") {
+        return None;
+    }
+    let sub = &argv[i..];
+    let j = skip_options(sub, "euw", &["env", "env-file", "user", "workdir", "detach-keys", "index"], "")?;
+    let start = i + j + 1;
+    (start < argv.len()).then(|| {
+        let mut u = Unwrapped::new(&format!("{program} exec"), Inner::Argv { start, end: argv.len() });
+        u.remote = true;
+        u
+    })
+}
+
+fn unwrap_fanout(program: &str, argv: &[&str]) -> Option<Unwrapped> {
+    let i = skip_options(
+        argv,
+        "wxgXRlftuhHopOeEmr",
+        &["hosts", "group", "exclude", "user", "fanout", "options", "outdir", "errdir", "timeout", "pick", "topology"],
+        "",
+    )?;
+    if i >= argv.len() {
+        return None;
+    }
+    let mut u = Unwrapped::new(program, Inner::Line { start: i, end: argv.len() });
+    u.remote = true;
+    u.fleet = true;
+    Some(u)
+}
+
+fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
+    // ansible PATTERN [-m MODULE] [-a ARGS] …
+    let mut module = "command";
+    let mut args = None;
+    let mut pattern = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let w = argv[i];
+        match w {
+            "-m" | "--module-name" => {
+                module = argv.get(i + 1).copied().unwrap_or("");
+                i += 2;
+            }
+            "-a" | "--args" => {
+                args = Some(i + 1).filter(|a| *a < argv.len());
+                i += 2;
+            }
+            _ if w.starts_with("--module-name=") => {
+                module = &w["--module-name=".len()..];
+                i += 1;
+            }
+            _ if w.starts_with('-') => {
+                let takes_value = matches!(
+                    w,
+                    "-i" | "--inventory" | "-l" | "--limit" | "-u" | "--user" | "-f" | "--forks" | "-e"
+                        | "--extra-vars" | "-B" | "-P" | "-T" | "--timeout" | "-M" | "--module-path"
+                        | "--become-user" | "--become-method" | "-t" | "--tree" | "-c" | "--connection"
+                        | "--private-key" | "--vault-id" | "--vault-password-file"
+                );
+                i += if takes_value { 2 } else { 1 };
+            }
+            _ => {
+                pattern.get_or_insert(w);
+                i += 1;
+            }
+        }
+    }
+    let local = matches!(pattern, Some("localhost" | "127.0.0.1"));
+    let inner = match module {
+        "command" | "shell" | "raw" | "ansible.builtin.command" | "ansible.builtin.shell" | "ansible.builtin.raw" => {
+            let a = args?;
+            Inner::Line { start: a, end: a + 1 }
+        }
+        "reboot" | "ansible.builtin.reboot" => Inner::Synthetic(vec!["reboot".into()]),
+        _ => return None,
+    };
+    let mut u = Unwrapped::new("ansible", inner);
+    u.remote = !local;
+    u.fleet = !local;
+    Some(u)
+}
+
+fn unwrap_ip_netns(argv: &[&str]) -> Option<Unwrapped> {
+    // ip netns exec NAME CMD…
+    let pos = argv.iter().position(|w| *w == "netns")?;
+    if argv.get(pos + 1) != Some(&"exec") || pos + 3 >= argv.len() {
+        return None;
+    }
+    Some(Unwrapped::new("ip netns exec", Inner::Argv { start: pos + 3, end: argv.len() }))
+}
+
+fn unwrap_script(argv: &[&str]) -> Option<Unwrapped> {
+    let pos = argv.iter().position(|w| *w == "-c" || *w == "--command")?;
+    (pos + 1 < argv.len()).then(|| Unwrapped::new("script -c", Inner::Line { start: pos + 1, end: pos + 2 }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inner_words<'a>(argv: &[&'a str]) -> Vec<Vec<&'a str>> {
+        let Some(u) = unwrap(argv) else { return vec![] };
+        u.inner
+            .iter()
+            .map(|i| match i {
+                Inner::Argv { start, end } | Inner::Line { start, end } => argv[*start..*end].to_vec(),
+                Inner::Synthetic(_) => vec!["<synthetic>"],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wrapper_table() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            ("sudo plain", &["sudo", "reboot"], &["reboot"]),
+            ("sudo with user value", &["sudo", "-u", "postgres", "psql"], &["psql"]),
+            ("sudo attached user", &["sudo", "-upostgres", "psql"], &["psql"]),
+            ("sudo bundled flags then value", &["sudo", "-Eu", "root", "reboot"], &["reboot"]),
+            ("sudo long user", &["sudo", "--user=root", "reboot"], &["reboot"]),
+            ("sudo env words", &["sudo", "FOO=1", "BAR=2", "reboot"], &["reboot"]),
+            ("sudo double dash", &["sudo", "--", "reboot"], &["reboot"]),
+            ("sudo -l lists only", &["sudo", "-l", "reboot"], &[]),
+            ("sudo -i alone", &["sudo", "-i"], &[]),
+            ("sudo -i with command", &["sudo", "-i", "reboot"], &["reboot"]),
+            ("env assignments", &["env", "-i", "A=1", "reboot", "now"], &["reboot", "now"]),
+            ("env -u value", &["env", "-u", "HOME", "reboot"], &["reboot"]),
+            ("nice -n", &["nice", "-n", "10", "reboot"], &["reboot"]),
+            ("nice -10", &["nice", "-10", "reboot"], &["reboot"]),
+            ("ionice", &["ionice", "-c", "3", "reboot"], &["reboot"]),
+            ("chrt priority", &["chrt", "-f", "10", "reboot"], &["reboot"]),
+            ("taskset mask", &["taskset", "-c", "0-3", "reboot"], &["reboot"]),
+            ("timeout duration", &["timeout", "-s", "KILL", "5", "reboot"], &["reboot"]),
+            ("timeout long", &["timeout", "--kill-after=3", "5s", "reboot"], &["reboot"]),
+            ("nohup", &["nohup", "reboot"], &["reboot"]),
+            ("setsid", &["setsid", "-f", "reboot"], &["reboot"]),
+            ("stdbuf", &["stdbuf", "-oL", "-e", "0", "reboot"], &["reboot"]),
+            ("time -p", &["time", "-p", "reboot"], &["reboot"]),
+            ("command", &["command", "reboot"], &["reboot"]),
+            ("command -v only looks up", &["command", "-v", "reboot"], &[]),
+            ("exec -a", &["exec", "-a", "name", "reboot"], &["reboot"]),
+            ("chroot dir", &["chroot", "/mnt", "reboot"], &["reboot"]),
+            ("chroot alone starts a shell", &["chroot", "/mnt"], &[]),
+            ("xargs", &["xargs", "-I{}", "-P", "4", "rm", "-rf", "{}"], &["rm", "-rf", "{}"]),
+            ("watch joins a line", &["watch", "-n", "5", "reboot", "now"], &["reboot", "now"]),
+            ("bash -c", &["bash", "-c", "reboot; ls"], &["reboot; ls"]),
+            ("bash -lc bundled", &["/bin/bash", "-lc", "reboot"], &["reboot"]),
+            ("sh -e -c with arg0", &["sh", "-e", "-c", "reboot", "arg0"], &["reboot"]),
+            ("bash script is not a line", &["bash", "deploy.sh"], &[]),
+            ("bash alone", &["bash"], &[]),
+            ("busybox sh -c", &["busybox", "sh", "-c", "reboot"], &["reboot"]),
+            ("eval joins", &["eval", "reboot", "now"], &["reboot", "now"]),
+            ("su -c", &["su", "-", "root", "-c", "reboot"], &["reboot"]),
+            ("su --command=", &["su", "--command=reboot"], &["--command=reboot"]),
+            ("su alone", &["su", "-"], &[]),
+            ("runuser -u", &["runuser", "-u", "app", "--", "reboot"], &["reboot"]),
+            ("ssh host cmd", &["ssh", "-p", "2222", "-i", "key", "web1", "sudo", "reboot"], &["sudo", "reboot"]),
+            ("ssh bundled -tt", &["ssh", "-tt", "web1", "reboot"], &["reboot"]),
+            ("ssh interactive", &["ssh", "web1"], &[]),
+            ("find -exec", &["find", "/", "-name", "x", "-exec", "rm", "{}", ";"], &["rm", "{}"]),
+            ("kubectl exec", &["kubectl", "-n", "x", "exec", "-it", "pod", "--", "sh", "-c", "reboot"], &["sh", "-c", "reboot"]),
+            ("kubectl get is not a wrapper", &["kubectl", "get", "pods", "--", "x"], &[]),
+            ("docker exec", &["docker", "exec", "-it", "-u", "root", "ctr", "reboot"], &["reboot"]),
+            ("docker compose exec", &["docker", "compose", "-f", "x.yml", "exec", "db", "psql"], &["psql"]),
+            ("docker ps is not a wrapper", &["docker", "ps"], &[]),
+            ("pdsh", &["pdsh", "-w", "node[1-3]", "reboot"], &["reboot"]),
+            ("ansible -a", &["ansible", "all", "-m", "shell", "-a", "reboot"], &["reboot"]),
+            ("ansible default module", &["ansible", "web", "-a", "reboot"], &["reboot"]),
+            ("ansible reboot module", &["ansible", "all", "-m", "reboot"], &["<synthetic>"]),
+            ("ip netns exec", &["ip", "netns", "exec", "ns1", "reboot"], &["reboot"]),
+            ("flock file cmd", &["flock", "/tmp/l", "reboot"], &["reboot"]),
+            ("flock -c", &["flock", "/tmp/l", "-c", "reboot"], &["reboot"]),
+            ("env -S splits a string", &["env", "-S", "reboot now"], &["reboot now"]),
+            ("plain program", &["ls", "-l"], &[]),
+        ];
+        for (name, argv, want) in cases {
+            let got = inner_words(argv);
+            let got_first: Vec<&str> = got.first().cloned().unwrap_or_default();
+            assert_eq!(&got_first[..], *want, "case {name}: {argv:?}");
+        }
+    }
+
+    #[test]
+    fn ssh_and_fanout_mark_remote_and_fleet() {
+        let u = unwrap(&["ssh", "h", "reboot"]).unwrap();
+        assert!(u.remote && !u.fleet);
+        let u = unwrap(&["clush", "-w", "n[1-3]", "reboot"]).unwrap();
+        assert!(u.remote && u.fleet);
+        let u = unwrap(&["ansible", "localhost", "-a", "reboot"]).unwrap();
+        assert!(!u.fleet);
+    }
+
+    #[test]
+    fn find_keeps_itself_and_every_exec() {
+        let argv = ["find", "/", "-exec", "rm", "{}", ";", "-execdir", "chmod", "777", "{}", "+"];
+        let u = unwrap(&argv).unwrap();
+        assert!(u.keep_self);
+        assert_eq!(u.inner.len(), 2);
+    }
+}
