@@ -11,10 +11,19 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit;
+use crate::audit_log::FsyncPolicy;
 use crate::check::{self, Style};
+use crate::config::{self, Config, Loaded};
+use crate::confirm::{Prompter, TtyPrompter};
+use crate::identity::{self, Identity};
+use crate::pipeline::{self, Io, LevelAction, Mode, Policy, ProcessRunner, Request, Target};
+use crate::preview;
+use crate::recorder::{self, Recorder, SyslogTarget};
 use crate::rules::RuleSet;
 use crate::rules_cmd;
 use crate::rules_dir::load_dir;
+use crate::syslog;
 
 /// Where site rules live unless `SAFE_RUN_RULES_DIR` says otherwise.
 pub const SYSTEM_RULES_DIR: &str = "/etc/safe-run/rules.d";
@@ -24,8 +33,29 @@ pub const SYSTEM_RULES_DIR: &str = "/etc/safe-run/rules.d";
     name = "safe-run",
     version,
     about = "A guard rail for production shells: checks every command against readable rules, asks before risky ones run, and logs every decision.",
+    after_help = "Run a program:     safe-run [--reason TEXT --confirm TOKEN] -- PROG ARGS...\nRun a shell line:  safe-run -c 'LINE'   (what sshd runs for `ssh host LINE`, scp, rsync, sftp)\nExit status: the command's own; 77 refused by policy; 1 aborted at a prompt; 2 usage or parse error."
 )]
 pub struct Cli {
+    /// Check LINE, then run it with the configured shell (`SHELL -c LINE`).
+    #[arg(short = 'c', value_name = "LINE", conflicts_with = "argv")]
+    pub line: Option<String>,
+
+    /// The reason for a risky command, given in advance (scripts).
+    #[arg(long, value_name = "TEXT", env = "SAFE_RUN_REASON", hide_env_values = true)]
+    pub reason: Option<String>,
+
+    /// The confirmation the prompt would ask for (`yes` or the host's short name), given in advance.
+    #[arg(long, value_name = "TOKEN", env = "SAFE_RUN_CONFIRM", hide_env_values = true)]
+    pub confirm: Option<String>,
+
+    /// Read the configuration from FILE instead of /etc/safe-run/config.toml (or $SAFE_RUN_CONFIG).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Start as a login shell (also when argv[0] starts with `-`).
+    #[arg(short = 'l', long)]
+    pub login: bool,
+
     /// Add the rule files (*.toml) of DIR; may be repeated.
     #[arg(long = "rules", value_name = "DIR", global = true)]
     pub rules_dirs: Vec<PathBuf>,
@@ -36,6 +66,10 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// The program and its arguments, after `--`: run directly, without a shell.
+    #[arg(last = true, value_name = "PROG")]
+    pub argv: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +79,20 @@ pub enum Command {
     /// List, show, lint and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Print the effective configuration and where each setting came from.
+    Config,
+    /// Review and verify the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every record's hash and the chain; exit 1 naming the first bad record.
+    Verify {
+        /// Log files in chain order (default: the configured log).
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -104,17 +152,38 @@ fn style_for_stdout() -> Style {
     }
 }
 
-/// The rule set in force: built-in rules, then the site directory, then
-/// `--rules` directories. A broken file never stops the others: its errors
-/// are printed loudly and the valid rules stay in force.
+/// Which rule directories to read.
+#[derive(Clone, Debug, Default)]
+pub struct RuleLoad {
+    pub site: bool,
+    pub dirs: Vec<PathBuf>,
+}
+
+impl From<&Cli> for RuleLoad {
+    fn from(cli: &Cli) -> Self {
+        RuleLoad {
+            site: !cli.no_site_rules,
+            dirs: cli.rules_dirs.clone(),
+        }
+    }
+}
+
+/// The rule set in force for `check` and `rules`.
 pub fn load_rules(cli: &Cli, err: &mut dyn Write) -> RuleSet {
+    load_rule_dirs(&RuleLoad::from(cli), err)
+}
+
+/// The rule set in force: built-in rules, then the site directory, then
+/// the other directories. A broken file never stops the others: its errors
+/// are printed loudly and the valid rules stay in force.
+pub fn load_rule_dirs(load: &RuleLoad, err: &mut dyn Write) -> RuleSet {
     let mut set = RuleSet::builtin();
     let mut dirs: Vec<PathBuf> = Vec::new();
-    if !cli.no_site_rules {
+    if load.site {
         let site = std::env::var_os("SAFE_RUN_RULES_DIR").map_or_else(|| PathBuf::from(SYSTEM_RULES_DIR), PathBuf::from);
         dirs.push(site);
     }
-    dirs.extend(cli.rules_dirs.iter().cloned());
+    dirs.extend(load.dirs.iter().cloned());
     let mut failed = 0;
     for dir in &dirs {
         let (rules, errors) = load_dir(dir);
@@ -178,8 +247,163 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             };
             Ok(code)
         }
-        None => Err(CliError::Usage(
-            "running commands is not available in this build yet; use `safe-run check LINE`".into(),
-        )),
+        Some(Command::Config) => {
+            let loaded = load_config(&cli, true, &mut err)?;
+            write!(out, "{}", config::render(&loaded))?;
+            Ok(0)
+        }
+        Some(Command::Audit(AuditCommand::Verify { files })) => {
+            let files = if files.is_empty() {
+                let loaded = load_config(&cli, false, &mut err)?;
+                vec![audit_path(&loaded.config).map_err(CliError::Usage)?]
+            } else {
+                files.clone()
+            };
+            audit_verify(&files, &mut out)
+        }
+        None => {
+            let (mode, target) = match (&cli.line, cli.argv.is_empty()) {
+                (Some(line), _) => (Mode::DashC, Target::Line(line.clone())),
+                (None, false) => (Mode::Argv, Target::Argv(cli.argv.clone())),
+                (None, true) => {
+                    return Err(CliError::Usage(
+                        "the interactive shell is not available in this build; run a line with `safe-run -c LINE` or a program with `safe-run -- PROG ARGS...`".into(),
+                    ));
+                }
+            };
+            let request = Request {
+                mode,
+                target,
+                reason: cli.reason.clone(),
+                confirm: cli.confirm.clone(),
+            };
+            drop(out);
+            Ok(run_request_with_system(&cli, &request, &mut err))
+        }
     }
+}
+
+/// Reads the configuration. For commands that only look (`config`), a
+/// broken file is an error; for running commands it is reported loudly
+/// and the defaults apply, so a bad file never locks anyone out.
+fn load_config(cli: &Cli, strict: bool, err: &mut dyn Write) -> Result<Loaded, CliError> {
+    let env_path = std::env::var_os(config::ENV_VAR).map(PathBuf::from);
+    match config::load(cli.config.as_deref(), env_path.as_deref()) {
+        Ok(loaded) => Ok(loaded),
+        Err(e) if strict => Err(CliError::Usage(e.to_string())),
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "safe-run: configuration error: {e}\nsafe-run: WARNING: using the built-in defaults until the configuration is fixed."
+            );
+            Ok(Loaded::defaults())
+        }
+    }
+}
+
+fn audit_path(config: &Config) -> Result<PathBuf, String> {
+    let xdg = std::env::var("XDG_STATE_HOME").ok();
+    let home = std::env::var("HOME").ok();
+    let candidates = config::default_audit_paths(xdg.as_deref(), home.as_deref());
+    recorder::resolve_log_path(config.audit.path.as_deref(), &candidates)
+}
+
+fn audit_verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, CliError> {
+    let mut readers = Vec::new();
+    for f in files {
+        let file = std::fs::File::open(f).map_err(|source| CliError::Read {
+            path: f.display().to_string(),
+            source,
+        })?;
+        readers.push(io::BufReader::new(file));
+    }
+    match audit::verify_chain(readers, None) {
+        Ok(summary) => {
+            writeln!(out, "ok: {} records, hash chain intact", summary.records)?;
+            Ok(0)
+        }
+        Err(e) => {
+            writeln!(out, "FAILED: {e}")?;
+            Ok(1)
+        }
+    }
+}
+
+/// The policy in force, from the configuration and this host.
+pub fn policy_from(config: &Config, identity: &Identity, color: bool) -> Policy {
+    let level = |a: config::Ask| match a {
+        config::Ask::Run => LevelAction::Run,
+        config::Ask::Notice => LevelAction::Notice,
+        config::Ask::ConfirmYes => LevelAction::ConfirmYes,
+        config::Ask::ConfirmHost => LevelAction::ConfirmHost,
+        config::Ask::Deny => LevelAction::Deny,
+    };
+    let c = &config.confirm;
+    Policy {
+        low: level(c.low),
+        medium: level(c.medium),
+        high: level(c.high),
+        critical: level(c.critical),
+        reason_min: c.reason_min_chars,
+        reason_min_critical: c.critical_reason_min_chars.max(c.reason_min_chars),
+        reason_pattern: c
+            .reason_pattern
+            .as_ref()
+            .and_then(|p| regex::Regex::new(p.as_str()).ok()),
+        host: identity.host.clone(),
+        env_label: config.environment.name.clone(),
+        env_color: format!("1;{}", config.environment.color.ansi_fg()),
+        shell: config.shell.program.display().to_string(),
+        preview_timeout: config.preview.timeout,
+        preview_lines: config.preview.max_lines,
+        color,
+    }
+}
+
+/// Runs one request with the real terminal, log, runner and previewer.
+fn run_request_with_system(cli: &Cli, request: &Request, err: &mut dyn Write) -> i32 {
+    let loaded = match load_config(cli, false, err) {
+        Ok(l) => l,
+        Err(_) => Loaded::defaults(),
+    };
+    let config = &loaded.config;
+    let mut cli_rules = RuleLoad::from(cli);
+    cli_rules.dirs.extend(config.rules.dirs.iter().cloned());
+    let mut rules = load_rule_dirs(&cli_rules, err);
+    let unknown = rules.disable(&config.rules.disable);
+    for id in unknown {
+        let _ = writeln!(err, "safe-run: warning: [rules] disable names {id:?}, which is not a rule in force");
+    }
+    let identity = identity::current();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match config.color {
+        config::ColorChoice::Always => true,
+        config::ColorChoice::Never => false,
+        config::ColorChoice::Auto => !no_color && io::stderr().is_terminal(),
+    };
+    let policy = policy_from(config, &identity, color);
+    let fsync = match config.audit.fsync {
+        config::Fsync::Risky => FsyncPolicy::Risky,
+        config::Fsync::Always => FsyncPolicy::Always,
+        config::Fsync::Never => FsyncPolicy::Never,
+    };
+    let syslog_target = config.syslog.enabled.then(|| SyslogTarget {
+        socket: config.syslog.socket.clone(),
+        facility: syslog::Facility::ALL
+            .into_iter()
+            .find(|f| f.as_str() == config.syslog.facility.as_str())
+            .unwrap_or_default(),
+    });
+    let mut recorder = Recorder::new(audit_path(config), fsync, config.audit.wait, syslog_target, &identity);
+    let mut tty = TtyPrompter::open().ok();
+    let mut runner = ProcessRunner;
+    let mut previewer = preview::run_preview;
+    let mut io = Io {
+        prompter: tty.as_mut().map(|t| t as &mut dyn Prompter),
+        err,
+        audit: &mut recorder,
+        runner: &mut runner,
+        previewer: &mut previewer,
+    };
+    pipeline::run_request(request, &rules, &policy, &mut io)
 }

@@ -132,6 +132,57 @@ pub fn parse_with(line: &str, limits: &Limits) -> Result<Script, ParseError> {
     })
 }
 
+/// Quotes one word for display the way a shell would read it back.
+pub fn quote_word(word: &str) -> String {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"_./:=,@%+-^".contains(&b);
+    if !word.is_empty() && word.bytes().all(safe) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// An argv given directly (`safe-run -- PROG ARGS…`): one simple command,
+/// no shell involved, but wrappers are still seen through (`sudo reboot`,
+/// `bash -c '…'`). Returns the display line (each word quoted as a shell
+/// would need) and the commands, with spans into that line.
+pub fn parse_argv(argv: &[String]) -> Result<(String, Script), ParseError> {
+    let limits = Limits::default();
+    let mut line = String::new();
+    let mut words = Vec::with_capacity(argv.len());
+    for (i, a) in argv.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        let start = line.len();
+        line.push_str(&quote_word(a));
+        words.push(Word::literal(a, (start, line.len())));
+    }
+    if line.len() > limits.max_len {
+        return Err(ParseError::TooLong {
+            len: line.len(),
+            max: limits.max_len,
+        });
+    }
+    let mut walker = Walker {
+        limits: &limits,
+        out: Vec::new(),
+        vars: HashMap::new(),
+        functions: HashMap::new(),
+        call_stack: Vec::new(),
+        steps: 0,
+        options: ParserOptions::default(),
+    };
+    if !words.is_empty() {
+        let cmd = SimpleCommand {
+            span: (0, line.len()),
+            argv: words,
+            ..SimpleCommand::default()
+        };
+        walker.emit(cmd, &Ctx::default(), 0)?;
+    }
+    Ok((line, Script { commands: walker.out }))
+}
+
 /// The words of a line made only of plain characters, with their spans, or
 /// `None` when the line needs the real parser. Plain means: no quotes,
 /// expansions, globs, operators, comments or newlines, and no reserved word
@@ -1316,6 +1367,20 @@ mod tests {
         assert!(matches!(parse_line(&"{ ".repeat(100_000)), Err(ParseError::TooDeep { .. })));
         let long = "a".repeat(300 * 1024);
         assert!(matches!(parse_line(&long), Err(ParseError::TooLong { .. })));
+    }
+
+    #[test]
+    fn argv_is_one_command_with_wrappers_seen_through() {
+        let argv: Vec<String> = ["sudo", "sh", "-c", "ls; reboot"].iter().map(|s| s.to_string()).collect();
+        let (line, script) = parse_argv(&argv).unwrap();
+        assert_eq!(line, "sudo sh -c 'ls; reboot'");
+        let got: Vec<String> = script.commands.iter().map(|c| c.argv_text().join(" ")).collect();
+        assert_eq!(got, vec!["ls", "reboot"]);
+        // A word with shell syntax is one literal argument, not a pipeline.
+        let argv: Vec<String> = ["echo", "a | reboot"].iter().map(|s| s.to_string()).collect();
+        let (_, script) = parse_argv(&argv).unwrap();
+        assert_eq!(script.commands.len(), 1);
+        assert_eq!(quote_word("it's"), "'it'\\''s'");
     }
 
     #[test]

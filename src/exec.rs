@@ -1,0 +1,184 @@
+//! Running the approved command, and reporting how it ended.
+//!
+//! The signal policy, written down (as `just` does):
+//! - Ctrl-C and Ctrl-\ are sent by the terminal to the whole foreground
+//!   process group, so the child gets them directly. The wrapper catches
+//!   SIGINT and SIGQUIT and does nothing with them, so it outlives the child
+//!   and can log the outcome.
+//! - SIGTERM and SIGHUP sent to the wrapper alone (a supervisor, a closed
+//!   ssh connection) are passed on to the child.
+//! - The child starts with default dispositions and an empty signal mask:
+//!   caught signals are reset by `exec`, and the standard library clears the
+//!   mask and SIGPIPE. The wrapper never *ignores* a signal while a child
+//!   is started, because an ignored signal would be inherited.
+//! - The exit status comes back as a shell reports it: the child's code,
+//!   128+N when killed by signal N, 127 not found, 126 cannot run.
+//!
+//! No `unsafe` here: handlers come from signal-hook, `kill` from nix.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Exit status for a program that exists but cannot run.
+pub const CANNOT_RUN: i32 = 126;
+/// Exit status for a program that is not found.
+pub const NOT_FOUND: i32 = 127;
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// An argv, run directly without a shell (`safe-run -- PROG ARGS…`).
+    Argv(Vec<String>),
+    /// A line run by a shell (`safe-run -c LINE`): `SHELL -c LINE`.
+    Shell { shell: String, line: String },
+}
+
+impl Program {
+    fn command(&self) -> Option<Command> {
+        match self {
+            Program::Argv(argv) => {
+                let (first, rest) = argv.split_first()?;
+                let mut c = Command::new(first);
+                c.args(rest);
+                Some(c)
+            }
+            Program::Shell { shell, line } => {
+                let mut c = Command::new(shell);
+                c.arg("-c").arg(line);
+                Some(c)
+            }
+        }
+    }
+
+    /// The program's name for messages.
+    pub fn name(&self) -> &str {
+        match self {
+            Program::Argv(argv) => argv.first().map_or("", String::as_str),
+            Program::Shell { shell, .. } => shell,
+        }
+    }
+}
+
+/// How the command ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The exit code, when it exited (126/127 when it could not start).
+    pub exit: Option<i32>,
+    /// The signal that killed it, when one did.
+    pub signal: Option<i32>,
+    /// The status a shell would report: code, 128+N, 126 or 127.
+    pub status: i32,
+    pub duration: Duration,
+    /// Why it could not start, when it could not.
+    pub error: Option<String>,
+}
+
+/// Runs the program in the foreground with the wrapper's terminal,
+/// environment, working directory and standard streams, and waits for it.
+pub fn run(program: &Program) -> Outcome {
+    let started = Instant::now();
+    let Some(mut command) = program.command() else {
+        return failed(started, NOT_FOUND, "nothing to run".into());
+    };
+    let child_pid = Arc::new(AtomicI32::new(0));
+    let pending = Arc::new(AtomicI32::new(0));
+    let forwarder = start_forwarding(Arc::clone(&child_pid), Arc::clone(&pending));
+    let outcome = match command.spawn() {
+        Err(e) => {
+            let status = match e.kind() {
+                io::ErrorKind::NotFound => NOT_FOUND,
+                _ => CANNOT_RUN,
+            };
+            let what = match e.kind() {
+                io::ErrorKind::NotFound => "command not found".to_string(),
+                io::ErrorKind::PermissionDenied => "permission denied (not executable?)".to_string(),
+                _ => e.to_string(),
+            };
+            failed(started, status, format!("{}: {what}", program.name()))
+        }
+        Ok(mut child) => {
+            let pid = i32::try_from(child.id()).unwrap_or(0);
+            child_pid.store(pid, Ordering::SeqCst);
+            // A SIGTERM/SIGHUP that arrived while the child was starting.
+            let early = pending.swap(0, Ordering::SeqCst);
+            if early > 0
+                && let Ok(sig) = Signal::try_from(early)
+            {
+                let _ = kill(Pid::from_raw(pid), sig);
+            }
+            let waited = child.wait();
+            child_pid.store(0, Ordering::SeqCst);
+            match waited {
+                Ok(status) => {
+                    let (exit, signal) = (status.code(), status.signal());
+                    let code = match (exit, signal) {
+                        (Some(c), _) => c,
+                        (None, Some(s)) => 128 + s,
+                        (None, None) => 1,
+                    };
+                    Outcome {
+                        exit,
+                        signal,
+                        status: code,
+                        duration: started.elapsed(),
+                        error: None,
+                    }
+                }
+                Err(e) => failed(started, 1, format!("lost track of {}: {e}", program.name())),
+            }
+        }
+    };
+    if let Some(handle) = forwarder {
+        handle.close();
+    }
+    outcome
+}
+
+fn failed(started: Instant, status: i32, error: String) -> Outcome {
+    Outcome {
+        exit: Some(status),
+        signal: None,
+        status,
+        duration: started.elapsed(),
+        error: Some(error),
+    }
+}
+
+/// Catches SIGINT/SIGQUIT (so the wrapper outlives the child) and passes
+/// SIGTERM/SIGHUP on to the child.
+fn start_forwarding(child: Arc<AtomicI32>, pending: Arc<AtomicI32>) -> Option<signal_hook::iterator::Handle> {
+    let mut signals = Signals::new([SIGINT, SIGQUIT, SIGTERM, SIGHUP]).ok()?;
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            let forward = match sig {
+                SIGTERM => Signal::SIGTERM,
+                SIGHUP => Signal::SIGHUP,
+                _ => continue,
+            };
+            let pid = child.load(Ordering::SeqCst);
+            if pid > 0 {
+                let _ = kill(Pid::from_raw(pid), forward);
+            } else {
+                // The child is not started yet: leave the signal for `run`,
+                // and take it back if the child appeared meanwhile (whoever
+                // swaps it out first delivers it).
+                pending.store(forward as i32, Ordering::SeqCst);
+                let pid = child.load(Ordering::SeqCst);
+                if pid > 0 && pending.swap(0, Ordering::SeqCst) != 0 {
+                    let _ = kill(Pid::from_raw(pid), forward);
+                }
+            }
+        }
+    });
+    Some(handle)
+}
