@@ -1,0 +1,2349 @@
+//! The site configuration: `/etc/safe-run/config.toml` (docs/CONFIG.md).
+//!
+//! Everything has a default, so a host with no file at all is fully
+//! configured. Parsing and validation are pure ([`Config::from_toml`]): the
+//! text comes in, a [`Config`] or every error of the file comes out. Only
+//! [`load`] touches the file system, to pick the one file that applies and
+//! read it. Files are never layered: the file that is read decides every
+//! setting it names, and every other setting is its default.
+//!
+//! The document is parsed as a spanned table (`toml::de::DeTable`), not
+//! deserialized into a struct, so that each key is checked on its own: a
+//! file with five mistakes reports five `file:line:col` errors in one pass,
+//! each with a caret under the value it is about.
+//!
+//! One table, `SETTINGS`, lists every key with its help line, how to read
+//! it and how to print it. Parsing, [`render`] (`safe-run config`) and
+//! [`commented_defaults`] (the shipped file) are all driven by it, so a new
+//! key cannot be parsed but missing from the printed defaults, or the other
+//! way round.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::risk::{Action, Risk};
+use crate::rulespec::locate;
+use crate::sanitize::clean;
+
+/// The system-wide configuration file, read when it exists.
+pub const SYSTEM_CONFIG: &str = "/etc/safe-run/config.toml";
+/// The environment variable naming a configuration file.
+pub const ENV_VAR: &str = "SAFE_RUN_CONFIG";
+/// The audit log tried first when `[audit] path` is not set.
+pub const SYSTEM_AUDIT_LOG: &str = "/var/log/safe-run/audit.jsonl";
+/// A configuration file larger than this is refused rather than read
+/// (`--config /dev/zero` must not eat the machine's memory).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The placeholders the prompt format may use.
+pub const PROMPT_FIELDS: &[&str] = &["env", "user", "host", "cwd", "sigil"];
+
+// ---------------------------------------------------------------------------
+// The values a setting can take.
+
+/// The private face of the keyword enums, so one reader serves them all.
+trait Keyword: Copy + 'static {
+    const NAMES: &'static [&'static str];
+    fn from_name(name: &str) -> Option<Self>;
+}
+
+/// An enum spelt in the file as one of a fixed set of lower-case words.
+macro_rules! keyword_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in the order the documentation lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+            /// Every value as spelt in the file.
+            pub const NAMES: &'static [&'static str] = &[$($text,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == text)
+            }
+        }
+
+        impl Keyword for $name {
+            const NAMES: &'static [&'static str] = $name::NAMES;
+            fn from_name(name: &str) -> Option<Self> {
+                $name::parse(name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+keyword_enum! {
+    /// What a risk level asks of the operator before the line runs.
+    pub enum Ask {
+        /// Runs silently (still logged).
+        Run = "run",
+        /// Prints a one-line notice, runs, logs.
+        Notice = "notice",
+        /// Explains; the operator types `yes` and gives a reason.
+        ConfirmYes = "confirm-yes",
+        /// Explains and previews; the operator types the host's short name
+        /// and gives a reason.
+        ConfirmHost = "confirm-host",
+        /// Refused; only a rule or configuration change lifts it.
+        Deny = "deny",
+    }
+}
+
+impl Ask {
+    /// The verdict action this answer belongs to (`risk::Action`).
+    pub fn action(self) -> Action {
+        match self {
+            Ask::Run | Ask::Notice => Action::Allow,
+            Ask::ConfirmYes | Ask::ConfirmHost => Action::Confirm,
+            Ask::Deny => Action::Deny,
+        }
+    }
+}
+
+keyword_enum! {
+    /// The colour of the environment banner: the 8 basic ANSI colours and
+    /// their bright variants.
+    pub enum Color {
+        Black = "black",
+        Red = "red",
+        Green = "green",
+        Yellow = "yellow",
+        Blue = "blue",
+        Magenta = "magenta",
+        Cyan = "cyan",
+        White = "white",
+        BrightBlack = "bright-black",
+        BrightRed = "bright-red",
+        BrightGreen = "bright-green",
+        BrightYellow = "bright-yellow",
+        BrightBlue = "bright-blue",
+        BrightMagenta = "bright-magenta",
+        BrightCyan = "bright-cyan",
+        BrightWhite = "bright-white",
+    }
+}
+
+impl Color {
+    /// The SGR parameter for this colour as the foreground (30–37, 90–97).
+    pub fn ansi_fg(self) -> u8 {
+        let index = Color::ALL.iter().position(|c| *c == self).unwrap_or(0) as u8;
+        if index < 8 {
+            30 + index
+        } else {
+            90 + index - 8
+        }
+    }
+
+    /// The SGR parameter for this colour as the background (40–47, 100–107).
+    pub fn ansi_bg(self) -> u8 {
+        self.ansi_fg() + 10
+    }
+}
+
+keyword_enum! {
+    /// Whether safe-run colours its own output.
+    #[derive(Default)]
+    pub enum ColorChoice {
+        /// Only when writing to a terminal.
+        #[default]
+        Auto = "auto",
+        Always = "always",
+        Never = "never",
+    }
+}
+
+keyword_enum! {
+    /// Which audit records are flushed to disk (fsync) before going on.
+    pub enum Fsync {
+        /// Records of lines with any finding (risk above none).
+        Risky = "risky",
+        Always = "always",
+        Never = "never",
+    }
+}
+
+keyword_enum! {
+    /// A syslog facility (RFC 5424): the ones an audit trail belongs in,
+    /// the same set as `syslog::Facility` accepts.
+    pub enum Facility {
+        User = "user",
+        Daemon = "daemon",
+        Auth = "auth",
+        Authpriv = "authpriv",
+        Local0 = "local0",
+        Local1 = "local1",
+        Local2 = "local2",
+        Local3 = "local3",
+        Local4 = "local4",
+        Local5 = "local5",
+        Local6 = "local6",
+        Local7 = "local7",
+    }
+}
+
+impl Facility {
+    /// The facility's number; a message's priority is `code * 8 + severity`.
+    pub fn code(self) -> u8 {
+        match self {
+            Facility::User => 1,
+            Facility::Daemon => 3,
+            Facility::Auth => 4,
+            Facility::Authpriv => 10,
+            Facility::Local0 => 16,
+            Facility::Local1 => 17,
+            Facility::Local2 => 18,
+            Facility::Local3 => 19,
+            Facility::Local4 => 20,
+            Facility::Local5 => 21,
+            Facility::Local6 => 22,
+            Facility::Local7 => 23,
+        }
+    }
+}
+
+/// A regex a reason must contain a match of. Compared by its text, so a
+/// [`Config`] can be compared as a whole.
+#[derive(Clone, Debug)]
+pub struct ReasonPattern(Regex);
+
+impl ReasonPattern {
+    /// Compiles a pattern; the error is a short sentence.
+    pub fn new(pattern: &str) -> Result<ReasonPattern, String> {
+        if pattern.is_empty() {
+            return Err("an empty pattern matches every reason: remove the key instead".into());
+        }
+        Regex::new(pattern)
+            .map(ReasonPattern)
+            .map_err(|e| format!("`{pattern}` is not a valid regex: {}", regex_reason(&e)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether the reason contains a match (the pattern is not anchored
+    /// unless it says so with `^…$`).
+    pub fn is_match(&self, reason: &str) -> bool {
+        self.0.is_match(reason)
+    }
+}
+
+impl PartialEq for ReasonPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ReasonPattern {}
+
+// ---------------------------------------------------------------------------
+// The configuration.
+
+/// Every setting in force. `Config::default()` is what a host with no
+/// configuration file gets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Top-level `color`.
+    pub color: ColorChoice,
+    pub environment: Environment,
+    pub confirm: Confirm,
+    pub audit: Audit,
+    pub syslog: Syslog,
+    pub shell: Shell,
+    pub preview: Preview,
+    pub rules: Rules,
+}
+
+/// `[environment]`: what kind of machine this is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Environment {
+    pub name: String,
+    pub color: Color,
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Environment {
+            name: "production".into(),
+            color: Color::Red,
+        }
+    }
+}
+
+/// `[confirm]`: what each risk level asks, and what a reason must be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Confirm {
+    pub low: Ask,
+    pub medium: Ask,
+    pub high: Ask,
+    pub critical: Ask,
+    pub reason_min_chars: usize,
+    pub critical_reason_min_chars: usize,
+    pub reason_pattern: Option<ReasonPattern>,
+}
+
+impl Default for Confirm {
+    fn default() -> Self {
+        Confirm {
+            low: Ask::Notice,
+            medium: Ask::ConfirmYes,
+            high: Ask::ConfirmHost,
+            critical: Ask::ConfirmHost,
+            reason_min_chars: 8,
+            critical_reason_min_chars: 20,
+            reason_pattern: None,
+        }
+    }
+}
+
+/// `[audit]`: the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audit {
+    /// `None`: automatic, see [`default_audit_paths`].
+    pub path: Option<PathBuf>,
+    pub fsync: Fsync,
+    /// How long to wait for the log before giving up (`wait_ms`).
+    pub wait: Duration,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit {
+            path: None,
+            fsync: Fsync::Risky,
+            wait: Duration::from_millis(2000),
+        }
+    }
+}
+
+/// `[syslog]`: a copy of every audit record for the local syslog/journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Syslog {
+    pub enabled: bool,
+    pub facility: Facility,
+    pub socket: PathBuf,
+}
+
+impl Default for Syslog {
+    fn default() -> Self {
+        Syslog {
+            enabled: false,
+            facility: Facility::Authpriv,
+            socket: PathBuf::from("/dev/log"),
+        }
+    }
+}
+
+/// `[shell]`: the shell that runs checked lines, and the interactive prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shell {
+    pub program: PathBuf,
+    /// Checked when read: only [`PROMPT_FIELDS`] placeholders; see
+    /// [`expand_prompt`].
+    pub prompt: String,
+}
+
+impl Default for Shell {
+    fn default() -> Self {
+        Shell {
+            program: PathBuf::from("/bin/bash"),
+            prompt: "[{env}] {user}@{host}:{cwd}{sigil} ".into(),
+        }
+    }
+}
+
+/// `[preview]`: the dry-run commands rules offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preview {
+    /// `timeout_secs`.
+    pub timeout: Duration,
+    pub max_lines: usize,
+}
+
+impl Default for Preview {
+    fn default() -> Self {
+        Preview {
+            timeout: Duration::from_secs(10),
+            max_lines: 20,
+        }
+    }
+}
+
+/// `[rules]`: changes to the rule set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Rule ids turned off.
+    pub disable: Vec<String>,
+    /// Extra rule directories, read after the site's.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Reads a configuration file's text. `file_name` is only used in the
+    /// errors' `file:line:col`. Returns every error of the file, in order.
+    pub fn from_toml(text: &str, file_name: &str) -> Result<Config, Vec<ConfigError>> {
+        read_document(text)
+            .map(|(config, _)| config)
+            .map_err(|bad| diagnostics(text, file_name, bad))
+    }
+
+    /// What a line of this risk asks. A line with no finding always runs.
+    pub fn ask(&self, risk: Risk) -> Ask {
+        match risk {
+            Risk::None => Ask::Run,
+            Risk::Low => self.confirm.low,
+            Risk::Medium => self.confirm.medium,
+            Risk::High => self.confirm.high,
+            Risk::Critical => self.confirm.critical,
+        }
+    }
+
+    /// The fewest characters a reason needs at this risk. At critical it is
+    /// the larger of the two settings, so raising `reason_min_chars` alone
+    /// never makes critical the easier one.
+    pub fn reason_min_chars(&self, risk: Risk) -> usize {
+        match risk {
+            Risk::Critical => self
+                .confirm
+                .reason_min_chars
+                .max(self.confirm.critical_reason_min_chars),
+            _ => self.confirm.reason_min_chars,
+        }
+    }
+
+    /// Checks a reason against the policy: its length (in characters,
+    /// surrounding white space not counted) and the pattern if one is set.
+    /// The error is a sentence for the operator.
+    pub fn check_reason(&self, risk: Risk, reason: &str) -> Result<(), String> {
+        let reason = reason.trim();
+        let min = self.reason_min_chars(risk);
+        let len = reason.chars().count();
+        if len < min {
+            return Err(format!(
+                "the reason must be at least {min} characters long (this one has {len}): say what you are doing and why"
+            ));
+        }
+        if let Some(pattern) = &self.confirm.reason_pattern
+            && !pattern.is_match(reason)
+        {
+            return Err(format!(
+                "the reason must contain a match of `{}` (this site's rule, e.g. a ticket id)",
+                pattern.as_str()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where the automatic audit log may go, best first: the system log, then
+/// the user's state directory (`$XDG_STATE_HOME`, else `~/.local/state`,
+/// as the XDG spec says; relative values are ignored, as it also says).
+/// The caller takes the first one it can write.
+pub fn default_audit_paths(xdg_state_home: Option<&str>, home: Option<&str>) -> Vec<PathBuf> {
+    let absolute = |dir: Option<&str>| dir.filter(|d| d.starts_with('/')).map(PathBuf::from);
+    let mut paths = vec![PathBuf::from(SYSTEM_AUDIT_LOG)];
+    let state = absolute(xdg_state_home).or_else(|| absolute(home).map(|h| h.join(".local/state")));
+    if let Some(state) = state {
+        paths.push(state.join("safe-run/audit.jsonl"));
+    }
+    paths
+}
+
+/// The values the prompt's placeholders stand for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PromptValues<'a> {
+    pub env: &'a str,
+    pub user: &'a str,
+    pub host: &'a str,
+    pub cwd: &'a str,
+    /// `#` for root, `$` otherwise.
+    pub sigil: &'a str,
+}
+
+/// Fills in a prompt format. The format of a [`Config`] was checked when it
+/// was read; anything unexpected in another one is kept as it is. The
+/// values are inserted as given: sanitizing them is the caller's job.
+pub fn expand_prompt(format: &str, values: &PromptValues<'_>) -> String {
+    let mut out = String::with_capacity(format.len() + 32);
+    for piece in prompt_pieces(format) {
+        match piece {
+            PromptPiece::Text(text) => out.push_str(text),
+            PromptPiece::Field(name) => out.push_str(match name {
+                "env" => values.env,
+                "user" => values.user,
+                "host" => values.host,
+                "cwd" => values.cwd,
+                "sigil" => values.sigil,
+                _ => "",
+            }),
+            PromptPiece::Bad(text, _) => out.push_str(text),
+        }
+    }
+    out
+}
+
+enum PromptPiece<'a> {
+    Text(&'a str),
+    Field(&'static str),
+    /// Something that is not valid, with why.
+    Bad(&'a str, String),
+}
+
+/// Splits a prompt format into text and placeholders. `{{` and `}}` are
+/// literal braces.
+fn prompt_pieces(format: &str) -> Vec<PromptPiece<'_>> {
+    let mut pieces = Vec::new();
+    let mut rest = format;
+    while let Some(at) = rest.find(['{', '}']) {
+        if at > 0 {
+            pieces.push(PromptPiece::Text(&rest[..at]));
+        }
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("{{").or_else(|| tail.strip_prefix("}}")) {
+            pieces.push(PromptPiece::Text(&tail[..1]));
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix('}') {
+            pieces.push(PromptPiece::Bad(
+                "}",
+                "a lone `}` (write `}}` for a literal brace)".into(),
+            ));
+            rest = after;
+        } else if let Some(close) = tail.find('}') {
+            let name = &tail[1..close];
+            match PROMPT_FIELDS.iter().find(|f| **f == name) {
+                Some(field) => pieces.push(PromptPiece::Field(field)),
+                None => pieces.push(PromptPiece::Bad(
+                    &tail[..=close],
+                    format!(
+                        "unknown placeholder `{{{name}}}` (expected {})",
+                        one_of(
+                            &PROMPT_FIELDS
+                                .iter()
+                                .map(|f| format!("{{{f}}}"))
+                                .collect::<Vec<_>>()
+                        )
+                    ),
+                )),
+            }
+            rest = &tail[close + 1..];
+        } else {
+            pieces.push(PromptPiece::Bad(
+                tail,
+                "a `{` that is never closed (write `{{` for a literal brace)".into(),
+            ));
+            rest = "";
+        }
+    }
+    if !rest.is_empty() {
+        pieces.push(PromptPiece::Text(rest));
+    }
+    pieces
+}
+
+// ---------------------------------------------------------------------------
+// Errors.
+
+/// A problem in a configuration file, at a place in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file name as given to [`Config::from_toml`].
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub col: usize,
+    /// How many characters the caret line underlines (at least 1).
+    pub width: usize,
+    /// The text of that line, as it is in the file.
+    pub source_line: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    /// `file:line:col: message`, then the line and a caret under the spot.
+    /// The line is shown sanitized, and the caret is placed by the
+    /// sanitized width, so an escape sequence in a broken file can neither
+    /// act on the terminal nor shift the caret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let chars: Vec<char> = self.source_line.chars().collect();
+        let start = self.col.saturating_sub(1).min(chars.len());
+        let end = (start + self.width).min(chars.len());
+        let before: String = chars[..start].iter().collect();
+        let under: String = chars[start..end].iter().collect();
+        let indent = clean(&before, false).chars().count();
+        let width = clean(&under, false).chars().count().max(1);
+        write!(
+            f,
+            "{}:{}:{}: {}\n  {}\n  {}{}",
+            clean(&self.file, false),
+            self.line,
+            self.col,
+            clean(&self.message, false),
+            clean(&self.source_line, false),
+            " ".repeat(indent),
+            "^".repeat(width)
+        )
+    }
+}
+
+/// Why a configuration could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// One problem at a place in the file.
+    #[error("{0}")]
+    At(Diagnostic),
+    /// The file could not be read (a missing `--config` file is this).
+    #[error("cannot read the configuration file {}: {source}", clean(&.path.display().to_string(), false))]
+    Read { path: PathBuf, source: io::Error },
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    #[error("the configuration file {} is larger than {} bytes: this is not a configuration file", clean(&.path.display().to_string(), false), MAX_FILE_BYTES)]
+    TooLarge { path: PathBuf },
+    /// Anyone may write to the file, so anyone could turn every check off.
+    #[error("the configuration file {} is writable by every user (mode {mode:o}): run `chmod o-w` on it", clean(&.path.display().to_string(), false))]
+    WorldWritable { path: PathBuf, mode: u32 },
+    /// The file has errors; each is an [`ConfigError::At`].
+    #[error("{}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        errors: Vec<ConfigError>,
+    },
+}
+
+/// A problem found while reading the document: a byte span and a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Bad {
+    span: Range<usize>,
+    message: String,
+}
+
+impl From<Bad> for Vec<Bad> {
+    fn from(bad: Bad) -> Self {
+        vec![bad]
+    }
+}
+
+fn diagnostics(text: &str, file_name: &str, mut bad: Vec<Bad>) -> Vec<ConfigError> {
+    bad.sort_by_key(|b| (b.span.start, b.span.end));
+    bad.into_iter()
+        .map(|b| ConfigError::At(diagnostic(text, file_name, b.span, b.message)))
+        .collect()
+}
+
+fn diagnostic(text: &str, file_name: &str, span: Range<usize>, message: String) -> Diagnostic {
+    let at = locate(text, span.start);
+    let end = locate(text, span.end.max(span.start));
+    let width = if end.line == at.line {
+        end.col.saturating_sub(at.col)
+    } else {
+        at.line_text
+            .chars()
+            .count()
+            .saturating_sub(at.col.saturating_sub(1))
+    };
+    Diagnostic {
+        file: file_name.to_string(),
+        line: at.line,
+        col: at.col,
+        width: width.max(1),
+        source_line: at.line_text.to_string(),
+        message,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading.
+
+/// Where an effective setting came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "from {}", clean(&path.display().to_string(), false)),
+        }
+    }
+}
+
+/// The configuration in force, and where each setting came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub config: Config,
+    /// The file that was read, if any.
+    pub path: Option<PathBuf>,
+    /// The settings (dotted names) the file sets.
+    set: BTreeSet<&'static str>,
+}
+
+impl Loaded {
+    /// No file: every setting is its default.
+    pub fn defaults() -> Loaded {
+        Loaded {
+            config: Config::default(),
+            path: None,
+            set: BTreeSet::new(),
+        }
+    }
+
+    /// Reads a file's text as if it had been loaded from `path`. Pure.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Loaded, Vec<ConfigError>> {
+        match read_document(text) {
+            Ok((config, set)) => Ok(Loaded {
+                config,
+                path: Some(path.to_path_buf()),
+                set,
+            }),
+            Err(bad) => Err(diagnostics(text, &path.display().to_string(), bad)),
+        }
+    }
+
+    /// Where a setting (dotted name, as in [`keys`]) came from. A name that
+    /// is not a setting is reported as a default.
+    pub fn source(&self, key: &str) -> Source {
+        match &self.path {
+            Some(path) if self.set.contains(key) => Source::File(path.clone()),
+            _ => Source::Default,
+        }
+    }
+}
+
+/// Picks the configuration file and reads it: `explicit` (`--config`), else
+/// `env_path` (`$SAFE_RUN_CONFIG`; an empty value counts as unset), else
+/// [`SYSTEM_CONFIG`] if it exists, else the defaults. A file that was asked
+/// for must exist; the system file may be missing.
+pub fn load(explicit: Option<&Path>, env_path: Option<&Path>) -> Result<Loaded, ConfigError> {
+    load_with_system(explicit, env_path, Path::new(SYSTEM_CONFIG))
+}
+
+/// [`load`] with another system file, for tests.
+pub fn load_with_system(
+    explicit: Option<&Path>,
+    env_path: Option<&Path>,
+    system: &Path,
+) -> Result<Loaded, ConfigError> {
+    let env_path = env_path.filter(|p| !p.as_os_str().is_empty());
+    let (path, required) = match (explicit, env_path) {
+        (Some(path), _) | (None, Some(path)) => (path, true),
+        (None, None) => (system, false),
+    };
+    let bytes = match read_limited(path) {
+        Ok(bytes) => bytes,
+        Err(ReadError::Io(e)) if !required && e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Loaded::defaults());
+        }
+        Err(ReadError::Io(source)) => {
+            return Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Err(ReadError::TooLarge) => {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(ReadError::WorldWritable(mode)) => {
+            return Err(ConfigError::WorldWritable {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    };
+    let invalid = |errors| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        errors,
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes());
+            let message = "this file is not UTF-8 text".to_string();
+            let here = diagnostic(&lossy, &path.display().to_string(), at..at + 1, message);
+            return Err(invalid(vec![ConfigError::At(here)]));
+        }
+    };
+    Loaded::from_toml(&text, path).map_err(invalid)
+}
+
+enum ReadError {
+    Io(io::Error),
+    TooLarge,
+    WorldWritable(u32),
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let file = File::open(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    // Only a regular file is held to this: `--config /dev/null` (mode 666)
+    // is a fine way to say "defaults".
+    let mode = meta.permissions().mode();
+    if meta.is_file() && mode & 0o002 != 0 {
+        return Err(ReadError::WorldWritable(mode & 0o7777));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(bytes)
+}
+
+// ---------------------------------------------------------------------------
+// The settings table.
+
+/// One key of the file.
+struct Setting {
+    /// Dotted name: `table.key`, or `key` for a top-level key.
+    name: &'static str,
+    /// One line for the shipped file and `docs/CONFIG.md`.
+    help: &'static str,
+    /// For a setting with no default value: an example, shown commented
+    /// out (`key = value`).
+    example: &'static str,
+    /// What an unset setting means, for [`render`].
+    unset: &'static str,
+    read: fn(&Field<'_, '_>, &mut Config) -> Result<(), Vec<Bad>>,
+    /// The value as TOML, or `None` when unset.
+    show: fn(&Config) -> Option<String>,
+}
+
+impl Setting {
+    fn table(&self) -> &'static str {
+        self.name.split_once('.').map_or("", |(t, _)| t)
+    }
+
+    fn key(&self) -> &'static str {
+        self.name.split_once('.').map_or(self.name, |(_, k)| k)
+    }
+}
+
+/// The tables of the file, in the order they are printed.
+const TABLES: &[&str] = &[
+    "environment",
+    "confirm",
+    "audit",
+    "syslog",
+    "shell",
+    "preview",
+    "rules",
+];
+
+/// Every setting, top-level keys first, then table by table.
+static SETTINGS: &[Setting] = &[
+    Setting {
+        name: "color",
+        help: "Colour in safe-run's own output: auto (only on a terminal), always or never.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.color = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.color.as_str())),
+    },
+    Setting {
+        name: "environment.name",
+        help: "Name of this environment, shown in the prompt banner and written to every audit record.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.environment.name = f.label()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(&c.environment.name)),
+    },
+    Setting {
+        name: "environment.color",
+        help: "Colour of the environment banner: black, red, green, yellow, blue, magenta, cyan, white, or bright-black … bright-white.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.environment.color = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.environment.color.as_str())),
+    },
+    Setting {
+        name: "confirm.low",
+        help: "What a low-risk line asks: run, notice, confirm-yes, confirm-host or deny.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.confirm.low = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.confirm.low.as_str())),
+    },
+    Setting {
+        name: "confirm.medium",
+        help: "What a medium-risk line asks (same choices).",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.confirm.medium = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.confirm.medium.as_str())),
+    },
+    Setting {
+        name: "confirm.high",
+        help: "What a high-risk line asks (same choices).",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.confirm.high = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.confirm.high.as_str())),
+    },
+    Setting {
+        name: "confirm.critical",
+        help: "What a critical-risk line asks (same choices).",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.confirm.critical = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.confirm.critical.as_str())),
+    },
+    Setting {
+        name: "confirm.reason_min_chars",
+        help: "Fewest characters a reason may have, surrounding spaces not counted (1-1000).",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.confirm.reason_min_chars = f.integer(1, 1000)? as usize;
+            Ok(())
+        },
+        show: |c| Some(c.confirm.reason_min_chars.to_string()),
+    },
+    Setting {
+        name: "confirm.critical_reason_min_chars",
+        help: "Fewest characters of a reason at critical risk; the larger of this and reason_min_chars applies (1-1000).",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.confirm.critical_reason_min_chars = f.integer(1, 1000)? as usize;
+            Ok(())
+        },
+        show: |c| Some(c.confirm.critical_reason_min_chars.to_string()),
+    },
+    Setting {
+        name: "confirm.reason_pattern",
+        help: "A regex every reason must contain a match of, such as a ticket id. Not set by default.",
+        example: "'[A-Z]+-[0-9]+'",
+        unset: "not set: any reason of the right length is accepted",
+        read: |f, c| {
+            let pattern = f.string()?;
+            c.confirm.reason_pattern = Some(ReasonPattern::new(&pattern).map_err(|m| f.bad(m))?);
+            Ok(())
+        },
+        show: |c| {
+            c.confirm
+                .reason_pattern
+                .as_ref()
+                .map(|p| toml_str(p.as_str()))
+        },
+    },
+    Setting {
+        name: "audit.path",
+        help: "The audit log. Not set by default: /var/log/safe-run/audit.jsonl where writable, else $XDG_STATE_HOME/safe-run/audit.jsonl.",
+        example: "\"/var/log/safe-run/audit.jsonl\"",
+        unset: "not set: /var/log/safe-run/audit.jsonl where writable, else $XDG_STATE_HOME/safe-run/audit.jsonl",
+        read: |f, c| {
+            c.audit.path = Some(f.absolute_path()?);
+            Ok(())
+        },
+        show: |c| c.audit.path.as_deref().map(toml_path),
+    },
+    Setting {
+        name: "audit.fsync",
+        help: "Which records are flushed to disk before going on: risky (lines with any finding), always or never.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.audit.fsync = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.audit.fsync.as_str())),
+    },
+    Setting {
+        name: "audit.wait_ms",
+        help: "How long to wait for the audit log (its lock, the disk), in milliseconds, before giving up (0-60000).",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.audit.wait = Duration::from_millis(f.integer(0, 60_000)?);
+            Ok(())
+        },
+        show: |c| Some(c.audit.wait.as_millis().to_string()),
+    },
+    Setting {
+        name: "syslog.enabled",
+        help: "Also send every audit record to the local syslog/journal: true or false.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.syslog.enabled = f.boolean()?;
+            Ok(())
+        },
+        show: |c| Some(c.syslog.enabled.to_string()),
+    },
+    Setting {
+        name: "syslog.facility",
+        help: "Syslog facility: authpriv, auth, user, daemon or local0 … local7.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.syslog.facility = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.syslog.facility.as_str())),
+    },
+    Setting {
+        name: "syslog.socket",
+        help: "The local syslog socket.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.syslog.socket = f.absolute_path()?;
+            Ok(())
+        },
+        show: |c| Some(toml_path(&c.syslog.socket)),
+    },
+    Setting {
+        name: "shell.program",
+        help: "The shell that runs checked command lines (safe-run -c LINE): an absolute path.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.shell.program = f.absolute_path()?;
+            Ok(())
+        },
+        show: |c| Some(toml_path(&c.shell.program)),
+    },
+    Setting {
+        name: "shell.prompt",
+        help: "The interactive prompt; {env}, {user}, {host}, {cwd} and {sigil} are filled in, {{ and }} are braces.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.shell.prompt = f.prompt()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(&c.shell.prompt)),
+    },
+    Setting {
+        name: "preview.timeout_secs",
+        help: "Longest a rule's dry-run preview may run, in seconds, before it is stopped (1-600).",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.preview.timeout = Duration::from_secs(f.integer(1, 600)?);
+            Ok(())
+        },
+        show: |c| Some(c.preview.timeout.as_secs().to_string()),
+    },
+    Setting {
+        name: "preview.max_lines",
+        help: "Most lines of a preview's output shown; the rest is cut (1-10000).",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.preview.max_lines = f.integer(1, 10_000)? as usize;
+            Ok(())
+        },
+        show: |c| Some(c.preview.max_lines.to_string()),
+    },
+    Setting {
+        name: "rules.disable",
+        help: "Ids of rules to turn off, e.g. [\"apt-full-upgrade\"].",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.rules.disable = f.list(|item| {
+                (!is_rule_id(item)).then(|| {
+                    format!(
+                        "`{item}` is not a rule id: ids are kebab-case, like `apt-full-upgrade`"
+                    )
+                })
+            })?;
+            Ok(())
+        },
+        show: |c| Some(toml_list(c.rules.disable.iter().map(|s| toml_str(s)))),
+    },
+    Setting {
+        name: "rules.dirs",
+        help: "Extra directories of rule files (*.toml), read after /etc/safe-run/rules.d: absolute paths.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            let dirs = f.list(|item| {
+                (!item.starts_with('/'))
+                    .then(|| format!("`{item}` is not an absolute path (it must start with /)"))
+            })?;
+            c.rules.dirs = dirs.into_iter().map(PathBuf::from).collect();
+            Ok(())
+        },
+        show: |c| Some(toml_list(c.rules.dirs.iter().map(|p| toml_path(p)))),
+    },
+];
+
+/// Every setting's dotted name (`environment.name`, …), in file order.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|s| s.name)
+}
+
+fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+// ---------------------------------------------------------------------------
+// Reading the document.
+
+/// Reads every key of the document; returns the configuration and the
+/// settings the file sets, or every problem found.
+fn read_document(text: &str) -> Result<(Config, BTreeSet<&'static str>), Vec<Bad>> {
+    let (doc, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        // After a syntax error the rest of the document cannot be trusted.
+        return Err(syntax
+            .iter()
+            .map(|e| Bad {
+                span: e.span().unwrap_or(0..0),
+                message: format!("this is not valid TOML: {}", e.message().trim()),
+            })
+            .collect());
+    }
+
+    let mut config = Config::default();
+    let mut set = BTreeSet::new();
+    let mut bad = Vec::new();
+    let mut read = |setting: &'static Setting, value: &Spanned<DeValue<'_>>, bad: &mut Vec<Bad>| {
+        let field = Field {
+            name: setting.name,
+            value,
+        };
+        match (setting.read)(&field, &mut config) {
+            Ok(()) => {
+                set.insert(setting.name);
+            }
+            Err(problems) => bad.extend(problems),
+        }
+    };
+
+    for (key, value) in doc.get_ref() {
+        let name: &str = key.get_ref();
+        if !TABLES.contains(&name) {
+            match setting(name) {
+                Some(s) if s.table().is_empty() => read(s, value, &mut bad),
+                _ => bad.push(Bad {
+                    span: key.span(),
+                    message: unknown_top_level(name, value.get_ref().is_table()),
+                }),
+            }
+            continue;
+        }
+        let DeValue::Table(table) = value.get_ref() else {
+            bad.push(Bad {
+                span: value.span(),
+                message: format!(
+                    "`{name}` must be a table (a [{name}] section), not {}",
+                    a_type(value.get_ref())
+                ),
+            });
+            continue;
+        };
+        for (key, value) in table {
+            let key_name: &str = key.get_ref();
+            match SETTINGS
+                .iter()
+                .find(|s| s.table() == name && s.key() == key_name)
+            {
+                Some(s) => read(s, value, &mut bad),
+                None => bad.push(Bad {
+                    span: key.span(),
+                    message: unknown_in_table(name, key_name),
+                }),
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok((config, set))
+    } else {
+        Err(bad)
+    }
+}
+
+fn unknown_top_level(name: &str, is_table: bool) -> String {
+    let what = if is_table {
+        format!("unknown table [{name}]")
+    } else {
+        format!("unknown key `{name}`")
+    };
+    // A table's key written at the top, before any [table] header.
+    if let Some(s) = SETTINGS
+        .iter()
+        .find(|s| s.key() == name && !s.table().is_empty())
+    {
+        return format!("{what}: `{name}` belongs in the [{}] table", s.table());
+    }
+    let top_keys = SETTINGS
+        .iter()
+        .filter(|s| s.table().is_empty())
+        .map(|s| s.name);
+    let candidates: Vec<&str> = TABLES.iter().copied().chain(top_keys).collect();
+    let expected = one_of(
+        &candidates
+            .iter()
+            .map(|c| {
+                if TABLES.contains(c) {
+                    format!("[{c}]")
+                } else {
+                    format!("`{c}`")
+                }
+            })
+            .collect::<Vec<_>>(),
+    );
+    match closest(name, &candidates) {
+        Some(close) if TABLES.contains(&close) => {
+            format!("{what}, did you mean [{close}]? (expected {expected})")
+        }
+        Some(close) => format!("{what}, did you mean `{close}`? (expected {expected})"),
+        None => format!("{what} (expected {expected})"),
+    }
+}
+
+fn unknown_in_table(table: &str, key: &str) -> String {
+    let keys: Vec<&str> = SETTINGS
+        .iter()
+        .filter(|s| s.table() == table)
+        .map(Setting::key)
+        .collect();
+    let expected = one_of(&keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>());
+    if let Some(close) = closest(key, &keys) {
+        return format!(
+            "unknown key `{key}` in [{table}], did you mean `{close}`? (expected {expected})"
+        );
+    }
+    if let Some(s) = SETTINGS.iter().find(|s| s.key() == key) {
+        let place = match s.table() {
+            "" => "at the top of the file, before any [table]".to_string(),
+            other => format!("in [{other}]"),
+        };
+        return format!("unknown key `{key}` in [{table}]: `{key}` belongs {place}");
+    }
+    format!("unknown key `{key}` in [{table}] (expected {expected})")
+}
+
+/// One value being read, with its setting's name for the messages.
+struct Field<'a, 'v> {
+    name: &'static str,
+    value: &'a Spanned<DeValue<'v>>,
+}
+
+impl Field<'_, '_> {
+    fn bad(&self, message: String) -> Bad {
+        Bad {
+            span: self.value.span(),
+            message: format!("`{}`: {message}", self.name),
+        }
+    }
+
+    fn wrong(&self, what: &str) -> Bad {
+        Bad {
+            span: self.value.span(),
+            message: format!(
+                "`{}` must be {what}, not {}",
+                self.name,
+                a_type(self.value.get_ref())
+            ),
+        }
+    }
+
+    /// A string without control characters (it will be printed).
+    fn string(&self) -> Result<String, Bad> {
+        let DeValue::String(s) = self.value.get_ref() else {
+            return Err(self.wrong("a string"));
+        };
+        match text_problem(s) {
+            Some(problem) => Err(self.bad(problem)),
+            None => Ok(s.to_string()),
+        }
+    }
+
+    fn keyword<T: Keyword>(&self) -> Result<T, Bad> {
+        let expected = one_of(
+            &T::NAMES
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>(),
+        );
+        let DeValue::String(s) = self.value.get_ref() else {
+            return Err(self.wrong(&expected));
+        };
+        if let Some(value) = T::from_name(s) {
+            return Ok(value);
+        }
+        let text = clean(s, false);
+        let message = match closest(s, T::NAMES) {
+            Some(close) => format!(
+                "`{}` must be {expected}, not `{text}` (did you mean `{close}`?)",
+                self.name
+            ),
+            None => format!("`{}` must be {expected}, not `{text}`", self.name),
+        };
+        Err(Bad {
+            span: self.value.span(),
+            message,
+        })
+    }
+
+    fn boolean(&self) -> Result<bool, Bad> {
+        self.value
+            .get_ref()
+            .as_bool()
+            .ok_or_else(|| self.wrong("true or false"))
+    }
+
+    fn integer(&self, min: u64, max: u64) -> Result<u64, Bad> {
+        let DeValue::Integer(i) = self.value.get_ref() else {
+            return Err(self.wrong(&format!("a whole number from {min} to {max}")));
+        };
+        match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) if n >= 0 && (min..=max).contains(&n.unsigned_abs()) => Ok(n.unsigned_abs()),
+            parsed => {
+                let shown = parsed.map_or_else(|_| i.as_str().to_string(), |n| n.to_string());
+                Err(Bad {
+                    span: self.value.span(),
+                    message: format!("`{}` must be from {min} to {max}, not {shown}", self.name),
+                })
+            }
+        }
+    }
+
+    fn absolute_path(&self) -> Result<PathBuf, Bad> {
+        let path = self.string()?;
+        if !path.starts_with('/') {
+            return Err(self.bad(format!(
+                "`{path}` is not an absolute path (it must start with /)"
+            )));
+        }
+        Ok(PathBuf::from(path))
+    }
+
+    /// The environment's name: short, one line, not blank.
+    fn label(&self) -> Result<String, Bad> {
+        let name = self.string()?;
+        if name.trim().is_empty() {
+            return Err(self.bad("the name cannot be empty".into()));
+        }
+        let len = name.chars().count();
+        if len > 64 {
+            return Err(self.bad(format!("the name is {len} characters long; keep it to 64")));
+        }
+        Ok(name)
+    }
+
+    fn prompt(&self) -> Result<String, Bad> {
+        let format = self.string()?;
+        let problems: Vec<String> = prompt_pieces(&format)
+            .into_iter()
+            .filter_map(|p| match p {
+                PromptPiece::Bad(_, why) => Some(why),
+                _ => None,
+            })
+            .collect();
+        match problems.first() {
+            Some(first) => Err(self.bad(first.clone())),
+            None => Ok(format),
+        }
+    }
+
+    /// A list of strings, each checked by `problem`; one error per bad item.
+    fn list(&self, problem: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, Vec<Bad>> {
+        let Some(items) = self.value.get_ref().as_array() else {
+            return Err(vec![self.wrong("a list of strings")]);
+        };
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_bad = |message: String| Bad {
+                span: item.span(),
+                message: format!("item {} of `{}`: {message}", i + 1, self.name),
+            };
+            let DeValue::String(s) = item.get_ref() else {
+                bad.push(item_bad(format!(
+                    "must be a string, not {}",
+                    a_type(item.get_ref())
+                )));
+                continue;
+            };
+            match text_problem(s).or_else(|| problem(s)) {
+                Some(message) => bad.push(item_bad(message)),
+                None => out.push(s.to_string()),
+            }
+        }
+        if bad.is_empty() { Ok(out) } else { Err(bad) }
+    }
+}
+
+/// Control characters (and bidi overrides) would act on the terminal that
+/// shows the value, so no string setting may hold one.
+fn text_problem(text: &str) -> Option<String> {
+    let shown = clean(text, false);
+    (shown != text)
+        .then(|| format!("`{shown}` contains a control character; write the value without it"))
+}
+
+fn is_rule_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+}
+
+fn a_type(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn one_of<S: AsRef<str>>(names: &[S]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("one of {} or {}", init.join(", "), last.as_ref())
+        }
+    }
+}
+
+/// The candidate closest to a misspelt name, if it is close enough to be a
+/// typo (`lwo` → `low`, `confirm_yes` → `confirm-yes`).
+fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(name, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(&text);
+    last.trim().trim_start_matches("error: ").to_string()
+}
+
+// ---------------------------------------------------------------------------
+// Printing.
+
+fn toml_str(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+fn toml_path(path: &Path) -> String {
+    toml_str(&path.to_string_lossy())
+}
+
+fn toml_list(items: impl Iterator<Item = String>) -> String {
+    format!("[{}]", items.collect::<Vec<_>>().join(", "))
+}
+
+/// The comment column of [`render`]: values longer than this just get two
+/// spaces before their comment.
+const COMMENT_COLUMN: usize = 44;
+
+/// The settings in force as a valid TOML file, each line commented with
+/// where it came from (`# default` or `# from FILE`). What `safe-run
+/// config` prints.
+pub fn render(loaded: &Loaded) -> String {
+    let mut out = String::new();
+    match &loaded.path {
+        Some(path) => out.push_str(&format!(
+            "# The safe-run settings in force: those set in {}, the rest defaults.\n",
+            clean(&path.display().to_string(), false)
+        )),
+        None => out.push_str(
+            "# The safe-run settings in force: no configuration file was read, every setting is its default.\n",
+        ),
+    }
+    let mut table = "";
+    for s in SETTINGS {
+        if s.table() != table {
+            table = s.table();
+            out.push_str(&format!("\n[{table}]\n"));
+        }
+        let code = match (s.show)(&loaded.config) {
+            Some(value) => format!("{} = {value}", s.key()),
+            None => format!("# {} is {}", s.key(), s.unset),
+        };
+        let pad = COMMENT_COLUMN.saturating_sub(code.chars().count()).max(2);
+        out.push_str(&format!(
+            "{code}{}# {}\n",
+            " ".repeat(pad),
+            loaded.source(s.name)
+        ));
+    }
+    out
+}
+
+/// The full configuration file with every setting commented out at its
+/// default and a line saying what it does: the file shipped as
+/// `/etc/safe-run/config.toml`. Uncommenting a `#key = value` line gives
+/// exactly the default; lines starting with `# ` are prose.
+pub fn commented_defaults() -> String {
+    let defaults = Config::default();
+    let mut out = String::from(
+        "# safe-run configuration: /etc/safe-run/config.toml\n\
+         #\n\
+         # Every setting is shown commented out at its default. To change one,\n\
+         # remove the `#` in front of it and edit the value. Unknown keys are\n\
+         # errors. `safe-run config` prints the settings in force and where each\n\
+         # came from; CONFIG.md in the documentation is the full reference.\n\
+         #\n\
+         # Another file can be used with `safe-run --config FILE` or the\n\
+         # SAFE_RUN_CONFIG environment variable; it then replaces this one.\n",
+    );
+    let mut table = "";
+    for s in SETTINGS {
+        if s.table() != table {
+            table = s.table();
+            out.push_str(&format!("\n[{table}]\n"));
+        } else {
+            out.push('\n');
+        }
+        out.push_str(&format!("# {}\n", s.help));
+        match (s.show)(&defaults) {
+            Some(value) => out.push_str(&format!("#{} = {value}\n", s.key())),
+            None => out.push_str(&format!("# For example: {} = {}\n", s.key(), s.example)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"# Every key set, none to its default.
+color = "never"
+
+[environment]
+name = "staging"
+color = "bright-yellow"
+
+[confirm]
+low = "run"
+medium = "notice"
+high = "confirm-yes"
+critical = "deny"
+reason_min_chars = 12
+critical_reason_min_chars = 40
+reason_pattern = '[A-Z]+-[0-9]+'
+
+[audit]
+path = "/srv/audit/safe-run.jsonl"
+fsync = "always"
+wait_ms = 0
+
+[syslog]
+enabled = true
+facility = "local3"
+socket = "/run/systemd/journal/dev-log"
+
+[shell]
+program = "/usr/bin/zsh"
+prompt = "{{{env}}} {user}@{host} {sigil} "
+
+[preview]
+timeout_secs = 3
+max_lines = 100
+
+[rules]
+disable = ["apt-full-upgrade", "reboot"]
+dirs = ["/opt/site/rules"]
+"#;
+
+    fn full() -> Config {
+        Config {
+            color: ColorChoice::Never,
+            environment: Environment {
+                name: "staging".into(),
+                color: Color::BrightYellow,
+            },
+            confirm: Confirm {
+                low: Ask::Run,
+                medium: Ask::Notice,
+                high: Ask::ConfirmYes,
+                critical: Ask::Deny,
+                reason_min_chars: 12,
+                critical_reason_min_chars: 40,
+                reason_pattern: Some(ReasonPattern::new("[A-Z]+-[0-9]+").unwrap()),
+            },
+            audit: Audit {
+                path: Some("/srv/audit/safe-run.jsonl".into()),
+                fsync: Fsync::Always,
+                wait: Duration::ZERO,
+            },
+            syslog: Syslog {
+                enabled: true,
+                facility: Facility::Local3,
+                socket: "/run/systemd/journal/dev-log".into(),
+            },
+            shell: Shell {
+                program: "/usr/bin/zsh".into(),
+                prompt: "{{{env}}} {user}@{host} {sigil} ".into(),
+            },
+            preview: Preview {
+                timeout: Duration::from_secs(3),
+                max_lines: 100,
+            },
+            rules: Rules {
+                disable: vec!["apt-full-upgrade".into(), "reboot".into()],
+                dirs: vec!["/opt/site/rules".into()],
+            },
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
+        Config::from_toml(text, "test.toml")
+    }
+
+    /// (line, col, message) of every error, in order.
+    fn errors_of(text: &str) -> Vec<(usize, usize, String)> {
+        match parse(text) {
+            Ok(config) => panic!("expected errors, got {config:?}"),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| match e {
+                    ConfigError::At(d) => (d.line, d.col, d.message),
+                    other => panic!("not a located error: {other}"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_full_example_sets_every_key() {
+        assert_eq!(parse(FULL).unwrap(), full());
+        let loaded = Loaded::from_toml(FULL, Path::new("/etc/x.toml")).unwrap();
+        for key in keys() {
+            assert_eq!(
+                loaded.source(key),
+                Source::File("/etc/x.toml".into()),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn good_files() {
+        type Edit = fn(&mut Config);
+        let cases: &[(&str, &str, Edit)] = &[
+            ("empty file", "", |_| {}),
+            ("only comments", "# nothing here\n\n   # at all\n", |_| {}),
+            (
+                "empty tables",
+                "[environment]\n[confirm]\n[rules]\n",
+                |_| {},
+            ),
+            ("dotted key at the top", "confirm.low = \"deny\"\n", |c| {
+                c.confirm.low = Ask::Deny
+            }),
+            (
+                "inline table",
+                "environment = { name = \"dev\", color = \"green\" }\n",
+                |c| {
+                    c.environment.name = "dev".into();
+                    c.environment.color = Color::Green;
+                },
+            ),
+            ("hex integer", "[audit]\nwait_ms = 0x10\n", |c| {
+                c.audit.wait = Duration::from_millis(16)
+            }),
+            (
+                "underscored integer",
+                "[preview]\nmax_lines = 1_000\n",
+                |c| c.preview.max_lines = 1000,
+            ),
+            ("empty lists", "[rules]\ndisable = []\ndirs = []\n", |_| {}),
+            (
+                "a default written out",
+                "[syslog]\nfacility = \"authpriv\"\n",
+                |_| {},
+            ),
+            (
+                "multi-line list",
+                "[rules]\ndisable = [\n  \"a-b\",\n  \"c\",\n]\n",
+                |c| c.rules.disable = vec!["a-b".into(), "c".into()],
+            ),
+            (
+                "non-ASCII name",
+                "[environment]\nname = \"prod-zürich\"\n",
+                |c| c.environment.name = "prod-zürich".into(),
+            ),
+            (
+                "literal braces in the prompt",
+                "[shell]\nprompt = \"{{x}} $ \"\n",
+                |c| c.shell.prompt = "{{x}} $ ".into(),
+            ),
+            ("CRLF line ends", "[confirm]\r\nlow = \"run\"\r\n", |c| {
+                c.confirm.low = Ask::Run
+            }),
+        ];
+        for (name, text, edit) in cases {
+            let mut expected = Config::default();
+            edit(&mut expected);
+            match parse(text) {
+                Ok(config) => assert_eq!(config, expected, "{name}"),
+                Err(errors) => panic!("{name}: {}", errors[0]),
+            }
+        }
+    }
+
+    #[test]
+    fn bad_files_report_each_error_where_it_is() {
+        let cases: &[(&str, &str, (usize, usize, &str))] = &[
+            (
+                "syntax error",
+                "[confirm]\nlow = \n",
+                (2, 7, "this is not valid TOML: string values must be quoted"),
+            ),
+            (
+                "unknown top-level key",
+                "colour = \"auto\"\n",
+                (1, 1, "unknown key `colour`, did you mean `color`?"),
+            ),
+            (
+                "unknown table",
+                "[enviroment]\nname = \"x\"\n",
+                (
+                    1,
+                    2,
+                    "unknown table [enviroment], did you mean [environment]?",
+                ),
+            ),
+            (
+                "unknown key in a table",
+                "[confirm]\nlwo = \"run\"\n",
+                (2, 1, "unknown key `lwo` in [confirm], did you mean `low`?"),
+            ),
+            (
+                "key in the wrong table",
+                "[audit]\nfacility = \"auth\"\n",
+                (
+                    2,
+                    1,
+                    "unknown key `facility` in [audit]: `facility` belongs in [syslog]",
+                ),
+            ),
+            (
+                "table key at the top",
+                "name = \"dev\"\n",
+                (
+                    1,
+                    1,
+                    "unknown key `name`: `name` belongs in the [environment] table",
+                ),
+            ),
+            (
+                "table given as a value",
+                "confirm = \"yes\"\n",
+                (
+                    1,
+                    11,
+                    "`confirm` must be a table (a [confirm] section), not a string",
+                ),
+            ),
+            (
+                "array of tables",
+                "[[audit]]\nfsync = \"always\"\n",
+                (
+                    1,
+                    1,
+                    "`audit` must be a table (a [audit] section), not a list",
+                ),
+            ),
+            (
+                "keyword of the wrong type",
+                "[confirm]\nlow = 1\n",
+                (
+                    2,
+                    7,
+                    "`confirm.low` must be one of `run`, `notice`, `confirm-yes`, `confirm-host` or `deny`, not an integer",
+                ),
+            ),
+            (
+                "misspelt keyword",
+                "[confirm]\nmedium = \"confirm_yes\"\n",
+                (2, 10, "not `confirm_yes` (did you mean `confirm-yes`?)"),
+            ),
+            (
+                "unknown colour",
+                "[environment]\ncolor = \"orange\"\n",
+                (2, 9, "`environment.color` must be one of `black`,"),
+            ),
+            (
+                "unknown output colour choice",
+                "color = \"yes\"\n",
+                (
+                    1,
+                    9,
+                    "`color` must be one of `auto`, `always` or `never`, not `yes`",
+                ),
+            ),
+            (
+                "kern facility",
+                "[syslog]\nfacility = \"kern\"\n",
+                (2, 12, "`syslog.facility` must be one of `user`,"),
+            ),
+            (
+                "integer too small",
+                "[confirm]\nreason_min_chars = 0\n",
+                (
+                    2,
+                    20,
+                    "`confirm.reason_min_chars` must be from 1 to 1000, not 0",
+                ),
+            ),
+            (
+                "negative integer",
+                "[audit]\nwait_ms = -1\n",
+                (2, 11, "`audit.wait_ms` must be from 0 to 60000, not -1"),
+            ),
+            (
+                "integer past i64",
+                "[audit]\nwait_ms = 99999999999999999999\n",
+                (
+                    2,
+                    11,
+                    "`audit.wait_ms` must be from 0 to 60000, not 99999999999999999999",
+                ),
+            ),
+            (
+                "float for an integer",
+                "[preview]\ntimeout_secs = 1.5\n",
+                (
+                    2,
+                    16,
+                    "`preview.timeout_secs` must be a whole number from 1 to 600, not a float",
+                ),
+            ),
+            (
+                "string for a boolean",
+                "[syslog]\nenabled = \"yes\"\n",
+                (
+                    2,
+                    11,
+                    "`syslog.enabled` must be true or false, not a string",
+                ),
+            ),
+            (
+                "bad regex",
+                "[confirm]\nreason_pattern = \"(unclosed\"\n",
+                (
+                    2,
+                    18,
+                    "`confirm.reason_pattern`: `(unclosed` is not a valid regex: unclosed group",
+                ),
+            ),
+            (
+                "empty regex",
+                "[confirm]\nreason_pattern = \"\"\n",
+                (
+                    2,
+                    18,
+                    "`confirm.reason_pattern`: an empty pattern matches every reason",
+                ),
+            ),
+            (
+                "relative shell",
+                "[shell]\nprogram = \"bash\"\n",
+                (
+                    2,
+                    11,
+                    "`shell.program`: `bash` is not an absolute path (it must start with /)",
+                ),
+            ),
+            (
+                "relative audit path",
+                "[audit]\npath = \"audit.jsonl\"\n",
+                (2, 8, "`audit.path`: `audit.jsonl` is not an absolute path"),
+            ),
+            (
+                "list item of the wrong type",
+                "[rules]\ndisable = [\"ok-id\", 3]\n",
+                (
+                    2,
+                    21,
+                    "item 2 of `rules.disable`: must be a string, not an integer",
+                ),
+            ),
+            (
+                "bad rule id",
+                "[rules]\ndisable = [\"Apt Upgrade\"]\n",
+                (
+                    2,
+                    12,
+                    "item 1 of `rules.disable`: `Apt Upgrade` is not a rule id",
+                ),
+            ),
+            (
+                "relative rule dir",
+                "[rules]\ndirs = [\"/ok\", \"rules.d\"]\n",
+                (
+                    2,
+                    16,
+                    "item 2 of `rules.dirs`: `rules.d` is not an absolute path",
+                ),
+            ),
+            (
+                "list given as a string",
+                "[rules]\ndirs = \"/opt/rules\"\n",
+                (2, 8, "`rules.dirs` must be a list of strings, not a string"),
+            ),
+            (
+                "unknown prompt placeholder",
+                "[shell]\nprompt = \"{pwd} $ \"\n",
+                (
+                    2,
+                    10,
+                    "`shell.prompt`: unknown placeholder `{pwd}` (expected one of {env},",
+                ),
+            ),
+            (
+                "unclosed prompt brace",
+                "[shell]\nprompt = \"{env $ \"\n",
+                (2, 10, "`shell.prompt`: a `{` that is never closed"),
+            ),
+            (
+                "lone closing brace in the prompt",
+                "[shell]\nprompt = \"a}b\"\n",
+                (2, 10, "`shell.prompt`: a lone `}`"),
+            ),
+            (
+                "escape sequence in a name",
+                "[environment]\nname = \"prod\\u001b[31m\"\n",
+                (
+                    2,
+                    8,
+                    "`environment.name`: `prod\\e[31m` contains a control character",
+                ),
+            ),
+            (
+                "blank name",
+                "[environment]\nname = \"  \"\n",
+                (2, 8, "`environment.name`: the name cannot be empty"),
+            ),
+            (
+                "duplicate key",
+                "[confirm]\nlow = \"run\"\nlow = \"deny\"\n",
+                (3, 1, "this is not valid TOML: duplicate key"),
+            ),
+        ];
+        for (name, text, (line, col, message)) in cases {
+            let errors = errors_of(text);
+            assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+            let (got_line, got_col, got_message) = &errors[0];
+            assert_eq!(
+                (*got_line, *got_col),
+                (*line, *col),
+                "{name}: {got_message}"
+            );
+            assert!(
+                got_message.contains(message),
+                "{name}: expected {message:?} in {got_message:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported_in_order() {
+        let text = "\
+colour = \"auto\"
+[environment]
+color = \"orange\"
+[confirm]
+low = \"maybe\"
+reason_min_chars = -3
+[rules]
+disable = [1, \"ok\", \"Not Ok\"]
+";
+        let errors = errors_of(text);
+        let places: Vec<(usize, usize)> = errors.iter().map(|(l, c, _)| (*l, *c)).collect();
+        assert_eq!(
+            places,
+            [(1, 1), (3, 9), (5, 7), (6, 20), (8, 12), (8, 21)],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_error_prints_as_file_line_col_with_a_caret() {
+        let errors = parse("[confirm]\nhigh = \"yes\"\n").unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "test.toml:2:8: `confirm.high` must be one of `run`, `notice`, `confirm-yes`, `confirm-host` or `deny`, not `yes`\n\
+             \x20 high = \"yes\"\n\
+             \x20        ^^^^^"
+        );
+    }
+
+    #[test]
+    fn the_caret_stays_under_the_value_after_a_tab_and_non_ascii() {
+        let errors = parse("[environment]\n\tname = \"ü\" # é\n\tcolor = \"grün\"\n").unwrap_err();
+        let shown = errors[0].to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        // The tab is shown as `\t`, so the caret moves two columns along.
+        assert_eq!(lines[1], "  \\tcolor = \"grün\"");
+        assert_eq!(lines[2], "            ^^^^^^");
+    }
+
+    #[test]
+    fn a_syntax_error_hides_the_rest_but_lists_all_syntax_errors() {
+        let errors = errors_of("colour = 1\na = \nb = {\n");
+        assert!(
+            errors
+                .iter()
+                .all(|(_, _, m)| m.starts_with("this is not valid TOML")),
+            "{errors:?}"
+        );
+        assert!(errors.len() >= 2, "{errors:?}");
+        assert!(
+            errors
+                .windows(2)
+                .all(|w| (w[0].0, w[0].1) <= (w[1].0, w[1].1))
+        );
+    }
+
+    #[test]
+    fn sources_say_which_settings_the_file_set() {
+        let path = Path::new("/etc/safe-run/config.toml");
+        let loaded = Loaded::from_toml("[confirm]\nlow = \"deny\"\n", path).unwrap();
+        assert_eq!(loaded.source("confirm.low"), Source::File(path.into()));
+        assert_eq!(loaded.source("confirm.medium"), Source::Default);
+        assert_eq!(loaded.source("no.such.key"), Source::Default);
+        assert_eq!(Loaded::defaults().source("confirm.low"), Source::Default);
+        assert_eq!(
+            Source::File(path.into()).to_string(),
+            "from /etc/safe-run/config.toml"
+        );
+    }
+
+    #[test]
+    fn render_comments_every_line_with_its_source() {
+        let path = Path::new("/etc/safe-run/config.toml");
+        let loaded = Loaded::from_toml("[confirm]\nlow = \"deny\"\n", path).unwrap();
+        let text = render(&loaded);
+        assert!(
+            text.lines().any(|l| l.starts_with("low = \"deny\"")
+                && l.ends_with("# from /etc/safe-run/config.toml")),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("medium = \"confirm-yes\"") && l.ends_with("# default"))
+        );
+        assert!(
+            text.contains(
+                "# reason_pattern is not set: any reason of the right length is accepted"
+            )
+        );
+        for line in text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('['))
+        {
+            assert!(line.contains('#'), "line without a comment: {line:?}");
+        }
+    }
+
+    #[test]
+    fn render_prints_toml_that_reads_back_to_the_same_settings() {
+        for loaded in [
+            Loaded::defaults(),
+            Loaded::from_toml(FULL, Path::new("/etc/a\nb.toml")).unwrap(),
+        ] {
+            let text = render(&loaded);
+            assert_eq!(parse(&text).unwrap(), loaded.config, "{text}");
+        }
+    }
+
+    /// The shipped file, uncommented, is exactly the defaults.
+    #[test]
+    fn commented_defaults_uncommented_are_the_defaults() {
+        let text = commented_defaults();
+        assert_eq!(parse(&text).unwrap(), Config::default(), "as shipped");
+        let mut uncommented = Vec::new();
+        let mut settings = BTreeSet::new();
+        for line in text.lines() {
+            match line.strip_prefix('#') {
+                Some(rest) if !rest.is_empty() && !rest.starts_with(' ') => {
+                    settings.insert(rest.split(" = ").next().unwrap_or_default().to_string());
+                    uncommented.push(rest);
+                }
+                _ => uncommented.push(line),
+            }
+        }
+        let uncommented = uncommented.join("\n");
+        assert_eq!(
+            parse(&uncommented).unwrap(),
+            Config::default(),
+            "{uncommented}"
+        );
+        let with_values: BTreeSet<String> = SETTINGS
+            .iter()
+            .filter(|s| (s.show)(&Config::default()).is_some())
+            .map(|s| s.key().to_string())
+            .collect();
+        assert_eq!(settings, with_values);
+    }
+
+    #[test]
+    fn the_examples_of_unset_settings_are_valid() {
+        for s in SETTINGS
+            .iter()
+            .filter(|s| (s.show)(&Config::default()).is_none())
+        {
+            let (table, key) = (s.table(), s.key());
+            let text = format!("[{table}]\n{key} = {}\n", s.example);
+            let config = parse(&text).unwrap_or_else(|e| panic!("{}: {}", s.name, e[0]));
+            assert!((s.show)(&config).is_some(), "{}", s.name);
+            assert!(!s.unset.is_empty(), "{} says what unset means", s.name);
+        }
+    }
+
+    #[test]
+    fn every_setting_is_documented() {
+        let doc = include_str!("../docs/CONFIG.md");
+        for s in SETTINGS {
+            let heading = format!("`{}`", s.name);
+            assert!(
+                doc.contains(&heading),
+                "docs/CONFIG.md does not describe {heading}"
+            );
+        }
+    }
+
+    #[test]
+    fn asks_follow_the_risk() {
+        let config = Config::default();
+        let asks: Vec<Ask> = Risk::ALL.iter().map(|r| config.ask(*r)).collect();
+        assert_eq!(
+            asks,
+            [
+                Ask::Run,
+                Ask::Notice,
+                Ask::ConfirmYes,
+                Ask::ConfirmHost,
+                Ask::ConfirmHost
+            ]
+        );
+        assert_eq!(Ask::Notice.action(), Action::Allow);
+        assert_eq!(Ask::ConfirmHost.action(), Action::Confirm);
+        assert_eq!(Ask::Deny.action(), Action::Deny);
+        // The default actions agree with risk.rs.
+        for risk in Risk::ALL {
+            assert_eq!(config.ask(risk).action(), Action::for_risk(risk), "{risk}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_checked_by_length_and_pattern() {
+        let mut config = Config::default();
+        assert!(config.check_reason(Risk::Medium, "  short  ").is_err());
+        assert!(config.check_reason(Risk::Medium, "patch CVE").is_ok());
+        assert!(config.check_reason(Risk::Critical, "patch CVE").is_err());
+        assert!(
+            config
+                .check_reason(Risk::Critical, "patch CVE-2026-1234 now")
+                .is_ok()
+        );
+        // Eight characters, not eight bytes.
+        assert!(config.check_reason(Risk::Medium, "éééééééé").is_ok());
+        // Raising the general minimum raises critical too.
+        config.confirm.reason_min_chars = 30;
+        assert_eq!(config.reason_min_chars(Risk::Critical), 30);
+        config.confirm.reason_min_chars = 8;
+        config.confirm.reason_pattern = Some(ReasonPattern::new("[A-Z]+-[0-9]+").unwrap());
+        assert!(
+            config
+                .check_reason(Risk::Medium, "rotate the cert")
+                .is_err()
+        );
+        assert!(
+            config
+                .check_reason(Risk::Medium, "rotate the cert, CHG-4411")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn audit_paths_fall_back_to_the_state_directory() {
+        let system = PathBuf::from(SYSTEM_AUDIT_LOG);
+        let cases: &[(Option<&str>, Option<&str>, Option<&str>)] = &[
+            (
+                Some("/state"),
+                Some("/home/ops"),
+                Some("/state/safe-run/audit.jsonl"),
+            ),
+            (
+                None,
+                Some("/home/ops"),
+                Some("/home/ops/.local/state/safe-run/audit.jsonl"),
+            ),
+            (
+                Some(""),
+                Some("/home/ops"),
+                Some("/home/ops/.local/state/safe-run/audit.jsonl"),
+            ),
+            (
+                Some("relative"),
+                Some("/h"),
+                Some("/h/.local/state/safe-run/audit.jsonl"),
+            ),
+            (None, None, None),
+            (None, Some(""), None),
+        ];
+        for (xdg, home, second) in cases {
+            let mut expected = vec![system.clone()];
+            expected.extend(second.map(PathBuf::from));
+            assert_eq!(
+                default_audit_paths(*xdg, *home),
+                expected,
+                "{xdg:?} {home:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn prompts_expand_their_placeholders() {
+        let values = PromptValues {
+            env: "production",
+            user: "ops",
+            host: "core-1",
+            cwd: "/root",
+            sigil: "#",
+        };
+        let config = Config::default();
+        assert_eq!(
+            expand_prompt(&config.shell.prompt, &values),
+            "[production] ops@core-1:/root# "
+        );
+        assert_eq!(expand_prompt("{{{env}}}", &values), "{production}");
+        assert_eq!(expand_prompt("a}b{c", &values), "a}b{c");
+    }
+
+    #[test]
+    fn colours_have_their_ansi_codes() {
+        assert_eq!(Color::Black.ansi_fg(), 30);
+        assert_eq!(Color::Red.ansi_fg(), 31);
+        assert_eq!(Color::White.ansi_bg(), 47);
+        assert_eq!(Color::BrightBlack.ansi_fg(), 90);
+        assert_eq!(Color::BrightWhite.ansi_fg(), 97);
+        assert_eq!(Facility::Authpriv.code(), 10);
+        assert_eq!(Facility::Local7.code(), 23);
+    }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn on_any_text(text in "\\PC{0,200}") {
+                let _ = Config::from_toml(&text, "f").map_err(|e| e.iter().map(ToString::to_string).count());
+            }
+
+            #[test]
+            fn on_a_mangled_good_file(cut in 0..FULL.len(), insert in "[\\[\\]{}=\"'\n#a-z0-9. ]{0,4}") {
+                let mut text = FULL.to_string();
+                let mut at = cut;
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text.insert_str(at, &insert);
+                if let Err(errors) = Config::from_toml(&text, "f") {
+                    for e in errors {
+                        let _ = e.to_string();
+                    }
+                }
+            }
+        }
+    }
+}
