@@ -1,0 +1,179 @@
+//! Compiles the shipped rule library (`rules/*.toml`) into the binary.
+//!
+//! Every file is read and validated with the same code as at run time
+//! (`src/rulespec.rs`, included below), so a shipped rule with a mistake
+//! fails the build with `file:line:col: message`. The valid set is written
+//! to `$OUT_DIR/rules.bin` as a postcard [`rulespec::Blob`]: an index of ids
+//! and program names plus each rule's own bytes, which `rules::RuleSet`
+//! decodes lazily. No TOML is parsed and no regex is compiled at run time
+//! for the built-in rules until a line needs them.
+
+#[path = "src/rulespec.rs"]
+#[allow(dead_code)]
+mod rulespec;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::{env, fs, process};
+
+use rulespec::{Blob, BlobRule, RuleSpec};
+
+fn main() {
+    println!("cargo:rerun-if-changed=rules");
+    println!("cargo:rerun-if-changed=src/rulespec.rs");
+    if let Err(message) = run() {
+        eprintln!("{message}");
+        process::exit(1);
+    }
+}
+
+/// One shipped rule: its spec's bytes and where it came from.
+struct Shipped {
+    id: String,
+    file: usize,
+    line: usize,
+    spec: Vec<u8>,
+    programs: Vec<String>,
+}
+
+fn run() -> Result<(), String> {
+    let manifest = env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?;
+    let out_dir = env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?;
+    let dir = Path::new(&manifest).join("rules");
+
+    let mut files: Vec<String> = Vec::new();
+    let mut shipped: Vec<Shipped> = Vec::new();
+    let mut first_use: HashMap<String, String> = HashMap::new();
+    let mut failures: Vec<String> = Vec::new();
+
+    for path in toml_files(&dir)? {
+        let name = match path.file_name().and_then(|n| n.to_str()) {
+            Some(name) => format!("rules/{name}"),
+            None => {
+                failures.push(format!("{}: file name is not UTF-8", path.display()));
+                continue;
+            }
+        };
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("{name}: cannot read the rule file: {e}"))?;
+        let (rules, errors) = rulespec::parse_file(&text);
+        for error in &errors {
+            failures.push(render(&name, &text, error));
+        }
+        let file = files.len();
+        files.push(name.clone());
+        for rule in rules {
+            let here = format!("{name}:{}", rule.line);
+            if let Some(there) = first_use.get(&rule.spec.id) {
+                failures.push(format!(
+                    "{here}: duplicate id `{}`: {there} already defines it",
+                    rule.spec.id
+                ));
+                continue;
+            }
+            first_use.insert(rule.spec.id.clone(), here);
+            let spec = postcard::to_allocvec(&rule.spec)
+                .map_err(|e| format!("{name}:{}: cannot encode the rule: {e}", rule.line))?;
+            shipped.push(Shipped {
+                id: rule.spec.id.clone(),
+                file,
+                line: rule.line,
+                spec,
+                programs: rule.spec.programs.clone(),
+            });
+        }
+    }
+    if !failures.is_empty() {
+        return Err(format!(
+            "{}\nerror: {} problem(s) in the shipped rules (rules/*.toml)",
+            failures.join("\n"),
+            failures.len()
+        ));
+    }
+
+    let mut programs: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, rule) in shipped.iter().enumerate() {
+        for program in &rule.programs {
+            let list = programs.entry(program.as_str()).or_default();
+            if list.last() != Some(&index) {
+                list.push(index);
+            }
+        }
+    }
+    let blob = Blob {
+        files: files.iter().map(String::as_str).collect(),
+        rules: shipped
+            .iter()
+            .map(|r| BlobRule {
+                id: &r.id,
+                file: r.file,
+                line: r.line,
+                spec: &r.spec,
+            })
+            .collect(),
+        programs: programs.into_iter().collect(),
+    };
+    let bytes =
+        postcard::to_allocvec(&blob).map_err(|e| format!("cannot encode the rules: {e}"))?;
+    check_round_trip(&bytes, &shipped)?;
+    let out = PathBuf::from(out_dir).join("rules.bin");
+    fs::write(&out, bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// The `*.toml` files of `dir`, sorted by name. No directory means no rules.
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: cannot list the rules: {e}", dir.display())),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: cannot list the rules: {e}", dir.display()))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".toml") && !name.starts_with('.') && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The blob must decode to exactly what was encoded, or the runtime would
+/// be left guessing; better to find out here.
+fn check_round_trip(bytes: &[u8], shipped: &[Shipped]) -> Result<(), String> {
+    let blob: Blob<'_> =
+        postcard::from_bytes(bytes).map_err(|e| format!("the rule blob does not decode: {e}"))?;
+    if blob.rules.len() != shipped.len() {
+        return Err("the rule blob lost rules on the way".into());
+    }
+    for (decoded, original) in blob.rules.iter().zip(shipped) {
+        let spec: RuleSpec = postcard::from_bytes(decoded.spec)
+            .map_err(|e| format!("rule `{}` does not decode: {e}", original.id))?;
+        let again = postcard::to_allocvec(&spec).map_err(|e| e.to_string())?;
+        if decoded.id != original.id || again != original.spec {
+            return Err(format!(
+                "rule `{}` changed on the way through the blob",
+                original.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn render(file: &str, text: &str, error: &rulespec::SpecError) -> String {
+    let at = rulespec::locate(text, error.span.start);
+    let pad: String = at
+        .line_text
+        .chars()
+        .take(at.col.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!(
+        "{file}:{}:{}: {}\n    {}\n    {pad}^",
+        at.line, at.col, error.message, at.line_text
+    )
+}

@@ -1,0 +1,1425 @@
+//! The rule set that judges commands: the built-in library plus extra rule
+//! files, indexed by program name, and the matching semantics of
+//! docs/RULES.md.
+//!
+//! Pure: no file system, environment or clock (reading directories is
+//! `rules_dir`'s job). Shaped by start-up cost, because every
+//! `safe-run check LINE` is a fresh process with a budget well under a
+//! millisecond:
+//!
+//! - [`RuleSet::builtin`] decodes only a small index from the postcard blob
+//!   that `build.rs` embeds; each rule's spec is decoded the first time a
+//!   command of one of its programs is seen.
+//! - A rule's regexes are compiled the first time they are needed
+//!   (`OnceLock` per pattern), and only after the cheap structural checks
+//!   (program, subcommand, flags) have passed, so most lines compile none.
+//! - A pattern that does not compile (only possible for a rule built
+//!   without [`RuleSet::parse_file`]'s validation) makes the rule match
+//!   rather than be skipped: fail closed, never panic.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::command::{RedirectKind, SimpleCommand, Word, program_name};
+use crate::risk::{Action, Risk};
+use crate::rulespec::{
+    self, ANY_PROGRAM, Blob, DYNAMIC_PROGRAM, Level, PLACEHOLDERS, Patterns, RECURSIVE_FUNCTION,
+    RuleAction, RuleSpec, SpecError,
+};
+use crate::sanitize::clean;
+
+/// The shipped rules, validated and encoded by `build.rs`.
+static BUILTIN_BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rules.bin"));
+
+/// The marker the parser puts in `Context::via` for a command that is a call
+/// of a function defined in the line that calls itself.
+const RECURSIVE_VIA: &str = "recursive-function";
+
+/// A problem in a rule file, located for people: `file:line:col: message`
+/// followed by the offending line and a caret under the column. A `line` of
+/// 0 means the problem is about the whole file (it could not be read).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct RuleError {
+    pub file: String,
+    /// 1-based; 0 when the error is not about a place in the file.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub col: usize,
+    pub message: String,
+    /// The text of the line the error is on.
+    pub snippet: String,
+}
+
+impl RuleError {
+    /// An error at a byte span of `text`, the contents of `file`.
+    pub fn at(file: &str, text: &str, error: &SpecError) -> RuleError {
+        let at = rulespec::locate(text, error.span.start);
+        RuleError {
+            file: file.to_string(),
+            line: at.line,
+            col: at.col,
+            message: error.message.clone(),
+            snippet: at.line_text.to_string(),
+        }
+    }
+
+    /// An error about a whole file, such as one that cannot be read.
+    pub fn whole_file(file: &str, message: impl Into<String>) -> RuleError {
+        RuleError {
+            file: file.to_string(),
+            line: 0,
+            col: 0,
+            message: message.into(),
+            snippet: String::new(),
+        }
+    }
+
+    fn render(&self) -> String {
+        let file = clean(&self.file, false);
+        let message = clean(&self.message, false);
+        if self.line == 0 {
+            return format!("{file}: {message}");
+        }
+        let number = self.line.to_string();
+        let gutter = " ".repeat(number.len());
+        // The caret goes under the same character of the cleaned line.
+        let before: String = self
+            .snippet
+            .chars()
+            .take(self.col.saturating_sub(1))
+            .collect();
+        let pad = " ".repeat(clean(&before, false).chars().count());
+        format!(
+            "{file}:{}:{}: {message}\n{number} | {}\n{gutter} | {pad}^",
+            self.line,
+            self.col,
+            clean(&self.snippet, false)
+        )
+    }
+}
+
+/// What a rule saw in the command it hit: the subcommand words that matched
+/// and the targets after them. Used to fill the preview.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleMatch {
+    pub subcommand: Vec<String>,
+    pub targets: Vec<String>,
+}
+
+/// One rule, ready to match: the spec as written, where it came from, and
+/// its matchers (regexes compiled on first use).
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    /// File name and 1-based line of the rule's `[[rule]]` header.
+    pub source: (String, usize),
+    /// Each `subcommand` alternative split into words.
+    subcommands: Vec<Vec<String>>,
+    args: Option<Regexes>,
+    targets: Option<Regexes>,
+    redirect: Option<Regexes>,
+    truncate: Option<Regexes>,
+    input: Option<Regexes>,
+    unless_args: Option<Regexes>,
+    unless_targets: Option<Regexes>,
+}
+
+impl Rule {
+    /// Builds a rule from a spec without validating it; use
+    /// [`RuleSet::parse_file`] for rules from files. A pattern that does
+    /// not compile makes the rule match conservatively.
+    pub fn new(spec: RuleSpec, file: impl Into<String>, line: usize) -> Rule {
+        let regexes = |p: &Option<Patterns>| p.as_ref().map(Regexes::new);
+        Rule {
+            subcommands: spec
+                .subcommand
+                .iter()
+                .flatten()
+                .map(|s| s.split_whitespace().map(str::to_string).collect())
+                .collect(),
+            args: regexes(&spec.args),
+            targets: regexes(&spec.targets),
+            redirect: regexes(&spec.redirect),
+            truncate: regexes(&spec.truncate),
+            input: regexes(&spec.input),
+            unless_args: regexes(&spec.unless_args),
+            unless_targets: regexes(&spec.unless_targets),
+            source: (file.into(), line),
+            spec,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    pub fn why(&self) -> &str {
+        &self.spec.why
+    }
+
+    pub fn instead(&self) -> &str {
+        &self.spec.instead
+    }
+
+    /// Does the rule refuse the command whatever the answer (`action = "deny"`)?
+    pub fn denies(&self) -> bool {
+        self.spec.action == Some(RuleAction::Deny)
+    }
+
+    pub fn file(&self) -> &str {
+        &self.source.0
+    }
+
+    pub fn line(&self) -> usize {
+        self.source.1
+    }
+
+    pub fn risk(&self) -> Risk {
+        match self.spec.risk {
+            Level::Low => Risk::Low,
+            Level::Medium => Risk::Medium,
+            Level::High => Risk::High,
+            Level::Critical => Risk::Critical,
+        }
+    }
+
+    /// `deny` when the rule says so; otherwise what the risk asks for.
+    pub fn action(&self) -> Action {
+        if self.denies() {
+            Action::Deny
+        } else {
+            Action::for_risk(self.risk())
+        }
+    }
+
+    /// Does the rule apply to this command's program? `*` applies to every
+    /// command, `<dynamic>` to one whose program is only known at run time,
+    /// `<recursive-function>` to a call of a self-calling function.
+    pub fn applies_to(&self, cmd: &SimpleCommand) -> bool {
+        let program = cmd.program();
+        let dynamic = cmd.argv.first().is_some_and(|w| w.dynamic);
+        self.spec.programs.iter().any(|p| match p.as_str() {
+            ANY_PROGRAM => true,
+            DYNAMIC_PROGRAM => dynamic,
+            RECURSIVE_FUNCTION => is_recursive_call(cmd),
+            name => program == Some(name),
+        })
+    }
+
+    /// Judges one command against this rule (docs/RULES.md): every matcher
+    /// present must hold, and no `unless_*` may. Structural checks run
+    /// first; regexes are compiled only when they are reached.
+    pub fn matches(&self, cmd: &SimpleCommand) -> Option<RuleMatch> {
+        if !self.applies_to(cmd) {
+            return None;
+        }
+        let spec = &self.spec;
+        let args = cmd.args();
+        let value_flags = spec.value_flags.as_deref().unwrap_or(&[]);
+        let words = Words::split(args, value_flags);
+
+        let sub_len = if spec.subcommand.is_some() {
+            self.subcommand_len(&words.positionals)?
+        } else {
+            0
+        };
+        let targets = &words.positionals[sub_len..];
+
+        if spec
+            .no_targets
+            .is_some_and(|none| targets.is_empty() != none)
+        {
+            return None;
+        }
+        if let Some(flags) = &spec.flags
+            && !flags.iter().any(|f| words.has_flag(f, value_flags))
+        {
+            return None;
+        }
+        if let Some(flags) = &spec.all_flags
+            && !flags.iter().all(|f| words.has_flag(f, value_flags))
+        {
+            return None;
+        }
+        if let Some(sources) = &spec.stdin_from {
+            let from = cmd.context.stdin_from.as_deref().map(program_name)?;
+            if !sources.iter().any(|s| s == from) {
+                return None;
+            }
+        }
+        if let Some(flags) = &spec.unless_flags
+            && flags.iter().any(|f| words.has_flag(f, value_flags))
+        {
+            return None;
+        }
+
+        let arg_texts = || args.iter().map(|w| w.text.as_str());
+        let target_texts = || targets.iter().copied();
+        let written = || {
+            cmd.redirects
+                .iter()
+                .filter(|r| r.kind.writes())
+                .map(|r| r.target.text.as_str())
+        };
+        let truncated = || {
+            cmd.redirects
+                .iter()
+                .filter(|r| r.kind == RedirectKind::Truncate)
+                .map(|r| r.target.text.as_str())
+        };
+        let input = || cmd.context.input.iter().map(String::as_str);
+        let fails = |re: &Option<Regexes>, held: &dyn Fn(&Regexes) -> bool| {
+            re.as_ref().is_some_and(|re| !held(re))
+        };
+        if fails(&self.args, &|re| re.hold(arg_texts))
+            || fails(&self.targets, &|re| re.hold(target_texts))
+            || fails(&self.redirect, &|re| re.hold(written))
+            || fails(&self.truncate, &|re| re.hold(truncated))
+            || fails(&self.input, &|re| re.hold(input))
+        {
+            return None;
+        }
+        if self
+            .unless_args
+            .as_ref()
+            .is_some_and(|re| re.exempt(arg_texts))
+            || self
+                .unless_targets
+                .as_ref()
+                .is_some_and(|re| re.exempt(target_texts))
+        {
+            return None;
+        }
+
+        Some(RuleMatch {
+            subcommand: words.positionals[..sub_len]
+                .iter()
+                .map(|w| w.to_string())
+                .collect(),
+            targets: targets.iter().map(|w| w.to_string()).collect(),
+        })
+    }
+
+    /// The number of positionals taken by the longest `subcommand`
+    /// alternative they start with, or `None` if they start with none.
+    fn subcommand_len(&self, positionals: &[&str]) -> Option<usize> {
+        self.subcommands
+            .iter()
+            .filter(|alt| {
+                !alt.is_empty()
+                    && alt.len() <= positionals.len()
+                    && alt.iter().zip(positionals).all(|(a, p)| a == p)
+            })
+            .map(Vec::len)
+            .max()
+    }
+
+    /// The rule's dry-run command with the command's words filled in, or
+    /// `None` if the rule has no preview. A word that is exactly a
+    /// placeholder becomes as many words as it stands for; a placeholder
+    /// inside a longer word is replaced by those words joined with spaces.
+    pub fn preview(&self, cmd: &SimpleCommand, found: &RuleMatch) -> Option<Vec<String>> {
+        let template = self.spec.preview.as_ref()?;
+        let args: Vec<&str> = cmd.args().iter().map(|w| w.text.as_str()).collect();
+        let words_for = |placeholder: &str| -> Vec<&str> {
+            match placeholder {
+                "{args}" => args.clone(),
+                "{subcommand}" => found.subcommand.iter().map(String::as_str).collect(),
+                "{targets}" => found.targets.iter().map(String::as_str).collect(),
+                _ => Vec::new(),
+            }
+        };
+        let mut out = Vec::new();
+        for part in template {
+            if PLACEHOLDERS.contains(&part.as_str()) {
+                out.extend(words_for(part).into_iter().map(str::to_string));
+                continue;
+            }
+            let mut filled = String::new();
+            let mut rest = part.as_str();
+            while let Some(open) = rest.find('{') {
+                filled.push_str(&rest[..open]);
+                rest = &rest[open..];
+                match PLACEHOLDERS.iter().find(|p| rest.starts_with(**p)) {
+                    Some(p) => {
+                        filled.push_str(&words_for(p).join(" "));
+                        rest = &rest[p.len()..];
+                    }
+                    None => {
+                        filled.push('{');
+                        rest = &rest[1..];
+                    }
+                }
+            }
+            filled.push_str(rest);
+            out.push(filled);
+        }
+        Some(out)
+    }
+
+    #[cfg(test)]
+    fn compiled_regexes(&self) -> usize {
+        [
+            &self.args,
+            &self.targets,
+            &self.redirect,
+            &self.truncate,
+            &self.input,
+            &self.unless_args,
+            &self.unless_targets,
+        ]
+        .into_iter()
+        .flatten()
+        .flat_map(|r| &r.0)
+        .filter(|p| p.compiled.get().is_some())
+        .count()
+    }
+}
+
+fn is_recursive_call(cmd: &SimpleCommand) -> bool {
+    cmd.context.via.iter().any(|v| v.contains(RECURSIVE_VIA))
+}
+
+/// The arguments of a command sorted into options and positionals, for one
+/// rule's `value_flags`.
+struct Words<'c> {
+    /// Words starting with `-` (other than `-` itself) before `--`.
+    options: Vec<&'c str>,
+    /// Everything else, except values of `value_flags` and the `--` itself.
+    positionals: Vec<&'c str>,
+}
+
+impl<'c> Words<'c> {
+    fn split(args: &'c [Word], value_flags: &[String]) -> Words<'c> {
+        let mut options = Vec::new();
+        let mut positionals = Vec::new();
+        let mut words = args.iter().map(|w| w.text.as_str());
+        while let Some(word) = words.next() {
+            if word == "--" {
+                positionals.extend(words.by_ref());
+                break;
+            }
+            if word.len() > 1 && word.starts_with('-') {
+                options.push(word);
+                if takes_next_word(word, value_flags) {
+                    words.next();
+                }
+            } else {
+                positionals.push(word);
+            }
+        }
+        Words {
+            options,
+            positionals,
+        }
+    }
+
+    fn has_flag(&self, spec: &str, value_flags: &[String]) -> bool {
+        self.options
+            .iter()
+            .any(|word| flag_matches(spec, word, value_flags))
+    }
+}
+
+/// Is `-c` one of the value flags?
+fn is_short_value_flag(c: char, value_flags: &[String]) -> bool {
+    value_flags.iter().any(|f| {
+        let mut chars = f.chars();
+        chars.next() == Some('-') && chars.next() == Some(c) && chars.next().is_none()
+    })
+}
+
+/// The letters of a bundle of short flags (`-rf`), stopping after a value
+/// flag (whose value is the rest of the word). `None` if the word is not a
+/// bundle: `--x`, `-`, `-1`.
+fn bundle_letters<'w>(
+    word: &'w str,
+    value_flags: &'w [String],
+) -> Option<impl Iterator<Item = char> + 'w> {
+    let body = word.strip_prefix('-')?;
+    if !body.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let mut stopped = false;
+    Some(body.chars().map_while(move |c| {
+        if stopped || !c.is_ascii_alphabetic() {
+            return None;
+        }
+        stopped = is_short_value_flag(c, value_flags);
+        Some(c)
+    }))
+}
+
+/// Does option word `word` take the next word as its value?
+fn takes_next_word(word: &str, value_flags: &[String]) -> bool {
+    if value_flags.iter().any(|f| f == word) {
+        return true;
+    }
+    if word.starts_with("--") {
+        return false;
+    }
+    let Some(body) = word.strip_prefix('-') else {
+        return false;
+    };
+    if !body.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    for (i, c) in body.char_indices() {
+        if !c.is_ascii_alphabetic() {
+            return false;
+        }
+        if is_short_value_flag(c, value_flags) {
+            // `-yo VALUE` takes the next word; `-oVALUE` carries its own.
+            return i + c.len_utf8() == body.len();
+        }
+    }
+    false
+}
+
+/// Does option spec `spec` match option word `word`?
+///
+/// `--name` matches `--name` and `--name=value`; a spec with `=` matches
+/// only that exact word. `-f` matches `-f` and any bundle of short flags
+/// containing `f` (`-rf`). A single-dash spec with several letters
+/// (`-delete`, find-style) matches only that exact word.
+fn flag_matches(spec: &str, word: &str, value_flags: &[String]) -> bool {
+    if spec == word {
+        return true;
+    }
+    if spec.starts_with("--") {
+        return !spec.contains('=') && word.split_once('=').is_some_and(|(name, _)| name == spec);
+    }
+    let mut letters = spec.chars().skip(1);
+    match (letters.next(), letters.next()) {
+        (Some(letter), None) => {
+            bundle_letters(word, value_flags).is_some_and(|mut bundle| bundle.any(|c| c == letter))
+        }
+        _ => false,
+    }
+}
+
+/// A rule's patterns for one key, each compiled on first use.
+#[derive(Clone, Debug)]
+struct Regexes(Vec<LazyRegex>);
+
+#[derive(Clone, Debug)]
+struct LazyRegex {
+    pattern: String,
+    /// `Some(None)` once compilation has failed.
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    fn get(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| Regex::new(&self.pattern).ok())
+            .as_ref()
+    }
+}
+
+impl Regexes {
+    fn new(patterns: &Patterns) -> Regexes {
+        Regexes(
+            patterns
+                .0
+                .iter()
+                .map(|p| LazyRegex {
+                    pattern: p.clone(),
+                    compiled: OnceLock::new(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Does some text match some pattern? A pattern that does not compile
+    /// counts as matching, so a broken rule errs on the side of asking.
+    fn hold<'t, I: Iterator<Item = &'t str>>(&self, texts: impl Fn() -> I) -> bool {
+        self.0.iter().any(|p| match p.get() {
+            Some(re) => texts().any(|t| re.is_match(t)),
+            None => true,
+        })
+    }
+
+    /// Does some text match some pattern that compiles? A broken pattern
+    /// never exempts.
+    fn exempt<'t, I: Iterator<Item = &'t str>>(&self, texts: impl Fn() -> I) -> bool {
+        self.0
+            .iter()
+            .any(|p| p.get().is_some_and(|re| texts().any(|t| re.is_match(t))))
+    }
+}
+
+/// A rule's place in the set: decoded from the embedded blob on first use,
+/// or loaded from a file.
+#[derive(Clone, Debug)]
+struct Slot {
+    id: Cow<'static, str>,
+    /// False once disabled; the slot stays so indices remain valid.
+    live: bool,
+    rule: SlotRule,
+}
+
+#[derive(Clone, Debug)]
+enum SlotRule {
+    Embedded {
+        spec: &'static [u8],
+        file: &'static str,
+        line: usize,
+        decoded: OnceLock<Box<Rule>>,
+    },
+    Loaded(Box<Rule>),
+}
+
+impl Slot {
+    fn rule(&self) -> &Rule {
+        match &self.rule {
+            SlotRule::Loaded(rule) => rule,
+            SlotRule::Embedded {
+                spec,
+                file,
+                line,
+                decoded,
+            } => decoded.get_or_init(|| {
+                Box::new(match postcard::from_bytes::<RuleSpec>(spec) {
+                    Ok(spec) => Rule::new(spec, *file, *line),
+                    Err(_) => unreadable_rule(&self.id, file, *line),
+                })
+            }),
+        }
+    }
+}
+
+/// Stands in for a built-in rule that cannot be decoded (a damaged build):
+/// it asks about every command it is consulted for, rather than letting
+/// them through unchecked.
+fn unreadable_rule(id: &str, file: &str, line: usize) -> Rule {
+    let spec = RuleSpec {
+        id: id.to_string(),
+        risk: Level::Critical,
+        action: None,
+        programs: vec![ANY_PROGRAM.to_string()],
+        value_flags: None,
+        subcommand: None,
+        flags: None,
+        all_flags: None,
+        args: None,
+        targets: None,
+        no_targets: None,
+        redirect: None,
+        truncate: None,
+        input: None,
+        stdin_from: None,
+        unless_flags: None,
+        unless_args: None,
+        unless_targets: None,
+        why: format!(
+            "This copy of safe-run cannot read its built-in rule `{id}`, so it cannot tell whether this command is safe."
+        ),
+        instead: "Reinstall safe-run; until then, check each command by hand before confirming."
+            .to_string(),
+        preview: None,
+        match_examples: Vec::new(),
+        allow_examples: Vec::new(),
+    };
+    Rule::new(spec, file, line)
+}
+
+/// Every rule in force, indexed by program name.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSet {
+    slots: Vec<Slot>,
+    by_id: HashMap<Cow<'static, str>, usize>,
+    /// Program name (`*`, `<dynamic>` and `<recursive-function>` included)
+    /// to slot indices, ascending.
+    by_program: HashMap<Cow<'static, str>, Vec<usize>>,
+}
+
+impl RuleSet {
+    /// An empty set.
+    pub fn new() -> RuleSet {
+        RuleSet::default()
+    }
+
+    /// The rules shipped in `rules/`, compiled into the binary. Cheap: only
+    /// the index is decoded here.
+    pub fn builtin() -> RuleSet {
+        RuleSet::from_blob(BUILTIN_BLOB)
+    }
+
+    fn from_blob(bytes: &'static [u8]) -> RuleSet {
+        let Ok(blob) = postcard::from_bytes::<Blob<'static>>(bytes) else {
+            let mut set = RuleSet::new();
+            set.add([unreadable_rule("builtin-rules-unreadable", "rules", 0)]);
+            return set;
+        };
+        let count = blob.rules.len();
+        let mut set = RuleSet {
+            slots: Vec::with_capacity(count),
+            by_id: HashMap::with_capacity(count),
+            by_program: HashMap::with_capacity(blob.programs.len()),
+        };
+        for rule in blob.rules {
+            set.by_id.insert(Cow::Borrowed(rule.id), set.slots.len());
+            set.slots.push(Slot {
+                id: Cow::Borrowed(rule.id),
+                live: true,
+                rule: SlotRule::Embedded {
+                    spec: rule.spec,
+                    file: blob.files.get(rule.file).copied().unwrap_or("rules"),
+                    line: rule.line,
+                    decoded: OnceLock::new(),
+                },
+            });
+        }
+        for (program, mut indices) in blob.programs {
+            indices.retain(|&i| i < count);
+            set.by_program.insert(Cow::Borrowed(program), indices);
+        }
+        set
+    }
+
+    /// Reads and validates a rule file. Every error in the file is
+    /// returned, in order; if there is any, no rule is.
+    pub fn parse_file(text: &str, file_name: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
+        match RuleSet::parse_file_lenient(text, file_name) {
+            (rules, errors) if errors.is_empty() => Ok(rules),
+            (_, errors) => Err(errors),
+        }
+    }
+
+    /// Like [`RuleSet::parse_file`], but also returns the rules that are
+    /// valid when others are not, so that one broken rule in an extra file
+    /// does not take its neighbours out of force. A TOML syntax error
+    /// still yields no rules.
+    pub fn parse_file_lenient(text: &str, file_name: &str) -> (Vec<Rule>, Vec<RuleError>) {
+        let (parsed, errors) = rulespec::parse_file(text);
+        let rules = parsed
+            .into_iter()
+            .map(|p| Rule::new(p.spec, file_name, p.line))
+            .collect();
+        let errors = errors
+            .iter()
+            .map(|e| RuleError::at(file_name, text, e))
+            .collect();
+        (rules, errors)
+    }
+
+    /// Adds rules in order; a rule whose id is already in the set replaces
+    /// it (in its place, so listing order stays stable).
+    pub fn add(&mut self, rules: impl IntoIterator<Item = Rule>) {
+        for rule in rules {
+            let slot = Slot {
+                id: Cow::Owned(rule.spec.id.clone()),
+                live: true,
+                rule: SlotRule::Loaded(Box::new(rule)),
+            };
+            let index = match self.by_id.get(slot.id.as_ref()) {
+                Some(&index) => {
+                    self.unindex(index);
+                    self.slots[index] = slot;
+                    index
+                }
+                None => {
+                    let index = self.slots.len();
+                    self.by_id.insert(slot.id.clone(), index);
+                    self.slots.push(slot);
+                    index
+                }
+            };
+            let programs = self.slots[index].rule().spec.programs.clone();
+            for program in programs {
+                let list = self.by_program.entry(Cow::Owned(program)).or_default();
+                if let Err(at) = list.binary_search(&index) {
+                    list.insert(at, index);
+                }
+            }
+        }
+    }
+
+    /// Takes rules out of force by id. Returns the ids that matched no rule,
+    /// so the caller can say so.
+    pub fn disable(&mut self, ids: &[String]) -> Vec<String> {
+        let mut unknown = Vec::new();
+        for id in ids {
+            match self.by_id.remove(id.as_str()) {
+                Some(index) => {
+                    self.unindex(index);
+                    if let Some(slot) = self.slots.get_mut(index) {
+                        slot.live = false;
+                    }
+                }
+                None => unknown.push(id.clone()),
+            }
+        }
+        unknown
+    }
+
+    fn unindex(&mut self, index: usize) {
+        for list in self.by_program.values_mut() {
+            if let Ok(at) = list.binary_search(&index) {
+                list.remove(at);
+            }
+        }
+    }
+
+    fn indices(&self, program: &str) -> &[usize] {
+        self.by_program.get(program).map_or(&[], Vec::as_slice)
+    }
+
+    fn slot_rules<'s>(
+        &'s self,
+        indices: impl Iterator<Item = usize> + 's,
+    ) -> impl Iterator<Item = &'s Rule> + 's {
+        indices
+            .filter_map(|i| self.slots.get(i))
+            .filter(|s| s.live)
+            .map(Slot::rule)
+    }
+
+    /// The rules for a program name (`*` rules included), in load order.
+    /// `<dynamic>` and `<recursive-function>` are looked up like names.
+    pub fn rules_for(&self, program: &str) -> impl Iterator<Item = &Rule> + use<'_> {
+        let own = self.indices(program);
+        let any = if program == ANY_PROGRAM {
+            &[]
+        } else {
+            self.indices(ANY_PROGRAM)
+        };
+        self.slot_rules(merge_ascending(own, any))
+    }
+
+    /// The rules that could match a command: those for its program name
+    /// (or `<dynamic>`), `<recursive-function>` rules if it is a call of a
+    /// self-calling function, and `*` rules; in load order, each once.
+    pub fn rules_for_command(&self, cmd: &SimpleCommand) -> impl Iterator<Item = &Rule> + use<'_> {
+        let mut indices: Vec<usize> = self.indices(ANY_PROGRAM).to_vec();
+        if let Some(program) = cmd.program() {
+            indices.extend_from_slice(self.indices(program));
+        } else if cmd.argv.first().is_some_and(|w| w.dynamic) {
+            indices.extend_from_slice(self.indices(DYNAMIC_PROGRAM));
+        }
+        if is_recursive_call(cmd) {
+            indices.extend_from_slice(self.indices(RECURSIVE_FUNCTION));
+        }
+        indices.sort_unstable();
+        indices.dedup();
+        self.slot_rules(indices.into_iter())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        let index = *self.by_id.get(id)?;
+        self.slots.get(index).filter(|s| s.live).map(Slot::rule)
+    }
+
+    /// Every rule in force, in load order. Decodes every built-in rule.
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.slots.iter().filter(|s| s.live).map(Slot::rule)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+/// Two ascending index lists merged into one, each index once.
+fn merge_ascending<'a>(a: &'a [usize], b: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || match (a.get(i), b.get(j)) {
+        (Some(&x), Some(&y)) => {
+            if x <= y {
+                i += 1;
+                if x == y {
+                    j += 1;
+                }
+                Some(x)
+            } else {
+                j += 1;
+                Some(y)
+            }
+        }
+        (Some(&x), None) => {
+            i += 1;
+            Some(x)
+        }
+        (None, Some(&y)) => {
+            j += 1;
+            Some(y)
+        }
+        (None, None) => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Context, Redirect};
+
+    fn word(text: &str) -> Word {
+        Word::literal(text, (0, 0))
+    }
+
+    fn cmd(line: &str) -> SimpleCommand {
+        SimpleCommand {
+            argv: line.split_whitespace().map(word).collect(),
+            ..SimpleCommand::default()
+        }
+    }
+
+    /// A rule from the given keys plus the required ones it does not set.
+    fn rule(keys: &str) -> Rule {
+        let mut text = format!("[[rule]]\n{keys}\n");
+        for (key, value) in [
+            ("id", "\"test-rule\""),
+            ("risk", "\"high\""),
+            ("programs", "[\"rm\"]"),
+            ("why", "\"w\""),
+            ("instead", "\"i\""),
+            ("match", "[\"a\", \"b\"]"),
+            ("allow", "[\"c\", \"d\"]"),
+        ] {
+            if !keys.lines().any(|l| l.starts_with(&format!("{key} ="))) {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+        }
+        match RuleSet::parse_file(&text, "test.toml") {
+            Ok(mut rules) if rules.len() == 1 => rules.remove(0),
+            other => panic!("bad test rule {text}: {other:?}"),
+        }
+    }
+
+    /// Table-driven: (rule keys, command line, should it hit).
+    fn check_cases(cases: &[(&str, &str, bool)]) {
+        for (keys, line, expected) in cases {
+            let got = rule(keys).matches(&cmd(line)).is_some();
+            assert_eq!(got, *expected, "rule {{{keys}}} on `{line}`");
+        }
+    }
+
+    #[test]
+    fn program_is_matched_by_name_through_paths() {
+        check_cases(&[
+            ("programs = [\"reboot\"]", "reboot", true),
+            (
+                "programs = [\"reboot\"]",
+                "/usr/sbin/../sbin/reboot now",
+                true,
+            ),
+            ("programs = [\"reboot\"]", "rebooter", false),
+            ("programs = [\"*\"]", "anything at all", true),
+        ]);
+    }
+
+    #[test]
+    fn star_rules_see_commands_that_are_only_redirections() {
+        let r = rule("programs = [\"*\"]\ntruncate = \"^/etc/passwd$\"");
+        let only_redirect = SimpleCommand {
+            redirects: vec![Redirect {
+                fd: None,
+                kind: RedirectKind::Truncate,
+                target: word("/etc/passwd"),
+            }],
+            ..SimpleCommand::default()
+        };
+        assert!(r.matches(&only_redirect).is_some());
+    }
+
+    #[test]
+    fn dynamic_program_matches_only_a_run_time_argv0() {
+        let r = rule("programs = [\"<dynamic>\"]");
+        let mut dynamic = cmd("$CMD now");
+        dynamic.argv[0].dynamic = true;
+        assert!(r.matches(&dynamic).is_some());
+        assert!(r.matches(&cmd("reboot")).is_none());
+        assert!(
+            r.matches(&SimpleCommand::default()).is_none(),
+            "no argv at all"
+        );
+    }
+
+    #[test]
+    fn recursive_function_is_seen_through_the_context() {
+        let r = rule("programs = [\"<recursive-function>\"]");
+        let mut bomb = cmd(":");
+        assert!(r.matches(&bomb).is_none());
+        bomb.context = Context {
+            via: vec!["recursive-function".into()],
+            ..Context::default()
+        };
+        assert!(r.matches(&bomb).is_some());
+    }
+
+    #[test]
+    fn short_flags_match_inside_bundles_but_not_numbers_or_dashes() {
+        check_cases(&[
+            ("flags = [\"-f\"]", "rm -f x", true),
+            ("flags = [\"-f\"]", "rm -rf /", true),
+            ("flags = [\"-f\"]", "rm -Rvf /", true),
+            ("flags = [\"-f\"]", "rm -r /", false),
+            ("flags = [\"-f\"]", "rm -1f x", false),
+            ("flags = [\"-f\"]", "rm - f", false),
+            ("flags = [\"-f\"]", "rm --force x", false),
+            ("flags = [\"-1\"]", "rm -1 x", true),
+            ("all_flags = [\"-r\", \"-f\"]", "rm -fr /", true),
+            ("all_flags = [\"-r\", \"-f\"]", "rm -r -f /", true),
+            ("all_flags = [\"-r\", \"-f\"]", "rm -f /", false),
+        ]);
+    }
+
+    #[test]
+    fn multi_letter_single_dash_specs_match_only_that_word() {
+        check_cases(&[
+            (
+                "programs = [\"find\"]\nflags = [\"-delete\"]",
+                "find . -delete",
+                true,
+            ),
+            (
+                "programs = [\"find\"]\nflags = [\"-delete\"]",
+                "find . -d",
+                false,
+            ),
+            (
+                "programs = [\"find\"]\nflags = [\"-delete\"]",
+                "find . -deleted",
+                false,
+            ),
+            (
+                "programs = [\"find\"]\nflags = [\"-exec\"]",
+                "find . -exec rm {} ;",
+                true,
+            ),
+            (
+                "programs = [\"find\"]\nflags = [\"-exec\"]",
+                "find . -execdir rm {} ;",
+                false,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn long_flags_match_with_or_without_a_value() {
+        check_cases(&[
+            ("flags = [\"--force\"]", "rm --force x", true),
+            ("flags = [\"--force\"]", "rm --force=yes x", true),
+            ("flags = [\"--force\"]", "rm --forced x", false),
+            (
+                "flags = [\"--dry-run=client\"]",
+                "rm --dry-run=client",
+                true,
+            ),
+            (
+                "flags = [\"--dry-run=client\"]",
+                "rm --dry-run=server",
+                false,
+            ),
+            ("flags = [\"--dry-run=client\"]", "rm --dry-run", false),
+        ]);
+    }
+
+    #[test]
+    fn double_dash_ends_options() {
+        check_cases(&[
+            ("flags = [\"-f\"]", "rm -- -f", false),
+            ("targets = \"^-rf$\"", "rm -- -rf", true),
+            ("targets = \"^-rf$\"", "rm -rf", false),
+            ("no_targets = true", "rm -rf --", true),
+        ]);
+    }
+
+    #[test]
+    fn value_flags_take_the_next_word_out_of_the_positionals() {
+        let keys = "programs = [\"apt-get\"]\nvalue_flags = [\"-o\", \"--target-release\"]\nsubcommand = [\"upgrade\"]";
+        check_cases(&[
+            (keys, "apt-get upgrade", true),
+            (keys, "apt-get -o Dpkg::Opt=1 upgrade", true),
+            (keys, "apt-get -yo Dpkg::Opt=1 upgrade", true),
+            (keys, "apt-get -oDpkg::Opt=1 upgrade", true),
+            (keys, "apt-get --target-release stable upgrade", true),
+            (keys, "apt-get --target-release=stable upgrade", true),
+            // Not a value flag: its value is taken for the subcommand.
+            (keys, "apt-get -t stable upgrade", false),
+            // A value flag's value is not an option either.
+            (
+                "flags = [\"-f\"]\nvalue_flags = [\"-e\"]",
+                "rm -e -f x",
+                false,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn subcommands_are_word_sequences_and_the_longest_wins() {
+        let r = rule(
+            "programs = [\"kubeadm\"]\nsubcommand = [\"init\", \"init phase certs\"]\nvalue_flags = [\"--config\"]",
+        );
+        let found = r
+            .matches(&cmd("kubeadm --config c.yaml init phase certs ca"))
+            .expect("hits");
+        assert_eq!(found.subcommand, vec!["init", "phase", "certs"]);
+        assert_eq!(found.targets, vec!["ca"]);
+        let found = r.matches(&cmd("kubeadm init --dry-run")).expect("hits");
+        assert_eq!(found.subcommand, vec!["init"]);
+        assert!(found.targets.is_empty());
+        assert!(r.matches(&cmd("kubeadm phase init")).is_none());
+        assert!(r.matches(&cmd("kubeadm")).is_none());
+    }
+
+    #[test]
+    fn no_targets_true_wants_none_and_false_wants_some() {
+        let yum = "programs = [\"yum\"]\nsubcommand = [\"update\"]";
+        check_cases(&[
+            (&format!("{yum}\nno_targets = true"), "yum -y update", true),
+            (
+                &format!("{yum}\nno_targets = true"),
+                "yum update nginx",
+                false,
+            ),
+            (
+                &format!("{yum}\nno_targets = false"),
+                "yum update nginx",
+                true,
+            ),
+            (&format!("{yum}\nno_targets = false"), "yum update", false),
+        ]);
+    }
+
+    #[test]
+    fn args_and_targets_regexes_are_searched_not_anchored() {
+        check_cases(&[
+            ("args = \"-rf\"", "rm -rf /tmp/x", true),
+            ("targets = \"^/$\"", "rm -rf /", true),
+            ("targets = \"^/$\"", "rm -rf /tmp", false),
+            ("targets = [\"^/$\", \"^/\\\\*$\"]", "rm -rf /*", true),
+            ("targets = \"etc\"", "rm -rf /etc/x", true),
+            ("args = \"(?i)^DROP$\"", "rm drop", true),
+        ]);
+    }
+
+    #[test]
+    fn redirect_covers_every_writing_kind_and_truncate_only_truncating_ones() {
+        let with = |kind| SimpleCommand {
+            redirects: vec![Redirect {
+                fd: None,
+                kind,
+                target: word("/dev/sda"),
+            }],
+            ..cmd("rm")
+        };
+        let redirect = rule("redirect = \"^/dev/sd\"");
+        let truncate = rule("truncate = \"^/dev/sd\"");
+        use RedirectKind::*;
+        for (kind, writes, truncates) in [
+            (Truncate, true, true),
+            (Append, true, false),
+            (ReadWrite, true, false),
+            (Read, false, false),
+            (Duplicate, false, false),
+        ] {
+            assert_eq!(redirect.matches(&with(kind)).is_some(), writes, "{kind:?}");
+            assert_eq!(
+                truncate.matches(&with(kind)).is_some(),
+                truncates,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn input_and_stdin_from_look_at_what_feeds_the_command() {
+        let mut psql = cmd("psql prod");
+        psql.context.input = vec!["select 1;".into(), "drop table users;".into()];
+        let r = rule("programs = [\"psql\"]\ninput = \"(?i)\\\\bdrop\\\\s+table\\\\b\"");
+        assert!(r.matches(&psql).is_some());
+        psql.context.input.pop();
+        assert!(r.matches(&psql).is_none());
+
+        let r = rule("programs = [\"bash\"]\nstdin_from = [\"curl\", \"wget\"]");
+        let mut bash = cmd("bash");
+        assert!(r.matches(&bash).is_none());
+        bash.context.stdin_from = Some("/usr/bin/curl".into());
+        assert!(r.matches(&bash).is_some());
+        bash.context.stdin_from = Some("cat".into());
+        assert!(r.matches(&bash).is_none());
+    }
+
+    #[test]
+    fn unless_keys_exempt_a_command() {
+        let apt = "programs = [\"apt-get\"]\nsubcommand = [\"upgrade\"]";
+        check_cases(&[
+            (
+                &format!("{apt}\nunless_flags = [\"-s\", \"--simulate\"]"),
+                "apt-get -ys upgrade",
+                false,
+            ),
+            (
+                &format!("{apt}\nunless_flags = [\"-s\", \"--simulate\"]"),
+                "apt-get --simulate upgrade",
+                false,
+            ),
+            (
+                &format!("{apt}\nunless_flags = [\"-s\", \"--simulate\"]"),
+                "apt-get -y upgrade",
+                true,
+            ),
+            (
+                &format!("{apt}\nunless_args = \"^--dry\""),
+                "apt-get upgrade --dry-run",
+                false,
+            ),
+            (
+                &format!("{apt}\nunless_targets = \"^nginx$\""),
+                "apt-get upgrade nginx",
+                false,
+            ),
+            (
+                &format!("{apt}\nunless_targets = \"^nginx$\""),
+                "apt-get upgrade",
+                true,
+            ),
+        ]);
+    }
+
+    fn broken(key: &str) -> Rule {
+        let mut spec = rule("programs = [\"rm\"]").spec;
+        let bad = Some(Patterns(vec!["(unclosed".into()]));
+        match key {
+            "args" => spec.args = bad,
+            "unless_args" => spec.unless_args = bad,
+            _ => unreachable!(),
+        }
+        Rule::new(spec, "test.toml", 1)
+    }
+
+    #[test]
+    fn a_regex_that_does_not_compile_fails_closed() {
+        // As a condition it holds; as an exemption it never exempts.
+        assert!(broken("args").matches(&cmd("rm x")).is_some());
+        assert!(broken("unless_args").matches(&cmd("rm x")).is_some());
+    }
+
+    #[test]
+    fn regexes_compile_only_when_the_structure_already_matches() {
+        let r = rule(
+            "programs = [\"apt-get\"]\nsubcommand = [\"upgrade\"]\nargs = \"\\\\S\"\nunless_args = \"^--dry\"",
+        );
+        assert!(r.matches(&cmd("apt-get update")).is_none());
+        assert!(r.matches(&cmd("ls")).is_none());
+        assert_eq!(r.compiled_regexes(), 0);
+        assert!(r.matches(&cmd("apt-get upgrade")).is_some());
+        assert_eq!(r.compiled_regexes(), 2);
+    }
+
+    #[test]
+    fn preview_fills_placeholders_as_words_or_inside_words() {
+        let r = rule(
+            "programs = [\"apt-get\"]\nsubcommand = [\"upgrade\", \"dist-upgrade\"]\npreview = [\"apt-get\", \"-s\", \"{subcommand}\", \"{targets}\", \"--all={args}\", \"{}\"]",
+        );
+        let c = cmd("apt-get -y dist-upgrade a b");
+        let found = r.matches(&c).expect("hits");
+        assert_eq!(
+            r.preview(&c, &found),
+            Some(
+                [
+                    "apt-get",
+                    "-s",
+                    "dist-upgrade",
+                    "a",
+                    "b",
+                    "--all=-y dist-upgrade a b",
+                    "{}"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        assert_eq!(rule("").preview(&cmd("rm"), &RuleMatch::default()), None);
+    }
+
+    #[test]
+    fn action_is_deny_when_set_and_otherwise_follows_the_risk() {
+        assert_eq!(rule("risk = \"low\"").action(), Action::Allow);
+        assert_eq!(rule("risk = \"medium\"").action(), Action::Confirm);
+        assert_eq!(
+            rule("risk = \"low\"\naction = \"deny\"").action(),
+            Action::Deny
+        );
+        assert_eq!(rule("risk = \"critical\"").risk(), Risk::Critical);
+    }
+
+    fn named(id: &str, programs: &str) -> Rule {
+        rule(&format!("id = \"{id}\"\nprograms = {programs}"))
+    }
+
+    fn ids<'a>(rules: impl Iterator<Item = &'a Rule>) -> Vec<&'a str> {
+        rules.map(Rule::id).collect()
+    }
+
+    #[test]
+    fn rules_for_gives_the_programs_rules_and_star_rules_in_load_order() {
+        let mut set = RuleSet::new();
+        set.add([
+            named("a", "[\"rm\"]"),
+            named("b", "[\"*\"]"),
+            named("c", "[\"rm\", \"shred\"]"),
+            named("d", "[\"<dynamic>\"]"),
+        ]);
+        assert_eq!(ids(set.rules_for("rm")), vec!["a", "b", "c"]);
+        assert_eq!(ids(set.rules_for("shred")), vec!["b", "c"]);
+        assert_eq!(ids(set.rules_for("ls")), vec!["b"]);
+        assert_eq!(ids(set.rules_for("*")), vec!["b"]);
+        let mut dynamic = cmd("$X");
+        dynamic.argv[0].dynamic = true;
+        assert_eq!(ids(set.rules_for_command(&dynamic)), vec!["b", "d"]);
+        assert_eq!(
+            ids(set.rules_for_command(&cmd("rm x"))),
+            vec!["a", "b", "c"]
+        );
+        assert_eq!(set.len(), 4);
+    }
+
+    #[test]
+    fn a_rule_with_a_known_id_replaces_the_old_one_in_place() {
+        let mut set = RuleSet::new();
+        set.add([named("a", "[\"rm\"]"), named("b", "[\"rm\"]")]);
+        set.add([named("a", "[\"shred\"]")]);
+        assert_eq!(set.len(), 2);
+        assert_eq!(ids(set.iter()), vec!["a", "b"]);
+        assert_eq!(ids(set.rules_for("rm")), vec!["b"]);
+        assert_eq!(ids(set.rules_for("shred")), vec!["a"]);
+        assert_eq!(
+            set.get("a").map(|r| r.spec.programs.clone()),
+            Some(vec!["shred".to_string()])
+        );
+    }
+
+    #[test]
+    fn disabled_rules_are_gone_and_unknown_ids_are_returned() {
+        let mut set = RuleSet::new();
+        set.add([named("a", "[\"rm\"]"), named("b", "[\"*\"]")]);
+        let unknown = set.disable(&["b".into(), "nope".into()]);
+        assert_eq!(unknown, vec!["nope".to_string()]);
+        assert_eq!(ids(set.rules_for("rm")), vec!["a"]);
+        assert!(set.get("b").is_none());
+        assert_eq!(ids(set.iter()), vec!["a"]);
+        assert_eq!(set.len(), 1);
+        // Adding it again brings it back.
+        set.add([named("b", "[\"*\"]")]);
+        assert_eq!(ids(set.rules_for("rm")), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn builtin_rules_all_decode_with_their_source() {
+        let set = RuleSet::builtin();
+        assert!(set.get("builtin-rules-unreadable").is_none());
+        for rule in set.iter() {
+            assert!(rule.source.0.starts_with("rules/"), "{:?}", rule.source);
+            assert!(rule.source.1 >= 1);
+            assert_eq!(set.get(rule.id()).map(Rule::id), Some(rule.id()));
+            for program in &rule.spec.programs {
+                assert!(ids(set.rules_for(program)).contains(&rule.id()));
+            }
+        }
+    }
+
+    #[test]
+    fn an_unreadable_blob_fails_closed() {
+        let set = RuleSet::from_blob(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff");
+        let found: Vec<_> = set
+            .rules_for_command(&cmd("ls"))
+            .filter_map(|r| r.matches(&cmd("ls")).map(|_| r.id()))
+            .collect();
+        assert_eq!(found, vec!["builtin-rules-unreadable"]);
+    }
+
+    #[test]
+    fn an_unreadable_embedded_rule_fails_closed() {
+        let blob = Blob {
+            files: vec!["rules/x.toml"],
+            rules: vec![rulespec::BlobRule {
+                id: "broken",
+                file: 0,
+                line: 4,
+                spec: &[0xff, 0xff],
+            }],
+            programs: vec![("rm", vec![0, 7])],
+        };
+        let bytes: &'static [u8] = Box::leak(
+            postcard::to_allocvec(&blob)
+                .expect("encodes")
+                .into_boxed_slice(),
+        );
+        let set = RuleSet::from_blob(bytes);
+        let rule = set.rules_for("rm").next().expect("indexed");
+        assert_eq!(rule.id(), "broken");
+        assert_eq!(rule.risk(), Risk::Critical);
+        assert_eq!(rule.source, ("rules/x.toml".to_string(), 4));
+        assert!(rule.matches(&cmd("rm x")).is_some());
+    }
+
+    #[test]
+    fn rule_error_shows_the_line_and_a_caret_under_the_column() {
+        let error = RuleError {
+            file: "rules.d/x.toml".into(),
+            line: 12,
+            col: 3,
+            message: "unknown key `progams`".into(),
+            snippet: "\tprogams = [\"x\"]".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "rules.d/x.toml:12:3: unknown key `progams`\n12 | \\tprogams = [\"x\"]\n   |    ^"
+        );
+        let whole = RuleError::whole_file("x.toml", "cannot read the file: denied");
+        assert_eq!(whole.to_string(), "x.toml: cannot read the file: denied");
+    }
+
+    #[test]
+    fn control_characters_in_errors_are_shown_escaped() {
+        let error = RuleError::whole_file("x\u{1b}[31m.toml", "bad");
+        assert_eq!(error.to_string(), "x\\e[31m.toml: bad");
+    }
+
+    /// Every error of a bad file, in one pass, at the right line and column.
+    #[test]
+    fn every_error_in_a_bad_file_is_reported_at_its_line_and_column() {
+        let text = include_str!("../tests/fixtures/bad_rules.toml");
+        let errors = RuleSet::parse_file(text, "bad_rules.toml").expect_err("the file is bad");
+        let got: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
+            .collect();
+        let expected = [
+            "5:1: unknown key `progams`, did you mean `programs`? (expected one of `id`, `risk`, `action`, `programs`, `value_flags`, `subcommand`, `flags`, `all_flags`, `args`, `targets`, `no_targets`, `redirect`, `truncate`, `input`, `stdin_from`, `unless_flags`, `unless_args`, `unless_targets`, `why`, `instead`, `preview`, `match`, `allow`)",
+            "13:6: rule id `Bad_Id` is not kebab-case: use lower-case letters, digits and single dashes, like `apt-full-upgrade`",
+            "14:8: `risk` must be one of `low`, `medium`, `high` or `critical`, not `severe`",
+            "15:24: item 2 of `programs` must be a string, not an integer",
+            "21:1: this rule has no `why`, which every rule needs",
+            "25:19: `(unclosed` in `targets` is not a valid regex: unclosed group",
+            "27:35: unknown placeholder `{target}` in `preview` (expected one of `{args}`, `{subcommand}` or `{targets}`)",
+            "28:9: `match` needs at least 2 example lines, found 1",
+            "41:6: duplicate id `valid-rule`: the rule at line 31 already uses it",
+        ];
+        assert_eq!(got, expected);
+        assert_eq!(errors[0].snippet, "progams = [\"apt-get\"]");
+
+        // The valid rule in the same file survives a lenient load.
+        let (rules, errors) = RuleSet::parse_file_lenient(text, "bad_rules.toml");
+        assert_eq!(errors.len(), expected.len());
+        assert_eq!(ids(rules.iter()), vec!["valid-rule"]);
+    }
+
+    #[test]
+    fn merging_index_lists_keeps_order_and_drops_repeats() {
+        let merged: Vec<usize> = merge_ascending(&[1, 4, 6], &[0, 4, 9]).collect();
+        assert_eq!(merged, vec![0, 1, 4, 6, 9]);
+        assert_eq!(merge_ascending(&[], &[2]).collect::<Vec<_>>(), vec![2]);
+    }
+}

@@ -1,0 +1,1198 @@
+//! The rule file schema of docs/RULES.md as plain serde types, and the checks
+//! a rule must pass before it is used.
+//!
+//! This file is compiled twice: into the library, and into `build.rs`
+//! (through `#[path]`), which validates the shipped `rules/*.toml` with
+//! exactly this code and embeds them as a postcard blob. So it may use only
+//! `serde`, `toml`, `regex` and std — no `crate::` paths.
+//!
+//! A file is checked in layers so that one mistake does not hide the next:
+//! a TOML syntax error stops everything (the rest of the document cannot be
+//! trusted), but after that every `[[rule]]` table is checked on its own,
+//! and every key within it, so a file with five mistakes reports five
+//! errors, each with the byte span it is about. Turning a span into
+//! `file:line:col` is the caller's job ([`locate`] helps).
+//!
+//! The blob format ([`Blob`]) lives here too because it is the contract
+//! between `build.rs`, which writes it, and `rules`, which reads it. Each
+//! rule is stored as its own postcard bytes behind a small index (ids,
+//! program names), so start-up decodes only the index and a process that
+//! checks `ls` never decodes the `kubeadm` rules.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
+
+/// A byte range in a rule file.
+pub type ByteSpan = Range<usize>;
+
+/// The program name that makes a rule apply to every command.
+pub const ANY_PROGRAM: &str = "*";
+/// A command whose program is only known at run time (`$CMD`, `$(which x)`).
+pub const DYNAMIC_PROGRAM: &str = "<dynamic>";
+/// A function defined in the line that calls itself (a fork bomb).
+pub const RECURSIVE_FUNCTION: &str = "<recursive-function>";
+
+/// Every key a `[[rule]]` table may have, in the order of docs/RULES.md.
+pub const KEYS: &[&str] = &[
+    "id",
+    "risk",
+    "action",
+    "programs",
+    "value_flags",
+    "subcommand",
+    "flags",
+    "all_flags",
+    "args",
+    "targets",
+    "no_targets",
+    "redirect",
+    "truncate",
+    "input",
+    "stdin_from",
+    "unless_flags",
+    "unless_args",
+    "unless_targets",
+    "why",
+    "instead",
+    "preview",
+    "match",
+    "allow",
+];
+
+/// The keys every rule must have.
+pub const REQUIRED_KEYS: &[&str] = &["id", "risk", "programs", "why", "instead", "match", "allow"];
+
+/// The placeholders `preview` may use.
+pub const PLACEHOLDERS: &[&str] = &["{args}", "{subcommand}", "{targets}"];
+
+/// The fewest `match` and `allow` examples a rule may have.
+pub const MIN_EXAMPLES: usize = 2;
+
+/// A rule's risk. `none` is not a level a rule can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Level {
+    pub const NAMES: &[&str] = &["low", "medium", "high", "critical"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+/// The only action a rule may set; without it the risk decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    Deny,
+}
+
+/// A regex key's value: one regex or a list of them (`args = "^/$"` or
+/// `args = ["^/$", "^/\\*$"]`). Always a list once read.
+///
+/// In TOML (a human-readable format) one pattern is written as a plain
+/// string; in postcard it is always a sequence, because postcard cannot
+/// tell a string from a list by looking.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Patterns(pub Vec<String>);
+
+impl Serialize for Patterns {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] if serializer.is_human_readable() => serializer.serialize_str(one),
+            all => all.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Patterns {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            return Vec::<String>::deserialize(deserializer).map(Patterns);
+        }
+        struct OneOrMany;
+        impl<'de> Visitor<'de> for OneOrMany {
+            type Value = Patterns;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a regex or a list of regexes")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Patterns, E> {
+                Ok(Patterns(vec![v.to_string()]))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Patterns, A::Error> {
+                let mut all = Vec::new();
+                while let Some(one) = seq.next_element::<String>()? {
+                    all.push(one);
+                }
+                Ok(Patterns(all))
+            }
+        }
+        deserializer.deserialize_any(OneOrMany)
+    }
+}
+
+/// One `[[rule]]` table, exactly as written (see docs/RULES.md for the
+/// meaning of each key). Optional matchers are `None` when absent: a present
+/// matcher must hold, an absent one does not constrain.
+///
+/// No `skip_serializing_if` here: postcard is not self-describing, so every
+/// field must always be written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub risk: Level,
+    #[serde(default)]
+    pub action: Option<RuleAction>,
+    pub programs: Vec<String>,
+    #[serde(default)]
+    pub value_flags: Option<Vec<String>>,
+    #[serde(default)]
+    pub subcommand: Option<Vec<String>>,
+    #[serde(default)]
+    pub flags: Option<Vec<String>>,
+    #[serde(default)]
+    pub all_flags: Option<Vec<String>>,
+    #[serde(default)]
+    pub args: Option<Patterns>,
+    #[serde(default)]
+    pub targets: Option<Patterns>,
+    #[serde(default)]
+    pub no_targets: Option<bool>,
+    #[serde(default)]
+    pub redirect: Option<Patterns>,
+    #[serde(default)]
+    pub truncate: Option<Patterns>,
+    #[serde(default)]
+    pub input: Option<Patterns>,
+    #[serde(default)]
+    pub stdin_from: Option<Vec<String>>,
+    #[serde(default)]
+    pub unless_flags: Option<Vec<String>>,
+    #[serde(default)]
+    pub unless_args: Option<Patterns>,
+    #[serde(default)]
+    pub unless_targets: Option<Patterns>,
+    pub why: String,
+    pub instead: String,
+    #[serde(default)]
+    pub preview: Option<Vec<String>>,
+    #[serde(rename = "match")]
+    pub match_examples: Vec<String>,
+    #[serde(rename = "allow")]
+    pub allow_examples: Vec<String>,
+}
+
+impl RuleSpec {
+    /// Every regex of the rule with the key it belongs to, in key order.
+    pub fn patterns(&self) -> impl Iterator<Item = (&'static str, &Patterns)> {
+        [
+            ("args", &self.args),
+            ("targets", &self.targets),
+            ("redirect", &self.redirect),
+            ("truncate", &self.truncate),
+            ("input", &self.input),
+            ("unless_args", &self.unless_args),
+            ("unless_targets", &self.unless_targets),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.as_ref().map(|p| (key, p)))
+    }
+
+    /// Every option list of the rule with its key.
+    fn option_lists(&self) -> impl Iterator<Item = (&'static str, &Vec<String>)> {
+        [
+            ("value_flags", &self.value_flags),
+            ("flags", &self.flags),
+            ("all_flags", &self.all_flags),
+            ("unless_flags", &self.unless_flags),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.as_ref().map(|v| (key, v)))
+    }
+}
+
+/// One rule read from a file, with the 1-based line of its `[[rule]]` header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedRule {
+    pub spec: RuleSpec,
+    pub line: usize,
+}
+
+/// A problem in a rule file, at a byte span of that file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError {
+    pub span: ByteSpan,
+    pub message: String,
+}
+
+/// A problem found by [`validate`] in a rule that is well-typed: which key,
+/// which item of a list (if it is about one), and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub key: &'static str,
+    pub item: Option<usize>,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(key: &'static str, item: Option<usize>, message: String) -> Self {
+        Problem { key, item, message }
+    }
+}
+
+/// Reads every rule of a rule file.
+///
+/// Returns the rules that are valid and every error found, sorted by
+/// position. A rule with any error is left out; the others are returned,
+/// so a caller may keep them (a broken extra file must not lock anyone out)
+/// or refuse the whole file. A TOML syntax error yields no rules at all.
+pub fn parse_file(text: &str) -> (Vec<ParsedRule>, Vec<SpecError>) {
+    let (doc, syntax_errors) = DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        let mut errors: Vec<SpecError> = syntax_errors
+            .iter()
+            .map(|e| SpecError {
+                span: e.span().unwrap_or(0..0),
+                message: format!("this is not valid TOML: {}", e.message().trim()),
+            })
+            .collect();
+        sort_errors(&mut errors);
+        return (Vec::new(), errors);
+    }
+
+    let mut rules = Vec::new();
+    let mut errors = Vec::new();
+    // Ids seen so far in this file, with the line that used them first.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (key, value) in doc.get_ref() {
+        if key.get_ref() != "rule" {
+            errors.push(SpecError {
+                span: key.span(),
+                message: format!(
+                    "unknown top-level key `{}`: a rule file holds only [[rule]] tables",
+                    key.get_ref()
+                ),
+            });
+            continue;
+        }
+        let DeValue::Array(items) = value.get_ref() else {
+            errors.push(SpecError {
+                span: value.span(),
+                message: "`rule` must be a list of tables: start each rule with [[rule]]".into(),
+            });
+            continue;
+        };
+        for item in items.iter() {
+            let DeValue::Table(table) = item.get_ref() else {
+                errors.push(SpecError {
+                    span: item.span(),
+                    message: format!(
+                        "each rule must be a table, not {}: start each rule with [[rule]]",
+                        a_type(item.get_ref())
+                    ),
+                });
+                continue;
+            };
+            let header = item.span();
+            let line = locate(text, header.start).line;
+            let mut ok = true;
+            if let Some(id) = table.get("id")
+                && let Some(id_text) = id.get_ref().as_str()
+            {
+                if let Some(first) = seen.get(id_text) {
+                    ok = false;
+                    errors.push(SpecError {
+                        span: id.span(),
+                        message: format!(
+                            "duplicate id `{id_text}`: the rule at line {first} already uses it"
+                        ),
+                    });
+                } else {
+                    seen.insert(id_text.to_string(), line);
+                }
+            }
+            match parse_rule(table, header) {
+                Ok(spec) if ok => rules.push(ParsedRule { spec, line }),
+                Ok(_) => {}
+                Err(rule_errors) => errors.extend(rule_errors),
+            }
+        }
+    }
+    sort_errors(&mut errors);
+    (rules, errors)
+}
+
+fn sort_errors(errors: &mut [SpecError]) {
+    errors.sort_by_key(|e| (e.span.start, e.span.end));
+}
+
+/// Checks one `[[rule]]` table: every key, every value's type, then the
+/// rule's meaning. Collects every error rather than stopping at the first.
+fn parse_rule(table: &DeTable<'_>, header: ByteSpan) -> Result<RuleSpec, Vec<SpecError>> {
+    let mut errors = Vec::new();
+    let mut known = DeTable::new();
+    // Keys suggested for a misspelt key, and keys whose value is unusable.
+    let mut suggested = Vec::new();
+    let mut broken: Vec<&'static str> = Vec::new();
+    for (key, value) in table {
+        let name: &str = key.get_ref();
+        let Some(&name) = KEYS.iter().find(|k| **k == name) else {
+            suggested.extend(closest_key(name));
+            errors.push(SpecError {
+                span: key.span(),
+                message: unknown_key_message(name),
+            });
+            continue;
+        };
+        if check_shape(name, value, &mut errors) {
+            known.insert(key.clone(), value.clone());
+        } else {
+            broken.push(name);
+        }
+    }
+    for &required in REQUIRED_KEYS {
+        if table.contains_key(required) {
+            continue;
+        }
+        broken.push(required);
+        // A misspelt key already got "did you mean": one error is enough.
+        if !suggested.contains(&required) {
+            errors.push(SpecError {
+                span: header.clone(),
+                message: format!("this rule has no `{required}`, which every rule needs"),
+            });
+        }
+    }
+    // So that the rest of the rule is still checked, broken or missing
+    // required keys get a valid stand-in, and problems with stand-ins are
+    // not reported.
+    for &key in &broken {
+        if let Some(value) = stand_in(key, &header) {
+            known.insert(Spanned::new(header.clone(), key.into()), value);
+        }
+    }
+
+    let root = Spanned::new(header.clone(), DeValue::Table(known));
+    let spec = match RuleSpec::deserialize(ValueDeserializer::from(root)) {
+        Ok(spec) => spec,
+        Err(e) => {
+            // Not expected after the shape checks; report it all the same.
+            errors.push(SpecError {
+                span: e.span().unwrap_or(header),
+                message: format!("this rule cannot be read: {}", e.message()),
+            });
+            return Err(errors);
+        }
+    };
+    for problem in validate(&spec) {
+        if !broken.contains(&problem.key) {
+            errors.push(SpecError {
+                span: problem_span(table, &header, &problem),
+                message: problem.message,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A valid value for a required key, used in place of a missing or
+/// ill-typed one so that the rest of the rule can still be checked.
+fn stand_in(key: &str, header: &ByteSpan) -> Option<Spanned<DeValue<'static>>> {
+    let text = |s: &'static str| Spanned::new(header.clone(), DeValue::String(s.into()));
+    let list = |items: &[&'static str]| {
+        let mut array = DeArray::new();
+        for item in items {
+            array.push(text(item));
+        }
+        Spanned::new(header.clone(), DeValue::Array(array))
+    };
+    match key {
+        "id" => Some(text("stand-in")),
+        "risk" => Some(text("low")),
+        "why" | "instead" => Some(text("stand-in")),
+        "programs" => Some(list(&["*"])),
+        "match" | "allow" => Some(list(&["stand-in"; MIN_EXAMPLES])),
+        _ => None,
+    }
+}
+
+fn unknown_key_message(name: &str) -> String {
+    let expected = KEYS
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match closest_key(name) {
+        Some(close) => {
+            format!("unknown key `{name}`, did you mean `{close}`? (expected one of {expected})")
+        }
+        None => format!("unknown key `{name}` (expected one of {expected})"),
+    }
+}
+
+/// The known key closest to a misspelt one, if it is close enough to be a typo.
+fn closest_key(name: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// What a key's value must look like.
+#[derive(Clone, Copy)]
+enum Shape {
+    Text,
+    Bool,
+    TextList,
+    Patterns,
+    OneOf(&'static [&'static str]),
+}
+
+fn shape_of(key: &str) -> Shape {
+    match key {
+        "id" | "why" | "instead" => Shape::Text,
+        "risk" => Shape::OneOf(Level::NAMES),
+        "action" => Shape::OneOf(&["deny"]),
+        "no_targets" => Shape::Bool,
+        "args" | "targets" | "redirect" | "truncate" | "input" | "unless_args"
+        | "unless_targets" => Shape::Patterns,
+        _ => Shape::TextList,
+    }
+}
+
+/// Checks a value's type against its key, pushing one error per wrong value
+/// (each wrong item of a list separately). Returns whether all was well.
+fn check_shape(key: &str, value: &Spanned<DeValue<'_>>, errors: &mut Vec<SpecError>) -> bool {
+    let before = errors.len();
+    let wrong = |what: &str| SpecError {
+        span: value.span(),
+        message: format!("`{key}` must be {what}, not {}", a_type(value.get_ref())),
+    };
+    match (shape_of(key), value.get_ref()) {
+        (Shape::Text, DeValue::String(_)) | (Shape::Bool, DeValue::Boolean(_)) => {}
+        (Shape::Text, _) => errors.push(wrong("a string")),
+        (Shape::Bool, _) => errors.push(wrong("true or false")),
+        (Shape::OneOf(names), DeValue::String(s)) => {
+            if !names.contains(&s.as_ref()) {
+                errors.push(SpecError {
+                    span: value.span(),
+                    message: format!("`{key}` must be {}, not `{s}`", one_of(names)),
+                });
+            }
+        }
+        (Shape::OneOf(names), _) => errors.push(wrong(&one_of(names))),
+        (Shape::Patterns, DeValue::String(_)) => {}
+        (Shape::TextList | Shape::Patterns, DeValue::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if !matches!(item.get_ref(), DeValue::String(_)) {
+                    errors.push(SpecError {
+                        span: item.span(),
+                        message: format!(
+                            "item {} of `{key}` must be a string, not {}",
+                            i + 1,
+                            a_type(item.get_ref())
+                        ),
+                    });
+                }
+            }
+        }
+        (Shape::TextList, _) => errors.push(wrong("a list of strings")),
+        (Shape::Patterns, _) => errors.push(wrong("a regex string or a list of them")),
+    }
+    errors.len() == before
+}
+
+fn a_type(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("`{one}`"),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(|n| format!("`{n}`")).collect();
+            format!("one of {} or `{last}`", init.join(", "))
+        }
+    }
+}
+
+/// The span a [`Problem`] points at: the list item it names, else the key's
+/// value, else the rule's `[[rule]]` header.
+fn problem_span(table: &DeTable<'_>, header: &ByteSpan, problem: &Problem) -> ByteSpan {
+    let Some(value) = table.get(problem.key) else {
+        return header.clone();
+    };
+    match (value.get_ref(), problem.item) {
+        (DeValue::Array(items), Some(i)) => items.get(i).map_or(value.span(), |v| v.span()),
+        _ => value.span(),
+    }
+}
+
+/// Checks what a well-typed rule means. Pure; the same checks run at build
+/// time on the shipped rules and at load time on extra files.
+pub fn validate(spec: &RuleSpec) -> Vec<Problem> {
+    let mut problems = Vec::new();
+
+    if !is_kebab_case(&spec.id) {
+        problems.push(Problem::new(
+            "id",
+            None,
+            format!(
+                "rule id `{}` is not kebab-case: use lower-case letters, digits and single dashes, like `apt-full-upgrade`",
+                spec.id
+            ),
+        ));
+    }
+
+    if spec.programs.is_empty() {
+        problems.push(Problem::new(
+            "programs",
+            None,
+            "`programs` is empty: list the program names this rule applies to, or \"*\" for every program".into(),
+        ));
+    }
+    for (i, program) in spec.programs.iter().enumerate() {
+        if let Some(message) = program_problem(program) {
+            problems.push(Problem::new("programs", Some(i), message));
+        }
+    }
+
+    for (key, options) in spec.option_lists() {
+        for (i, option) in options.iter().enumerate() {
+            if !is_option(option) {
+                problems.push(Problem::new(
+                    key,
+                    Some(i),
+                    format!(
+                        "`{option}` in `{key}` is not an option: options start with `-`, like `-f` or `--force`"
+                    ),
+                ));
+            }
+        }
+    }
+
+    if let Some(subcommands) = &spec.subcommand {
+        for (i, sub) in subcommands.iter().enumerate() {
+            if sub.split_whitespace().next().is_none() {
+                problems.push(Problem::new(
+                    "subcommand",
+                    Some(i),
+                    "a subcommand needs at least one word".into(),
+                ));
+            }
+        }
+    }
+
+    // A present matcher must hold, so an empty list would make the rule dead.
+    let lists = [
+        ("subcommand", spec.subcommand.as_ref().map(Vec::len)),
+        ("flags", spec.flags.as_ref().map(Vec::len)),
+        ("stdin_from", spec.stdin_from.as_ref().map(Vec::len)),
+        ("args", spec.args.as_ref().map(|p| p.0.len())),
+        ("targets", spec.targets.as_ref().map(|p| p.0.len())),
+        ("redirect", spec.redirect.as_ref().map(|p| p.0.len())),
+        ("truncate", spec.truncate.as_ref().map(|p| p.0.len())),
+        ("input", spec.input.as_ref().map(|p| p.0.len())),
+    ];
+    for (key, len) in lists {
+        if len == Some(0) {
+            problems.push(Problem::new(
+                key,
+                None,
+                format!("`{key}` is empty, so this rule could never match: list at least one item or remove the key"),
+            ));
+        }
+    }
+    if spec.no_targets == Some(true) && spec.targets.is_some() {
+        problems.push(Problem::new(
+            "no_targets",
+            None,
+            "`no_targets = true` and `targets` can never both hold: keep one of them".into(),
+        ));
+    }
+
+    for (key, patterns) in spec.patterns() {
+        for (i, pattern) in patterns.0.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(pattern) {
+                problems.push(Problem::new(
+                    key,
+                    Some(i),
+                    format!(
+                        "`{pattern}` in `{key}` is not a valid regex: {}",
+                        regex_reason(&e)
+                    ),
+                ));
+            }
+        }
+    }
+
+    for (key, text) in [("why", &spec.why), ("instead", &spec.instead)] {
+        if text.trim().is_empty() {
+            problems.push(Problem::new(
+                key,
+                None,
+                format!("`{key}` is empty: say it in plain words for the person at the prompt"),
+            ));
+        }
+    }
+
+    if let Some(preview) = &spec.preview {
+        if preview.is_empty() {
+            problems.push(Problem::new(
+                "preview",
+                None,
+                "`preview` is empty: give a dry-run command or remove the key".into(),
+            ));
+        }
+        for (i, part) in preview.iter().enumerate() {
+            for name in placeholders_in(part) {
+                if !PLACEHOLDERS.contains(&name) {
+                    problems.push(Problem::new(
+                        "preview",
+                        Some(i),
+                        format!(
+                            "unknown placeholder `{name}` in `preview` (expected {})",
+                            one_of(PLACEHOLDERS)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    for (key, examples) in [
+        ("match", &spec.match_examples),
+        ("allow", &spec.allow_examples),
+    ] {
+        if examples.len() < MIN_EXAMPLES {
+            problems.push(Problem::new(
+                key,
+                None,
+                format!(
+                    "`{key}` needs at least {MIN_EXAMPLES} example lines, found {}",
+                    examples.len()
+                ),
+            ));
+        }
+    }
+
+    problems
+}
+
+/// `apt-full-upgrade`: lower-case ASCII letters and digits in dash-separated groups.
+pub fn is_kebab_case(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// An option spec: `-f`, `-delete`, `--force`, `--dry-run=client`; not `-` or `--`.
+pub fn is_option(spec: &str) -> bool {
+    spec.len() >= 2 && spec.starts_with('-') && spec != "--"
+}
+
+fn program_problem(program: &str) -> Option<String> {
+    if program.is_empty() {
+        return Some("a program name cannot be empty".into());
+    }
+    if program.starts_with('<') {
+        return (program != DYNAMIC_PROGRAM && program != RECURSIVE_FUNCTION).then(|| {
+            format!(
+                "unknown special program `{program}` (expected `{DYNAMIC_PROGRAM}` or `{RECURSIVE_FUNCTION}`)"
+            )
+        });
+    }
+    if program.contains('/') {
+        let name = program
+            .rsplit('/')
+            .find(|p| !p.is_empty())
+            .unwrap_or(program);
+        return Some(format!(
+            "`{program}` contains a `/`: programs are matched by name, so write `{name}`"
+        ));
+    }
+    None
+}
+
+/// The `{name}` placeholders in a preview word. `{}` (as in `find -exec`) and
+/// braces around anything that is not a name are literal text.
+pub fn placeholders_in(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        loop {
+            let open = rest.find('{')?;
+            let after = &rest[open + 1..];
+            let name_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(after.len());
+            if name_len > 0 && after[name_len..].starts_with('}') {
+                let found = &rest[open..open + name_len + 2];
+                rest = &after[name_len + 1..];
+                return Some(found);
+            }
+            rest = after;
+        }
+    })
+}
+
+/// The last line of the regex crate's error ("error: unclosed group"),
+/// which is the part that reads as a reason.
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(&text);
+    last.trim().trim_start_matches("error: ").to_string()
+}
+
+/// A position in a text: 1-based line and column (in characters), and the
+/// text of that line without its line break.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location<'a> {
+    pub line: usize,
+    pub col: usize,
+    pub line_text: &'a str,
+}
+
+/// Where byte `offset` of `text` is. An offset past the end or inside a
+/// character is moved back to the nearest character boundary.
+pub fn locate(text: &str, offset: usize) -> Location<'_> {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line_text = text[line_start..line_end].trim_end_matches('\r');
+    Location {
+        line: text[..line_start].matches('\n').count() + 1,
+        col: text[line_start..offset].chars().count() + 1,
+        line_text,
+    }
+}
+
+/// The embedded rule library: an index that is cheap to decode, and each
+/// rule's spec as its own postcard bytes, decoded only when needed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blob<'a> {
+    /// Source file names, `rules/NAME.toml`.
+    #[serde(borrow)]
+    pub files: Vec<&'a str>,
+    #[serde(borrow)]
+    pub rules: Vec<BlobRule<'a>>,
+    /// Program name (or `*`, `<dynamic>`, …) to indices into `rules`, ascending.
+    #[serde(borrow)]
+    pub programs: Vec<(&'a str, Vec<usize>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobRule<'a> {
+    pub id: &'a str,
+    /// Index into [`Blob::files`].
+    pub file: usize,
+    /// 1-based line of the rule's `[[rule]]` header.
+    pub line: usize,
+    /// The postcard encoding of the [`RuleSpec`].
+    #[serde(serialize_with = "as_bytes")]
+    pub spec: &'a [u8],
+}
+
+fn as_bytes<S: Serializer>(bytes: &&[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[rule]]
+id = "apt-full-upgrade"
+risk = "high"
+programs = ["apt-get", "apt"]
+value_flags = ["-o", "-c"]
+subcommand = ["upgrade", "dist-upgrade"]
+unless_flags = ["-s", "--simulate"]
+args = "^x$"
+why = "Upgrades everything."
+instead = "apt-get install --only-upgrade PKG"
+preview = ["apt-get", "-s", "{subcommand}"]
+match = ["apt-get upgrade", "apt dist-upgrade"]
+allow = ["apt-get update", "apt-get -s upgrade"]
+"#;
+
+    fn messages(text: &str) -> Vec<String> {
+        parse_file(text).1.into_iter().map(|e| e.message).collect()
+    }
+
+    fn good_spec() -> RuleSpec {
+        let (mut rules, errors) = parse_file(GOOD);
+        assert_eq!(errors, vec![]);
+        rules.remove(0).spec
+    }
+
+    #[test]
+    fn a_valid_rule_is_read_with_its_header_line() {
+        let (rules, errors) = parse_file(GOOD);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].line, 2);
+        let spec = &rules[0].spec;
+        assert_eq!(spec.id, "apt-full-upgrade");
+        assert_eq!(spec.risk, Level::High);
+        assert_eq!(spec.action, None);
+        assert_eq!(spec.args, Some(Patterns(vec!["^x$".into()])));
+        assert_eq!(spec.flags, None);
+        assert_eq!(spec.match_examples.len(), 2);
+    }
+
+    #[test]
+    fn a_regex_key_takes_a_string_or_a_list() {
+        let text = GOOD.replace(r#"args = "^x$""#, r#"args = ["^a", "b$"]"#);
+        let (rules, errors) = parse_file(&text);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            rules[0].spec.args,
+            Some(Patterns(vec!["^a".into(), "b$".into()]))
+        );
+    }
+
+    #[test]
+    fn keys_lists_every_field_of_the_spec() {
+        let spec = good_spec();
+        let value = toml::Value::try_from(&spec).expect("serialises");
+        let table = value.as_table().expect("a table");
+        for key in table.keys() {
+            assert!(KEYS.contains(&key.as_str()), "{key} is missing from KEYS");
+        }
+        for key in REQUIRED_KEYS {
+            assert!(table.contains_key(*key));
+        }
+    }
+
+    #[test]
+    fn postcard_round_trips_a_spec_with_single_and_listed_patterns() {
+        let mut spec = good_spec();
+        spec.targets = Some(Patterns(vec!["a".into(), "b".into()]));
+        spec.no_targets = Some(false);
+        let bytes = postcard::to_allocvec(&spec).expect("encodes");
+        let back: RuleSpec = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn toml_output_reads_back_as_the_same_rule() {
+        let spec = good_spec();
+        #[derive(Serialize)]
+        struct File<'a> {
+            rule: [&'a RuleSpec; 1],
+        }
+        let text = toml::to_string(&File { rule: [&spec] }).expect("serialises");
+        assert!(text.contains("args = \"^x$\""), "{text}");
+        let (rules, errors) = parse_file(&text);
+        assert!(errors.is_empty(), "{errors:?}\n{text}");
+        assert_eq!(rules[0].spec, spec);
+    }
+
+    #[test]
+    fn blob_round_trips_through_postcard_borrowing_its_strings() {
+        let blob = Blob {
+            files: vec!["rules/a.toml"],
+            rules: vec![BlobRule {
+                id: "x",
+                file: 0,
+                line: 3,
+                spec: &[1, 2, 3],
+            }],
+            programs: vec![("rm", vec![0])],
+        };
+        let bytes = postcard::to_allocvec(&blob).expect("encodes");
+        let back: Blob<'_> = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!(back, blob);
+    }
+
+    #[test]
+    fn unknown_key_is_reported_at_the_key_with_a_suggestion() {
+        let text = GOOD.replace("programs =", "progams =");
+        let (rules, errors) = parse_file(&text);
+        assert!(rules.is_empty());
+        let unknown = errors
+            .iter()
+            .find(|e| e.message.starts_with("unknown key `progams`"))
+            .expect("reported");
+        assert_eq!(&text[unknown.span.clone()], "progams");
+        assert!(unknown.message.contains("did you mean `programs`?"));
+        assert!(unknown.message.contains("expected one of `id`, `risk`"));
+        // The typo is not reported a second time as a missing key.
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let text = GOOD.replace("programs =", "targets_for =");
+        let messages = messages(&text);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("this rule has no `programs`"));
+    }
+
+    #[test]
+    fn wrong_types_are_reported_per_value_and_per_list_item() {
+        let text = GOOD
+            .replace(r#"risk = "high""#, r#"risk = "hihg""#)
+            .replace(
+                r#"programs = ["apt-get", "apt"]"#,
+                r#"programs = ["apt-get", 3]"#,
+            )
+            .replace(r#"args = "^x$""#, "args = 5");
+        let errors = parse_file(&text).1;
+        let got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (&text[e.span.clone()], e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "\"hihg\"",
+                    "`risk` must be one of `low`, `medium`, `high` or `critical`, not `hihg`"
+                ),
+                ("3", "item 2 of `programs` must be a string, not an integer"),
+                (
+                    "5",
+                    "`args` must be a regex string or a list of them, not an integer"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn action_accepts_only_deny() {
+        let text = GOOD.replace("risk = \"high\"", "risk = \"high\"\naction = \"confirm\"");
+        assert_eq!(
+            messages(&text),
+            vec!["`action` must be `deny`, not `confirm`"]
+        );
+        let text = GOOD.replace("risk = \"high\"", "risk = \"high\"\naction = \"deny\"");
+        let (rules, errors) = parse_file(&text);
+        assert!(errors.is_empty());
+        assert_eq!(rules[0].spec.action, Some(RuleAction::Deny));
+    }
+
+    #[test]
+    fn meaning_errors_point_at_the_offending_item() {
+        let text = GOOD
+            .replace("\"apt-full-upgrade\"", "\"Apt_Upgrade\"")
+            .replace(r#"args = "^x$""#, r#"args = ["ok", "(unclosed"]"#)
+            .replace("\"{subcommand}\"", "\"{target}\"")
+            .replace(r#""-o", "-c""#, r#""-o", "c""#)
+            .replace(r#", "apt dist-upgrade"]"#, "]");
+        let errors = parse_file(&text).1;
+        let got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (&text[e.span.clone()], e.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 5, "{got:#?}");
+        assert_eq!(got[0].0, "\"Apt_Upgrade\"");
+        assert!(got[0].1.contains("not kebab-case"));
+        assert_eq!(got[1].0, "\"c\"");
+        assert!(got[1].1.contains("is not an option"));
+        assert_eq!(got[2].0, "\"(unclosed\"");
+        assert_eq!(
+            got[2].1,
+            "`(unclosed` in `args` is not a valid regex: unclosed group"
+        );
+        assert_eq!(got[3].0, "\"{target}\"");
+        assert!(got[3].1.starts_with("unknown placeholder `{target}`"));
+        assert_eq!(got[4].0, "[\"apt-get upgrade\"]");
+        assert_eq!(got[4].1, "`match` needs at least 2 example lines, found 1");
+    }
+
+    #[test]
+    fn every_bad_rule_in_a_file_is_reported_and_good_ones_are_kept() {
+        let text = format!(
+            "{GOOD}\n{}\n{}",
+            GOOD.replace("apt-full-upgrade", "second")
+                .replace("why =", "wyh ="),
+            GOOD.replace("apt-full-upgrade", "third")
+        );
+        let (rules, errors) = parse_file(&text);
+        let ids: Vec<&str> = rules.iter().map(|r| r.spec.id.as_str()).collect();
+        assert_eq!(ids, vec!["apt-full-upgrade", "third"]);
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].starts_with("unknown key `wyh`, did you mean `why`?"));
+    }
+
+    #[test]
+    fn a_duplicate_id_in_one_file_is_an_error_at_the_second_id() {
+        let text = format!("{GOOD}\n{GOOD}");
+        let (rules, errors) = parse_file(&text);
+        assert_eq!(rules.len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].span.start > GOOD.len());
+        assert_eq!(
+            errors[0].message,
+            "duplicate id `apt-full-upgrade`: the rule at line 2 already uses it"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_stop_before_the_rules_are_read() {
+        let (rules, errors) = parse_file("[[rule]]\nid = \"a\nrisk = 3\n");
+        assert!(rules.is_empty());
+        assert!(!errors.is_empty());
+        assert!(errors[0].message.starts_with("this is not valid TOML"));
+    }
+
+    #[test]
+    fn top_level_must_be_rule_tables() {
+        assert_eq!(
+            messages("title = \"x\"\n"),
+            vec!["unknown top-level key `title`: a rule file holds only [[rule]] tables"]
+        );
+        assert_eq!(
+            messages("[rule]\nid = \"x\"\n"),
+            vec!["`rule` must be a list of tables: start each rule with [[rule]]"]
+        );
+        assert_eq!(parse_file(""), (vec![], vec![]));
+    }
+
+    #[test]
+    fn programs_are_names_or_known_special_names() {
+        assert_eq!(program_problem("reboot"), None);
+        assert_eq!(program_problem("*"), None);
+        assert_eq!(program_problem("<dynamic>"), None);
+        assert_eq!(program_problem("<recursive-function>"), None);
+        assert!(program_problem("<other>").is_some());
+        assert_eq!(
+            program_problem("/sbin/reboot").as_deref(),
+            Some("`/sbin/reboot` contains a `/`: programs are matched by name, so write `reboot`")
+        );
+        let mut spec = good_spec();
+        spec.programs.clear();
+        assert_eq!(validate(&spec)[0].key, "programs");
+    }
+
+    #[test]
+    fn empty_matcher_lists_and_contradictions_are_errors() {
+        let mut spec = good_spec();
+        spec.flags = Some(vec![]);
+        spec.no_targets = Some(true);
+        spec.targets = Some(Patterns(vec!["x".into()]));
+        let keys: Vec<&str> = validate(&spec).iter().map(|p| p.key).collect();
+        assert_eq!(keys, vec!["flags", "no_targets"]);
+    }
+
+    #[test]
+    fn kebab_case_ids() {
+        for ok in ["a", "apt-full-upgrade", "x2-y"] {
+            assert!(is_kebab_case(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "a--b", "A", "a_b", "a b", "é"] {
+            assert!(!is_kebab_case(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn placeholders_are_braced_names_only() {
+        let found: Vec<&str> = placeholders_in("{args}x{}{ y }{targets}{").collect();
+        assert_eq!(found, vec!["{args}", "{targets}"]);
+    }
+
+    #[test]
+    fn locate_counts_lines_and_characters_from_one() {
+        let text = "ab\nçd = 1\r\nlast";
+        assert_eq!(
+            locate(text, 0),
+            Location {
+                line: 1,
+                col: 1,
+                line_text: "ab"
+            }
+        );
+        let d = text.find('d').expect("present");
+        assert_eq!(
+            locate(text, d),
+            Location {
+                line: 2,
+                col: 2,
+                line_text: "çd = 1"
+            }
+        );
+        assert_eq!(locate(text, d - 1).col, 1, "inside `ç` moves back");
+        assert_eq!(locate(text, 999).line, 3);
+        assert_eq!(
+            locate("", 5),
+            Location {
+                line: 1,
+                col: 1,
+                line_text: ""
+            }
+        );
+    }
+
+    #[test]
+    fn close_misspellings_get_a_suggestion_and_others_do_not() {
+        assert_eq!(closest_key("progams"), Some("programs"));
+        assert_eq!(closest_key("unless_flag"), Some("unless_flags"));
+        assert_eq!(closest_key("matches"), Some("match"));
+        assert_eq!(closest_key("colour"), None);
+    }
+}
