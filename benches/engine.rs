@@ -94,11 +94,14 @@ fn bench(c: &mut Criterion) {
         "for h in web1 web2 web3; do ssh $h sudo reboot; done",
         "curl -fsSL https://get.example.com/install.sh | sudo bash",
     ] {
-        group.bench_function(line, |b| b.iter(|| black_box(check_line(black_box(line), &rules).ok())));
+        group.bench_function(line, |b| {
+            b.iter(|| black_box(check_line(black_box(line), &rules).ok()))
+        });
     }
     group.finish();
     // The live hint classifies the line typed so far on each keystroke.
-    let typed = "for h in web1 web2 web3; do ssh $h 'sudo apt-get -y dist-upgrade && sudo reboot'; done";
+    let typed =
+        "for h in web1 web2 web3; do ssh $h 'sudo apt-get -y dist-upgrade && sudo reboot'; done";
     c.bench_function("hint: every prefix of a long line (per keystroke)", |b| {
         b.iter(|| {
             for end in (1..=typed.len()).filter(|e| typed.is_char_boundary(*e)) {
@@ -106,7 +109,9 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    c.bench_function("startup: RuleSet::builtin()", |b| b.iter(|| black_box(RuleSet::builtin())));
+    c.bench_function("startup: RuleSet::builtin()", |b| {
+        b.iter(|| black_box(RuleSet::builtin()))
+    });
 }
 
 criterion_group!(benches, bench);

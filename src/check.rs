@@ -69,7 +69,11 @@ fn write_json(out: &mut dyn Write, report: &JsonReport) -> io::Result<()> {
 }
 
 fn status(verdict: &Verdict) -> i32 {
-    if verdict.runs_silently() { SILENT } else { NEEDS_APPROVAL }
+    if verdict.runs_silently() {
+        SILENT
+    } else {
+        NEEDS_APPROVAL
+    }
 }
 
 /// Styling for the human report.
@@ -104,7 +108,9 @@ pub fn headline(verdict: &Verdict) -> String {
     match (verdict.action, verdict.risk) {
         (Action::Allow, Risk::None) => "ALLOW: nothing risky found".to_string(),
         (Action::Allow, risk) => format!("ALLOW with a notice ({risk})"),
-        (Action::Confirm, risk) => format!("CONFIRM ({risk}): needs a typed confirmation and a reason"),
+        (Action::Confirm, risk) => {
+            format!("CONFIRM ({risk}): needs a typed confirmation and a reason")
+        }
         (Action::Deny, risk) => format!("DENY ({risk}): refused by policy"),
     }
 }
@@ -115,7 +121,9 @@ pub fn underline(line: &str, findings: &[Finding], style: Style) -> String {
     let mut marks: Vec<bool> = vec![false; one_line.chars().count()];
     for f in findings {
         let (s, e) = (f.span.0.min(line.len()), f.span.1.min(line.len()));
-        let (Some(pre), Some(mid)) = (line.get(..s), line.get(s..e)) else { continue };
+        let (Some(pre), Some(mid)) = (line.get(..s), line.get(s..e)) else {
+            continue;
+        };
         let start = clean(pre, false).chars().count();
         let len = clean(mid, false).chars().count();
         for m in marks.iter_mut().skip(start).take(len) {
@@ -129,7 +137,14 @@ pub fn underline(line: &str, findings: &[Finding], style: Style) -> String {
 fn write_findings(out: &mut dyn Write, findings: &[Finding], style: Style) -> io::Result<()> {
     for f in findings {
         let command = clean(&f.command.join(" "), false);
-        writeln!(out, "  [{}] {} ({}): {}", style.risk(f.risk), f.rule, f.action, command)?;
+        writeln!(
+            out,
+            "  [{}] {} ({}): {}",
+            style.risk(f.risk),
+            f.rule,
+            f.action,
+            command
+        )?;
         writeln!(out, "      why:     {}", clean(&f.why, false))?;
         writeln!(out, "      instead: {}", clean(&f.instead, false))?;
         if let Some(p) = &f.preview {
@@ -140,7 +155,13 @@ fn write_findings(out: &mut dyn Write, findings: &[Finding], style: Style) -> io
 }
 
 /// `safe-run check LINE`.
-pub fn check_line(rules: &RuleSet, line: &str, json: bool, style: Style, out: &mut dyn Write) -> io::Result<i32> {
+pub fn check_line(
+    rules: &RuleSet,
+    line: &str,
+    json: bool,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<i32> {
     match parse_line(line) {
         Err(e) => {
             report_error(out, None, line, &e, json)?;
@@ -172,7 +193,13 @@ pub fn check_line(rules: &RuleSet, line: &str, json: bool, style: Style, out: &m
     }
 }
 
-fn report_error(out: &mut dyn Write, lineno: Option<usize>, line: &str, e: &ParseError, json: bool) -> io::Result<()> {
+fn report_error(
+    out: &mut dyn Write,
+    lineno: Option<usize>,
+    line: &str,
+    e: &ParseError,
+    json: bool,
+) -> io::Result<()> {
     if json {
         write_json(
             out,
@@ -197,12 +224,23 @@ fn report_error(out: &mut dyn Write, lineno: Option<usize>, line: &str, e: &Pars
 
 /// The 1-based line number of a byte offset.
 fn line_number(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// `safe-run check --file PATH`: every command of a script, reported with
 /// the number of the line it starts on.
-pub fn check_script(rules: &RuleSet, name: &str, text: &str, json: bool, style: Style, out: &mut dyn Write) -> io::Result<i32> {
+pub fn check_script(
+    rules: &RuleSet,
+    name: &str,
+    text: &str,
+    json: bool,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<i32> {
     let script = match parse_line(text) {
         Ok(s) => s,
         Err(e) => {
@@ -226,7 +264,10 @@ pub fn check_script(rules: &RuleSet, name: &str, text: &str, json: bool, style: 
         match by_line.iter_mut().find(|(l, _)| *l == n) {
             Some((_, fs)) => {
                 for f in findings {
-                    if !fs.iter().any(|g| g.rule == f.rule && g.command == f.command && g.span == f.span) {
+                    if !fs
+                        .iter()
+                        .any(|g| g.rule == f.rule && g.command == f.command && g.span == f.span)
+                    {
                         fs.push(f);
                     }
                 }
@@ -263,7 +304,10 @@ pub fn check_script(rules: &RuleSet, name: &str, text: &str, json: bool, style: 
                 .iter()
                 .map(|f| {
                     let mut g = f.clone();
-                    g.span = (f.span.0.saturating_sub(start), f.span.1.saturating_sub(start).min(line.len()));
+                    g.span = (
+                        f.span.0.saturating_sub(start),
+                        f.span.1.saturating_sub(start).min(line.len()),
+                    );
                     g
                 })
                 .collect();
@@ -272,7 +316,11 @@ pub fn check_script(rules: &RuleSet, name: &str, text: &str, json: bool, style: 
         }
     }
     if !json && counted == 0 {
-        writeln!(out, "{name}: ALLOW: nothing risky found in {} commands", script.commands.len())?;
+        writeln!(
+            out,
+            "{name}: ALLOW: nothing risky found in {} commands",
+            script.commands.len()
+        )?;
     }
     Ok(worst)
 }

@@ -33,7 +33,11 @@ pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {
             risk = risk.raised();
             why.push_str(" It runs once for every item of a loop, possibly on several hosts.");
         }
-        let action = if rule.denies() { Action::Deny } else { Action::for_risk(risk) };
+        let action = if rule.denies() {
+            Action::Deny
+        } else {
+            Action::for_risk(risk)
+        };
         findings.push(Finding {
             rule: rule.id().to_string(),
             risk,

@@ -41,11 +41,21 @@ pub struct Cli {
     pub line: Option<String>,
 
     /// The reason for a risky command, given in advance (scripts).
-    #[arg(long, value_name = "TEXT", env = "SAFE_RUN_REASON", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TEXT",
+        env = "SAFE_RUN_REASON",
+        hide_env_values = true
+    )]
     pub reason: Option<String>,
 
     /// The confirmation the prompt would ask for (`yes` or the host's short name), given in advance.
-    #[arg(long, value_name = "TOKEN", env = "SAFE_RUN_CONFIRM", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SAFE_RUN_CONFIRM",
+        hide_env_values = true
+    )]
     pub confirm: Option<String>,
 
     /// Read the configuration from FILE instead of /etc/safe-run/config.toml (or $SAFE_RUN_CONFIG).
@@ -180,7 +190,8 @@ pub fn load_rule_dirs(load: &RuleLoad, err: &mut dyn Write) -> RuleSet {
     let mut set = RuleSet::builtin();
     let mut dirs: Vec<PathBuf> = Vec::new();
     if load.site {
-        let site = std::env::var_os("SAFE_RUN_RULES_DIR").map_or_else(|| PathBuf::from(SYSTEM_RULES_DIR), PathBuf::from);
+        let site = std::env::var_os("SAFE_RUN_RULES_DIR")
+            .map_or_else(|| PathBuf::from(SYSTEM_RULES_DIR), PathBuf::from);
         dirs.push(site);
     }
     dirs.extend(load.dirs.iter().cloned());
@@ -205,10 +216,12 @@ pub fn load_rule_dirs(load: &RuleLoad, err: &mut dyn Write) -> RuleSet {
 fn read_input(path: &Path) -> Result<String, CliError> {
     if path == Path::new("-") {
         let mut s = String::new();
-        io::stdin().read_to_string(&mut s).map_err(|source| CliError::Read {
-            path: "stdin".into(),
-            source,
-        })?;
+        io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|source| CliError::Read {
+                path: "stdin".into(),
+                source,
+            })?;
         return Ok(s);
     }
     std::fs::read_to_string(path).map_err(|source| CliError::Read {
@@ -372,7 +385,10 @@ fn run_request_with_system(cli: &Cli, request: &Request, err: &mut dyn Write) ->
     let mut rules = load_rule_dirs(&cli_rules, err);
     let unknown = rules.disable(&config.rules.disable);
     for id in unknown {
-        let _ = writeln!(err, "safe-run: warning: [rules] disable names {id:?}, which is not a rule in force");
+        let _ = writeln!(
+            err,
+            "safe-run: warning: [rules] disable names {id:?}, which is not a rule in force"
+        );
     }
     let identity = identity::current();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -394,7 +410,13 @@ fn run_request_with_system(cli: &Cli, request: &Request, err: &mut dyn Write) ->
             .find(|f| f.as_str() == config.syslog.facility.as_str())
             .unwrap_or_default(),
     });
-    let mut recorder = Recorder::new(audit_path(config), fsync, config.audit.wait, syslog_target, &identity);
+    let mut recorder = Recorder::new(
+        audit_path(config),
+        fsync,
+        config.audit.wait,
+        syslog_target,
+        &identity,
+    );
     let mut tty = TtyPrompter::open().ok();
     let mut runner = ProcessRunner;
     let mut previewer = preview::run_preview;

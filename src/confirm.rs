@@ -37,7 +37,10 @@ pub fn expected_token(ask: Ask, host_short: &str) -> String {
 
 /// The host name up to its first dot: `core-1.prod.example.com` → `core-1`.
 pub fn short_host(host: &str) -> &str {
-    host.split('.').next().filter(|s| !s.is_empty()).unwrap_or(host)
+    host.split('.')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(host)
 }
 
 /// What a reason must satisfy.
@@ -64,17 +67,31 @@ pub fn validate_reason(reason: &str, policy: &ReasonPolicy) -> Result<(), String
     if !chars.iter().any(|c| c.is_alphanumeric()) {
         return Err("a reason made only of punctuation says nothing".to_string());
     }
-    let distinct: std::collections::HashSet<char> = chars.iter().filter(|c| !c.is_whitespace()).copied().collect();
+    let distinct: std::collections::HashSet<char> = chars
+        .iter()
+        .filter(|c| !c.is_whitespace())
+        .copied()
+        .collect();
     if distinct.len() <= 1 {
         return Err("a reason made of one repeated character says nothing".to_string());
     }
-    if policy.sentence && r.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count() < 3 {
-        return Err("this risk needs a reason of at least a sentence (three words or more)".to_string());
+    if policy.sentence
+        && r.split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .count()
+            < 3
+    {
+        return Err(
+            "this risk needs a reason of at least a sentence (three words or more)".to_string(),
+        );
     }
     if let Some(p) = &policy.pattern
         && !p.is_match(r)
     {
-        return Err(format!("the reason must match the site's pattern `{}`", p.as_str()));
+        return Err(format!(
+            "the reason must match the site's pattern `{}`",
+            p.as_str()
+        ));
     }
     Ok(())
 }
@@ -114,7 +131,8 @@ impl TtyPrompter {
         let term = |e: nix::Error| PromptError::Terminal(e.to_string());
         let saved = termios::tcgetattr(&self.tty).map_err(term)?;
         let mut raw = saved.clone();
-        raw.local_flags.remove(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
+        raw.local_flags
+            .remove(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
         raw.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
         raw.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
         termios::tcsetattr(&self.tty, SetArg::TCSAFLUSH, &raw).map_err(term)?;
@@ -165,7 +183,9 @@ impl TtyPrompter {
                     let _ = self.tty.read(&mut buf);
                     if buf[0] == b'[' || buf[0] == b'O' {
                         loop {
-                            if self.tty.read(&mut buf).unwrap_or(0) == 0 || (0x40..=0x7e).contains(&buf[0]) {
+                            if self.tty.read(&mut buf).unwrap_or(0) == 0
+                                || (0x40..=0x7e).contains(&buf[0])
+                            {
                                 break;
                             }
                         }

@@ -100,7 +100,9 @@ pub fn run(program: &Program) -> Outcome {
             };
             let what = match e.kind() {
                 io::ErrorKind::NotFound => "command not found".to_string(),
-                io::ErrorKind::PermissionDenied => "permission denied (not executable?)".to_string(),
+                io::ErrorKind::PermissionDenied => {
+                    "permission denied (not executable?)".to_string()
+                }
                 _ => e.to_string(),
             };
             failed(started, status, format!("{}: {what}", program.name()))
@@ -155,7 +157,10 @@ fn failed(started: Instant, status: i32, error: String) -> Outcome {
 
 /// Catches SIGINT/SIGQUIT (so the wrapper outlives the child) and passes
 /// SIGTERM/SIGHUP on to the child.
-fn start_forwarding(child: Arc<AtomicI32>, pending: Arc<AtomicI32>) -> Option<signal_hook::iterator::Handle> {
+fn start_forwarding(
+    child: Arc<AtomicI32>,
+    pending: Arc<AtomicI32>,
+) -> Option<signal_hook::iterator::Handle> {
     let mut signals = Signals::new([SIGINT, SIGQUIT, SIGTERM, SIGHUP]).ok()?;
     let handle = signals.handle();
     std::thread::spawn(move || {

@@ -8,7 +8,7 @@
 
 use std::io::IsTerminal;
 
-use nix::unistd::{Uid, User, getuid, gethostname};
+use nix::unistd::{Uid, User, gethostname, getuid};
 
 /// The facts about the current session.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,7 +25,10 @@ pub struct Identity {
 }
 
 fn user_name(uid: u32) -> Option<String> {
-    User::from_uid(Uid::from_raw(uid)).ok().flatten().map(|u| u.name)
+    User::from_uid(Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
 }
 
 /// The login uid from `/proc/self/loginuid`; `None` when unset (4294967295).

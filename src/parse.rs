@@ -69,7 +69,11 @@ pub enum ParseError {
     #[error("the line is not finished: {what}")]
     Incomplete { what: String },
     #[error("syntax error at line {line}, column {col}{near}")]
-    Syntax { line: usize, col: usize, near: String },
+    Syntax {
+        line: usize,
+        col: usize,
+        near: String,
+    },
     #[error("too complex to check (more than {max} commands, calls and nested strings)")]
     TooComplex { max: usize },
     #[error("cannot read the word {word:?}: {what}")]
@@ -114,7 +118,10 @@ pub fn parse_with(line: &str, limits: &Limits) -> Result<Script, ParseError> {
         });
     }
     if let Some(words) = plain_words(line) {
-        let argv: Vec<Word> = words.into_iter().map(|(t, s)| Word::literal(t, s)).collect();
+        let argv: Vec<Word> = words
+            .into_iter()
+            .map(|(t, s)| Word::literal(t, s))
+            .collect();
         if !argv.is_empty() {
             let span = (argv[0].span.0, argv[argv.len() - 1].span.1);
             let cmd = SimpleCommand {
@@ -180,7 +187,12 @@ pub fn parse_argv(argv: &[String]) -> Result<(String, Script), ParseError> {
         };
         walker.emit(cmd, &Ctx::default(), 0)?;
     }
-    Ok((line, Script { commands: walker.out }))
+    Ok((
+        line,
+        Script {
+            commands: walker.out,
+        },
+    ))
 }
 
 /// The words of a line made only of plain characters, with their spans, or
@@ -216,8 +228,8 @@ fn plain_words(line: &str) -> Option<Vec<(&str, Span)>> {
 }
 
 const RESERVED: &[&str] = &[
-    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do", "done", "in",
-    "function", "time", "coproc",
+    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do",
+    "done", "in", "function", "time", "coproc",
 ];
 
 /// Checks the length and nesting of `text` before the parser sees it.
@@ -288,12 +300,16 @@ fn guard(text: &str, limits: &Limits) -> Result<(), ParseError> {
         word_start = b" \t\n;&|(){}".contains(&b);
         max_depth = max_depth.max(depth);
         if max_depth > limits.max_depth {
-            return Err(ParseError::TooDeep { max: limits.max_depth });
+            return Err(ParseError::TooDeep {
+                max: limits.max_depth,
+            });
         }
         i += 1;
     }
     if max_depth > limits.max_depth {
-        return Err(ParseError::TooDeep { max: limits.max_depth });
+        return Err(ParseError::TooDeep {
+            max: limits.max_depth,
+        });
     }
     if parens > limits.max_unclosed_parens {
         return Err(ParseError::Unbalanced { count: parens });
@@ -342,7 +358,9 @@ fn convert_error(e: brush_parser::ParseError, text: &str) -> ParseError {
                     | TokenizerError::MissingHereTagForDocumentBody
             );
             if unfinished {
-                ParseError::Incomplete { what: inner.to_string() }
+                ParseError::Incomplete {
+                    what: inner.to_string(),
+                }
             } else {
                 let (line, col) = position.map_or((1, 1), |p| (p.line, p.column));
                 ParseError::Syntax {
@@ -362,6 +380,8 @@ struct Src {
     /// Set for a text that was parsed again from inside a word: every
     /// command found in it is reported at that word's span.
     outer: Option<Span>,
+    /// The parsed text itself (empty for a function body walked at a call).
+    text: String,
 }
 
 impl Src {
@@ -371,12 +391,19 @@ impl Src {
             v.push(text.len());
             v
         });
-        Src { byte_of, outer }
+        Src {
+            byte_of,
+            outer,
+            text: text.to_string(),
+        }
     }
 
     fn byte(&self, char_index: usize) -> usize {
         match &self.byte_of {
-            Some(map) => map.get(char_index).copied().unwrap_or_else(|| map.last().copied().unwrap_or(0)),
+            Some(map) => map
+                .get(char_index)
+                .copied()
+                .unwrap_or_else(|| map.last().copied().unwrap_or(0)),
             None => char_index,
         }
     }
@@ -450,7 +477,14 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn compound_list(&mut self, list: &ast::CompoundList, text: &str, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+    fn compound_list(
+        &mut self,
+        list: &ast::CompoundList,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
         for item in &list.0 {
             let and_or = &item.0;
             self.pipeline(&and_or.first, text, src, ctx, depth)?;
@@ -462,7 +496,14 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn pipeline(&mut self, p: &ast::Pipeline, text: &str, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+    fn pipeline(
+        &mut self,
+        p: &ast::Pipeline,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
         let mut feed: Option<(String, Vec<String>)> = None;
         for (i, cmd) in p.seq.iter().enumerate() {
             let stage_ctx;
@@ -490,7 +531,13 @@ impl Walker<'_> {
                     let prog = c.program().unwrap_or("").to_string();
                     let input = match prog.as_str() {
                         "echo" | "printf" => {
-                            vec![c.args().iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")]
+                            vec![
+                                c.args()
+                                    .iter()
+                                    .map(|w| w.text.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                            ]
                         }
                         "cat" | "tee" => c.context.input.clone(),
                         _ => Vec::new(),
@@ -501,7 +548,14 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn command(&mut self, cmd: &ast::Command, text: &str, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+    fn command(
+        &mut self,
+        cmd: &ast::Command,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
         match cmd {
             ast::Command::Simple(sc) => self.simple(sc, src, ctx, depth),
             ast::Command::Compound(cc, redirects) => {
@@ -512,7 +566,8 @@ impl Walker<'_> {
                 Ok(())
             }
             ast::Command::Function(def) => {
-                self.functions.insert(def.fname.value.clone(), Rc::new(def.body.clone()));
+                self.functions
+                    .insert(def.fname.value.clone(), Rc::new(def.body.clone()));
                 Ok(())
             }
             ast::Command::ExtendedTest(test, redirects) => {
@@ -525,7 +580,13 @@ impl Walker<'_> {
         }
     }
 
-    fn extended_test(&mut self, expr: &ast::ExtendedTestExpr, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+    fn extended_test(
+        &mut self,
+        expr: &ast::ExtendedTestExpr,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
         use ast::ExtendedTestExpr as E;
         match expr {
             E::And(a, b) | E::Or(a, b) => {
@@ -541,12 +602,24 @@ impl Walker<'_> {
         }
     }
 
-    fn compound(&mut self, cc: &ast::CompoundCommand, text: &str, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+    fn compound(
+        &mut self,
+        cc: &ast::CompoundCommand,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
         use ast::CompoundCommand as C;
         match cc {
-            C::Arithmetic(a) => self.arithmetic_command(&a.expr.value, &a.loc, text, src, ctx, depth),
+            C::Arithmetic(a) => {
+                self.arithmetic_command(&a.expr.value, &a.loc, text, src, ctx, depth)
+            }
             C::ArithmeticForClause(f) => {
-                for e in [&f.initializer, &f.condition, &f.updater].into_iter().flatten() {
+                for e in [&f.initializer, &f.condition, &f.updater]
+                    .into_iter()
+                    .flatten()
+                {
                     self.scan_text(&e.value, src, ctx, depth, src.span(None))?;
                 }
                 let mut inner = ctx.clone();
@@ -618,7 +691,8 @@ impl Walker<'_> {
             .skip(loc.start.index)
             .take(loc.end.index.saturating_sub(loc.start.index))
             .collect();
-        let touching = source.starts_with("((");
+        // Both pairs must touch: `((a) )` is two subshells in bash.
+        let touching = source.starts_with("((") && source.trim_end().ends_with("))");
         if touching && brush_parser::arithmetic::parse(expr).is_ok() {
             return self.scan_text(expr, src, ctx, depth, src.span(Some(loc)));
         }
@@ -636,6 +710,8 @@ impl Walker<'_> {
         use ast::CommandPrefixOrSuffixItem as Item;
         let mut cmd = SimpleCommand::default();
         let mut input = Vec::new();
+        // Programs whose output a process substitution hands to this command.
+        let mut feeds: Vec<String> = Vec::new();
         let mut items: Vec<&Item> = Vec::new();
         if let Some(prefix) = &sc.prefix {
             items.extend(prefix.0.iter());
@@ -678,12 +754,21 @@ impl Walker<'_> {
                         cmd.argv.push(w);
                     }
                 }
-                Item::ProcessSubstitution(_, sub) => {
+                Item::ProcessSubstitution(kind, sub) => {
                     let mut inner = ctx.clone();
                     inner.in_subst = true;
+                    let mark = self.out.len();
                     self.subshell(&sub.list, src, &inner, depth)?;
+                    if let Some(feed) = self.out[mark..]
+                        .iter()
+                        .rev()
+                        .find_map(|c| c.program().filter(|p| !p.is_empty()))
+                    {
+                        feeds.push(feed.to_string());
+                    }
                     let span = src.span(Some(&sub.loc));
-                    let mut w = Word::literal("<(…)", span);
+                    let mut w =
+                        Word::literal(&process_substitution_text(src, kind, &sub.loc), span);
                     w.dynamic = true;
                     cmd.argv.push(w);
                 }
@@ -718,6 +803,15 @@ impl Walker<'_> {
         .unwrap_or(0);
         cmd.span = (cmd.argv[0].span.0, end.max(cmd.argv[0].span.1));
         cmd.context.input = input;
+        // `bash <(curl …)` and `source <(curl …)` run what curl prints, as
+        // `curl … | bash` does.
+        if ctx.stdin_from.is_none()
+            && let Some(feed) = feeds.first()
+        {
+            let mut fed = ctx.clone();
+            fed.stdin_from = Some(feed.clone());
+            return self.emit(cmd, &fed, depth);
+        }
         self.emit(cmd, ctx, depth)
     }
 
@@ -735,7 +829,13 @@ impl Walker<'_> {
         }
     }
 
-    fn assignment_value(&mut self, value: &ast::AssignmentValue, src: &Src, ctx: &Ctx, depth: usize) -> Result<Word, ParseError> {
+    fn assignment_value(
+        &mut self,
+        value: &ast::AssignmentValue,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Result<Word, ParseError> {
         match value {
             ast::AssignmentValue::Scalar(w) => self.expand(w, src, ctx, depth),
             ast::AssignmentValue::Array(items) => {
@@ -753,7 +853,13 @@ impl Walker<'_> {
         }
     }
 
-    fn redirect_only(&mut self, redirects: &[ast::IoRedirect], src: &Src, ctx: &Ctx, depth: usize) -> Res {
+    fn redirect_only(
+        &mut self,
+        redirects: &[ast::IoRedirect],
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
         let mut input = Vec::new();
         let mut cmd = SimpleCommand::default();
         for r in redirects {
@@ -803,11 +909,12 @@ impl Walker<'_> {
                         }
                         w
                     }
-                    T::ProcessSubstitution(_, sub) => {
+                    T::ProcessSubstitution(sub_kind, sub) => {
                         let mut inner = ctx.clone();
                         inner.in_subst = true;
                         self.subshell(&sub.list, src, &inner, depth)?;
-                        let mut w = Word::literal("<(…)", src.span(Some(&sub.loc)));
+                        let text = process_substitution_text(src, sub_kind, &sub.loc);
+                        let mut w = Word::literal(&text, src.span(Some(&sub.loc)));
                         w.dynamic = true;
                         kind = RedirectKind::Duplicate;
                         w
@@ -821,13 +928,25 @@ impl Walker<'_> {
             }
             ast::IoRedirect::HereDocument(_, doc) => {
                 if doc.requires_expansion {
-                    let pieces = bword::parse_heredoc(&doc.doc.value, &self.options).map_err(|e| ParseError::BadWord {
-                        word: doc.doc.value.chars().take(40).collect(),
-                        what: e.to_string(),
-                    })?;
+                    let pieces =
+                        bword::parse_heredoc(&doc.doc.value, &self.options).map_err(|e| {
+                            ParseError::BadWord {
+                                word: doc.doc.value.chars().take(40).collect(),
+                                what: e.to_string(),
+                            }
+                        })?;
                     let mut scratch = Word::default();
                     let span = src.span(doc.doc.loc.as_ref());
-                    self.pieces(&pieces, &doc.doc.value, true, &mut scratch, src, ctx, depth, span)?;
+                    self.pieces(
+                        &pieces,
+                        &doc.doc.value,
+                        true,
+                        &mut scratch,
+                        src,
+                        ctx,
+                        depth,
+                        span,
+                    )?;
                 }
                 input.push(doc.doc.value.clone());
                 Ok(None)
@@ -854,14 +973,23 @@ impl Walker<'_> {
 
     /// Quote removal and expansion of one word; commands inside
     /// substitutions are walked on the way.
-    fn expand(&mut self, word: &ast::Word, src: &Src, ctx: &Ctx, depth: usize) -> Result<Word, ParseError> {
+    fn expand(
+        &mut self,
+        word: &ast::Word,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Result<Word, ParseError> {
         let span = src.span(word.loc.as_ref());
         let raw = &word.value;
         let mut out = Word {
             span,
             ..Word::default()
         };
-        if raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./:=,@%+-".contains(&b)) {
+        if raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./:=,@%+-".contains(&b))
+        {
             out.text = raw.clone();
             return Ok(out);
         }
@@ -897,7 +1025,8 @@ impl Walker<'_> {
                 }
                 WordPiece::SingleQuotedText(t) => out.text.push_str(t),
                 WordPiece::AnsiCQuotedText(t) => out.text.push_str(&ansi_c(t)),
-                WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                WordPiece::DoubleQuotedSequence(inner)
+                | WordPiece::GettextDoubleQuotedSequence(inner) => {
                     self.pieces(inner, raw, true, out, src, ctx, depth, span)?;
                 }
                 WordPiece::TildeExpansion(t) => {
@@ -908,7 +1037,7 @@ impl Walker<'_> {
                         T::UserHome(u) => out.text.push_str(u),
                         T::WorkingDir => out.text.push('+'),
                         T::OldWorkingDir => out.text.push('-'),
-                        _ => out.text.push_str(&raw_piece()[1..].to_string()),
+                        _ => out.text.push_str(raw_piece().get(1..).unwrap_or("")),
                     }
                 }
                 WordPiece::ParameterExpansion(expr) => {
@@ -956,7 +1085,7 @@ impl Walker<'_> {
                 }
                 WordPiece::ArithmeticExpression(e) => {
                     let piece = raw_piece();
-                    if brush_parser::arithmetic::parse(&e.value).is_ok() {
+                    if piece.ends_with("))") && brush_parser::arithmetic::parse(&e.value).is_ok() {
                         self.scan_text(&e.value, src, ctx, depth, span)?;
                     } else {
                         // Not arithmetic: bash reads `$((a) )` as a command
@@ -993,7 +1122,16 @@ impl Walker<'_> {
             what: e.to_string(),
         })?;
         let mut scratch = Word::default();
-        self.pieces(&pieces, text, false, &mut scratch, src, ctx, depth + 1, span)
+        self.pieces(
+            &pieces,
+            text,
+            false,
+            &mut scratch,
+            src,
+            ctx,
+            depth + 1,
+            span,
+        )
     }
 
     /// A simple command found in the line: call a function, see through a
@@ -1056,7 +1194,11 @@ impl Walker<'_> {
                 }
                 Inner::Line { start, end } => {
                     let words = &cmd.argv[*start..*end];
-                    let mut line = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+                    let mut line = words
+                        .iter()
+                        .map(|w| w.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ");
                     for prefix in ["--command=", "--session-command="] {
                         if let Some(rest) = line.strip_prefix(prefix) {
                             line = rest.to_string();
@@ -1089,12 +1231,19 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn function_body(&mut self, body: &ast::FunctionBody, span: Span, ctx: &Ctx, depth: usize) -> Res {
+    fn function_body(
+        &mut self,
+        body: &ast::FunctionBody,
+        span: Span,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
         // The body's positions are in the line, but the call is what runs
         // it: report its commands at the call.
         let src = Src {
             byte_of: None,
             outer: Some(span),
+            text: String::new(),
         };
         self.compound(&body.0, "", &src, ctx, depth)?;
         if let Some(list) = &body.1 {
@@ -1115,12 +1264,31 @@ impl Walker<'_> {
         c.input.extend(ctx.input.iter().cloned());
         c.loop_item = ctx.in_loop
             && ctx.loop_vars.iter().any(|v| {
-                cmd.argv
-                    .iter()
-                    .skip(1)
-                    .any(|w| w.text.contains(&format!("${v}")) || w.text.contains(&format!("${{{v}}}")))
+                cmd.argv.iter().skip(1).any(|w| {
+                    w.text.contains(&format!("${v}")) || w.text.contains(&format!("${{{v}}}"))
+                })
             });
         self.out.push(cmd);
+    }
+}
+
+/// The source text of a process substitution, `<(curl …)`, when it is
+/// known; `<(…)` otherwise.
+fn process_substitution_text(
+    src: &Src,
+    kind: &ast::ProcessSubstitutionKind,
+    loc: &brush_parser::SourceSpan,
+) -> String {
+    let sigil = match kind {
+        ast::ProcessSubstitutionKind::Read => '<',
+        ast::ProcessSubstitutionKind::Write => '>',
+    };
+    let body = char_slice(&src.text, loc.start.index, loc.end.index);
+    let body = body.strip_prefix(['<', '>']).unwrap_or(&body);
+    if body.starts_with('(') && body.ends_with(')') {
+        format!("{sigil}{body}")
+    } else {
+        format!("{sigil}(…)")
     }
 }
 
@@ -1136,16 +1304,27 @@ fn parameter_words(expr: &bword::ParameterExpr) -> Vec<&str> {
     use bword::ParameterExpr as E;
     let mut out = Vec::new();
     match expr {
-        E::UseDefaultValues { default_value: v, .. }
-        | E::AssignDefaultValues { default_value: v, .. }
-        | E::IndicateErrorIfNullOrUnset { error_message: v, .. }
-        | E::UseAlternativeValue { alternative_value: v, .. }
+        E::UseDefaultValues {
+            default_value: v, ..
+        }
+        | E::AssignDefaultValues {
+            default_value: v, ..
+        }
+        | E::IndicateErrorIfNullOrUnset {
+            error_message: v, ..
+        }
+        | E::UseAlternativeValue {
+            alternative_value: v,
+            ..
+        }
         | E::RemoveSmallestSuffixPattern { pattern: v, .. }
         | E::RemoveLargestSuffixPattern { pattern: v, .. }
         | E::RemoveSmallestPrefixPattern { pattern: v, .. }
         | E::RemoveLargestPrefixPattern { pattern: v, .. } => out.extend(v.as_deref()),
         E::ReplaceSubstring {
-            pattern, replacement, ..
+            pattern,
+            replacement,
+            ..
         } => {
             out.push(pattern.as_str());
             out.extend(replacement.as_deref());
@@ -1164,7 +1343,10 @@ fn char_slice(s: &str, start: usize, end: usize) -> String {
     if s.is_ascii() {
         return s.get(start..end).unwrap_or("").to_string();
     }
-    s.chars().skip(start).take(end.saturating_sub(start)).collect()
+    s.chars()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect()
 }
 
 /// Inside backquotes, `\\`, `` \` `` and `\$` lose their backslash.
@@ -1277,17 +1459,43 @@ mod tests {
         let cases: &[(&str, &str, &[&str])] = &[
             ("plain", "reboot now", &["reboot now"]),
             ("list", "ls; reboot", &["ls", "reboot"]),
-            ("and or", "true && reboot || halt", &["true", "reboot", "halt"]),
+            (
+                "and or",
+                "true && reboot || halt",
+                &["true", "reboot", "halt"],
+            ),
             ("pipeline", "ls | grep x", &["ls", "grep x"]),
             ("subshell", "(cd /; reboot)", &["cd /", "reboot"]),
             ("spaced nested subshells", "( ( reboot ) )", &["reboot"]),
+            ("touching open, spaced close", "((reboot) )", &["reboot"]),
+            ("substitution of a subshell", "echo $((reboot) )", &["reboot", "echo $((reboot) )"]),
             ("brace group", "{ reboot; }", &["reboot"]),
-            ("command substitution", "echo $(reboot)", &["reboot", "echo $(reboot)"]),
-            ("substitution in double quotes", "echo \"x $(reboot) y\"", &["reboot", "echo x $(reboot) y"]),
+            (
+                "command substitution",
+                "echo $(reboot)",
+                &["reboot", "echo $(reboot)"],
+            ),
+            (
+                "substitution in double quotes",
+                "echo \"x $(reboot) y\"",
+                &["reboot", "echo x $(reboot) y"],
+            ),
             ("backquotes", "echo `reboot`", &["reboot", "echo `reboot`"]),
-            ("default value", "echo ${x:-$(reboot)}", &["reboot", "echo ${x:-$(reboot)}"]),
-            ("process substitution", "diff <(reboot) x", &["reboot", "diff <(…) x"]),
-            ("if", "if true; then reboot; else halt; fi", &["true", "reboot", "halt"]),
+            (
+                "default value",
+                "echo ${x:-$(reboot)}",
+                &["reboot", "echo ${x:-$(reboot)}"],
+            ),
+            (
+                "process substitution",
+                "diff <(reboot) x",
+                &["reboot", "diff <(reboot) x"],
+            ),
+            (
+                "if",
+                "if true; then reboot; else halt; fi",
+                &["true", "reboot", "halt"],
+            ),
             ("for", "for h in a b; do reboot; done", &["reboot"]),
             ("while", "while true; do reboot; done", &["true", "reboot"]),
             ("case", "case $x in a) reboot;; esac", &["reboot"]),
@@ -1302,7 +1510,11 @@ mod tests {
             ("nested sh -c", "sh -c \"bash -c 'reboot'\"", &["reboot"]),
             ("ssh remote", "ssh web1 'sudo reboot'", &["reboot"]),
             ("eval", "eval 'reboot'", &["reboot"]),
-            ("heredoc substitution", "cat <<EOF\n$(reboot)\nEOF", &["reboot", "cat"]),
+            (
+                "heredoc substitution",
+                "cat <<EOF\n$(reboot)\nEOF",
+                &["reboot", "cat"],
+            ),
             ("comment", "ls # reboot", &["ls"]),
             ("arithmetic stays arithmetic", "((i++))", &[]),
             ("newline list", "ls\nreboot", &["ls", "reboot"]),
@@ -1316,7 +1528,12 @@ mod tests {
     #[test]
     fn fork_bomb_is_a_recursive_function() {
         let script = parse_line(":(){ :|:& };:").unwrap();
-        assert!(script.commands.iter().any(|c| c.context.via.iter().any(|v| v == "recursive-function")));
+        assert!(
+            script
+                .commands
+                .iter()
+                .any(|c| c.context.via.iter().any(|v| v == "recursive-function"))
+        );
     }
 
     #[test]
@@ -1363,21 +1580,37 @@ mod tests {
 
     #[test]
     fn guards_reject_deep_and_unbalanced_input() {
-        assert!(matches!(parse_line(&"( ".repeat(30)), Err(ParseError::Unbalanced { .. })));
-        assert!(matches!(parse_line(&"{ ".repeat(100_000)), Err(ParseError::TooDeep { .. })));
+        assert!(matches!(
+            parse_line(&"( ".repeat(30)),
+            Err(ParseError::Unbalanced { .. })
+        ));
+        assert!(matches!(
+            parse_line(&"{ ".repeat(100_000)),
+            Err(ParseError::TooDeep { .. })
+        ));
         let long = "a".repeat(300 * 1024);
         assert!(matches!(parse_line(&long), Err(ParseError::TooLong { .. })));
     }
 
     #[test]
     fn argv_is_one_command_with_wrappers_seen_through() {
-        let argv: Vec<String> = ["sudo", "sh", "-c", "ls; reboot"].iter().map(|s| s.to_string()).collect();
+        let argv: Vec<String> = ["sudo", "sh", "-c", "ls; reboot"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (line, script) = parse_argv(&argv).unwrap();
         assert_eq!(line, "sudo sh -c 'ls; reboot'");
-        let got: Vec<String> = script.commands.iter().map(|c| c.argv_text().join(" ")).collect();
+        let got: Vec<String> = script
+            .commands
+            .iter()
+            .map(|c| c.argv_text().join(" "))
+            .collect();
         assert_eq!(got, vec!["ls", "reboot"]);
         // A word with shell syntax is one literal argument, not a pipeline.
-        let argv: Vec<String> = ["echo", "a | reboot"].iter().map(|s| s.to_string()).collect();
+        let argv: Vec<String> = ["echo", "a | reboot"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (_, script) = parse_argv(&argv).unwrap();
         assert_eq!(script.commands.len(), 1);
         assert_eq!(quote_word("it's"), "'it'\\''s'");
@@ -1385,7 +1618,12 @@ mod tests {
 
     #[test]
     fn plain_fast_path_agrees_with_the_parser() {
-        for line in ["apt-get upgrade -y", "  ls   -l  /tmp ", "kubectl -n prod get pods", "reboot"] {
+        for line in [
+            "apt-get upgrade -y",
+            "  ls   -l  /tmp ",
+            "kubectl -n prod get pods",
+            "reboot",
+        ] {
             let fast = parse_line(line).unwrap();
             let mut w = Walker {
                 limits: &Limits::default(),

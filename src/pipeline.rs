@@ -143,7 +143,11 @@ impl Policy {
     fn reason_policy(&self, risk: Risk) -> ReasonPolicy {
         let critical = risk >= Risk::Critical;
         ReasonPolicy {
-            min_len: if critical { self.reason_min_critical } else { self.reason_min },
+            min_len: if critical {
+                self.reason_min_critical
+            } else {
+                self.reason_min
+            },
             pattern: self.reason_pattern.clone(),
             sentence: critical,
         }
@@ -237,7 +241,9 @@ pub struct Io<'a> {
 pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io) -> i32 {
     // 1. parse
     let parsed: Result<(String, Script), (String, ParseError)> = match &req.target {
-        Target::Line(line) => parse_line(line).map(|s| (line.clone(), s)).map_err(|e| (line.clone(), e)),
+        Target::Line(line) => parse_line(line)
+            .map(|s| (line.clone(), s))
+            .map_err(|e| (line.clone(), e)),
         Target::Argv(argv) => parse_argv(argv).map_err(|e| (argv.join(" "), e)),
     };
     let argv = match &req.target {
@@ -295,7 +301,10 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
             return REFUSED;
         }
         Err(e) => {
-            let _ = writeln!(io.err, "safe-run: warning: {e}; running without an audit record.");
+            let _ = writeln!(
+                io.err,
+                "safe-run: warning: {e}; running without an audit record."
+            );
             None
         }
     };
@@ -375,16 +384,28 @@ fn decide(
                 io.err,
                 "safe-run: refused: this line needs approval ({}), and the confirmation given {} is not the one asked for: pass --confirm {token}.",
                 rule_list(verdict),
-                if given.is_empty() { "(none)".to_string() } else { format!("{:?}", clean(given, false)) },
+                if given.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    format!("{:?}", clean(given, false))
+                },
             );
             return (Decision::Refused, req.reason.clone(), REFUSED);
         }
         let reason = req.reason.clone().unwrap_or_default();
         if let Err(why) = validate_reason(&reason, &reason_policy) {
-            let _ = writeln!(io.err, "safe-run: refused: the reason is not accepted: {why}.");
+            let _ = writeln!(
+                io.err,
+                "safe-run: refused: the reason is not accepted: {why}."
+            );
             return (Decision::Refused, req.reason.clone(), REFUSED);
         }
-        let _ = writeln!(io.err, "safe-run: approved by --confirm for {}: {}", rule_list(verdict), clean(&reason, false));
+        let _ = writeln!(
+            io.err,
+            "safe-run: approved by --confirm for {}: {}",
+            rule_list(verdict),
+            clean(&reason, false)
+        );
         return (Decision::Confirmed, Some(reason), 0);
     }
 
@@ -407,7 +428,12 @@ fn decide(
             continue;
         }
         shown.push(preview.clone());
-        let text = run_safe_preview(preview, preview_is_safe(preview, rules), policy, io.previewer);
+        let text = run_safe_preview(
+            preview,
+            preview_is_safe(preview, rules),
+            policy,
+            io.previewer,
+        );
         prompter.say(&text);
     }
     let question = match ask {
@@ -484,7 +510,10 @@ fn run_safe_preview(
         let _ = writeln!(text, "  │ … {} more lines", out.more);
     }
     if let Some(p) = &out.problem {
-        let _ = writeln!(text, "  (preview: {p}; this neither blocks nor approves anything)");
+        let _ = writeln!(
+            text,
+            "  (preview: {p}; this neither blocks nor approves anything)"
+        );
     }
     text
 }
@@ -514,7 +543,13 @@ pub fn explain(line: &str, verdict: &Verdict, policy: &Policy) -> String {
     );
     let _ = writeln!(s, "{}", underline(line, &verdict.findings, policy.style()));
     for f in &verdict.findings {
-        let _ = writeln!(s, "  [{}] {}: {}", f.risk, f.rule, clean(&f.command.join(" "), false));
+        let _ = writeln!(
+            s,
+            "  [{}] {}: {}",
+            f.risk,
+            f.rule,
+            clean(&f.command.join(" "), false)
+        );
         let _ = writeln!(s, "      why:     {}", clean(&f.why, false));
         let _ = writeln!(s, "      instead: {}", clean(&f.instead, false));
     }
@@ -556,8 +591,10 @@ mod tests {
             if self.fail {
                 return Err("cannot write the audit log /x: disk full".into());
             }
-            self.decisions
-                .push((info.decision.as_str().to_string(), info.reason.map(str::to_string)));
+            self.decisions.push((
+                info.decision.as_str().to_string(),
+                info.reason.map(str::to_string),
+            ));
             Ok(format!("id{}", self.decisions.len()))
         }
         fn outcome(&mut self, _id: &str, _o: &Outcome) -> Result<(), String> {
@@ -616,7 +653,12 @@ allow = ["echo bomb", "ls"]
         }
     }
 
-    fn run(line: &str, answers: Vec<Result<String, PromptError>>, tty: bool, flags: (Option<&str>, Option<&str>)) -> (i32, Log, Fake, String) {
+    fn run(
+        line: &str,
+        answers: Vec<Result<String, PromptError>>,
+        tty: bool,
+        flags: (Option<&str>, Option<&str>),
+    ) -> (i32, Log, Fake, String) {
         let mut log = Log::default();
         let mut fake = Fake { ran: vec![] };
         let mut err = Vec::new();
@@ -670,40 +712,69 @@ allow = ["echo bomb", "ls"]
 
     #[test]
     fn flags_with_the_right_token_and_reason_run_it() {
-        let (status, log, fake, _) = run("reboot", vec![], false, (Some("CHG-1 kernel patch"), Some("core-1")));
+        let (status, log, fake, _) = run(
+            "reboot",
+            vec![],
+            false,
+            (Some("CHG-1 kernel patch"), Some("core-1")),
+        );
         assert_eq!(status, 0);
         assert_eq!(fake.ran.len(), 1);
-        assert_eq!(log.decisions[0], ("confirmed".into(), Some("CHG-1 kernel patch".into())));
+        assert_eq!(
+            log.decisions[0],
+            ("confirmed".into(), Some("CHG-1 kernel patch".into()))
+        );
     }
 
     #[test]
     fn a_wrong_token_is_refused() {
-        let (status, _, fake, _) = run("reboot", vec![], false, (Some("CHG-1 kernel patch"), Some("yes")));
+        let (status, _, fake, _) = run(
+            "reboot",
+            vec![],
+            false,
+            (Some("CHG-1 kernel patch"), Some("yes")),
+        );
         assert_eq!(status, REFUSED);
         assert!(fake.ran.is_empty());
     }
 
     #[test]
     fn interactive_wrong_host_aborts_and_right_host_with_reason_runs() {
-        let (status, log, fake, text) = run("reboot", vec![Ok("core-2".into())], true, (None, None));
+        let (status, log, fake, text) =
+            run("reboot", vec![Ok("core-2".into())], true, (None, None));
         assert_eq!((status, fake.ran.len()), (ABORTED, 0));
         assert_eq!(log.decisions[0].0, "aborted");
         assert!(text.contains("Nothing was run"));
-        let (status, log, fake, _) = run("reboot", vec![Ok("core-1".into()), Ok("CHG-7 rolling kernel".into())], true, (None, None));
+        let (status, log, fake, _) = run(
+            "reboot",
+            vec![Ok("core-1".into()), Ok("CHG-7 rolling kernel".into())],
+            true,
+            (None, None),
+        );
         assert_eq!((status, fake.ran.len()), (0, 1));
         assert_eq!(log.decisions[0].0, "confirmed");
     }
 
     #[test]
     fn ctrl_c_at_the_prompt_aborts() {
-        let (status, log, fake, _) = run("reboot", vec![Err(PromptError::Interrupted)], true, (None, None));
+        let (status, log, fake, _) = run(
+            "reboot",
+            vec![Err(PromptError::Interrupted)],
+            true,
+            (None, None),
+        );
         assert_eq!((status, fake.ran.len()), (ABORTED, 0));
         assert_eq!(log.decisions[0].0, "aborted");
     }
 
     #[test]
     fn a_reason_that_says_nothing_is_asked_again_then_aborts() {
-        let answers = vec![Ok("core-1".into()), Ok("x".into()), Ok("........".into()), Ok("aaaaaaaaaa".into())];
+        let answers = vec![
+            Ok("core-1".into()),
+            Ok("x".into()),
+            Ok("........".into()),
+            Ok("aaaaaaaaaa".into()),
+        ];
         let (status, _, fake, text) = run("reboot", answers, true, (None, None));
         assert_eq!((status, fake.ran.len()), (ABORTED, 0));
         assert!(text.contains("Not accepted"));
@@ -711,7 +782,12 @@ allow = ["echo bomb", "ls"]
 
     #[test]
     fn denied_rule_is_refused_even_with_flags() {
-        let (status, log, fake, _) = run("bomb", vec![], true, (Some("a long reason here"), Some("core-1")));
+        let (status, log, fake, _) = run(
+            "bomb",
+            vec![],
+            true,
+            (Some("a long reason here"), Some("core-1")),
+        );
         assert_eq!((status, fake.ran.len()), (REFUSED, 0));
         assert_eq!(log.decisions[0].0, "denied");
     }
@@ -752,7 +828,10 @@ allow = ["echo bomb", "ls"]
         assert_eq!(run_request(&safe, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
         let text = String::from_utf8_lossy(&err);
-        assert!(text.contains("refused") && text.contains("warning"), "{text}");
+        assert!(
+            text.contains("refused") && text.contains("warning"),
+            "{text}"
+        );
     }
 
     #[test]

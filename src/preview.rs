@@ -51,17 +51,26 @@ pub fn run_preview(argv: &[String], timeout: Duration, max_lines: usize) -> Prev
     };
     // Read both streams on threads so a chatty preview cannot block on a
     // full pipe while we wait for it.
-    let readers: Vec<_> = [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)]
-        .into_iter()
-        .flatten()
-        .map(|mut r| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = r.by_ref().take(1 << 20).read_to_end(&mut buf);
-                buf
-            })
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut r| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.by_ref().take(1 << 20).read_to_end(&mut buf);
+            buf
         })
-        .collect();
+    })
+    .collect();
     let deadline = Instant::now() + timeout;
     let mut problem_text = None;
     loop {
@@ -78,7 +87,10 @@ pub fn run_preview(argv: &[String], timeout: Duration, max_lines: usize) -> Prev
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                problem_text = Some(format!("the preview did not finish within {} s and was stopped", timeout.as_secs()));
+                problem_text = Some(format!(
+                    "the preview did not finish within {} s and was stopped",
+                    timeout.as_secs()
+                ));
                 break;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
@@ -116,7 +128,11 @@ mod tests {
 
     #[test]
     fn a_missing_preview_program_is_reported_not_fatal() {
-        let out = run_preview(&["/nonexistent/preview-tool".into()], Duration::from_secs(1), 5);
+        let out = run_preview(
+            &["/nonexistent/preview-tool".into()],
+            Duration::from_secs(1),
+            5,
+        );
         assert!(out.problem.unwrap().contains("could not start"));
     }
 
@@ -128,7 +144,11 @@ mod tests {
 
     #[test]
     fn output_is_captured_and_cut() {
-        let out = run_preview(&["seq".into(), "1".into(), "30".into()], Duration::from_secs(5), 20);
+        let out = run_preview(
+            &["seq".into(), "1".into(), "30".into()],
+            Duration::from_secs(5),
+            20,
+        );
         assert_eq!(out.lines.len(), 20);
         assert_eq!(out.more, 10);
         assert_eq!(out.problem, None);

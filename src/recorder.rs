@@ -71,7 +71,14 @@ impl Recorder {
                 syslog::Severity::Info
             };
             let body = serde_json::to_string(record).unwrap_or_default();
-            if let Err(e) = syslog::send(&target.socket, target.facility, severity, syslog::DEFAULT_TAG, &body, Duration::from_millis(200)) {
+            if let Err(e) = syslog::send(
+                &target.socket,
+                target.facility,
+                severity,
+                syslog::DEFAULT_TAG,
+                &body,
+                Duration::from_millis(200),
+            ) {
                 eprintln!("safe-run: warning: {e} (the local audit log still gets the record)");
             }
         }
@@ -93,7 +100,12 @@ impl AuditSink for Recorder {
             },
             line: info.line.to_string(),
             argv: info.argv.map(<[String]>::to_vec),
-            findings: info.verdict.findings.iter().map(FindingRecord::from).collect(),
+            findings: info
+                .verdict
+                .findings
+                .iter()
+                .map(FindingRecord::from)
+                .collect(),
             risk: info.verdict.risk,
             decision: match info.decision {
                 Decision::Allowed => audit::Decision::Allowed,
@@ -113,7 +125,9 @@ impl AuditSink for Recorder {
 
     fn outcome(&mut self, decision_id: &str, outcome: &Outcome) -> Result<(), String> {
         let Some(decision) = self.last_decision.as_ref().filter(|d| d.id == decision_id) else {
-            return Err(format!("no decision record {decision_id} to attach the outcome to"));
+            return Err(format!(
+                "no decision record {decision_id} to attach the outcome to"
+            ));
         };
         let ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
         let record = Record::outcome(new_id(), now(), decision, outcome.exit, outcome.signal, ms);
@@ -124,7 +138,9 @@ impl AuditSink for Recorder {
 
 /// The time now, RFC 3339 with the local offset and milliseconds.
 pub fn now() -> String {
-    jiff::Zoned::now().strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+    jiff::Zoned::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string()
 }
 
 /// A unique record id: time, process and a random part, sortable by time.
@@ -149,14 +165,19 @@ pub fn new_id() -> String {
 
 /// The audit log to use: the configured path, else the first of `candidates`
 /// whose directory exists and is writable or can be created.
-pub fn resolve_log_path(configured: Option<&Path>, candidates: &[PathBuf]) -> Result<PathBuf, String> {
+pub fn resolve_log_path(
+    configured: Option<&Path>,
+    candidates: &[PathBuf],
+) -> Result<PathBuf, String> {
     if let Some(p) = configured {
         return Ok(p.to_path_buf());
     }
     for c in candidates {
         let Some(dir) = c.parent() else { continue };
         if dir.is_dir() {
-            if access(dir, AccessFlags::W_OK).is_ok() || (c.exists() && access(c.as_path(), AccessFlags::W_OK).is_ok()) {
+            if access(dir, AccessFlags::W_OK).is_ok()
+                || (c.exists() && access(c.as_path(), AccessFlags::W_OK).is_ok())
+            {
                 return Ok(c.clone());
             }
             continue;
@@ -170,6 +191,10 @@ pub fn resolve_log_path(configured: Option<&Path>, candidates: &[PathBuf]) -> Re
     }
     Err(format!(
         "no writable place for the audit log (tried {}); set [audit] path in the configuration",
-        candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }

@@ -10,7 +10,9 @@ use std::fmt;
 use crate::command::Span;
 
 /// How risky a command is. Ordered: `None < Low < … < Critical`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Risk {
     #[default]
@@ -22,7 +24,13 @@ pub enum Risk {
 }
 
 impl Risk {
-    pub const ALL: [Risk; 5] = [Risk::None, Risk::Low, Risk::Medium, Risk::High, Risk::Critical];
+    pub const ALL: [Risk; 5] = [
+        Risk::None,
+        Risk::Low,
+        Risk::Medium,
+        Risk::High,
+        Risk::Critical,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,7 +64,9 @@ impl fmt::Display for Risk {
 }
 
 /// What happens to a line. Ordered: `Allow < Confirm < Deny`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Runs without a prompt (a low risk prints a notice).

@@ -21,7 +21,9 @@ pub fn clean(text: &str, keep_newlines: bool) -> String {
             '\r' => out.push_str("\\r"),
             '\x1b' => out.push_str("\\e"),
             c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if ('\u{80}'..='\u{9f}').contains(&c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if ('\u{80}'..='\u{9f}').contains(&c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c if is_bidi_control(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
@@ -52,7 +54,10 @@ mod tests {
 
     #[test]
     fn plain_text_and_unicode_pass_through() {
-        assert_eq!(clean("kubectl delete ns café", false), "kubectl delete ns café");
+        assert_eq!(
+            clean("kubectl delete ns café", false),
+            "kubectl delete ns café"
+        );
         assert_eq!(clean("a\nb", true), "a\nb");
         assert_eq!(clean("a\nb", false), "a\\nb");
     }

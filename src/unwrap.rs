@@ -83,8 +83,17 @@ const SPECS: &[Spec] = &[
         names: &["sudo"],
         short_values: "CDghpRrtTUu",
         long_values: &[
-            "chdir", "close-from", "group", "host", "prompt", "chroot", "role", "type",
-            "command-timeout", "other-user", "user",
+            "chdir",
+            "close-from",
+            "group",
+            "host",
+            "prompt",
+            "chroot",
+            "role",
+            "type",
+            "command-timeout",
+            "other-user",
+            "user",
         ],
         skip_positionals: 0,
         env_words: true,
@@ -103,7 +112,14 @@ const SPECS: &[Spec] = &[
     Spec {
         names: &["env"],
         short_values: "uCS",
-        long_values: &["unset", "chdir", "split-string", "default-signal", "ignore-signal", "block-signal"],
+        long_values: &[
+            "unset",
+            "chdir",
+            "split-string",
+            "default-signal",
+            "ignore-signal",
+            "block-signal",
+        ],
         skip_positionals: 0,
         env_words: true,
         no_command_flags: "",
@@ -221,8 +237,15 @@ const SPECS: &[Spec] = &[
         names: &["xargs"],
         short_values: "IiLlnPsdEeaR",
         long_values: &[
-            "replace", "max-lines", "max-args", "max-procs", "max-chars", "delimiter", "eof",
-            "arg-file", "process-slot-var",
+            "replace",
+            "max-lines",
+            "max-args",
+            "max-procs",
+            "max-chars",
+            "delimiter",
+            "eof",
+            "arg-file",
+            "process-slot-var",
         ],
         skip_positionals: 0,
         env_words: false,
@@ -250,7 +273,15 @@ const SPECS: &[Spec] = &[
     Spec {
         names: &["strace", "ltrace"],
         short_values: "ebopsSuUaIXPn",
-        long_values: &["output", "expr", "signal", "trace", "attach", "user", "string-limit"],
+        long_values: &[
+            "output",
+            "expr",
+            "signal",
+            "trace",
+            "attach",
+            "user",
+            "string-limit",
+        ],
         skip_positionals: 0,
         env_words: false,
         no_command_flags: "",
@@ -260,9 +291,25 @@ const SPECS: &[Spec] = &[
         names: &["systemd-run"],
         short_values: "pEMHu",
         long_values: &[
-            "unit", "property", "description", "slice", "uid", "gid", "nice", "working-directory",
-            "setenv", "machine", "host", "on-active", "on-boot", "on-startup", "on-calendar",
-            "timer-property", "path-property", "socket-property", "service-type",
+            "unit",
+            "property",
+            "description",
+            "slice",
+            "uid",
+            "gid",
+            "nice",
+            "working-directory",
+            "setenv",
+            "machine",
+            "host",
+            "on-active",
+            "on-boot",
+            "on-startup",
+            "on-calendar",
+            "timer-property",
+            "path-property",
+            "socket-property",
+            "service-type",
         ],
         skip_positionals: 0,
         env_words: false,
@@ -271,7 +318,8 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         names: &["nsenter"],
-        short_values: "tSGmuinpUCrw",
+        // -m, -n, -u, … take an optional value, attached only.
+        short_values: "tSG",
         long_values: &["target", "setuid", "setgid", "root", "wd"],
         skip_positionals: 0,
         env_words: false,
@@ -290,7 +338,9 @@ const SPECS: &[Spec] = &[
 ];
 
 /// Shells whose `-c STRING` is a line parsed again.
-const SHELLS: &[&str] = &["bash", "sh", "dash", "zsh", "ksh", "ash", "mksh", "rbash", "busybox"];
+const SHELLS: &[&str] = &[
+    "bash", "sh", "dash", "zsh", "ksh", "ash", "mksh", "rbash", "busybox",
+];
 
 /// Looks at `argv` (program first) and says what it runs, if it is a wrapper.
 /// Returns `None` for an ordinary program, and for a wrapper with no command
@@ -302,7 +352,15 @@ pub fn unwrap(argv: &[&str]) -> Option<Unwrapped> {
     }
     match program {
         p if SHELLS.contains(&p) => unwrap_shell(p, argv),
-        "eval" => (argv.len() > 1).then(|| Unwrapped::new("eval", Inner::Line { start: 1, end: argv.len() })),
+        "eval" => (argv.len() > 1).then(|| {
+            Unwrapped::new(
+                "eval",
+                Inner::Line {
+                    start: 1,
+                    end: argv.len(),
+                },
+            )
+        }),
         "su" | "runuser" => unwrap_su(program, argv),
         "ssh" => unwrap_ssh(argv),
         "find" => unwrap_find(argv),
@@ -318,7 +376,12 @@ pub fn unwrap(argv: &[&str]) -> Option<Unwrapped> {
 
 /// Walks a wrapper's options. Returns the index of the first word after them,
 /// or `None` when an option says no command follows.
-fn skip_options(argv: &[&str], short_values: &str, long_values: &[&str], no_command: &str) -> Option<usize> {
+fn skip_options(
+    argv: &[&str],
+    short_values: &str,
+    long_values: &[&str],
+    no_command: &str,
+) -> Option<usize> {
     let mut i = 1;
     while i < argv.len() {
         let w = argv[i];
@@ -370,7 +433,12 @@ fn is_assignment(word: &str) -> bool {
 }
 
 fn unwrap_spec(spec: &Spec, program: &str, argv: &[&str]) -> Option<Unwrapped> {
-    let mut i = skip_options(argv, spec.short_values, spec.long_values, spec.no_command_flags)?;
+    let mut i = skip_options(
+        argv,
+        spec.short_values,
+        spec.long_values,
+        spec.no_command_flags,
+    )?;
     if spec.env_words {
         while i < argv.len() && is_assignment(argv[i]) {
             i += 1;
@@ -378,27 +446,61 @@ fn unwrap_spec(spec: &Spec, program: &str, argv: &[&str]) -> Option<Unwrapped> {
     }
     // `env -S 'a b'` splits its string into an argv: treat it as a line.
     if program == "env"
-        && let Some(p) = argv[1..i].iter().position(|w| *w == "-S" || *w == "--split-string")
+        && let Some(p) = argv[1..i]
+            .iter()
+            .position(|w| *w == "-S" || *w == "--split-string")
         && p + 2 < argv.len()
     {
-        return Some(Unwrapped::new("env -S", Inner::Line { start: p + 2, end: argv.len() }));
+        return Some(Unwrapped::new(
+            "env -S",
+            Inner::Line {
+                start: p + 2,
+                end: argv.len(),
+            },
+        ));
     }
     i += spec.skip_positionals;
     if program == "flock" && argv.get(i).is_some_and(|w| *w == "-c" || *w == "--command") {
-        return (i + 1 < argv.len()).then(|| Unwrapped::new("flock -c", Inner::Line { start: i + 1, end: i + 2 }));
+        return (i + 1 < argv.len()).then(|| {
+            Unwrapped::new(
+                "flock -c",
+                Inner::Line {
+                    start: i + 1,
+                    end: i + 2,
+                },
+            )
+        });
     }
     if i >= argv.len() {
         return None;
     }
     let mut u = match spec.tail {
-        Tail::Argv => Unwrapped::new(program, Inner::Argv { start: i, end: argv.len() }),
+        Tail::Argv => Unwrapped::new(
+            program,
+            Inner::Argv {
+                start: i,
+                end: argv.len(),
+            },
+        ),
         Tail::Line => {
             // `watch -x` runs an argv instead of a shell line.
             let exec = argv[1..i].iter().any(|w| *w == "-x" || *w == "--exec");
             if exec {
-                Unwrapped::new(program, Inner::Argv { start: i, end: argv.len() })
+                Unwrapped::new(
+                    program,
+                    Inner::Argv {
+                        start: i,
+                        end: argv.len(),
+                    },
+                )
             } else {
-                Unwrapped::new(program, Inner::Line { start: i, end: argv.len() })
+                Unwrapped::new(
+                    program,
+                    Inner::Line {
+                        start: i,
+                        end: argv.len(),
+                    },
+                )
             }
         }
     };
@@ -449,7 +551,13 @@ fn unwrap_shell(program: &str, argv: &[&str]) -> Option<Unwrapped> {
         return None;
     }
     let via = format!("{} -c", argv[0].rsplit('/').next().unwrap_or(argv[0]));
-    Some(Unwrapped::new(&via, Inner::Line { start: i + offset, end: i + offset + 1 }))
+    Some(Unwrapped::new(
+        &via,
+        Inner::Line {
+            start: i + offset,
+            end: i + offset + 1,
+        },
+    ))
 }
 
 fn unwrap_su(program: &str, argv: &[&str]) -> Option<Unwrapped> {
@@ -460,12 +568,24 @@ fn unwrap_su(program: &str, argv: &[&str]) -> Option<Unwrapped> {
         let value = |i: usize| (i + 1 < argv.len()).then_some(i + 1);
         if w == "-c" || w == "--command" || w == "--session-command" {
             let at = value(i)?;
-            return Some(Unwrapped::new(&format!("{program} -c"), Inner::Line { start: at, end: at + 1 }));
+            return Some(Unwrapped::new(
+                &format!("{program} -c"),
+                Inner::Line {
+                    start: at,
+                    end: at + 1,
+                },
+            ));
         }
         if w.starts_with("--command=") || w.starts_with("--session-command=") {
             // The command is inside this very word; it cannot be split off
             // without changing spans, so hand the word over as a line.
-            return Some(Unwrapped::new(&format!("{program} -c"), Inner::Line { start: i, end: i + 1 }));
+            return Some(Unwrapped::new(
+                &format!("{program} -c"),
+                Inner::Line {
+                    start: i,
+                    end: i + 1,
+                },
+            ));
         }
         if program == "runuser" && (w == "-u" || w == "--user") {
             // runuser -u USER [--] COMMAND…
@@ -473,14 +593,37 @@ fn unwrap_su(program: &str, argv: &[&str]) -> Option<Unwrapped> {
             if argv.get(at) == Some(&"--") {
                 at += 1;
             }
-            return (at < argv.len()).then(|| Unwrapped::new("runuser", Inner::Argv { start: at, end: argv.len() }));
+            return (at < argv.len()).then(|| {
+                Unwrapped::new(
+                    "runuser",
+                    Inner::Argv {
+                        start: at,
+                        end: argv.len(),
+                    },
+                )
+            });
         }
         if w.len() > 2 && w.starts_with('-') && !w.starts_with("--") && w.ends_with('c') {
             // `-lc CMD`
             let at = value(i)?;
-            return Some(Unwrapped::new(&format!("{program} -c"), Inner::Line { start: at, end: at + 1 }));
+            return Some(Unwrapped::new(
+                &format!("{program} -c"),
+                Inner::Line {
+                    start: at,
+                    end: at + 1,
+                },
+            ));
         }
-        if matches!(w, "-s" | "--shell" | "-g" | "--group" | "-G" | "--supp-group" | "-w" | "--whitelist-environment") {
+        if matches!(
+            w,
+            "-s" | "--shell"
+                | "-g"
+                | "--group"
+                | "-G"
+                | "--supp-group"
+                | "-w"
+                | "--whitelist-environment"
+        ) {
             i += 1;
         }
         i += 1;
@@ -495,7 +638,13 @@ fn unwrap_ssh(argv: &[&str]) -> Option<Unwrapped> {
     if start >= argv.len() {
         return None;
     }
-    let mut u = Unwrapped::new("ssh", Inner::Line { start, end: argv.len() });
+    let mut u = Unwrapped::new(
+        "ssh",
+        Inner::Line {
+            start,
+            end: argv.len(),
+        },
+    );
     u.remote = true;
     Some(u)
 }
@@ -536,7 +685,17 @@ fn unwrap_kubectl(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     let i = skip_options(
         argv,
         "nsl",
-        &["namespace", "context", "kubeconfig", "server", "cluster", "user", "token", "as", "as-group"],
+        &[
+            "namespace",
+            "context",
+            "kubeconfig",
+            "server",
+            "cluster",
+            "user",
+            "token",
+            "as",
+            "as-group",
+        ],
         "",
     )?;
     if !matches!(argv.get(i), Some(&"exec" | &"debug")) {
@@ -544,7 +703,13 @@ fn unwrap_kubectl(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     }
     let dashes = argv.iter().position(|w| *w == "--")?;
     (dashes + 1 < argv.len()).then(|| {
-        let mut u = Unwrapped::new(&format!("{program} exec"), Inner::Argv { start: dashes + 1, end: argv.len() });
+        let mut u = Unwrapped::new(
+            &format!("{program} exec"),
+            Inner::Argv {
+                start: dashes + 1,
+                end: argv.len(),
+            },
+        );
         u.remote = true;
         u
     })
@@ -556,7 +721,18 @@ fn unwrap_container(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     let mut i = skip_options(argv, "cHl", &["config", "context", "host", "log-level"], "")?;
     if argv.get(i) == Some(&"compose") {
         i += 1;
-        let rest = skip_options(&argv[i - 1..], "fp", &["file", "project-name", "profile", "env-file", "project-directory"], "")?;
+        let rest = skip_options(
+            &argv[i - 1..],
+            "fp",
+            &[
+                "file",
+                "project-name",
+                "profile",
+                "env-file",
+                "project-directory",
+            ],
+            "",
+        )?;
         i = i - 1 + rest;
     } else if argv.get(i) == Some(&"container") {
         i += 1;
@@ -565,10 +741,21 @@ fn unwrap_container(program: &str, argv: &[&str]) -> Option<Unwrapped> {
         return None;
     }
     let sub = &argv[i..];
-    let j = skip_options(sub, "euw", &["env", "env-file", "user", "workdir", "detach-keys", "index"], "")?;
+    let j = skip_options(
+        sub,
+        "euw",
+        &["env", "env-file", "user", "workdir", "detach-keys", "index"],
+        "",
+    )?;
     let start = i + j + 1;
     (start < argv.len()).then(|| {
-        let mut u = Unwrapped::new(&format!("{program} exec"), Inner::Argv { start, end: argv.len() });
+        let mut u = Unwrapped::new(
+            &format!("{program} exec"),
+            Inner::Argv {
+                start,
+                end: argv.len(),
+            },
+        );
         u.remote = true;
         u
     })
@@ -578,13 +765,22 @@ fn unwrap_fanout(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     let i = skip_options(
         argv,
         "wxgXRlftuhHopOeEmr",
-        &["hosts", "group", "exclude", "user", "fanout", "options", "outdir", "errdir", "timeout", "pick", "topology"],
+        &[
+            "hosts", "group", "exclude", "user", "fanout", "options", "outdir", "errdir",
+            "timeout", "pick", "topology",
+        ],
         "",
     )?;
     if i >= argv.len() {
         return None;
     }
-    let mut u = Unwrapped::new(program, Inner::Line { start: i, end: argv.len() });
+    let mut u = Unwrapped::new(
+        program,
+        Inner::Line {
+            start: i,
+            end: argv.len(),
+        },
+    );
     u.remote = true;
     u.fleet = true;
     Some(u)
@@ -614,10 +810,30 @@ fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
             _ if w.starts_with('-') => {
                 let takes_value = matches!(
                     w,
-                    "-i" | "--inventory" | "-l" | "--limit" | "-u" | "--user" | "-f" | "--forks" | "-e"
-                        | "--extra-vars" | "-B" | "-P" | "-T" | "--timeout" | "-M" | "--module-path"
-                        | "--become-user" | "--become-method" | "-t" | "--tree" | "-c" | "--connection"
-                        | "--private-key" | "--vault-id" | "--vault-password-file"
+                    "-i" | "--inventory"
+                        | "-l"
+                        | "--limit"
+                        | "-u"
+                        | "--user"
+                        | "-f"
+                        | "--forks"
+                        | "-e"
+                        | "--extra-vars"
+                        | "-B"
+                        | "-P"
+                        | "-T"
+                        | "--timeout"
+                        | "-M"
+                        | "--module-path"
+                        | "--become-user"
+                        | "--become-method"
+                        | "-t"
+                        | "--tree"
+                        | "-c"
+                        | "--connection"
+                        | "--private-key"
+                        | "--vault-id"
+                        | "--vault-password-file"
                 );
                 i += if takes_value { 2 } else { 1 };
             }
@@ -629,9 +845,17 @@ fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
     }
     let local = matches!(pattern, Some("localhost" | "127.0.0.1"));
     let inner = match module {
-        "command" | "shell" | "raw" | "ansible.builtin.command" | "ansible.builtin.shell" | "ansible.builtin.raw" => {
+        "command"
+        | "shell"
+        | "raw"
+        | "ansible.builtin.command"
+        | "ansible.builtin.shell"
+        | "ansible.builtin.raw" => {
             let a = args?;
-            Inner::Line { start: a, end: a + 1 }
+            Inner::Line {
+                start: a,
+                end: a + 1,
+            }
         }
         "reboot" | "ansible.builtin.reboot" => Inner::Synthetic(vec!["reboot".into()]),
         _ => return None,
@@ -648,12 +872,26 @@ fn unwrap_ip_netns(argv: &[&str]) -> Option<Unwrapped> {
     if argv.get(pos + 1) != Some(&"exec") || pos + 3 >= argv.len() {
         return None;
     }
-    Some(Unwrapped::new("ip netns exec", Inner::Argv { start: pos + 3, end: argv.len() }))
+    Some(Unwrapped::new(
+        "ip netns exec",
+        Inner::Argv {
+            start: pos + 3,
+            end: argv.len(),
+        },
+    ))
 }
 
 fn unwrap_script(argv: &[&str]) -> Option<Unwrapped> {
     let pos = argv.iter().position(|w| *w == "-c" || *w == "--command")?;
-    (pos + 1 < argv.len()).then(|| Unwrapped::new("script -c", Inner::Line { start: pos + 1, end: pos + 2 }))
+    (pos + 1 < argv.len()).then(|| {
+        Unwrapped::new(
+            "script -c",
+            Inner::Line {
+                start: pos + 1,
+                end: pos + 2,
+            },
+        )
+    })
 }
 
 #[cfg(test)]
@@ -665,7 +903,9 @@ mod tests {
         u.inner
             .iter()
             .map(|i| match i {
-                Inner::Argv { start, end } | Inner::Line { start, end } => argv[*start..*end].to_vec(),
+                Inner::Argv { start, end } | Inner::Line { start, end } => {
+                    argv[*start..*end].to_vec()
+                }
                 Inner::Synthetic(_) => vec!["<synthetic>"],
             })
             .collect()
@@ -675,63 +915,205 @@ mod tests {
     fn wrapper_table() {
         let cases: &[(&str, &[&str], &[&str])] = &[
             ("sudo plain", &["sudo", "reboot"], &["reboot"]),
-            ("sudo with user value", &["sudo", "-u", "postgres", "psql"], &["psql"]),
-            ("sudo attached user", &["sudo", "-upostgres", "psql"], &["psql"]),
-            ("sudo bundled flags then value", &["sudo", "-Eu", "root", "reboot"], &["reboot"]),
-            ("sudo long user", &["sudo", "--user=root", "reboot"], &["reboot"]),
-            ("sudo env words", &["sudo", "FOO=1", "BAR=2", "reboot"], &["reboot"]),
+            (
+                "sudo with user value",
+                &["sudo", "-u", "postgres", "psql"],
+                &["psql"],
+            ),
+            (
+                "sudo attached user",
+                &["sudo", "-upostgres", "psql"],
+                &["psql"],
+            ),
+            (
+                "sudo bundled flags then value",
+                &["sudo", "-Eu", "root", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "sudo long user",
+                &["sudo", "--user=root", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "sudo env words",
+                &["sudo", "FOO=1", "BAR=2", "reboot"],
+                &["reboot"],
+            ),
             ("sudo double dash", &["sudo", "--", "reboot"], &["reboot"]),
             ("sudo -l lists only", &["sudo", "-l", "reboot"], &[]),
             ("sudo -i alone", &["sudo", "-i"], &[]),
-            ("sudo -i with command", &["sudo", "-i", "reboot"], &["reboot"]),
-            ("env assignments", &["env", "-i", "A=1", "reboot", "now"], &["reboot", "now"]),
-            ("env -u value", &["env", "-u", "HOME", "reboot"], &["reboot"]),
+            (
+                "sudo -i with command",
+                &["sudo", "-i", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "env assignments",
+                &["env", "-i", "A=1", "reboot", "now"],
+                &["reboot", "now"],
+            ),
+            (
+                "env -u value",
+                &["env", "-u", "HOME", "reboot"],
+                &["reboot"],
+            ),
             ("nice -n", &["nice", "-n", "10", "reboot"], &["reboot"]),
             ("nice -10", &["nice", "-10", "reboot"], &["reboot"]),
             ("ionice", &["ionice", "-c", "3", "reboot"], &["reboot"]),
-            ("chrt priority", &["chrt", "-f", "10", "reboot"], &["reboot"]),
-            ("taskset mask", &["taskset", "-c", "0-3", "reboot"], &["reboot"]),
-            ("timeout duration", &["timeout", "-s", "KILL", "5", "reboot"], &["reboot"]),
-            ("timeout long", &["timeout", "--kill-after=3", "5s", "reboot"], &["reboot"]),
+            (
+                "chrt priority",
+                &["chrt", "-f", "10", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "taskset mask",
+                &["taskset", "-c", "0-3", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "timeout duration",
+                &["timeout", "-s", "KILL", "5", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "timeout long",
+                &["timeout", "--kill-after=3", "5s", "reboot"],
+                &["reboot"],
+            ),
             ("nohup", &["nohup", "reboot"], &["reboot"]),
             ("setsid", &["setsid", "-f", "reboot"], &["reboot"]),
-            ("stdbuf", &["stdbuf", "-oL", "-e", "0", "reboot"], &["reboot"]),
+            (
+                "stdbuf",
+                &["stdbuf", "-oL", "-e", "0", "reboot"],
+                &["reboot"],
+            ),
             ("time -p", &["time", "-p", "reboot"], &["reboot"]),
             ("command", &["command", "reboot"], &["reboot"]),
-            ("command -v only looks up", &["command", "-v", "reboot"], &[]),
+            (
+                "command -v only looks up",
+                &["command", "-v", "reboot"],
+                &[],
+            ),
             ("exec -a", &["exec", "-a", "name", "reboot"], &["reboot"]),
             ("chroot dir", &["chroot", "/mnt", "reboot"], &["reboot"]),
             ("chroot alone starts a shell", &["chroot", "/mnt"], &[]),
-            ("xargs", &["xargs", "-I{}", "-P", "4", "rm", "-rf", "{}"], &["rm", "-rf", "{}"]),
-            ("watch joins a line", &["watch", "-n", "5", "reboot", "now"], &["reboot", "now"]),
+            (
+                "xargs",
+                &["xargs", "-I{}", "-P", "4", "rm", "-rf", "{}"],
+                &["rm", "-rf", "{}"],
+            ),
+            (
+                "watch joins a line",
+                &["watch", "-n", "5", "reboot", "now"],
+                &["reboot", "now"],
+            ),
             ("bash -c", &["bash", "-c", "reboot; ls"], &["reboot; ls"]),
-            ("bash -lc bundled", &["/bin/bash", "-lc", "reboot"], &["reboot"]),
-            ("sh -e -c with arg0", &["sh", "-e", "-c", "reboot", "arg0"], &["reboot"]),
+            (
+                "bash -lc bundled",
+                &["/bin/bash", "-lc", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "sh -e -c with arg0",
+                &["sh", "-e", "-c", "reboot", "arg0"],
+                &["reboot"],
+            ),
             ("bash script is not a line", &["bash", "deploy.sh"], &[]),
             ("bash alone", &["bash"], &[]),
-            ("busybox sh -c", &["busybox", "sh", "-c", "reboot"], &["reboot"]),
+            (
+                "busybox sh -c",
+                &["busybox", "sh", "-c", "reboot"],
+                &["reboot"],
+            ),
             ("eval joins", &["eval", "reboot", "now"], &["reboot", "now"]),
             ("su -c", &["su", "-", "root", "-c", "reboot"], &["reboot"]),
-            ("su --command=", &["su", "--command=reboot"], &["--command=reboot"]),
+            (
+                "su --command=",
+                &["su", "--command=reboot"],
+                &["--command=reboot"],
+            ),
             ("su alone", &["su", "-"], &[]),
-            ("runuser -u", &["runuser", "-u", "app", "--", "reboot"], &["reboot"]),
-            ("ssh host cmd", &["ssh", "-p", "2222", "-i", "key", "web1", "sudo", "reboot"], &["sudo", "reboot"]),
-            ("ssh bundled -tt", &["ssh", "-tt", "web1", "reboot"], &["reboot"]),
+            (
+                "runuser -u",
+                &["runuser", "-u", "app", "--", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "ssh host cmd",
+                &["ssh", "-p", "2222", "-i", "key", "web1", "sudo", "reboot"],
+                &["sudo", "reboot"],
+            ),
+            (
+                "ssh bundled -tt",
+                &["ssh", "-tt", "web1", "reboot"],
+                &["reboot"],
+            ),
             ("ssh interactive", &["ssh", "web1"], &[]),
-            ("find -exec", &["find", "/", "-name", "x", "-exec", "rm", "{}", ";"], &["rm", "{}"]),
-            ("kubectl exec", &["kubectl", "-n", "x", "exec", "-it", "pod", "--", "sh", "-c", "reboot"], &["sh", "-c", "reboot"]),
-            ("kubectl get is not a wrapper", &["kubectl", "get", "pods", "--", "x"], &[]),
-            ("docker exec", &["docker", "exec", "-it", "-u", "root", "ctr", "reboot"], &["reboot"]),
-            ("docker compose exec", &["docker", "compose", "-f", "x.yml", "exec", "db", "psql"], &["psql"]),
+            (
+                "find -exec",
+                &["find", "/", "-name", "x", "-exec", "rm", "{}", ";"],
+                &["rm", "{}"],
+            ),
+            (
+                "kubectl exec",
+                &[
+                    "kubectl", "-n", "x", "exec", "-it", "pod", "--", "sh", "-c", "reboot",
+                ],
+                &["sh", "-c", "reboot"],
+            ),
+            (
+                "kubectl get is not a wrapper",
+                &["kubectl", "get", "pods", "--", "x"],
+                &[],
+            ),
+            (
+                "docker exec",
+                &["docker", "exec", "-it", "-u", "root", "ctr", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "docker compose exec",
+                &["docker", "compose", "-f", "x.yml", "exec", "db", "psql"],
+                &["psql"],
+            ),
             ("docker ps is not a wrapper", &["docker", "ps"], &[]),
             ("pdsh", &["pdsh", "-w", "node[1-3]", "reboot"], &["reboot"]),
-            ("ansible -a", &["ansible", "all", "-m", "shell", "-a", "reboot"], &["reboot"]),
-            ("ansible default module", &["ansible", "web", "-a", "reboot"], &["reboot"]),
-            ("ansible reboot module", &["ansible", "all", "-m", "reboot"], &["<synthetic>"]),
-            ("ip netns exec", &["ip", "netns", "exec", "ns1", "reboot"], &["reboot"]),
-            ("flock file cmd", &["flock", "/tmp/l", "reboot"], &["reboot"]),
-            ("flock -c", &["flock", "/tmp/l", "-c", "reboot"], &["reboot"]),
-            ("env -S splits a string", &["env", "-S", "reboot now"], &["reboot now"]),
+            (
+                "ansible -a",
+                &["ansible", "all", "-m", "shell", "-a", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "ansible default module",
+                &["ansible", "web", "-a", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "ansible reboot module",
+                &["ansible", "all", "-m", "reboot"],
+                &["<synthetic>"],
+            ),
+            (
+                "ip netns exec",
+                &["ip", "netns", "exec", "ns1", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "flock file cmd",
+                &["flock", "/tmp/l", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "flock -c",
+                &["flock", "/tmp/l", "-c", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "env -S splits a string",
+                &["env", "-S", "reboot now"],
+                &["reboot now"],
+            ),
             ("plain program", &["ls", "-l"], &[]),
         ];
         for (name, argv, want) in cases {
@@ -753,7 +1135,9 @@ mod tests {
 
     #[test]
     fn find_keeps_itself_and_every_exec() {
-        let argv = ["find", "/", "-exec", "rm", "{}", ";", "-execdir", "chmod", "777", "{}", "+"];
+        let argv = [
+            "find", "/", "-exec", "rm", "{}", ";", "-execdir", "chmod", "777", "{}", "+",
+        ];
         let u = unwrap(&argv).unwrap();
         assert!(u.keep_self);
         assert_eq!(u.inner.len(), 2);
