@@ -187,6 +187,11 @@ pub fn load_rules(cli: &Cli, err: &mut dyn Write) -> RuleSet {
 /// the other directories. A broken file never stops the others: its errors
 /// are printed loudly and the valid rules stay in force.
 pub fn load_rule_dirs(load: &RuleLoad, err: &mut dyn Write) -> RuleSet {
+    load_rule_dirs_counted(load, err).0
+}
+
+/// [`load_rule_dirs`], also returning how many errors were reported.
+pub fn load_rule_dirs_counted(load: &RuleLoad, err: &mut dyn Write) -> (RuleSet, usize) {
     let mut set = RuleSet::builtin();
     let mut dirs: Vec<PathBuf> = Vec::new();
     if load.site {
@@ -210,7 +215,7 @@ pub fn load_rule_dirs(load: &RuleLoad, err: &mut dyn Write) -> RuleSet {
             "safe-run: WARNING: {failed} rule error(s) above; those rules are NOT in force, every other rule is. Fix them and run `safe-run rules lint`."
         );
     }
-    set
+    (set, failed)
 }
 
 fn read_input(path: &Path) -> Result<String, CliError> {
@@ -279,9 +284,8 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 (Some(line), _) => (Mode::DashC, Target::Line(line.clone())),
                 (None, false) => (Mode::Argv, Target::Argv(cli.argv.clone())),
                 (None, true) => {
-                    return Err(CliError::Usage(
-                        "the interactive shell is not available in this build; run a line with `safe-run -c LINE` or a program with `safe-run -- PROG ARGS...`".into(),
-                    ));
+                    drop(out);
+                    return Ok(crate::shell::run(&cli, &mut err));
                 }
             };
             let request = Request {
@@ -373,59 +377,91 @@ pub fn policy_from(config: &Config, identity: &Identity, color: bool) -> Policy 
     }
 }
 
+/// Everything a running session needs from the system, built once: the
+/// configuration, the rules in force, who and where we are, the policy and
+/// the audit recorder. The interactive shell keeps one for its lifetime.
+pub struct System {
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+    pub rules: RuleSet,
+    /// How many rule errors were reported while loading (0 when all loaded).
+    pub rule_errors: usize,
+    pub identity: Identity,
+    pub policy: Policy,
+    pub recorder: Recorder,
+}
+
+impl System {
+    /// Loads everything; problems are reported on `err` and never stop a
+    /// session (the built-in defaults and every valid rule stay in force).
+    pub fn load(cli: &Cli, err: &mut dyn Write) -> System {
+        let loaded = load_config(cli, false, err).unwrap_or_else(|_| Loaded::defaults());
+        let config = loaded.config;
+        let mut cli_rules = RuleLoad::from(cli);
+        cli_rules.dirs.extend(config.rules.dirs.iter().cloned());
+        let (mut rules, rule_errors) = load_rule_dirs_counted(&cli_rules, err);
+        let unknown = rules.disable(&config.rules.disable);
+        for id in unknown {
+            let _ = writeln!(
+                err,
+                "safe-run: warning: [rules] disable names {id:?}, which is not a rule in force"
+            );
+        }
+        let identity = identity::current();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match config.color {
+            config::ColorChoice::Always => true,
+            config::ColorChoice::Never => false,
+            config::ColorChoice::Auto => !no_color && io::stderr().is_terminal(),
+        };
+        let policy = policy_from(&config, &identity, color);
+        let fsync = match config.audit.fsync {
+            config::Fsync::Risky => FsyncPolicy::Risky,
+            config::Fsync::Always => FsyncPolicy::Always,
+            config::Fsync::Never => FsyncPolicy::Never,
+        };
+        let syslog_target = config.syslog.enabled.then(|| SyslogTarget {
+            socket: config.syslog.socket.clone(),
+            facility: syslog::Facility::ALL
+                .into_iter()
+                .find(|f| f.as_str() == config.syslog.facility.as_str())
+                .unwrap_or_default(),
+        });
+        let recorder = Recorder::new(
+            audit_path(&config),
+            fsync,
+            config.audit.wait,
+            syslog_target,
+            &identity,
+        );
+        System {
+            config,
+            config_path: loaded.path,
+            rules,
+            rule_errors,
+            identity,
+            policy,
+            recorder,
+        }
+    }
+
+    /// Runs one request with the real terminal, runner and previewer.
+    pub fn run(&mut self, request: &Request, runner: &mut dyn pipeline::Runner, err: &mut dyn Write) -> i32 {
+        let mut tty = TtyPrompter::open().ok();
+        let mut previewer = preview::run_preview;
+        let mut io = Io {
+            prompter: tty.as_mut().map(|t| t as &mut dyn Prompter),
+            err,
+            audit: &mut self.recorder,
+            runner,
+            previewer: &mut previewer,
+        };
+        pipeline::run_request(request, &self.rules, &self.policy, &mut io)
+    }
+}
+
 /// Runs one request with the real terminal, log, runner and previewer.
 fn run_request_with_system(cli: &Cli, request: &Request, err: &mut dyn Write) -> i32 {
-    let loaded = match load_config(cli, false, err) {
-        Ok(l) => l,
-        Err(_) => Loaded::defaults(),
-    };
-    let config = &loaded.config;
-    let mut cli_rules = RuleLoad::from(cli);
-    cli_rules.dirs.extend(config.rules.dirs.iter().cloned());
-    let mut rules = load_rule_dirs(&cli_rules, err);
-    let unknown = rules.disable(&config.rules.disable);
-    for id in unknown {
-        let _ = writeln!(
-            err,
-            "safe-run: warning: [rules] disable names {id:?}, which is not a rule in force"
-        );
-    }
-    let identity = identity::current();
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let color = match config.color {
-        config::ColorChoice::Always => true,
-        config::ColorChoice::Never => false,
-        config::ColorChoice::Auto => !no_color && io::stderr().is_terminal(),
-    };
-    let policy = policy_from(config, &identity, color);
-    let fsync = match config.audit.fsync {
-        config::Fsync::Risky => FsyncPolicy::Risky,
-        config::Fsync::Always => FsyncPolicy::Always,
-        config::Fsync::Never => FsyncPolicy::Never,
-    };
-    let syslog_target = config.syslog.enabled.then(|| SyslogTarget {
-        socket: config.syslog.socket.clone(),
-        facility: syslog::Facility::ALL
-            .into_iter()
-            .find(|f| f.as_str() == config.syslog.facility.as_str())
-            .unwrap_or_default(),
-    });
-    let mut recorder = Recorder::new(
-        audit_path(config),
-        fsync,
-        config.audit.wait,
-        syslog_target,
-        &identity,
-    );
-    let mut tty = TtyPrompter::open().ok();
-    let mut runner = ProcessRunner;
-    let mut previewer = preview::run_preview;
-    let mut io = Io {
-        prompter: tty.as_mut().map(|t| t as &mut dyn Prompter),
-        err,
-        audit: &mut recorder,
-        runner: &mut runner,
-        previewer: &mut previewer,
-    };
-    pipeline::run_request(request, &rules, &policy, &mut io)
+    let mut system = System::load(cli, err);
+    system.run(request, &mut ProcessRunner, err)
 }

@@ -27,5 +27,6 @@ pub mod rules_cmd;
 pub mod rules_dir;
 pub mod rulespec;
 pub mod sanitize;
+pub mod shell;
 pub mod syslog;
 pub mod unwrap;

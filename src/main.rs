@@ -6,7 +6,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = safe_run::cli::Cli::parse();
+    let mut cli = safe_run::cli::Cli::parse();
+    // sshd and login(1) start a login shell with argv[0] beginning with `-`.
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a| a.to_string_lossy().starts_with('-'))
+    {
+        cli.login = true;
+    }
     match safe_run::cli::run(cli) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
