@@ -400,7 +400,11 @@ impl System {
         let mut cli_rules = RuleLoad::from(cli);
         cli_rules.dirs.extend(config.rules.dirs.iter().cloned());
         let (mut rules, rule_errors) = load_rule_dirs_counted(&cli_rules, err);
-        let unknown = rules.disable(&config.rules.disable);
+        let unknown = if config.rules.disable.is_empty() {
+            Vec::new()
+        } else {
+            rules.disable(&config.rules.disable)
+        };
         for id in unknown {
             let _ = writeln!(
                 err,

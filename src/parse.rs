@@ -1164,7 +1164,22 @@ impl Walker<'_> {
         }
         let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
         let Some(u) = unwrap(&texts) else {
-            self.push(cmd, ctx);
+            let fed = self.fed_script(&cmd, ctx);
+            self.push(cmd.clone(), ctx);
+            // `echo reboot | bash`, `ssh host <<EOF … EOF`: a shell reading
+            // its commands from stdin runs the text it is fed.
+            if let Some((via, remote)) = fed {
+                let mut inner = ctx.clone();
+                inner.via.push(via);
+                inner.remote |= remote;
+                inner.fleet |= remote && ctx.in_loop;
+                inner.stdin_from = None;
+                inner.input = Vec::new();
+                let texts: Vec<String> = cmd.context.input.iter().chain(ctx.input.iter()).cloned().collect();
+                for text in texts {
+                    self.walk_text(&text, Some(cmd.span), &inner, depth + 1)?;
+                }
+            }
             return Ok(());
         };
         let mut inner_ctx = ctx.clone();
@@ -1229,6 +1244,24 @@ impl Walker<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Does this command run a script fed on its stdin? Returns how to name
+    /// it in `via`, and whether it runs on another host.
+    fn fed_script(&self, cmd: &SimpleCommand, ctx: &Ctx) -> Option<(String, bool)> {
+        if cmd.context.input.is_empty() && ctx.input.is_empty() {
+            return None;
+        }
+        let program = cmd.program()?;
+        let positionals = cmd.args().iter().filter(|w| !w.text.starts_with('-')).count();
+        match program {
+            "bash" | "sh" | "dash" | "zsh" | "ksh" | "ash" | "mksh" if positionals == 0 => {
+                Some((format!("{program} <stdin"), false))
+            }
+            // `ssh [opts] host` with no command: the remote shell reads stdin.
+            "ssh" => Some(("ssh <stdin".to_string(), true)),
+            _ => None,
+        }
     }
 
     fn function_body(
@@ -1516,6 +1549,8 @@ mod tests {
                 &["reboot", "cat"],
             ),
             ("comment", "ls # reboot", &["ls"]),
+            ("script piped into a shell", "echo 'ls; reboot' | bash", &["echo ls; reboot", "bash", "ls", "reboot"]),
+            ("here-document into ssh", "ssh web1 <<'EOF'\nsudo reboot\nEOF", &["ssh web1", "reboot"]),
             ("arithmetic stays arithmetic", "((i++))", &[]),
             ("newline list", "ls\nreboot", &["ls", "reboot"]),
         ];

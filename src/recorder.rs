@@ -138,9 +138,55 @@ impl AuditSink for Recorder {
 
 /// The time now, RFC 3339 with the local offset and milliseconds.
 pub fn now() -> String {
-    jiff::Zoned::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
-        .to_string()
+    format_rfc3339(&jiff::Timestamp::now().to_zoned(local_zone()))
+}
+
+/// `2026-11-21T22:41:07.123+00:00`. Written out by hand: jiff's strftime
+/// loads the time zone database on first use.
+fn format_rfc3339(t: &jiff::Zoned) -> String {
+    let offset = t.offset().seconds();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let offset = offset.unsigned_abs();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{sign}{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond(),
+        offset / 3600,
+        (offset % 3600) / 60
+    )
+}
+
+/// The local time zone, read directly: `TZ` (a zone name, a file, or a
+/// POSIX rule) or `/etc/localtime`. jiff's own discovery indexes the whole
+/// zoneinfo tree on first use, which would cost every `safe-run -- CMD`
+/// about a millisecond.
+fn local_zone() -> jiff::tz::TimeZone {
+    use jiff::tz::TimeZone;
+    let from_file = |name: &str, path: &Path| {
+        std::fs::read(path)
+            .ok()
+            .and_then(|data| TimeZone::tzif(name, &data).ok())
+    };
+    match std::env::var("TZ") {
+        Ok(tz) if !tz.is_empty() => {
+            let name = tz.trim_start_matches(':');
+            if name.starts_with('/') {
+                return from_file(name, Path::new(name)).unwrap_or(TimeZone::UTC);
+            }
+            if !name.contains("..")
+                && let Some(zone) = from_file(name, &Path::new("/usr/share/zoneinfo").join(name))
+            {
+                return zone;
+            }
+            TimeZone::posix(name).unwrap_or(TimeZone::UTC)
+        }
+        _ => from_file("localtime", Path::new("/etc/localtime")).unwrap_or(TimeZone::UTC),
+    }
 }
 
 /// A unique record id: time, process and a random part, sortable by time.
@@ -197,4 +243,24 @@ pub fn resolve_log_path(
             .collect::<Vec<_>>()
             .join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_with_offset_and_milliseconds() {
+        let ts: jiff::Timestamp = "2026-11-21T22:41:07.123456Z".parse().unwrap();
+        let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(-5));
+        assert_eq!(format_rfc3339(&ts.to_zoned(tz)), "2026-11-21T17:41:07.123-05:00");
+        let half = jiff::tz::Offset::from_seconds(5 * 3600 + 1800).unwrap();
+        let tz = jiff::tz::TimeZone::fixed(half);
+        assert_eq!(format_rfc3339(&ts.to_zoned(tz)), "2026-11-22T04:11:07.123+05:30");
+    }
+
+    #[test]
+    fn ids_are_unique_within_a_process() {
+        assert_ne!(new_id(), new_id());
+    }
 }
