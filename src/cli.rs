@@ -336,11 +336,17 @@ fn audit_verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, CliError>
     }
     match audit::verify_chain(readers, None) {
         Ok(summary) => {
-            writeln!(out, "ok: {} records, hash chain intact", summary.records)?;
+            writeln!(
+                out,
+                "ok: {} records in {} file(s), hash chain intact",
+                summary.records,
+                files.len()
+            )?;
             Ok(0)
         }
         Err(e) => {
-            writeln!(out, "FAILED: {e}")?;
+            let name = files.get(e.file).map_or_else(String::new, |f| format!("{}:", f.display()));
+            writeln!(out, "FAILED: {name}{e}")?;
             Ok(1)
         }
     }
