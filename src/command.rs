@@ -111,13 +111,14 @@ pub struct SimpleCommand {
 impl SimpleCommand {
     /// The program's name for matching: the last path component of argv[0],
     /// after `.`/`..` normalisation (`/usr/sbin/../sbin/reboot` is `reboot`).
-    /// `None` when argv[0] is only known at run time; `Some("")` for a
+    /// `None` when argv[0] is only known at run time (an expansion, a glob or
+    /// a brace expansion: `/sbin/reboo*`, `{reboot,}`); `Some("")` for a
     /// command with no program (a bare redirection such as `> /etc/fstab`).
     pub fn program(&self) -> Option<&str> {
         let Some(first) = self.argv.first() else {
             return Some("");
         };
-        if first.dynamic {
+        if first.dynamic || first.glob {
             return None;
         }
         Some(program_name(&first.text))

@@ -240,44 +240,72 @@ fn guard(text: &str, limits: &Limits) -> Result<(), ParseError> {
             max: limits.max_len,
         });
     }
+    // A stack of the quoting and bracket contexts, as the shell nests them:
+    // inside double quotes only `$(`, `${` and backquotes open a context,
+    // and inside those, quotes start afresh (`"${x:-"a"}"`).
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Frame {
+        Double,
+        Paren,
+        Brace,
+        Backquote,
+    }
+    let too_deep = || ParseError::TooDeep {
+        max: limits.max_depth,
+    };
     let bytes = text.as_bytes();
-    let mut depth: usize = 0;
-    let mut max_depth: usize = 0;
-    let mut parens: usize = 0;
-    let mut in_single = false;
-    let mut in_double = false;
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut keywords: usize = 0;
     let mut word_start = true;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if in_single {
-            if b == b'\'' {
-                in_single = false;
-            }
-            i += 1;
-            continue;
-        }
+        let quoted = stack.last() == Some(&Frame::Double);
+        let next = bytes.get(i + 1).copied();
         match b {
             b'\\' => {
                 i += 2;
                 word_start = false;
                 continue;
             }
-            b'\'' if !in_double => in_single = true,
-            b'"' => in_double = !in_double,
-            b'(' | b'{' if !in_double || (i > 0 && bytes[i - 1] == b'$') => {
-                depth += 1;
-                if b == b'(' {
-                    parens += 1;
-                }
+            b'\'' if !quoted => {
+                // Single quotes: nothing inside counts.
+                let close = bytes[i + 1..].iter().position(|c| *c == b'\'');
+                i = close.map_or(bytes.len(), |p| i + 2 + p);
+                word_start = false;
+                continue;
             }
-            b')' | b'}' if !in_double || depth > 0 => {
-                depth = depth.saturating_sub(1);
-                if b == b')' {
-                    parens = parens.saturating_sub(1);
-                }
+            b'"' if quoted => {
+                stack.pop();
             }
-            _ if word_start && !in_double && b.is_ascii_alphabetic() => {
+            b'"' => stack.push(Frame::Double),
+            b'`' if stack.last() == Some(&Frame::Backquote) => {
+                stack.pop();
+            }
+            b'`' => stack.push(Frame::Backquote),
+            b'$' if next == Some(b'(') || next == Some(b'{') => {
+                stack.push(if next == Some(b'(') {
+                    Frame::Paren
+                } else {
+                    Frame::Brace
+                });
+                i += 2;
+                word_start = true;
+                if stack.len() + keywords > limits.max_depth {
+                    return Err(too_deep());
+                }
+                continue;
+            }
+            _ if quoted => {}
+            b'(' => stack.push(Frame::Paren),
+            b'{' => stack.push(Frame::Brace),
+            b')' if stack.last() == Some(&Frame::Paren) => {
+                stack.pop();
+            }
+            b'}' if stack.last() == Some(&Frame::Brace) => {
+                stack.pop();
+            }
+            _ if word_start && b.is_ascii_alphabetic() => {
                 let end = bytes[i..]
                     .iter()
                     .position(|c| !c.is_ascii_alphabetic())
@@ -285,32 +313,27 @@ fn guard(text: &str, limits: &Limits) -> Result<(), ParseError> {
                 let ends_word = bytes.get(end).is_none_or(|c| b" \t\n;&|)".contains(c));
                 if ends_word {
                     match &text[i..end] {
-                        "if" | "case" | "do" => depth += 1,
-                        "fi" | "esac" | "done" => depth = depth.saturating_sub(1),
+                        "if" | "case" | "do" => keywords += 1,
+                        "fi" | "esac" | "done" => keywords = keywords.saturating_sub(1),
                         _ => {}
                     }
                 }
                 i = end;
                 word_start = false;
-                max_depth = max_depth.max(depth);
+                if stack.len() + keywords > limits.max_depth {
+                    return Err(too_deep());
+                }
                 continue;
             }
             _ => {}
         }
-        word_start = b" \t\n;&|(){}".contains(&b);
-        max_depth = max_depth.max(depth);
-        if max_depth > limits.max_depth {
-            return Err(ParseError::TooDeep {
-                max: limits.max_depth,
-            });
+        word_start = b" \t\n;&|(){}`".contains(&b);
+        if stack.len() + keywords > limits.max_depth {
+            return Err(too_deep());
         }
         i += 1;
     }
-    if max_depth > limits.max_depth {
-        return Err(ParseError::TooDeep {
-            max: limits.max_depth,
-        });
-    }
+    let parens = stack.iter().filter(|f| **f == Frame::Paren).count();
     if parens > limits.max_unclosed_parens {
         return Err(ParseError::Unbalanced { count: parens });
     }
@@ -430,6 +453,8 @@ struct Ctx {
     loop_vars: Vec<String>,
     stdin_from: Option<String>,
     input: Vec<String>,
+    /// Runs once per input item (`xargs`, `parallel`).
+    per_item: bool,
 }
 
 struct Walker<'l> {
@@ -531,13 +556,14 @@ impl Walker<'_> {
                     let prog = c.program().unwrap_or("").to_string();
                     let input = match prog.as_str() {
                         "echo" | "printf" => {
-                            vec![
-                                c.args()
-                                    .iter()
-                                    .map(|w| w.text.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(" "),
-                            ]
+                            let words: Vec<&str> =
+                                c.args().iter().map(|w| w.text.as_str()).collect();
+                            let text = words.join(" ");
+                            // printf and `echo -e` turn `\n` into a line break:
+                            // `printf 'ls\nreboot\n' | sh` runs two commands.
+                            let escapes = prog == "printf"
+                                || words.first().is_some_and(|w| w.starts_with("-e"));
+                            vec![if escapes { ansi_c(&text) } else { text }]
                         }
                         "cat" | "tee" => c.context.input.clone(),
                         _ => Vec::new(),
@@ -693,7 +719,7 @@ impl Walker<'_> {
             .collect();
         // Both pairs must touch: `((a) )` is two subshells in bash.
         let touching = source.starts_with("((") && source.trim_end().ends_with("))");
-        if touching && brush_parser::arithmetic::parse(expr).is_ok() {
+        if touching {
             return self.scan_text(expr, src, ctx, depth, src.span(Some(loc)));
         }
         let trimmed = source.trim();
@@ -740,6 +766,11 @@ impl Walker<'_> {
                     cmd.argv.push(w);
                 }
                 Item::AssignmentWord(assignment, word) => {
+                    // `a[$(cmd)]=1`: the subscript is expanded, so it runs.
+                    if let ast::AssignmentName::ArrayElementName(_, index) = &assignment.name {
+                        let span = src.span(word.loc.as_ref());
+                        self.scan_text(index, src, ctx, depth, span)?;
+                    }
                     let value = self.assignment_value(&assignment.value, src, ctx, depth)?;
                     if in_prefix && cmd.argv.is_empty() {
                         if let ast::AssignmentName::VariableName(name) = &assignment.name {
@@ -1018,7 +1049,12 @@ impl Walker<'_> {
             let raw_piece = || char_slice(raw, p.start_index, p.end_index);
             match &p.piece {
                 WordPiece::Text(t) => {
-                    if !in_double && t.contains(['*', '?', '[']) {
+                    // Globs and brace expansion (`{reboot,}`) change the
+                    // words at run time.
+                    if !in_double
+                        && (t.contains(['*', '?', '['])
+                            || (t.contains('{') && t.contains(',') && t.contains('}')))
+                    {
                         out.glob = true;
                     }
                     out.text.push_str(t);
@@ -1042,6 +1078,13 @@ impl Walker<'_> {
                 }
                 WordPiece::ParameterExpansion(expr) => {
                     use bword::ParameterExpr as E;
+                    if let E::Parameter {
+                        parameter: bword::Parameter::NamedWithIndex { index, .. },
+                        ..
+                    } = expr
+                    {
+                        self.scan_text(index, src, ctx, depth, span)?;
+                    }
                     let known = match expr {
                         E::Parameter {
                             parameter: bword::Parameter::Named(name),
@@ -1085,7 +1128,7 @@ impl Walker<'_> {
                 }
                 WordPiece::ArithmeticExpression(e) => {
                     let piece = raw_piece();
-                    if piece.ends_with("))") && brush_parser::arithmetic::parse(&e.value).is_ok() {
+                    if piece.ends_with("))") {
                         self.scan_text(&e.value, src, ctx, depth, span)?;
                     } else {
                         // Not arithmetic: bash reads `$((a) )` as a command
@@ -1175,7 +1218,13 @@ impl Walker<'_> {
                 inner.fleet |= remote && ctx.in_loop;
                 inner.stdin_from = None;
                 inner.input = Vec::new();
-                let texts: Vec<String> = cmd.context.input.iter().chain(ctx.input.iter()).cloned().collect();
+                let texts: Vec<String> = cmd
+                    .context
+                    .input
+                    .iter()
+                    .chain(ctx.input.iter())
+                    .cloned()
+                    .collect();
                 for text in texts {
                     self.walk_text(&text, Some(cmd.span), &inner, depth + 1)?;
                 }
@@ -1187,6 +1236,7 @@ impl Walker<'_> {
         inner_ctx.remote |= u.remote;
         inner_ctx.fleet |= u.fleet || (u.remote && ctx.in_loop);
         inner_ctx.in_loop |= u.repeated;
+        inner_ctx.per_item |= u.per_item;
         if u.keep_self {
             self.push(cmd.clone(), ctx);
         }
@@ -1253,13 +1303,26 @@ impl Walker<'_> {
             return None;
         }
         let program = cmd.program()?;
-        let positionals = cmd.args().iter().filter(|w| !w.text.starts_with('-')).count();
+        let positionals = cmd
+            .args()
+            .iter()
+            .filter(|w| !w.text.starts_with('-'))
+            .count();
         match program {
             "bash" | "sh" | "dash" | "zsh" | "ksh" | "ash" | "mksh" if positionals == 0 => {
                 Some((format!("{program} <stdin"), false))
             }
             // `ssh [opts] host` with no command: the remote shell reads stdin.
             "ssh" => Some(("ssh <stdin".to_string(), true)),
+            // `echo reboot | at now`: at and batch run their stdin later.
+            "at" | "batch"
+                if !cmd
+                    .args()
+                    .iter()
+                    .any(|w| matches!(w.text.as_str(), "-l" | "-r" | "-c" | "-d" | "-f")) =>
+            {
+                Some((format!("{program} <stdin"), false))
+            }
             _ => None,
         }
     }
@@ -1295,12 +1358,13 @@ impl Walker<'_> {
         c.in_substitution = ctx.in_subst;
         c.stdin_from = ctx.stdin_from.clone();
         c.input.extend(ctx.input.iter().cloned());
-        c.loop_item = ctx.in_loop
-            && ctx.loop_vars.iter().any(|v| {
-                cmd.argv.iter().skip(1).any(|w| {
-                    w.text.contains(&format!("${v}")) || w.text.contains(&format!("${{{v}}}"))
-                })
-            });
+        c.loop_item = ctx.per_item
+            || ctx.in_loop
+                && ctx.loop_vars.iter().any(|v| {
+                    cmd.argv.iter().skip(1).any(|w| {
+                        w.text.contains(&format!("${v}")) || w.text.contains(&format!("${{{v}}}"))
+                    })
+                });
         self.out.push(cmd);
     }
 }
@@ -1501,7 +1565,11 @@ mod tests {
             ("subshell", "(cd /; reboot)", &["cd /", "reboot"]),
             ("spaced nested subshells", "( ( reboot ) )", &["reboot"]),
             ("touching open, spaced close", "((reboot) )", &["reboot"]),
-            ("substitution of a subshell", "echo $((reboot) )", &["reboot", "echo $((reboot) )"]),
+            (
+                "substitution of a subshell",
+                "echo $((reboot) )",
+                &["reboot", "echo $((reboot) )"],
+            ),
             ("brace group", "{ reboot; }", &["reboot"]),
             (
                 "command substitution",
@@ -1549,8 +1617,41 @@ mod tests {
                 &["reboot", "cat"],
             ),
             ("comment", "ls # reboot", &["ls"]),
-            ("script piped into a shell", "echo 'ls; reboot' | bash", &["echo ls; reboot", "bash", "ls", "reboot"]),
-            ("here-document into ssh", "ssh web1 <<'EOF'\nsudo reboot\nEOF", &["ssh web1", "reboot"]),
+            (
+                "arithmetic with a substitution",
+                "echo $(( $(date +%s) + 60 ))",
+                &["date +%s", "echo $(( $(date +%s) + 60 ))"],
+            ),
+            (
+                "array subscript substitution",
+                "a[$(reboot)]=1",
+                &["reboot"],
+            ),
+            (
+                "subscript in an expansion",
+                "echo ${x[$(reboot)]}",
+                &["reboot", "echo ${x[$(reboot)]}"],
+            ),
+            (
+                "printf escapes fed to sh",
+                "printf 'ls\\nreboot\\n' | sh",
+                &["printf ls\\nreboot\\n", "sh", "ls", "reboot"],
+            ),
+            (
+                "at reads its stdin",
+                "echo reboot | at now",
+                &["echo reboot", "at now", "reboot"],
+            ),
+            (
+                "script piped into a shell",
+                "echo 'ls; reboot' | bash",
+                &["echo ls; reboot", "bash", "ls", "reboot"],
+            ),
+            (
+                "here-document into ssh",
+                "ssh web1 <<'EOF'\nsudo reboot\nEOF",
+                &["ssh web1", "reboot"],
+            ),
             ("arithmetic stays arithmetic", "((i++))", &[]),
             ("newline list", "ls\nreboot", &["ls", "reboot"]),
         ];
@@ -1611,6 +1712,20 @@ mod tests {
         }
         let e = parse_line("ls )").unwrap_err();
         assert!(matches!(e, ParseError::Syntax { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn guard_counts_nesting_inside_quotes_and_expansions() {
+        // Regression: a quote inside `${…}` used to be read as closing the
+        // outer string, so this nesting went uncounted and overflowed the
+        // parser's stack.
+        for unit in ["\"}${", "\")$(", "\"$(", "${x:-\"", "`$(\""] {
+            let line = unit.repeat(400);
+            assert!(parse_line(&line).is_err(), "{unit:?}");
+        }
+        // Literal brackets in quotes are not nesting.
+        assert!(parse_line("echo '((((((((((((((((((((((' \"{{{{{{{{{{{{{{{{{{{{{{{{\"").is_ok());
+        assert!(parse_line("case $x in a) ls;; b) ls;; esac").is_ok());
     }
 
     #[test]

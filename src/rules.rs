@@ -26,8 +26,8 @@ use regex::Regex;
 use crate::command::{RedirectKind, SimpleCommand, Word, program_name};
 use crate::risk::{Action, Risk};
 use crate::rulespec::{
-    self, ANY_PROGRAM, Blob, DYNAMIC_PROGRAM, Level, PLACEHOLDERS, Patterns, RECURSIVE_FUNCTION,
-    RuleAction, RuleSpec, SpecError,
+    self, ANY_PROGRAM, Blob, BlobProgram, DYNAMIC_PROGRAM, Level, PLACEHOLDERS, Patterns,
+    RECURSIVE_FUNCTION, RuleAction, RuleSpec, SpecError,
 };
 use crate::sanitize::clean;
 
@@ -201,7 +201,8 @@ impl Rule {
     /// `<recursive-function>` to a call of a self-calling function.
     pub fn applies_to(&self, cmd: &SimpleCommand) -> bool {
         let program = cmd.program();
-        let dynamic = cmd.argv.first().is_some_and(|w| w.dynamic);
+        // `program()` is `None` exactly when argv[0] is only known at run time.
+        let dynamic = program.is_none();
         self.spec.programs.iter().any(|p| match p.as_str() {
             ANY_PROGRAM => true,
             DYNAMIC_PROGRAM => dynamic,
@@ -375,8 +376,8 @@ impl Rule {
         .into_iter()
         .flatten()
         .flat_map(|r| &r.0)
-        .filter(|p| p.compiled.get().is_some())
-        .count()
+        .map(LazyRegex::compiled)
+        .sum()
     }
 }
 
@@ -506,18 +507,44 @@ fn flag_matches(spec: &str, word: &str, value_flags: &[String]) -> bool {
 #[derive(Clone, Debug)]
 struct Regexes(Vec<LazyRegex>);
 
+/// One pattern with two engines, each compiled the first time it is needed.
+///
+/// The `regex` crate costs 0.1–0.8 ms to compile one of the shipped
+/// patterns (Unicode classes, literal prefilters), more than the whole
+/// start-up budget of a `safe-run check`; `regex-lite` compiles them in a few
+/// microseconds. The two agree exactly on ASCII text: they differ only in
+/// what `\w`, `\s`, `\d`, `\b` and `(?i)` do with non-ASCII characters, and
+/// in `regex-lite` lacking `\p{…}` and class set operations. So ASCII text
+/// goes to `regex-lite`, and anything else — non-ASCII text, or a pattern
+/// `regex-lite` cannot compile — to `regex`: the semantics are the `regex`
+/// crate's (docs/RULES.md), the cost is `regex-lite`'s.
 #[derive(Clone, Debug)]
 struct LazyRegex {
     pattern: String,
     /// `Some(None)` once compilation has failed.
-    compiled: OnceLock<Option<Regex>>,
+    lite: OnceLock<Option<regex_lite::Regex>>,
+    full: OnceLock<Option<Regex>>,
 }
 
 impl LazyRegex {
-    fn get(&self) -> Option<&Regex> {
-        self.compiled
+    /// Does the pattern match `text`? `None` if it does not compile.
+    fn is_match(&self, text: &str) -> Option<bool> {
+        if text.is_ascii()
+            && let Some(re) = self
+                .lite
+                .get_or_init(|| regex_lite::Regex::new(&self.pattern).ok())
+        {
+            return Some(re.is_match(text));
+        }
+        self.full
             .get_or_init(|| Regex::new(&self.pattern).ok())
             .as_ref()
+            .map(|re| re.is_match(text))
+    }
+
+    #[cfg(test)]
+    fn compiled(&self) -> usize {
+        usize::from(self.lite.get().is_some()) + usize::from(self.full.get().is_some())
     }
 }
 
@@ -529,19 +556,26 @@ impl Regexes {
                 .iter()
                 .map(|p| LazyRegex {
                     pattern: p.clone(),
-                    compiled: OnceLock::new(),
+                    lite: OnceLock::new(),
+                    full: OnceLock::new(),
                 })
                 .collect(),
         )
     }
 
     /// Does some text match some pattern? A pattern that does not compile
-    /// counts as matching, so a broken rule errs on the side of asking.
+    /// counts as matching (when there is text to match), so a broken rule
+    /// errs on the side of asking.
     fn hold<'t, I: Iterator<Item = &'t str>>(&self, texts: impl Fn() -> I) -> bool {
-        self.0.iter().any(|p| match p.get() {
-            Some(re) => texts().any(|t| re.is_match(t)),
-            None => true,
-        })
+        // Nothing to match (no arguments, no redirection): no pattern can
+        // hold, and none is compiled — start-up cost is paid only for rules
+        // that have something to look at.
+        if texts().next().is_none() {
+            return false;
+        }
+        self.0
+            .iter()
+            .any(|p| texts().any(|t| p.is_match(t) != Some(false)))
     }
 
     /// Does some text match some pattern that compiles? A broken pattern
@@ -549,7 +583,7 @@ impl Regexes {
     fn exempt<'t, I: Iterator<Item = &'t str>>(&self, texts: impl Fn() -> I) -> bool {
         self.0
             .iter()
-            .any(|p| p.get().is_some_and(|re| texts().any(|t| re.is_match(t))))
+            .any(|p| texts().any(|t| p.is_match(t) == Some(true)))
     }
 }
 
@@ -629,13 +663,22 @@ fn unreadable_rule(id: &str, file: &str, line: usize) -> Rule {
 }
 
 /// Every rule in force, indexed by program name.
+///
+/// The built-in rules keep the index `build.rs` wrote (sorted program names,
+/// searched in place); rules added later get a small map of their own. A
+/// replaced or disabled rule is only marked dead, so no index is rewritten.
+/// The map from id to rule is built the first time it is needed, since a
+/// plain `safe-run check` never needs it.
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     slots: Vec<Slot>,
-    by_id: HashMap<Cow<'static, str>, usize>,
+    live: usize,
+    /// The embedded index, sorted by program name.
+    embedded: Vec<BlobProgram<'static>>,
     /// Program name (`*`, `<dynamic>` and `<recursive-function>` included)
-    /// to slot indices, ascending.
-    by_program: HashMap<Cow<'static, str>, Vec<usize>>,
+    /// to the slots of added rules, ascending.
+    added: HashMap<String, Vec<usize>>,
+    by_id: OnceLock<HashMap<Cow<'static, str>, usize>>,
 }
 
 impl RuleSet {
@@ -645,7 +688,7 @@ impl RuleSet {
     }
 
     /// The rules shipped in `rules/`, compiled into the binary. Cheap: only
-    /// the index is decoded here.
+    /// the index is decoded here, borrowing from the embedded bytes.
     pub fn builtin() -> RuleSet {
         RuleSet::from_blob(BUILTIN_BLOB)
     }
@@ -656,15 +699,10 @@ impl RuleSet {
             set.add([unreadable_rule("builtin-rules-unreadable", "rules", 0)]);
             return set;
         };
-        let count = blob.rules.len();
-        let mut set = RuleSet {
-            slots: Vec::with_capacity(count),
-            by_id: HashMap::with_capacity(count),
-            by_program: HashMap::with_capacity(blob.programs.len()),
-        };
-        for rule in blob.rules {
-            set.by_id.insert(Cow::Borrowed(rule.id), set.slots.len());
-            set.slots.push(Slot {
+        let slots: Vec<Slot> = blob
+            .rules
+            .into_iter()
+            .map(|rule| Slot {
                 id: Cow::Borrowed(rule.id),
                 live: true,
                 rule: SlotRule::Embedded {
@@ -673,13 +711,20 @@ impl RuleSet {
                     line: rule.line,
                     decoded: OnceLock::new(),
                 },
-            });
+            })
+            .collect();
+        let mut embedded = blob.programs;
+        // build.rs writes it sorted; a lookup must never miss because of order.
+        if !embedded.is_sorted_by(|a, b| a.name <= b.name) {
+            embedded.sort_by(|a, b| a.name.cmp(b.name));
         }
-        for (program, mut indices) in blob.programs {
-            indices.retain(|&i| i < count);
-            set.by_program.insert(Cow::Borrowed(program), indices);
+        RuleSet {
+            live: slots.len(),
+            slots,
+            embedded,
+            added: HashMap::new(),
+            by_id: OnceLock::new(),
         }
-        set
     }
 
     /// Reads and validates a rule file. Every error in the file is
@@ -708,73 +753,82 @@ impl RuleSet {
         (rules, errors)
     }
 
-    /// Adds rules in order; a rule whose id is already in the set replaces
-    /// it (in its place, so listing order stays stable).
+    /// The id map, built from the live slots.
+    fn build_ids(&self) -> HashMap<Cow<'static, str>, usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.live)
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect()
+    }
+
+    /// Adds rules in order. A rule whose id is already in the set replaces
+    /// it; the new rule is listed where it was added.
     pub fn add(&mut self, rules: impl IntoIterator<Item = Rule>) {
+        let mut ids = self.by_id.take().unwrap_or_else(|| self.build_ids());
         for rule in rules {
-            let slot = Slot {
+            let index = self.slots.len();
+            if let Some(old) = ids.insert(Cow::Owned(rule.spec.id.clone()), index)
+                && let Some(slot) = self.slots.get_mut(old)
+            {
+                slot.live = false;
+                self.live -= 1;
+            }
+            for program in &rule.spec.programs {
+                let list = self.added.entry(program.clone()).or_default();
+                if list.last() != Some(&index) {
+                    list.push(index);
+                }
+            }
+            self.slots.push(Slot {
                 id: Cow::Owned(rule.spec.id.clone()),
                 live: true,
                 rule: SlotRule::Loaded(Box::new(rule)),
-            };
-            let index = match self.by_id.get(slot.id.as_ref()) {
-                Some(&index) => {
-                    self.unindex(index);
-                    self.slots[index] = slot;
-                    index
-                }
-                None => {
-                    let index = self.slots.len();
-                    self.by_id.insert(slot.id.clone(), index);
-                    self.slots.push(slot);
-                    index
-                }
-            };
-            let programs = self.slots[index].rule().spec.programs.clone();
-            for program in programs {
-                let list = self.by_program.entry(Cow::Owned(program)).or_default();
-                if let Err(at) = list.binary_search(&index) {
-                    list.insert(at, index);
-                }
-            }
+            });
+            self.live += 1;
         }
+        self.by_id = OnceLock::from(ids);
     }
 
     /// Takes rules out of force by id. Returns the ids that matched no rule,
     /// so the caller can say so.
     pub fn disable(&mut self, ids: &[String]) -> Vec<String> {
+        let mut known = self.by_id.take().unwrap_or_else(|| self.build_ids());
         let mut unknown = Vec::new();
         for id in ids {
-            match self.by_id.remove(id.as_str()) {
+            match known.remove(id.as_str()) {
                 Some(index) => {
-                    self.unindex(index);
                     if let Some(slot) = self.slots.get_mut(index) {
                         slot.live = false;
+                        self.live -= 1;
                     }
                 }
                 None => unknown.push(id.clone()),
             }
         }
+        self.by_id = OnceLock::from(known);
         unknown
     }
 
-    fn unindex(&mut self, index: usize) {
-        for list in self.by_program.values_mut() {
-            if let Ok(at) = list.binary_search(&index) {
-                list.remove(at);
-            }
+    /// Appends the slots listed for `program`, built-in and added.
+    fn collect_indices(&self, program: &str, into: &mut Vec<usize>) {
+        if let Ok(at) = self.embedded.binary_search_by(|p| p.name.cmp(program))
+            && let Some(entry) = self.embedded.get(at)
+        {
+            into.extend(entry.indices());
+        }
+        if let Some(list) = self.added.get(program) {
+            into.extend_from_slice(list);
         }
     }
 
-    fn indices(&self, program: &str) -> &[usize] {
-        self.by_program.get(program).map_or(&[], Vec::as_slice)
-    }
-
-    fn slot_rules<'s>(
-        &'s self,
-        indices: impl Iterator<Item = usize> + 's,
-    ) -> impl Iterator<Item = &'s Rule> + 's {
+    /// The live rules at these slots, in slot order, each once.
+    fn rules_at(&self, mut indices: Vec<usize>) -> impl Iterator<Item = &Rule> + use<'_> {
+        indices.sort_unstable();
+        indices.dedup();
         indices
+            .into_iter()
             .filter_map(|i| self.slots.get(i))
             .filter(|s| s.live)
             .map(Slot::rule)
@@ -783,35 +837,33 @@ impl RuleSet {
     /// The rules for a program name (`*` rules included), in load order.
     /// `<dynamic>` and `<recursive-function>` are looked up like names.
     pub fn rules_for(&self, program: &str) -> impl Iterator<Item = &Rule> + use<'_> {
-        let own = self.indices(program);
-        let any = if program == ANY_PROGRAM {
-            &[]
-        } else {
-            self.indices(ANY_PROGRAM)
-        };
-        self.slot_rules(merge_ascending(own, any))
+        let mut indices = Vec::new();
+        self.collect_indices(program, &mut indices);
+        if program != ANY_PROGRAM {
+            self.collect_indices(ANY_PROGRAM, &mut indices);
+        }
+        self.rules_at(indices)
     }
 
     /// The rules that could match a command: those for its program name
     /// (or `<dynamic>`), `<recursive-function>` rules if it is a call of a
     /// self-calling function, and `*` rules; in load order, each once.
     pub fn rules_for_command(&self, cmd: &SimpleCommand) -> impl Iterator<Item = &Rule> + use<'_> {
-        let mut indices: Vec<usize> = self.indices(ANY_PROGRAM).to_vec();
+        let mut indices = Vec::new();
+        self.collect_indices(ANY_PROGRAM, &mut indices);
         if let Some(program) = cmd.program() {
-            indices.extend_from_slice(self.indices(program));
+            self.collect_indices(program, &mut indices);
         } else if cmd.argv.first().is_some_and(|w| w.dynamic) {
-            indices.extend_from_slice(self.indices(DYNAMIC_PROGRAM));
+            self.collect_indices(DYNAMIC_PROGRAM, &mut indices);
         }
         if is_recursive_call(cmd) {
-            indices.extend_from_slice(self.indices(RECURSIVE_FUNCTION));
+            self.collect_indices(RECURSIVE_FUNCTION, &mut indices);
         }
-        indices.sort_unstable();
-        indices.dedup();
-        self.slot_rules(indices.into_iter())
+        self.rules_at(indices)
     }
 
     pub fn get(&self, id: &str) -> Option<&Rule> {
-        let index = *self.by_id.get(id)?;
+        let index = *self.by_id.get_or_init(|| self.build_ids()).get(id)?;
         self.slots.get(index).filter(|s| s.live).map(Slot::rule)
     }
 
@@ -821,40 +873,12 @@ impl RuleSet {
     }
 
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.live == 0
     }
-}
-
-/// Two ascending index lists merged into one, each index once.
-fn merge_ascending<'a>(a: &'a [usize], b: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
-    let (mut i, mut j) = (0, 0);
-    std::iter::from_fn(move || match (a.get(i), b.get(j)) {
-        (Some(&x), Some(&y)) => {
-            if x <= y {
-                i += 1;
-                if x == y {
-                    j += 1;
-                }
-                Some(x)
-            } else {
-                j += 1;
-                Some(y)
-            }
-        }
-        (Some(&x), None) => {
-            i += 1;
-            Some(x)
-        }
-        (None, Some(&y)) => {
-            j += 1;
-            Some(y)
-        }
-        (None, None) => None,
-    })
 }
 
 #[cfg(test)]
@@ -1206,6 +1230,24 @@ mod tests {
     }
 
     #[test]
+    fn regexes_keep_the_regex_crate_semantics_on_non_ascii_text() {
+        // Unicode `\w` and case folding: `regex-lite` alone would say no.
+        check_cases(&[
+            ("targets = \"^\\\\w+$\"", "rm café", true),
+            ("targets = \"^\\\\w+$\"", "rm cafe", true),
+            ("targets = \"^\\\\w+$\"", "rm a-b", false),
+            ("targets = \"(?i)^k$\"", "rm \u{212a}", true),
+            // A pattern only the full engine knows, on ASCII text.
+            ("targets = \"^\\\\p{Greek}+$\"", "rm abc", false),
+            ("targets = \"^\\\\p{Greek}+$\"", "rm αβγ", true),
+        ]);
+        // A no-break space is `\s` to the regex crate.
+        let mut nbsp = cmd("rm");
+        nbsp.argv.push(word("a\u{a0}b"));
+        assert!(rule("targets = \"^a\\\\sb$\"").matches(&nbsp).is_some());
+    }
+
+    #[test]
     fn regexes_compile_only_when_the_structure_already_matches() {
         let r = rule(
             "programs = [\"apt-get\"]\nsubcommand = [\"upgrade\"]\nargs = \"\\\\S\"\nunless_args = \"^--dry\"",
@@ -1286,18 +1328,39 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_with_a_known_id_replaces_the_old_one_in_place() {
+    fn a_rule_with_a_known_id_replaces_the_old_one() {
         let mut set = RuleSet::new();
         set.add([named("a", "[\"rm\"]"), named("b", "[\"rm\"]")]);
         set.add([named("a", "[\"shred\"]")]);
         assert_eq!(set.len(), 2);
-        assert_eq!(ids(set.iter()), vec!["a", "b"]);
+        assert_eq!(ids(set.iter()), vec!["b", "a"], "listed where it was added");
         assert_eq!(ids(set.rules_for("rm")), vec!["b"]);
         assert_eq!(ids(set.rules_for("shred")), vec!["a"]);
         assert_eq!(
             set.get("a").map(|r| r.spec.programs.clone()),
             Some(vec!["shred".to_string()])
         );
+    }
+
+    #[test]
+    fn an_added_rule_replaces_a_builtin_one_with_the_same_id() {
+        let mut set = RuleSet::builtin();
+        let Some(first) = set.iter().next().map(|r| r.id().to_string()) else {
+            return; // no shipped rules yet
+        };
+        let before = set.len();
+        set.add([named(&first, "[\"only-this-program\"]")]);
+        assert_eq!(set.len(), before);
+        let replaced = set.get(&first).expect("still there");
+        assert_eq!(
+            replaced.spec.programs,
+            vec!["only-this-program".to_string()]
+        );
+        assert_eq!(
+            ids(set.rules_for("only-this-program")).last(),
+            Some(&first.as_str())
+        );
+        assert_eq!(set.iter().filter(|r| r.id() == first).count(), 1);
     }
 
     #[test]
@@ -1341,6 +1404,8 @@ mod tests {
 
     #[test]
     fn an_unreadable_embedded_rule_fails_closed() {
+        // Index 7 does not exist: it is skipped, not a panic.
+        let indices = BlobProgram::encode(&[0, 7]);
         let blob = Blob {
             files: vec!["rules/x.toml"],
             rules: vec![rulespec::BlobRule {
@@ -1349,7 +1414,10 @@ mod tests {
                 line: 4,
                 spec: &[0xff, 0xff],
             }],
-            programs: vec![("rm", vec![0, 7])],
+            programs: vec![BlobProgram {
+                name: "rm",
+                rules: &indices,
+            }],
         };
         let bytes: &'static [u8] = Box::leak(
             postcard::to_allocvec(&blob)
@@ -1414,12 +1482,5 @@ mod tests {
         let (rules, errors) = RuleSet::parse_file_lenient(text, "bad_rules.toml");
         assert_eq!(errors.len(), expected.len());
         assert_eq!(ids(rules.iter()), vec!["valid-rule"]);
-    }
-
-    #[test]
-    fn merging_index_lists_keeps_order_and_drops_repeats() {
-        let merged: Vec<usize> = merge_ascending(&[1, 4, 6], &[0, 4, 9]).collect();
-        assert_eq!(merged, vec![0, 1, 4, 6, 9]);
-        assert_eq!(merge_ascending(&[], &[2]).collect::<Vec<_>>(), vec![2]);
     }
 }

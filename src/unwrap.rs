@@ -37,6 +37,9 @@ pub struct Unwrapped {
     pub fleet: bool,
     /// The inner command runs repeatedly (`xargs`, `watch`).
     pub repeated: bool,
+    /// It runs once for every item of its input (`xargs`, `parallel`): a
+    /// risky command there reaches many targets.
+    pub per_item: bool,
 }
 
 impl Unwrapped {
@@ -48,6 +51,7 @@ impl Unwrapped {
             remote: false,
             fleet: false,
             repeated: false,
+            per_item: false,
         }
     }
 }
@@ -97,7 +101,8 @@ const SPECS: &[Spec] = &[
         ],
         skip_positionals: 0,
         env_words: true,
-        no_command_flags: "eKklVv",
+        // -l lists, -v validates, -K/-V take no command; -k with a command runs it.
+        no_command_flags: "eKlVv",
         tail: Tail::Argv,
     },
     Spec {
@@ -136,7 +141,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         names: &["ionice"],
-        short_values: "cnt",
+        short_values: "cn",
         long_values: &["class", "classdata"],
         skip_positionals: 0,
         env_words: false,
@@ -351,16 +356,48 @@ pub fn unwrap(argv: &[&str]) -> Option<Unwrapped> {
         return unwrap_spec(spec, program, argv);
     }
     match program {
-        p if SHELLS.contains(&p) => unwrap_shell(p, argv),
-        "eval" => (argv.len() > 1).then(|| {
-            Unwrapped::new(
-                "eval",
+        p if SHELLS.contains(&p) && p != "busybox" => unwrap_shell(p, argv),
+        "eval" => {
+            let start = if argv.get(1) == Some(&"--") { 2 } else { 1 };
+            (argv.len() > start).then(|| {
+                Unwrapped::new(
+                    "eval",
+                    Inner::Line {
+                        start,
+                        end: argv.len(),
+                    },
+                )
+            })
+        }
+        // `trap 'CMD' SIGNAL…` runs CMD later, when the signal comes.
+        "trap" => {
+            let start = if argv.get(1) == Some(&"--") { 2 } else { 1 };
+            let cmd = argv.get(start)?;
+            if cmd.starts_with('-') || argv.len() < start + 2 {
+                return None;
+            }
+            Some(Unwrapped::new(
+                "trap",
                 Inner::Line {
+                    start,
+                    end: start + 1,
+                },
+            ))
+        }
+        "busybox" => match argv.get(1) {
+            Some(applet) if SHELLS.contains(applet) && *applet != "busybox" => {
+                unwrap_shell(program, argv)
+            }
+            Some(applet) if !applet.starts_with('-') => Some(Unwrapped::new(
+                "busybox",
+                Inner::Argv {
                     start: 1,
                     end: argv.len(),
                 },
-            )
-        }),
+            )),
+            _ => None,
+        },
+        "parallel" => unwrap_parallel(argv),
         "su" | "runuser" => unwrap_su(program, argv),
         "ssh" => unwrap_ssh(argv),
         "find" => unwrap_find(argv),
@@ -505,6 +542,7 @@ fn unwrap_spec(spec: &Spec, program: &str, argv: &[&str]) -> Option<Unwrapped> {
         }
     };
     u.repeated = matches!(program, "xargs" | "watch");
+    u.per_item = program == "xargs";
     Some(u)
 }
 
@@ -632,9 +670,15 @@ fn unwrap_su(program: &str, argv: &[&str]) -> Option<Unwrapped> {
 }
 
 fn unwrap_ssh(argv: &[&str]) -> Option<Unwrapped> {
-    let i = skip_options(argv, "bcDEeFIiJLlmOopQRSWwB", &[], "")?;
-    // argv[i] is the host; the rest is the remote line.
-    let start = i + 1;
+    const VALUES: &str = "bcDEeFIiJLlmOopQRSWwB";
+    let i = skip_options(argv, VALUES, &[], "")?;
+    // argv[i] is the host. OpenSSH also reads options, and `--`, after
+    // the host (`ssh web1 -t reboot`); the rest is the remote line.
+    if i >= argv.len() {
+        return None;
+    }
+    let after = skip_options(&argv[i..], VALUES, &[], "")?;
+    let start = i + after;
     if start >= argv.len() {
         return None;
     }
@@ -677,6 +721,7 @@ fn unwrap_find(argv: &[&str]) -> Option<Unwrapped> {
         remote: false,
         fleet: false,
         repeated: true,
+        per_item: false,
     })
 }
 
@@ -698,6 +743,27 @@ fn unwrap_kubectl(program: &str, argv: &[&str]) -> Option<Unwrapped> {
         ],
         "",
     )?;
+    if program == "oc" && argv.get(i) == Some(&"rsh") {
+        // oc rsh [flags] POD [CMD…]
+        let j = skip_options(
+            &argv[i..],
+            "cf",
+            &["container", "filename", "shell", "timeout"],
+            "",
+        )?;
+        let start = i + j + 1;
+        return (start < argv.len()).then(|| {
+            let mut u = Unwrapped::new(
+                "oc rsh",
+                Inner::Argv {
+                    start,
+                    end: argv.len(),
+                },
+            );
+            u.remote = true;
+            u
+        });
+    }
     if !matches!(argv.get(i), Some(&"exec" | &"debug")) {
         return None;
     }
@@ -786,6 +852,38 @@ fn unwrap_fanout(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     Some(u)
 }
 
+/// GNU parallel: `parallel [opts] CMD… ::: ARGS…` runs CMD once per
+/// argument (or per input line), through a shell.
+fn unwrap_parallel(argv: &[&str]) -> Option<Unwrapped> {
+    let i = skip_options(
+        argv,
+        "jSIaEdPnNLl",
+        &[
+            "jobs",
+            "sshlogin",
+            "arg-file",
+            "delimiter",
+            "max-args",
+            "max-lines",
+            "joblog",
+            "results",
+            "timeout",
+        ],
+        "",
+    )?;
+    let end = argv[i..]
+        .iter()
+        .position(|w| matches!(*w, ":::" | "::::" | ":::+" | "::::+"))
+        .map_or(argv.len(), |p| i + p);
+    if i >= end {
+        return None;
+    }
+    let mut u = Unwrapped::new("parallel", Inner::Line { start: i, end });
+    u.repeated = true;
+    u.per_item = true;
+    Some(u)
+}
+
 fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
     // ansible PATTERN [-m MODULE] [-a ARGS] …
     let mut module = "command";
@@ -858,6 +956,29 @@ fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
             }
         }
         "reboot" | "ansible.builtin.reboot" => Inner::Synthetic(vec!["reboot".into()]),
+        // Whole-system upgrades through the package modules.
+        "apt"
+        | "ansible.builtin.apt"
+        | "yum"
+        | "dnf"
+        | "package"
+        | "ansible.builtin.yum"
+        | "ansible.builtin.dnf"
+        | "ansible.builtin.package" => {
+            let a = argv.get(args?)?;
+            let upgrade = a
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("upgrade="));
+            let all_latest = a.contains("name=*") && a.contains("state=latest");
+            match upgrade {
+                Some("dist" | "full") => {
+                    Inner::Synthetic(vec!["apt-get".into(), "dist-upgrade".into()])
+                }
+                Some("yes" | "safe") => Inner::Synthetic(vec!["apt-get".into(), "upgrade".into()]),
+                _ if all_latest => Inner::Synthetic(vec!["yum".into(), "update".into()]),
+                _ => return None,
+            }
+        }
         _ => return None,
     };
     let mut u = Unwrapped::new("ansible", inner);
@@ -1115,6 +1236,36 @@ mod tests {
                 &["reboot now"],
             ),
             ("plain program", &["ls", "-l"], &[]),
+            (
+                "sudo -k with a command runs it",
+                &["sudo", "-k", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "ionice -t takes no value",
+                &["ionice", "-t", "-c", "3", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "ssh options after the host",
+                &["ssh", "web1", "-t", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "ssh -- after the host",
+                &["ssh", "-i", "k", "root@web1", "--", "sudo", "reboot"],
+                &["sudo", "reboot"],
+            ),
+            ("eval --", &["eval", "--", "reboot"], &["reboot"]),
+            ("trap", &["trap", "reboot", "EXIT"], &["reboot"]),
+            ("trap -p lists", &["trap", "-p"], &[]),
+            ("busybox applet", &["busybox", "reboot"], &["reboot"]),
+            ("oc rsh", &["oc", "rsh", "web-0", "reboot"], &["reboot"]),
+            (
+                "parallel",
+                &["parallel", "-j4", "ssh", "{}", "reboot", ":::", "a", "b"],
+                &["ssh", "{}", "reboot"],
+            ),
         ];
         for (name, argv, want) in cases {
             let got = inner_words(argv);
