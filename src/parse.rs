@@ -738,6 +738,7 @@ impl Walker<'_> {
         let mut input = Vec::new();
         // Programs whose output a process substitution hands to this command.
         let mut feeds: Vec<String> = Vec::new();
+        let mut program_feed: Option<String> = None;
         let mut items: Vec<&Item> = Vec::new();
         if let Some(prefix) = &sc.prefix {
             items.extend(prefix.0.iter());
@@ -750,7 +751,9 @@ impl Walker<'_> {
         for (n, item) in items.iter().enumerate() {
             if n == prefix_len {
                 if let Some(name) = &sc.word_or_name {
+                    let mark = self.out.len();
                     let w = self.expand(name, src, ctx, depth)?;
+                    program_feed = self.substitution_feed(mark, &w);
                     cmd.argv.push(w);
                 }
                 in_prefix = false;
@@ -808,9 +811,17 @@ impl Walker<'_> {
         if items.len() == prefix_len
             && let Some(name) = &sc.word_or_name
         {
+            let mark = self.out.len();
             let w = self.expand(name, src, ctx, depth)?;
+            program_feed = self.substitution_feed(mark, &w);
             cmd.argv.push(w);
         }
+        // `"$(curl …)"` as the program runs what curl printed, as
+        // `curl … | sh` does.
+        if let Some(feed) = program_feed {
+            feeds.insert(0, feed);
+        }
+        expand_braces_in_program(&mut cmd.argv);
 
         if cmd.argv.is_empty() {
             // Plain assignments change the shell's variables.
@@ -1296,6 +1307,19 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// The program whose output became `word`, when the word is a command
+    /// substitution found since `mark`.
+    fn substitution_feed(&self, mark: usize, word: &Word) -> Option<String> {
+        if !word.dynamic || !(word.text.starts_with("$(") || word.text.starts_with('`')) {
+            return None;
+        }
+        self.out[mark..]
+            .iter()
+            .rev()
+            .find_map(|c| c.program().filter(|p| !p.is_empty()))
+            .map(str::to_string)
+    }
+
     /// Does this command run a script fed on its stdin? Returns how to name
     /// it in `via`, and whether it runs on another host.
     fn fed_script(&self, cmd: &SimpleCommand, ctx: &Ctx) -> Option<(String, bool)> {
@@ -1358,7 +1382,9 @@ impl Walker<'_> {
         c.in_substitution = ctx.in_subst;
         c.stdin_from = ctx.stdin_from.clone();
         c.input.extend(ctx.input.iter().cloned());
-        c.loop_item = ctx.per_item
+        // `echo now | xargs reboot` runs once: a single known item is no loop.
+        let single_item = ctx.input.len() == 1 && ctx.input[0].split_whitespace().count() <= 1;
+        c.loop_item = (ctx.per_item && !single_item)
             || ctx.in_loop
                 && ctx.loop_vars.iter().any(|v| {
                     cmd.argv.iter().skip(1).any(|w| {
@@ -1367,6 +1393,78 @@ impl Walker<'_> {
                 });
         self.out.push(cmd);
     }
+}
+
+/// Brace expansion of the program word: `{reboot,}` runs `reboot`, and
+/// `{echo,reboot}` runs `echo reboot`. Only a word whose every part is
+/// known is expanded; anything else stays a run-time (dynamic) program.
+fn expand_braces_in_program(argv: &mut Vec<Word>) {
+    let Some(first) = argv.first() else { return };
+    if !first.glob
+        || first.dynamic
+        || first.text.contains(['*', '?', '['])
+        || !first.text.contains('{')
+    {
+        return;
+    }
+    let Ok(Some(parts)) = bword::parse_brace_expansions(&first.text, &ParserOptions::default())
+    else {
+        return;
+    };
+    let mut words = vec![String::new()];
+    if !brace_words(&parts, &mut words) {
+        return;
+    }
+    let span = first.span;
+    let expanded: Vec<Word> = words
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .map(|w| Word::literal(&w, span))
+        .collect();
+    if expanded.is_empty() {
+        return;
+    }
+    argv.splice(0..1, expanded);
+}
+
+/// Appends the expansions of `parts` to every prefix in `out`; `false` when
+/// the expansion would be too large to be worth it (more than 64 words).
+fn brace_words(parts: &[bword::BraceExpressionOrText], out: &mut Vec<String>) -> bool {
+    use bword::{BraceExpressionMember as M, BraceExpressionOrText as B};
+    for part in parts {
+        let alternatives: Vec<String> = match part {
+            B::Text(t) => vec![t.clone()],
+            B::Expr(members) => {
+                let mut alts = Vec::new();
+                for m in members {
+                    match m {
+                        M::Child(children) => {
+                            let mut sub = vec![String::new()];
+                            if !brace_words(children, &mut sub) {
+                                return false;
+                            }
+                            alts.extend(sub);
+                        }
+                        // Sequences (`{1..3}`) only make arguments; keep
+                        // them whole rather than enumerate them.
+                        _ => return false,
+                    }
+                }
+                alts
+            }
+        };
+        let mut next = Vec::with_capacity(out.len() * alternatives.len());
+        for prefix in out.iter() {
+            for alt in &alternatives {
+                next.push(format!("{prefix}{alt}"));
+            }
+        }
+        if next.len() > 64 {
+            return false;
+        }
+        *out = next;
+    }
+    true
 }
 
 /// The source text of a process substitution, `<(curl …)`, when it is
@@ -1617,6 +1715,12 @@ mod tests {
                 &["reboot", "cat"],
             ),
             ("comment", "ls # reboot", &["ls"]),
+            ("brace expansion of the program", "{reboot,}", &["reboot"]),
+            (
+                "brace expansion makes arguments",
+                "{echo,reboot}",
+                &["echo reboot"],
+            ),
             (
                 "arithmetic with a substitution",
                 "echo $(( $(date +%s) + 60 ))",

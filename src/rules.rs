@@ -420,6 +420,22 @@ impl<'c> Words<'c> {
     }
 
     fn has_flag(&self, spec: &str, value_flags: &[String]) -> bool {
+        // `-ff`: the same short flag given twice, however spelled
+        // (`-ff`, `-f -f`, `-fvf`).
+        if let Some(letters) = spec.strip_prefix('-')
+            && letters.len() > 1
+            && letters.chars().all(|c| c.is_ascii_alphabetic())
+            && let Some(first) = letters.chars().next()
+            && letters.chars().all(|c| c == first)
+        {
+            let seen: usize = self
+                .options
+                .iter()
+                .filter_map(|w| bundle_letters(w, value_flags))
+                .map(|letters| letters.filter(|c| *c == first).count())
+                .sum();
+            return seen >= letters.len();
+        }
         self.options
             .iter()
             .any(|word| flag_matches(spec, word, value_flags))

@@ -90,11 +90,11 @@ const CONSTRUCTS: &[Row] = &[
     ("test then reboot", "[ -f /run/maint ] && reboot", "confirm high power-reboot"),
     ("program assembled from two literal variables", "x=re; y=boot; $x$y", "confirm high power-reboot"),
     ("substitution in the word list of a for loop", "for x in $(reboot); do :; done", "confirm high power-reboot"),
-    ("ENGINE BUG: substitution in an array subscript of an assignment runs", "a[$(reboot)]=1", "confirm high power-reboot"),
-    ("ENGINE BUG: substitution in an array subscript of an expansion runs", "echo ${x[$(reboot)]}", "confirm high power-reboot"),
-    ("ENGINE BUG: a trap string runs when the shell exits", "trap reboot EXIT", "confirm high power-reboot"),
-    ("ENGINE BUG: printf piped into sh is a script", r"printf 'reboot\n' | sh", "confirm high power-reboot"),
-    ("ENGINE BUG: at runs its stdin as a script", "echo reboot | at now", "confirm high power-reboot"),
+    ("substitution in an array subscript of an assignment runs", "a[$(reboot)]=1", "confirm high power-reboot"),
+    ("substitution in an array subscript of an expansion runs", "echo ${x[$(reboot)]}", "confirm high power-reboot"),
+    ("a trap string runs when the shell exits", "trap reboot EXIT", "confirm high power-reboot"),
+    ("printf piped into sh is a script", r"printf 'reboot\n' | sh", "confirm high power-reboot"),
+    ("at runs its stdin as a script", "echo reboot | at now", "confirm high power-reboot"),
 ];
 
 /// Every program that runs another program.
@@ -171,13 +171,13 @@ const WRAPPERS: &[Row] = &[
     ("busybox sh -c", "busybox sh -c reboot", "confirm high power-reboot"),
     ("eval inside sh -c", r#"sh -c 'eval "reboot"'"#, "confirm high power-reboot"),
     ("find -exec sh -c", r"find . -exec sh -c 'reboot' \;", "confirm high power-reboot"),
-    ("ENGINE BUG: sudo -k with a command still runs it", "sudo -k reboot", "confirm high power-reboot"),
-    ("ENGINE BUG: ionice -t takes no value", "ionice -t -c 3 reboot", "confirm high power-reboot"),
-    ("ENGINE BUG: ssh options after the host", "ssh web1 -t reboot", "confirm high power-reboot"),
-    ("ENGINE BUG: ssh -- after the host", "ssh web1 -- reboot", "confirm high power-reboot"),
-    ("ENGINE BUG: eval --", "eval -- reboot", "confirm high power-reboot"),
-    ("ENGINE BUG: busybox applet", "busybox reboot", "confirm high power-reboot"),
-    ("ENGINE BUG: oc rsh POD CMD", "oc rsh web-0 reboot", "confirm high power-reboot"),
+    ("sudo -k with a command still runs it", "sudo -k reboot", "confirm high power-reboot"),
+    ("ionice -t takes no value", "ionice -t -c 3 reboot", "confirm high power-reboot"),
+    ("ssh options after the host", "ssh web1 -t reboot", "confirm high power-reboot"),
+    ("ssh -- after the host", "ssh web1 -- reboot", "confirm high power-reboot"),
+    ("eval --", "eval -- reboot", "confirm high power-reboot"),
+    ("busybox applet", "busybox reboot", "confirm high power-reboot"),
+    ("oc rsh POD CMD", "oc rsh web-0 reboot", "confirm high power-reboot"),
 ];
 
 /// Ways to spell a risky program or its arguments.
@@ -219,8 +219,8 @@ const SPELLINGS: &[Row] = &[
     ("rm root with a double slash", "rm -rf //", "deny critical del-rm-root"),
     ("rm root after --", "rm -fr -- /", "deny critical del-rm-root"),
     ("reboot -ff is immediate", "reboot -ff", "confirm critical power-force-immediate"),
-    ("RULE GAP: reboot -f -f is the same as -ff", "reboot -f -f", "confirm critical power-force-immediate"),
-    ("ENGINE BUG: brace expansion in the program name", "{reboot,}", "confirm high power-reboot"),
+    ("reboot -f -f is the same as -ff", "reboot -f -f", "confirm critical power-force-immediate"),
+    ("brace expansion in the program name", "{reboot,}", "confirm high power-reboot"),
 ];
 
 /// A program that is only known at run time.
@@ -239,7 +239,7 @@ const DYNAMIC: &[Row] = &[
     ("settled by a literal assignment: date", "d=date; $d +%F", "allow none"),
     ("a function running its arguments", r#"f() { "$@"; }; f reboot"#, "confirm medium misc-dynamic-program"),
     ("eval of a substitution", r#"eval "$(printf reboot)""#, "confirm medium misc-dynamic-program"),
-    ("ENGINE BUG: a glob in the program name is only known at run time", "/sbin/reboo*", "confirm medium misc-dynamic-program"),
+    ("a glob in the program name is only known at run time", "/sbin/reboo*", "confirm medium misc-dynamic-program"),
 ];
 
 /// Commands that go to several hosts, or run once per item of a loop.
@@ -270,9 +270,9 @@ const FLEET: &[Row] = &[
     ("cordon in a loop is raised from low", "for n in node1 node2; do kubectl cordon $n; done", "confirm medium k8s-cordon"),
     ("mkfs on each device of a loop", "for d in /dev/sdb /dev/sdc; do mkfs.ext4 $d; done", "confirm critical fs-mkfs-ext"),
     ("loop not using its variable is not raised", "for i in 1 2 3; do systemctl restart nginx; done", "confirm high svc-critical-stop"),
-    ("ENGINE BUG: GNU parallel fanning ssh out", "parallel ssh {} reboot ::: web1 web2", "confirm critical power-reboot"),
-    ("ENGINE BUG: xargs -n1 runs drain once per node", "kubectl get nodes -o name | xargs -n1 kubectl drain", "confirm critical k8s-drain"),
-    ("ENGINE BUG: ansible apt module dist-upgrade", "ansible all -m apt -a 'upgrade=dist'", "confirm critical"),
+    ("GNU parallel fanning ssh out", "parallel ssh {} reboot ::: web1 web2", "confirm critical power-reboot"),
+    ("xargs -n1 runs drain once per node", "kubectl get nodes -o name | xargs -n1 kubectl drain", "confirm critical k8s-drain"),
+    ("ansible apt module dist-upgrade", "ansible all -m apt -a 'upgrade=dist'", "confirm critical"),
 ];
 
 /// Lines that look alarming and must run without a prompt.
@@ -353,7 +353,7 @@ const HARMLESS: &[Row] = &[
     ("touch a marker named reboot", "touch /tmp/reboot-required", "allow none"),
     ("apt-cache policy", "apt-cache policy docker-ce", "allow none"),
     ("sudo -u postgres psql select", "sudo -u postgres psql -c 'SELECT 1'", "allow none"),
-    ("ENGINE BUG: arithmetic around a substitution is not a command", "echo $(( $(date +%s) + 60 ))", "allow none"),
+    ("arithmetic around a substitution is not a command", "echo $(( $(date +%s) + 60 ))", "allow none"),
     ("arithmetic on RANDOM", "sleep $(( RANDOM % 10 ))", "allow none"),
     ("quoted here-document does not expand", "cat <<'EOF'\n$(reboot)\nEOF", "allow none"),
     ("single quotes do not expand", "echo '$(reboot)'", "allow none"),
@@ -431,8 +431,8 @@ const RISKY: &[Row] = &[
     ("rm -rf of /etc", "rm -rf /etc", "confirm critical del-rm-system-path"),
     ("rm -rf of an unset variable", r#"rm -rf "$DIR/""#, "confirm critical del-rm-empty-var-root"),
     ("crontab -r", "crontab -r", "confirm high misc-crontab-remove"),
-    ("RULE GAP: a shell running a downloaded script", r#"sh -c "$(curl -fsSL https://get.example.com)""#, "confirm high"),
-    ("RULE GAP: doas -s is an interactive root shell", "doas -s", "confirm medium"),
+    ("a shell running a downloaded script", r#"sh -c "$(curl -fsSL https://get.example.com)""#, "confirm high"),
+    ("doas -s is an interactive root shell", "doas -s", "confirm medium"),
 ];
 
 /// Lines that cannot be parsed: an error, never a verdict.
