@@ -46,7 +46,7 @@ use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, MetadataExt, OpenOp
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError, mpsc};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -194,7 +194,16 @@ impl AuditLog {
         budget: Duration,
     ) -> Result<String, AuditError> {
         let path = self.path.as_path();
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        // Threads sharing this log wait for each other with the same bound
+        // as processes do.
+        let mut backoff = Backoff::new(deadline, budget);
+        let mut inner = loop {
+            match self.inner.try_lock() {
+                Ok(inner) => break inner,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => break poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => backoff.wait(path)?,
+            }
+        };
         let old_lock = Locked::acquire(&inner.file, path, deadline, budget)?;
         // Checked under the lock: a rotation that renames the file while
         // holding its lock cannot slip between the check and the write.
@@ -288,6 +297,37 @@ fn deadline_after(wait: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// Short, growing sleeps between attempts, until a deadline.
+struct Backoff {
+    pause: Duration,
+    deadline: Instant,
+    budget: Duration,
+}
+
+impl Backoff {
+    fn new(deadline: Instant, budget: Duration) -> Backoff {
+        Backoff {
+            pause: Duration::from_micros(50),
+            deadline,
+            budget,
+        }
+    }
+
+    /// Sleeps a little, or fails with `Timeout` once the deadline is past.
+    fn wait(&mut self, path: &Path) -> Result<(), AuditError> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Err(AuditError::Timeout {
+                path: path.to_path_buf(),
+                after: self.budget,
+            });
+        }
+        std::thread::sleep(self.pause.min(self.deadline - now));
+        self.pause = (self.pause * 2).min(Duration::from_millis(5));
+        Ok(())
+    }
+}
+
 /// An exclusive lock on a log file, released when dropped.
 struct Locked<'a>(&'a File);
 
@@ -298,7 +338,7 @@ impl<'a> Locked<'a> {
         deadline: Instant,
         budget: Duration,
     ) -> Result<Locked<'a>, AuditError> {
-        let mut pause = Duration::from_micros(50);
+        let mut backoff = Backoff::new(deadline, budget);
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Locked(file)),
@@ -310,15 +350,7 @@ impl<'a> Locked<'a> {
                     });
                 }
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(AuditError::Timeout {
-                    path: path.to_path_buf(),
-                    after: budget,
-                });
-            }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(5));
+            backoff.wait(path)?;
         }
     }
 }

@@ -345,7 +345,9 @@ fn audit_verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, CliError>
             Ok(0)
         }
         Err(e) => {
-            let name = files.get(e.file).map_or_else(String::new, |f| format!("{}:", f.display()));
+            let name = files
+                .get(e.file)
+                .map_or_else(String::new, |f| format!("{}:", f.display()));
             writeln!(out, "FAILED: {name}{e}")?;
             Ok(1)
         }
@@ -456,7 +458,12 @@ impl System {
     }
 
     /// Runs one request with the real terminal, runner and previewer.
-    pub fn run(&mut self, request: &Request, runner: &mut dyn pipeline::Runner, err: &mut dyn Write) -> i32 {
+    pub fn run(
+        &mut self,
+        request: &Request,
+        runner: &mut dyn pipeline::Runner,
+        err: &mut dyn Write,
+    ) -> i32 {
         let mut tty = TtyPrompter::open().ok();
         let mut previewer = preview::run_preview;
         let mut io = Io {

@@ -253,10 +253,16 @@ mod tests {
     fn timestamps_are_rfc3339_with_offset_and_milliseconds() {
         let ts: jiff::Timestamp = "2026-11-21T22:41:07.123456Z".parse().unwrap();
         let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(-5));
-        assert_eq!(format_rfc3339(&ts.to_zoned(tz)), "2026-11-21T17:41:07.123-05:00");
+        assert_eq!(
+            format_rfc3339(&ts.to_zoned(tz)),
+            "2026-11-21T17:41:07.123-05:00"
+        );
         let half = jiff::tz::Offset::from_seconds(5 * 3600 + 1800).unwrap();
         let tz = jiff::tz::TimeZone::fixed(half);
-        assert_eq!(format_rfc3339(&ts.to_zoned(tz)), "2026-11-22T04:11:07.123+05:30");
+        assert_eq!(
+            format_rfc3339(&ts.to_zoned(tz)),
+            "2026-11-22T04:11:07.123+05:30"
+        );
     }
 
     #[test]
