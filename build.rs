@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::{env, fs, process};
 
-use rulespec::{Blob, BlobRule, RuleSpec};
+use rulespec::{Blob, BlobProgram, BlobRule, RuleSpec};
 
 fn main() {
     println!("cargo:rerun-if-changed=rules");
@@ -92,8 +92,9 @@ fn run() -> Result<(), String> {
         ));
     }
 
-    let mut programs: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut programs: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
     for (index, rule) in shipped.iter().enumerate() {
+        let index = u32::try_from(index).map_err(|_| "too many shipped rules")?;
         for program in &rule.programs {
             let list = programs.entry(program.as_str()).or_default();
             if list.last() != Some(&index) {
@@ -101,6 +102,10 @@ fn run() -> Result<(), String> {
             }
         }
     }
+    let encoded: Vec<(&str, Vec<u8>)> = programs
+        .iter()
+        .map(|(name, indices)| (*name, BlobProgram::encode(indices)))
+        .collect();
     let blob = Blob {
         files: files.iter().map(String::as_str).collect(),
         rules: shipped
@@ -112,7 +117,10 @@ fn run() -> Result<(), String> {
                 spec: &r.spec,
             })
             .collect(),
-        programs: programs.into_iter().collect(),
+        programs: encoded
+            .iter()
+            .map(|(name, rules)| BlobProgram { name, rules })
+            .collect(),
     };
     let bytes =
         postcard::to_allocvec(&blob).map_err(|e| format!("cannot encode the rules: {e}"))?;
@@ -149,6 +157,22 @@ fn check_round_trip(bytes: &[u8], shipped: &[Shipped]) -> Result<(), String> {
         postcard::from_bytes(bytes).map_err(|e| format!("the rule blob does not decode: {e}"))?;
     if blob.rules.len() != shipped.len() {
         return Err("the rule blob lost rules on the way".into());
+    }
+    if !blob.programs.is_sorted_by(|a, b| a.name < b.name) {
+        return Err("the rule blob's program index is not sorted".into());
+    }
+    for program in &blob.programs {
+        for index in program.indices() {
+            let rule = shipped
+                .get(index)
+                .ok_or("the program index names a missing rule")?;
+            if !rule.programs.iter().any(|p| p == program.name) {
+                return Err(format!(
+                    "rule `{}` is indexed under the wrong program",
+                    rule.id
+                ));
+            }
+        }
     }
     for (decoded, original) in blob.rules.iter().zip(shipped) {
         let spec: RuleSpec = postcard::from_bytes(decoded.spec)

@@ -7,12 +7,17 @@
 //! `safe-run check LINE` is a fresh process with a budget well under a
 //! millisecond:
 //!
-//! - [`RuleSet::builtin`] decodes only a small index from the postcard blob
-//!   that `build.rs` embeds; each rule's spec is decoded the first time a
-//!   command of one of its programs is seen.
+//! - [`RuleSet::builtin`] decodes only the index of the postcard blob that
+//!   `build.rs` embeds (borrowing its strings). A rule is decoded the first
+//!   time a command of one of its programs is seen, and then only the part
+//!   matching needs ([`MatchSpec`]); its text (why, instead, examples) is
+//!   decoded when it is shown.
 //! - A rule's regexes are compiled the first time they are needed
-//!   (`OnceLock` per pattern), and only after the cheap structural checks
-//!   (program, subcommand, flags) have passed, so most lines compile none.
+//!   (`OnceLock` per pattern), only after the cheap structural checks
+//!   (program, subcommand, flags) have passed, and only when there is text
+//!   to match. ASCII text is matched with `regex-lite`, which compiles in
+//!   microseconds where `regex` takes a tenth of a millisecond or more; see
+//!   `LazyRegex` for why the results are the same.
 //! - A pattern that does not compile (only possible for a rule built
 //!   without [`RuleSet::parse_file`]'s validation) makes the rule match
 //!   rather than be skipped: fail closed, never panic.
@@ -26,8 +31,8 @@ use regex::Regex;
 use crate::command::{RedirectKind, SimpleCommand, Word, program_name};
 use crate::risk::{Action, Risk};
 use crate::rulespec::{
-    self, ANY_PROGRAM, Blob, BlobProgram, DYNAMIC_PROGRAM, Level, PLACEHOLDERS, Patterns,
-    RECURSIVE_FUNCTION, RuleAction, RuleSpec, SpecError,
+    self, ANY_PROGRAM, Blob, BlobProgram, DYNAMIC_PROGRAM, Level, MatchSpec, PLACEHOLDERS,
+    Patterns, RECURSIVE_FUNCTION, RuleAction, RuleSpec, SpecError,
 };
 use crate::sanitize::clean;
 
@@ -110,11 +115,15 @@ pub struct RuleMatch {
     pub targets: Vec<String>,
 }
 
-/// One rule, ready to match: the spec as written, where it came from, and
-/// its matchers (regexes compiled on first use).
+/// One rule, ready to match: what matching needs, the full spec as written
+/// (decoded only when its text is wanted), where it came from, and its
+/// matchers (regexes compiled on first use).
 #[derive(Clone, Debug)]
 pub struct Rule {
-    pub spec: RuleSpec,
+    matcher: MatchSpec,
+    spec: OnceLock<RuleSpec>,
+    /// The embedded postcard bytes the full spec is decoded from.
+    raw: Option<&'static [u8]>,
     /// File name and 1-based line of the rule's `[[rule]]` header.
     pub source: (String, usize),
     /// Each `subcommand` alternative split into words.
@@ -133,41 +142,84 @@ impl Rule {
     /// [`RuleSet::parse_file`] for rules from files. A pattern that does
     /// not compile makes the rule match conservatively.
     pub fn new(spec: RuleSpec, file: impl Into<String>, line: usize) -> Rule {
+        Rule::build(
+            MatchSpec::from(&spec),
+            OnceLock::from(spec),
+            None,
+            (file.into(), line),
+        )
+    }
+
+    /// A built-in rule from its postcard bytes: only the part matching
+    /// needs is decoded now.
+    fn embedded(bytes: &'static [u8], file: &str, line: usize) -> Option<Rule> {
+        let matcher = postcard::from_bytes::<MatchSpec>(bytes).ok()?;
+        Some(Rule::build(
+            matcher,
+            OnceLock::new(),
+            Some(bytes),
+            (file.to_string(), line),
+        ))
+    }
+
+    fn build(
+        matcher: MatchSpec,
+        spec: OnceLock<RuleSpec>,
+        raw: Option<&'static [u8]>,
+        source: (String, usize),
+    ) -> Rule {
         let regexes = |p: &Option<Patterns>| p.as_ref().map(Regexes::new);
         Rule {
-            subcommands: spec
+            subcommands: matcher
                 .subcommand
                 .iter()
                 .flatten()
                 .map(|s| s.split_whitespace().map(str::to_string).collect())
                 .collect(),
-            args: regexes(&spec.args),
-            targets: regexes(&spec.targets),
-            redirect: regexes(&spec.redirect),
-            truncate: regexes(&spec.truncate),
-            input: regexes(&spec.input),
-            unless_args: regexes(&spec.unless_args),
-            unless_targets: regexes(&spec.unless_targets),
-            source: (file.into(), line),
+            args: regexes(&matcher.args),
+            targets: regexes(&matcher.targets),
+            redirect: regexes(&matcher.redirect),
+            truncate: regexes(&matcher.truncate),
+            input: regexes(&matcher.input),
+            unless_args: regexes(&matcher.unless_args),
+            unless_targets: regexes(&matcher.unless_targets),
+            matcher,
             spec,
+            raw,
+            source,
         }
     }
 
+    /// The rule as written. For a built-in rule this decodes its text the
+    /// first time it is asked for.
+    pub fn spec(&self) -> &RuleSpec {
+        self.spec.get_or_init(|| {
+            self.raw
+                .and_then(|bytes| postcard::from_bytes::<RuleSpec>(bytes).ok())
+                .unwrap_or_else(|| unreadable_spec(&self.matcher.id))
+        })
+    }
+
+    /// The program names the rule applies to.
+    pub fn programs(&self) -> &[String] {
+        &self.matcher.programs
+    }
+
     pub fn id(&self) -> &str {
-        &self.spec.id
+        &self.matcher.id
     }
 
     pub fn why(&self) -> &str {
-        &self.spec.why
+        &self.spec().why
     }
 
     pub fn instead(&self) -> &str {
-        &self.spec.instead
+        &self.spec().instead
     }
 
     /// Does the rule refuse the command whatever the answer (`action = "deny"`)?
     pub fn denies(&self) -> bool {
-        self.spec.action == Some(RuleAction::Deny)
+        self.matcher.action == Some(RuleAction::Deny)
     }
 
     pub fn file(&self) -> &str {
@@ -179,7 +231,7 @@ impl Rule {
     }
 
     pub fn risk(&self) -> Risk {
-        match self.spec.risk {
+        match self.matcher.risk {
             Level::Low => Risk::Low,
             Level::Medium => Risk::Medium,
             Level::High => Risk::High,
@@ -203,7 +255,7 @@ impl Rule {
         let program = cmd.program();
         // `program()` is `None` exactly when argv[0] is only known at run time.
         let dynamic = program.is_none();
-        self.spec.programs.iter().any(|p| match p.as_str() {
+        self.matcher.programs.iter().any(|p| match p.as_str() {
             ANY_PROGRAM => true,
             DYNAMIC_PROGRAM => dynamic,
             RECURSIVE_FUNCTION => is_recursive_call(cmd),
@@ -218,7 +270,7 @@ impl Rule {
         if !self.applies_to(cmd) {
             return None;
         }
-        let spec = &self.spec;
+        let spec = &self.matcher;
         let args = cmd.args();
         let value_flags = spec.value_flags.as_deref().unwrap_or(&[]);
         let words = Words::split(args, value_flags);
@@ -324,7 +376,7 @@ impl Rule {
     /// placeholder becomes as many words as it stands for; a placeholder
     /// inside a longer word is replaced by those words joined with spaces.
     pub fn preview(&self, cmd: &SimpleCommand, found: &RuleMatch) -> Option<Vec<String>> {
-        let template = self.spec.preview.as_ref()?;
+        let template = self.spec().preview.as_ref()?;
         let args: Vec<&str> = cmd.args().iter().map(|w| w.text.as_str()).collect();
         let words_for = |placeholder: &str| -> Vec<&str> {
             match placeholder {
@@ -634,10 +686,10 @@ impl Slot {
                 line,
                 decoded,
             } => decoded.get_or_init(|| {
-                Box::new(match postcard::from_bytes::<RuleSpec>(spec) {
-                    Ok(spec) => Rule::new(spec, *file, *line),
-                    Err(_) => unreadable_rule(&self.id, file, *line),
-                })
+                Box::new(
+                    Rule::embedded(spec, file, *line)
+                        .unwrap_or_else(|| unreadable_rule(&self.id, file, *line)),
+                )
             }),
         }
     }
@@ -647,7 +699,11 @@ impl Slot {
 /// it asks about every command it is consulted for, rather than letting
 /// them through unchecked.
 fn unreadable_rule(id: &str, file: &str, line: usize) -> Rule {
-    let spec = RuleSpec {
+    Rule::new(unreadable_spec(id), file, line)
+}
+
+fn unreadable_spec(id: &str) -> RuleSpec {
+    RuleSpec {
         id: id.to_string(),
         risk: Level::Critical,
         action: None,
@@ -674,8 +730,7 @@ fn unreadable_rule(id: &str, file: &str, line: usize) -> Rule {
         preview: None,
         match_examples: Vec::new(),
         allow_examples: Vec::new(),
-    };
-    Rule::new(spec, file, line)
+    }
 }
 
 /// Every rule in force, indexed by program name.
@@ -785,20 +840,20 @@ impl RuleSet {
         let mut ids = self.by_id.take().unwrap_or_else(|| self.build_ids());
         for rule in rules {
             let index = self.slots.len();
-            if let Some(old) = ids.insert(Cow::Owned(rule.spec.id.clone()), index)
+            if let Some(old) = ids.insert(Cow::Owned(rule.id().to_string()), index)
                 && let Some(slot) = self.slots.get_mut(old)
             {
                 slot.live = false;
-                self.live -= 1;
+                self.live = self.live.saturating_sub(1);
             }
-            for program in &rule.spec.programs {
+            for program in rule.programs() {
                 let list = self.added.entry(program.clone()).or_default();
                 if list.last() != Some(&index) {
                     list.push(index);
                 }
             }
             self.slots.push(Slot {
-                id: Cow::Owned(rule.spec.id.clone()),
+                id: Cow::Owned(rule.id().to_string()),
                 live: true,
                 rule: SlotRule::Loaded(Box::new(rule)),
             });
@@ -817,7 +872,7 @@ impl RuleSet {
                 Some(index) => {
                     if let Some(slot) = self.slots.get_mut(index) {
                         slot.live = false;
-                        self.live -= 1;
+                        self.live = self.live.saturating_sub(1);
                     }
                 }
                 None => unknown.push(id.clone()),
@@ -867,11 +922,8 @@ impl RuleSet {
     pub fn rules_for_command(&self, cmd: &SimpleCommand) -> impl Iterator<Item = &Rule> + use<'_> {
         let mut indices = Vec::new();
         self.collect_indices(ANY_PROGRAM, &mut indices);
-        if let Some(program) = cmd.program() {
-            self.collect_indices(program, &mut indices);
-        } else if cmd.argv.first().is_some_and(|w| w.dynamic) {
-            self.collect_indices(DYNAMIC_PROGRAM, &mut indices);
-        }
+        // `program()` is `None` exactly when argv[0] is only known at run time.
+        self.collect_indices(cmd.program().unwrap_or(DYNAMIC_PROGRAM), &mut indices);
         if is_recursive_call(cmd) {
             self.collect_indices(RECURSIVE_FUNCTION, &mut indices);
         }
@@ -1010,6 +1062,12 @@ mod tests {
             ("all_flags = [\"-r\", \"-f\"]", "rm -fr /", true),
             ("all_flags = [\"-r\", \"-f\"]", "rm -r -f /", true),
             ("all_flags = [\"-r\", \"-f\"]", "rm -f /", false),
+            // A repeated letter: that flag at least twice, however spelled.
+            ("flags = [\"-ff\"]", "rm -ff x", true),
+            ("flags = [\"-ff\"]", "rm -f -f x", true),
+            ("flags = [\"-ff\"]", "rm -fvf x", true),
+            ("flags = [\"-ff\"]", "rm -f x", false),
+            ("flags = [\"-ff\"]", "rm -f -- -f", false),
         ]);
     }
 
@@ -1228,7 +1286,7 @@ mod tests {
     }
 
     fn broken(key: &str) -> Rule {
-        let mut spec = rule("programs = [\"rm\"]").spec;
+        let mut spec = rule("programs = [\"rm\"]").spec().clone();
         let bad = Some(Patterns(vec!["(unclosed".into()]));
         match key {
             "args" => spec.args = bad,
@@ -1336,6 +1394,11 @@ mod tests {
         let mut dynamic = cmd("$X");
         dynamic.argv[0].dynamic = true;
         assert_eq!(ids(set.rules_for_command(&dynamic)), vec!["b", "d"]);
+        let mut glob = cmd("/sbin/reb*");
+        glob.argv[0].glob = true;
+        assert_eq!(ids(set.rules_for_command(&glob)), vec!["b", "d"]);
+        let only_redirect = SimpleCommand::default();
+        assert_eq!(ids(set.rules_for_command(&only_redirect)), vec!["b"]);
         assert_eq!(
             ids(set.rules_for_command(&cmd("rm x"))),
             vec!["a", "b", "c"]
@@ -1353,7 +1416,7 @@ mod tests {
         assert_eq!(ids(set.rules_for("rm")), vec!["b"]);
         assert_eq!(ids(set.rules_for("shred")), vec!["a"]);
         assert_eq!(
-            set.get("a").map(|r| r.spec.programs.clone()),
+            set.get("a").map(|r| r.programs().to_vec()),
             Some(vec!["shred".to_string()])
         );
     }
@@ -1368,10 +1431,7 @@ mod tests {
         set.add([named(&first, "[\"only-this-program\"]")]);
         assert_eq!(set.len(), before);
         let replaced = set.get(&first).expect("still there");
-        assert_eq!(
-            replaced.spec.programs,
-            vec!["only-this-program".to_string()]
-        );
+        assert_eq!(replaced.programs(), vec!["only-this-program".to_string()]);
         assert_eq!(
             ids(set.rules_for("only-this-program")).last(),
             Some(&first.as_str())
@@ -1402,7 +1462,7 @@ mod tests {
             assert!(rule.source.0.starts_with("rules/"), "{:?}", rule.source);
             assert!(rule.source.1 >= 1);
             assert_eq!(set.get(rule.id()).map(Rule::id), Some(rule.id()));
-            for program in &rule.spec.programs {
+            for program in rule.programs() {
                 assert!(ids(set.rules_for(program)).contains(&rule.id()));
             }
         }

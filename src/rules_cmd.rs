@@ -50,7 +50,7 @@ pub fn list(rules: &RuleSet, json: bool, out: &mut dyn Write) -> io::Result<i32>
                 id: rule.id(),
                 risk: rule.risk().as_str(),
                 action: rule.action().as_str(),
-                programs: &rule.spec.programs,
+                programs: rule.programs(),
                 file: rule.file(),
                 line: rule.line(),
                 why: rule.why(),
@@ -70,7 +70,7 @@ pub fn list(rules: &RuleSet, json: bool, out: &mut dyn Write) -> io::Result<i32>
                 rule.risk().to_string(),
                 rule.action().to_string(),
                 show_text(&format!("{}:{}", rule.file(), rule.line())),
-                show_text(&rule.spec.programs.join(", ")),
+                show_text(&rule.programs().join(", ")),
             ]
         })
         .collect();
@@ -112,8 +112,10 @@ pub fn show(rules: &RuleSet, id: &str, out: &mut dyn Write) -> io::Result<i32> {
     struct File<'a> {
         rule: [&'a RuleSpec; 1],
     }
-    let toml = toml::to_string(&File { rule: [&rule.spec] })
-        .map_err(|e| io::Error::other(format!("cannot show rule `{id}` as TOML: {e}")))?;
+    let toml = toml::to_string(&File {
+        rule: [rule.spec()],
+    })
+    .map_err(|e| io::Error::other(format!("cannot show rule `{id}` as TOML: {e}")))?;
     writeln!(
         out,
         "# {}:{}: {} risk, {}",
@@ -227,12 +229,12 @@ pub fn test(rules: &RuleSet, files: &[PathBuf], out: &mut dyn Write) -> io::Resu
     for id in dedup(&tested) {
         let Some(rule) = set.get(id) else { continue };
         tested_rules += 1;
-        for (example, should_hit) in rule
-            .spec
+        let spec = rule.spec();
+        for (example, should_hit) in spec
             .match_examples
             .iter()
             .map(|e| (e, true))
-            .chain(rule.spec.allow_examples.iter().map(|e| (e, false)))
+            .chain(spec.allow_examples.iter().map(|e| (e, false)))
         {
             examples += 1;
             if let Some(problem) = run_example(rule, example, should_hit, &set) {
@@ -415,8 +417,8 @@ mod tests {
         let again =
             RuleSet::parse_file(&out, "shown.toml").expect("shown TOML is a valid rule file");
         assert_eq!(
-            again[0].spec,
-            rules.get("fixture-rm-root").expect("present").spec
+            again[0].spec(),
+            rules.get("fixture-rm-root").expect("present").spec()
         );
     }
 

@@ -157,7 +157,8 @@ impl<'de> Deserialize<'de> for Patterns {
 /// matcher must hold, an absent one does not constrain.
 ///
 /// No `skip_serializing_if` here: postcard is not self-describing, so every
-/// field must always be written.
+/// field must always be written. Field order matters too: [`MatchSpec`]
+/// mirrors the leading fields so it can be decoded from the same bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
@@ -230,6 +231,58 @@ impl RuleSpec {
         ]
         .into_iter()
         .filter_map(|(key, value)| value.as_ref().map(|v| (key, v)))
+    }
+}
+
+/// The leading fields of [`RuleSpec`] — everything matching needs — in the
+/// same order and with the same types, so that postcard decodes it from a
+/// whole `RuleSpec`'s bytes (postcard reads fields in order and ignores
+/// what follows). Decoding only this skips the text (why, instead,
+/// examples) that most lines never show, which is most of a rule's bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct MatchSpec {
+    pub id: String,
+    pub risk: Level,
+    pub action: Option<RuleAction>,
+    pub programs: Vec<String>,
+    pub value_flags: Option<Vec<String>>,
+    pub subcommand: Option<Vec<String>>,
+    pub flags: Option<Vec<String>>,
+    pub all_flags: Option<Vec<String>>,
+    pub args: Option<Patterns>,
+    pub targets: Option<Patterns>,
+    pub no_targets: Option<bool>,
+    pub redirect: Option<Patterns>,
+    pub truncate: Option<Patterns>,
+    pub input: Option<Patterns>,
+    pub stdin_from: Option<Vec<String>>,
+    pub unless_flags: Option<Vec<String>>,
+    pub unless_args: Option<Patterns>,
+    pub unless_targets: Option<Patterns>,
+}
+
+impl From<&RuleSpec> for MatchSpec {
+    fn from(spec: &RuleSpec) -> MatchSpec {
+        MatchSpec {
+            id: spec.id.clone(),
+            risk: spec.risk,
+            action: spec.action,
+            programs: spec.programs.clone(),
+            value_flags: spec.value_flags.clone(),
+            subcommand: spec.subcommand.clone(),
+            flags: spec.flags.clone(),
+            all_flags: spec.all_flags.clone(),
+            args: spec.args.clone(),
+            targets: spec.targets.clone(),
+            no_targets: spec.no_targets,
+            redirect: spec.redirect.clone(),
+            truncate: spec.truncate.clone(),
+            input: spec.input.clone(),
+            stdin_from: spec.stdin_from.clone(),
+            unless_flags: spec.unless_flags.clone(),
+            unless_args: spec.unless_args.clone(),
+            unless_targets: spec.unless_targets.clone(),
+        }
     }
 }
 
@@ -834,6 +887,8 @@ pub fn locate(text: &str, offset: usize) -> Location<'_> {
 
 /// The embedded rule library: an index that is cheap to decode, and each
 /// rule's spec as its own postcard bytes, decoded only when needed.
+/// Everything borrows from the embedded bytes: decoding the index
+/// allocates two vectors and copies no text.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blob<'a> {
     /// Source file names, `rules/NAME.toml`.
@@ -841,9 +896,9 @@ pub struct Blob<'a> {
     pub files: Vec<&'a str>,
     #[serde(borrow)]
     pub rules: Vec<BlobRule<'a>>,
-    /// Program name (or `*`, `<dynamic>`, …) to indices into `rules`, ascending.
+    /// Sorted by name, each name once.
     #[serde(borrow)]
-    pub programs: Vec<(&'a str, Vec<usize>)>,
+    pub programs: Vec<BlobProgram<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -856,6 +911,32 @@ pub struct BlobRule<'a> {
     /// The postcard encoding of the [`RuleSpec`].
     #[serde(serialize_with = "as_bytes")]
     pub spec: &'a [u8],
+}
+
+/// The rules listed for one program name (or `*`, `<dynamic>`, …).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobProgram<'a> {
+    pub name: &'a str,
+    /// Indices into [`Blob::rules`], ascending, as little-endian `u32`s:
+    /// read in place for the few programs a line names, never decoded
+    /// into vectors at start-up.
+    #[serde(serialize_with = "as_bytes")]
+    pub rules: &'a [u8],
+}
+
+impl BlobProgram<'_> {
+    /// Encodes rule indices for [`BlobProgram::rules`].
+    pub fn encode(indices: &[u32]) -> Vec<u8> {
+        indices.iter().flat_map(|i| i.to_le_bytes()).collect()
+    }
+
+    /// The rule indices, ascending. Trailing bytes that do not make a whole
+    /// index are ignored.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.rules
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+    }
 }
 
 fn as_bytes<S: Serializer>(bytes: &&[u8], serializer: S) -> Result<S::Ok, S::Error> {
@@ -942,6 +1023,18 @@ allow = ["apt-get update", "apt-get -s upgrade"]
     }
 
     #[test]
+    fn match_spec_decodes_from_the_front_of_a_full_spec() {
+        let mut spec = good_spec();
+        spec.targets = Some(Patterns(vec!["a".into(), "b".into()]));
+        spec.no_targets = Some(true);
+        spec.stdin_from = Some(vec!["curl".into()]);
+        spec.action = Some(RuleAction::Deny);
+        let bytes = postcard::to_allocvec(&spec).expect("encodes");
+        let front: MatchSpec = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!(front, MatchSpec::from(&spec));
+    }
+
+    #[test]
     fn toml_output_reads_back_as_the_same_rule() {
         let spec = good_spec();
         #[derive(Serialize)]
@@ -957,6 +1050,7 @@ allow = ["apt-get update", "apt-get -s upgrade"]
 
     #[test]
     fn blob_round_trips_through_postcard_borrowing_its_strings() {
+        let indices = BlobProgram::encode(&[0, 70_000]);
         let blob = Blob {
             files: vec!["rules/a.toml"],
             rules: vec![BlobRule {
@@ -965,11 +1059,16 @@ allow = ["apt-get update", "apt-get -s upgrade"]
                 line: 3,
                 spec: &[1, 2, 3],
             }],
-            programs: vec![("rm", vec![0])],
+            programs: vec![BlobProgram {
+                name: "rm",
+                rules: &indices,
+            }],
         };
         let bytes = postcard::to_allocvec(&blob).expect("encodes");
         let back: Blob<'_> = postcard::from_bytes(&bytes).expect("decodes");
         assert_eq!(back, blob);
+        let read: Vec<usize> = back.programs[0].indices().collect();
+        assert_eq!(read, vec![0, 70_000]);
     }
 
     #[test]
