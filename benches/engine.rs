@@ -87,6 +87,18 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // Every line on its own, for the median per line
+    // (scripts/bench-median.sh reads these results).
+    let mut each = c.benchmark_group("each");
+    each.sample_size(20)
+        .warm_up_time(std::time::Duration::from_millis(200))
+        .measurement_time(std::time::Duration::from_millis(600));
+    for (i, line) in LINES.iter().enumerate() {
+        each.bench_function(format!("{i:02}"), |b| {
+            b.iter(|| black_box(check_line(black_box(line), &rules).ok()))
+        });
+    }
+    each.finish();
     let mut group = c.benchmark_group("line");
     for line in [
         "sudo apt-get upgrade -y",

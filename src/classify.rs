@@ -11,18 +11,10 @@ use crate::parse::{ParseError, Script, parse_line};
 use crate::risk::{Action, Finding, Verdict};
 use crate::rules::RuleSet;
 
-/// The program key under which a command's rules are looked up.
-fn rule_key(cmd: &SimpleCommand) -> &str {
-    if cmd.context.via.iter().any(|v| v == "recursive-function") {
-        return "<recursive-function>";
-    }
-    cmd.program().unwrap_or("<dynamic>")
-}
-
 /// Every finding for one command.
 pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for rule in rules.rules_for(rule_key(cmd)) {
+    for rule in rules.rules_for_command(cmd) {
         let Some(m) = rule.matches(cmd) else { continue };
         let mut risk = rule.risk();
         let mut why = rule.why().to_string();

@@ -162,6 +162,12 @@ fn style_for_stdout() -> Style {
     }
 }
 
+/// The site's rule directory: `$SAFE_RUN_RULES_DIR`, else /etc/safe-run/rules.d.
+fn site_rules_dir() -> PathBuf {
+    std::env::var_os("SAFE_RUN_RULES_DIR")
+        .map_or_else(|| PathBuf::from(SYSTEM_RULES_DIR), PathBuf::from)
+}
+
 /// Which rule directories to read.
 #[derive(Clone, Debug, Default)]
 pub struct RuleLoad {
@@ -195,9 +201,7 @@ pub fn load_rule_dirs_counted(load: &RuleLoad, err: &mut dyn Write) -> (RuleSet,
     let mut set = RuleSet::builtin();
     let mut dirs: Vec<PathBuf> = Vec::new();
     if load.site {
-        let site = std::env::var_os("SAFE_RUN_RULES_DIR")
-            .map_or_else(|| PathBuf::from(SYSTEM_RULES_DIR), PathBuf::from);
-        dirs.push(site);
+        dirs.push(site_rules_dir());
     }
     dirs.extend(load.dirs.iter().cloned());
     let mut failed = 0;
@@ -260,6 +264,24 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             let code = match cmd {
                 RulesCommand::List { json } => rules_cmd::list(&rules, *json, &mut out)?,
                 RulesCommand::Show { id } => rules_cmd::show(&rules, id, &mut out)?,
+                RulesCommand::Lint { files } if files.is_empty() => {
+                    // The rule files in force: the site directory and --rules.
+                    let mut dirs = Vec::new();
+                    if !cli.no_site_rules {
+                        dirs.push(site_rules_dir());
+                    }
+                    dirs.extend(cli.rules_dirs.iter().cloned());
+                    dirs.retain(|d| d.is_dir());
+                    if dirs.is_empty() {
+                        writeln!(
+                            out,
+                            "No rule files in force besides the built-in ones, which were checked when safe-run was built."
+                        )?;
+                        0
+                    } else {
+                        rules_cmd::lint(&dirs, &mut out)?
+                    }
+                }
                 RulesCommand::Lint { files } => rules_cmd::lint(files, &mut out)?,
                 RulesCommand::Test { files } => rules_cmd::test(&rules, files, &mut out)?,
             };

@@ -25,6 +25,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use regex::Regex;
 
@@ -586,17 +587,42 @@ struct Regexes(Vec<LazyRegex>);
 /// goes to `regex-lite`, and anything else — non-ASCII text, or a pattern
 /// `regex-lite` cannot compile — to `regex`: the semantics are the `regex`
 /// crate's (docs/RULES.md), the cost is `regex-lite`'s.
-#[derive(Clone, Debug)]
+///
+/// A long-lived process (the interactive shell, whose live hint classifies
+/// the line on every keystroke) uses a pattern many times: after
+/// [`HOT_AFTER`] uses it switches to `regex`, whose matching is some 20
+/// times faster, so the compile cost is paid only where it pays back.
+#[derive(Debug)]
 struct LazyRegex {
     pattern: String,
     /// `Some(None)` once compilation has failed.
     lite: OnceLock<Option<regex_lite::Regex>>,
     full: OnceLock<Option<Regex>>,
+    uses: AtomicU32,
+}
+
+/// Uses of a pattern after which it is compiled with `regex`.
+const HOT_AFTER: u32 = 32;
+
+impl Clone for LazyRegex {
+    fn clone(&self) -> Self {
+        LazyRegex {
+            pattern: self.pattern.clone(),
+            lite: self.lite.clone(),
+            full: self.full.clone(),
+            uses: AtomicU32::new(self.uses.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl LazyRegex {
     /// Does the pattern match `text`? `None` if it does not compile.
     fn is_match(&self, text: &str) -> Option<bool> {
+        if self.uses.fetch_add(1, Ordering::Relaxed) >= HOT_AFTER
+            && let Some(re) = self.full.get_or_init(|| Regex::new(&self.pattern).ok())
+        {
+            return Some(re.is_match(text));
+        }
         if text.is_ascii()
             && let Some(re) = self
                 .lite
@@ -626,6 +652,7 @@ impl Regexes {
                     pattern: p.clone(),
                     lite: OnceLock::new(),
                     full: OnceLock::new(),
+                    uses: AtomicU32::new(0),
                 })
                 .collect(),
         )
