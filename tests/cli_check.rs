@@ -1,0 +1,241 @@
+//! `safe-run check` and `safe-run rules` through the built binary: the
+//! output contracts (JSON shape, exit statuses, line numbers) that tools and
+//! CI scripts depend on.
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn safe_run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_safe-run"));
+    cmd.arg("--no-site-rules")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("SAFE_RUN_CONFIG")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the binary starts");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn check_json_is_one_object_with_the_documented_fields() {
+    let out = safe_run(&["check", "--json", "sudo apt-get upgrade -y"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_lines(&out);
+    assert_eq!(v.len(), 1);
+    let o = &v[0];
+    assert_eq!(o["line"], "sudo apt-get upgrade -y");
+    assert_eq!(o["verdict"], "confirm");
+    assert_eq!(o["risk"], "high");
+    let f = &o["findings"][0];
+    assert_eq!(f["rule"], "apt-full-upgrade");
+    assert_eq!(f["risk"], "high");
+    assert_eq!(f["action"], "confirm");
+    assert_eq!(
+        f["command"],
+        serde_json::json!(["apt-get", "upgrade", "-y"])
+    );
+    // The span covers the command inside the line.
+    let (s, e) = (
+        f["span"][0].as_u64().unwrap() as usize,
+        f["span"][1].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&"sudo apt-get upgrade -y"[s..e], "apt-get upgrade -y");
+    assert!(f["why"].as_str().unwrap().len() > 10);
+    assert!(f["instead"].as_str().unwrap().len() > 10);
+}
+
+#[test]
+fn check_exit_statuses_follow_the_contract() {
+    assert_eq!(safe_run(&["check", "ls -la"], None).status.code(), Some(0));
+    assert_eq!(
+        safe_run(&["check", "echo 'reboot now'"], None)
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(safe_run(&["check", "reboot"], None).status.code(), Some(1));
+    assert_eq!(
+        safe_run(&["check", ":(){ :|:& };:"], None).status.code(),
+        Some(1)
+    );
+    assert_eq!(safe_run(&["check", "ls )"], None).status.code(), Some(2));
+    assert_eq!(safe_run(&["check"], None).status.code(), Some(2));
+}
+
+#[test]
+fn a_low_risk_notice_still_exits_zero() {
+    let out = safe_run(&["check", "--json", "kubectl cordon node-3"], None);
+    let v = json_lines(&out);
+    assert_eq!(v[0]["verdict"], "allow");
+    assert_eq!(v[0]["risk"], "low");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn an_unparseable_line_is_an_error_verdict_not_allow() {
+    let out = safe_run(&["check", "--json", "echo 'unclosed"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json_lines(&out);
+    assert_eq!(v[0]["verdict"], "error");
+    assert!(v[0]["error"].as_str().unwrap().contains("not finished"));
+}
+
+#[test]
+fn check_file_reports_each_line_with_its_number() {
+    let script = "#!/bin/bash\nset -e\napt-get update\napt-get -y upgrade\n\nif true; then\n  systemctl restart docker\nfi\necho done\n";
+    let out = safe_run(&["check", "--json", "--file", "-"], Some(script));
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_lines(&out);
+    let risky: Vec<(u64, &str)> = v
+        .iter()
+        .filter(|o| o["verdict"] != "allow")
+        .map(|o| (o["lineno"].as_u64().unwrap(), o["line"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        risky,
+        vec![(4, "apt-get -y upgrade"), (7, "  systemctl restart docker")]
+    );
+    // Every line with a command is reported, safe ones too.
+    assert!(
+        v.iter()
+            .any(|o| o["lineno"] == 3 && o["verdict"] == "allow")
+    );
+}
+
+#[test]
+fn check_file_with_a_syntax_error_names_the_line() {
+    let out = safe_run(
+        &["check", "--file", "-"],
+        Some("ls\nif true; then\n  ls )\nfi\n"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("line 3"), "{text}");
+}
+
+#[test]
+fn human_output_underlines_the_risky_command() {
+    let out = safe_run(&["check", "ls; sudo reboot"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  ls; sudo reboot\n           ^^^^^^"),
+        "{text}"
+    );
+    assert!(text.contains("why:"));
+    assert!(text.contains("instead:"));
+}
+
+#[test]
+fn escape_sequences_in_a_line_are_shown_not_sent_to_the_terminal() {
+    let out = safe_run(&["check", "reboot \x1b[2K\rls"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert!(text.contains("\\e[2K"), "{text}");
+}
+
+#[test]
+fn rules_test_passes_on_the_shipped_library() {
+    let out = safe_run(&["rules", "test"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("behaved as written"), "{text}");
+}
+
+#[test]
+fn rules_test_fails_naming_a_wrong_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wrong.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[rule]]
+id = "site-reboot"
+risk = "high"
+programs = ["reboot"]
+why = "Reboots."
+instead = "Drain first."
+match = ["reboot", "echo reboot"]
+allow = ["ls", "shutdown -c"]
+"#,
+    )
+    .unwrap();
+    let out = safe_run(&["rules", "test", file.to_str().unwrap()], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("echo reboot"), "{text}");
+    assert!(text.contains("site-reboot"), "{text}");
+}
+
+#[test]
+fn a_broken_site_rule_file_warns_but_keeps_every_other_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "[[rule]]\nid = \"x\"\nprogams = [\"ls\"]\n",
+    )
+    .unwrap();
+    let out = safe_run(
+        &["--rules", dir.path().to_str().unwrap(), "check", "reboot"],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.toml:3:1"), "{err}");
+    assert!(err.contains("WARNING"), "{err}");
+    // The shipped rules are still in force.
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_site_rule_with_a_shipped_id_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        r#"
+[[rule]]
+id = "power-reboot"
+risk = "low"
+programs = ["reboot"]
+why = "This lab host reboots freely."
+instead = "Nothing."
+match = ["reboot", "sudo reboot"]
+allow = ["ls", "echo reboot"]
+"#,
+    )
+    .unwrap();
+    let out = safe_run(
+        &[
+            "--rules",
+            dir.path().to_str().unwrap(),
+            "check",
+            "--json",
+            "reboot",
+        ],
+        None,
+    );
+    let v = json_lines(&out);
+    assert_eq!(v[0]["risk"], "low", "{v:?}");
+    assert_eq!(out.status.code(), Some(0));
+}
