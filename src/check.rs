@@ -77,9 +77,51 @@ fn status(verdict: &Verdict) -> i32 {
 }
 
 /// Styling for the human report.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Style {
     pub color: bool,
+    /// Columns to wrap explanations at.
+    pub width: usize,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            color: false,
+            width: 100,
+        }
+    }
+}
+
+/// `      why:     text…` with the text cleaned and wrapped at `width`
+/// columns, continuation lines indented under the text.
+pub fn field(label: &str, text: &str, width: usize) -> String {
+    const INDENT: usize = 15;
+    let head = format!("      {:<9}", format!("{label}:"));
+    let room = width.saturating_sub(INDENT).max(30);
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in clean(text, false).split(' ').filter(|w| !w.is_empty()) {
+        let len = current.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > room {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    lines.push(current);
+    let pad = " ".repeat(INDENT);
+    let mut out = head;
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(&pad);
+        }
+        out.push_str(l);
+    }
+    out
 }
 
 impl Style {
@@ -145,10 +187,10 @@ fn write_findings(out: &mut dyn Write, findings: &[Finding], style: Style) -> io
             f.action,
             command
         )?;
-        writeln!(out, "      why:     {}", clean(&f.why, false))?;
-        writeln!(out, "      instead: {}", clean(&f.instead, false))?;
+        writeln!(out, "{}", field("why", &f.why, style.width))?;
+        writeln!(out, "{}", field("instead", &f.instead, style.width))?;
         if let Some(p) = &f.preview {
-            writeln!(out, "      preview: {}", clean(&p.join(" "), false))?;
+            writeln!(out, "{}", field("preview", &p.join(" "), style.width))?;
         }
     }
     Ok(())
@@ -328,6 +370,17 @@ pub fn check_script(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_wrap_under_their_text() {
+        let text = "one two three four five six seven eight nine ten eleven twelve";
+        let f = field("why", text, 45);
+        assert_eq!(
+            f,
+            "      why:     one two three four five six\n               seven eight nine ten eleven\n               twelve"
+        );
+        assert_eq!(field("instead", "short", 80), "      instead: short");
+    }
 
     #[test]
     fn line_numbers_count_newlines_before_the_offset() {

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::audit;
 use crate::audit_log::FsyncPolicy;
 use crate::check::{self, Style};
 use crate::config::{self, Config, Loaded};
@@ -20,6 +19,7 @@ use crate::identity::{self, Identity};
 use crate::pipeline::{self, Io, LevelAction, Mode, Policy, ProcessRunner, Request, Target};
 use crate::preview;
 use crate::recorder::{self, Recorder, SyslogTarget};
+use crate::review_cmd;
 use crate::rules::RuleSet;
 use crate::rules_cmd;
 use crate::rules_dir::load_dir;
@@ -91,18 +91,23 @@ pub enum Command {
     Rules(RulesCommand),
     /// Print the effective configuration and where each setting came from.
     Config,
-    /// Review and verify the audit log.
-    #[command(subcommand)]
-    Audit(AuditCommand),
+    /// Review and verify the audit log: list (the default), show, follow, stats, verify.
+    Audit(review_cmd::AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check every record's hash and the chain; exit 1 naming the first bad record.
     Verify {
-        /// Log files in chain order (default: the configured log).
+        /// Log files (default: the configured log); `.gz` too. A rotated set (audit.jsonl.2.gz, .1, audit.jsonl) is checked oldest first as one chain, whatever the order given.
         files: Vec<PathBuf>,
     },
+    /// Everything about one command, by its decision id (or a unique prefix).
+    Show(review_cmd::ShowArgs),
+    /// Print commands as they are logged, with the same filters (also `audit -f`).
+    Follow(review_cmd::FollowArgs),
+    /// Counts by decision, rule, user, host and day; the most frequent risky and refused lines.
+    Stats(review_cmd::StatsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -159,7 +164,17 @@ fn style_for_stdout() -> Style {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     Style {
         color: !no_color && io::stdout().is_terminal(),
+        width: terminal_width(),
     }
+}
+
+/// The width to wrap explanations at: `$COLUMNS` when set, else 100.
+pub fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|w| *w >= 40)
+        .unwrap_or(100)
 }
 
 /// The site's rule directory: `$SAFE_RUN_RULES_DIR`, else /etc/safe-run/rules.d.
@@ -292,14 +307,12 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             write!(out, "{}", config::render(&loaded))?;
             Ok(0)
         }
-        Some(Command::Audit(AuditCommand::Verify { files })) => {
-            let files = if files.is_empty() {
-                let loaded = load_config(&cli, false, &mut err)?;
-                vec![audit_path(&loaded.config).map_err(CliError::Usage)?]
-            } else {
-                files.clone()
+        Some(Command::Audit(args)) => {
+            let mut default_log = || -> Result<PathBuf, CliError> {
+                let loaded = load_config(&cli, false, &mut io::stderr())?;
+                review_cmd::default_log(&loaded.config).map_err(CliError::Usage)
             };
-            audit_verify(&files, &mut out)
+            review_cmd::run(args, &mut default_log, &mut out, &mut err)
         }
         None => {
             let (mode, target) = match (&cli.line, cli.argv.is_empty()) {
@@ -347,35 +360,6 @@ fn audit_path(config: &Config) -> Result<PathBuf, String> {
     recorder::resolve_log_path(config.audit.path.as_deref(), &candidates)
 }
 
-fn audit_verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, CliError> {
-    let mut readers = Vec::new();
-    for f in files {
-        let file = std::fs::File::open(f).map_err(|source| CliError::Read {
-            path: f.display().to_string(),
-            source,
-        })?;
-        readers.push(io::BufReader::new(file));
-    }
-    match audit::verify_chain(readers, None) {
-        Ok(summary) => {
-            writeln!(
-                out,
-                "ok: {} records in {} file(s), hash chain intact",
-                summary.records,
-                files.len()
-            )?;
-            Ok(0)
-        }
-        Err(e) => {
-            let name = files
-                .get(e.file)
-                .map_or_else(String::new, |f| format!("{}:", f.display()));
-            writeln!(out, "FAILED: {name}{e}")?;
-            Ok(1)
-        }
-    }
-}
-
 /// The policy in force, from the configuration and this host.
 pub fn policy_from(config: &Config, identity: &Identity, color: bool) -> Policy {
     let level = |a: config::Ask| match a {
@@ -404,6 +388,7 @@ pub fn policy_from(config: &Config, identity: &Identity, color: bool) -> Policy 
         preview_timeout: config.preview.timeout,
         preview_lines: config.preview.max_lines,
         color,
+        width: terminal_width(),
     }
 }
 

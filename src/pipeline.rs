@@ -98,6 +98,8 @@ pub struct Policy {
     pub preview_timeout: Duration,
     pub preview_lines: usize,
     pub color: bool,
+    /// Columns to wrap explanations at.
+    pub width: usize,
 }
 
 impl Default for Policy {
@@ -117,6 +119,7 @@ impl Default for Policy {
             preview_timeout: Duration::from_secs(10),
             preview_lines: 20,
             color: false,
+            width: 100,
         }
     }
 }
@@ -154,7 +157,10 @@ impl Policy {
     }
 
     fn style(&self) -> Style {
-        Style { color: self.color }
+        Style {
+            color: self.color,
+            width: self.width,
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -550,8 +556,8 @@ pub fn explain(line: &str, verdict: &Verdict, policy: &Policy) -> String {
             f.rule,
             clean(&f.command.join(" "), false)
         );
-        let _ = writeln!(s, "      why:     {}", clean(&f.why, false));
-        let _ = writeln!(s, "      instead: {}", clean(&f.instead, false));
+        let _ = writeln!(s, "{}", crate::check::field("why", &f.why, policy.width));
+        let _ = writeln!(s, "{}", crate::check::field("instead", &f.instead, policy.width));
     }
     s.trim_end().to_string()
 }
