@@ -317,6 +317,14 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
     if !decision.runs() {
         return refusal_status;
     }
+    if decision == Decision::Confirmed && req.confirm.is_some() {
+        let _ = writeln!(
+            io.err,
+            "safe-run: approved by --confirm for {}: {}",
+            rule_list(&verdict),
+            clean(reason.as_deref().unwrap_or(""), false)
+        );
+    }
 
     // 5. run
     let program = match &req.target {
@@ -406,12 +414,6 @@ fn decide(
             );
             return (Decision::Refused, req.reason.clone(), REFUSED);
         }
-        let _ = writeln!(
-            io.err,
-            "safe-run: approved by --confirm for {}: {}",
-            rule_list(verdict),
-            clean(&reason, false)
-        );
         return (Decision::Confirmed, Some(reason), 0);
     }
 
