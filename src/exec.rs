@@ -6,7 +6,10 @@
 //!   SIGINT and SIGQUIT and does nothing with them, so it outlives the child
 //!   and can log the outcome.
 //! - SIGTERM and SIGHUP sent to the wrapper alone (a supervisor, a closed
-//!   ssh connection) are passed on to the child.
+//!   ssh connection) are passed on to the child. Without a controlling
+//!   terminal the child leads its own process group and the whole group is
+//!   signalled (SIGINT and SIGQUIT too), so nothing a `-c` line started is
+//!   left behind; with a terminal the child stays in the foreground group.
 //! - The child starts with default dispositions and an empty signal mask:
 //!   caught signals are reset by `exec`, and the standard library clears the
 //!   mask and SIGPIPE. The wrapper never *ignores* a signal while a child
@@ -17,7 +20,7 @@
 //! No `unsafe` here: handlers come from signal-hook, `kill` from nix.
 
 use std::io;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -85,13 +88,36 @@ pub struct Outcome {
 /// Runs the program in the foreground with the wrapper's terminal,
 /// environment, working directory and standard streams, and waits for it.
 pub fn run(program: &Program) -> Outcome {
+    run_with(program, !has_controlling_terminal())
+}
+
+/// Does this process have a controlling terminal?
+pub fn has_controlling_terminal() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
+/// [`run`], choosing whether the child gets a process group of its own.
+///
+/// With no controlling terminal (`ssh host 'a; b'`, cron, CI) the child
+/// leads its own process group and signals go to the whole group, so a
+/// SIGTERM or SIGHUP to the wrapper also ends what a `-c` line started
+/// (`bash -c 'a; b'` does not pass signals on). With a terminal the child
+/// stays in the terminal's foreground group, where Ctrl-C reaches it
+/// directly, and only the child itself is signalled.
+pub fn run_with(program: &Program, own_group: bool) -> Outcome {
     let started = Instant::now();
     let Some(mut command) = program.command() else {
         return failed(started, NOT_FOUND, "nothing to run".into());
     };
+    if own_group {
+        command.process_group(0);
+    }
     let child_pid = Arc::new(AtomicI32::new(0));
     let pending = Arc::new(AtomicI32::new(0));
-    let forwarder = start_forwarding(Arc::clone(&child_pid), Arc::clone(&pending));
+    let forwarder = start_forwarding(Arc::clone(&child_pid), Arc::clone(&pending), own_group);
     let outcome = match command.spawn() {
         Err(e) => {
             let status = match e.kind() {
@@ -115,7 +141,7 @@ pub fn run(program: &Program) -> Outcome {
             if early > 0
                 && let Ok(sig) = Signal::try_from(early)
             {
-                let _ = kill(Pid::from_raw(pid), sig);
+                let _ = kill(target(pid, own_group), sig);
             }
             let waited = child.wait();
             child_pid.store(0, Ordering::SeqCst);
@@ -157,9 +183,19 @@ fn failed(started: Instant, status: i32, error: String) -> Outcome {
 
 /// Catches SIGINT/SIGQUIT (so the wrapper outlives the child) and passes
 /// SIGTERM/SIGHUP on to the child.
+/// The pid to signal: the child, or its whole process group.
+fn target(pid: i32, group: bool) -> Pid {
+    if group {
+        Pid::from_raw(-pid)
+    } else {
+        Pid::from_raw(pid)
+    }
+}
+
 fn start_forwarding(
     child: Arc<AtomicI32>,
     pending: Arc<AtomicI32>,
+    group: bool,
 ) -> Option<signal_hook::iterator::Handle> {
     let mut signals = Signals::new([SIGINT, SIGQUIT, SIGTERM, SIGHUP]).ok()?;
     let handle = signals.handle();
@@ -168,11 +204,14 @@ fn start_forwarding(
             let forward = match sig {
                 SIGTERM => Signal::SIGTERM,
                 SIGHUP => Signal::SIGHUP,
+                // With no terminal, nobody else delivers these to the child.
+                SIGINT if group => Signal::SIGINT,
+                SIGQUIT if group => Signal::SIGQUIT,
                 _ => continue,
             };
             let pid = child.load(Ordering::SeqCst);
             if pid > 0 {
-                let _ = kill(Pid::from_raw(pid), forward);
+                let _ = kill(target(pid, group), forward);
             } else {
                 // The child is not started yet: leave the signal for `run`,
                 // and take it back if the child appeared meanwhile (whoever
@@ -180,7 +219,7 @@ fn start_forwarding(
                 pending.store(forward as i32, Ordering::SeqCst);
                 let pid = child.load(Ordering::SeqCst);
                 if pid > 0 && pending.swap(0, Ordering::SeqCst) != 0 {
-                    let _ = kill(Pid::from_raw(pid), forward);
+                    let _ = kill(target(pid, group), forward);
                 }
             }
         }

@@ -130,6 +130,11 @@ fn a_large_binary_payload_streams_unchanged() {
 /// SIGTERM to the wrapper ends the child (no orphan), the wrapper exits
 /// 143, and the outcome says the command was killed by signal 15.
 fn sigterm_reaches_the_child(mode: &[&str]) {
+    sigterm_reaches_the_command(mode, "long-task");
+}
+
+/// As above, for any command line that starts `long-task`.
+fn sigterm_reaches_the_command(mode: &[&str], line: &str) {
     let env = Env::new();
     let pidfile = env.path().join("long-task.pid");
     env.fake(
@@ -140,7 +145,7 @@ fn sigterm_reaches_the_child(mode: &[&str]) {
         ),
     );
     let mut args: Vec<&str> = mode.to_vec();
-    args.push("long-task");
+    args.push(line);
     let mut cmd = env.command(&args);
     let mut wrapper = spawn(&mut cmd);
     let wrapper_pid = i32::try_from(wrapper.id()).expect("pid");
@@ -208,6 +213,14 @@ fn sigterm_to_the_wrapper_ends_the_child_argv_mode() {
 #[test]
 fn sigterm_to_the_wrapper_ends_the_child_dash_c_mode() {
     sigterm_reaches_the_child(&["-c"]);
+}
+
+/// Regression: with a list, `bash -c` forks the command and does not pass
+/// SIGTERM on; without a terminal the wrapper signals the whole process
+/// group, so nothing the line started is left behind.
+#[test]
+fn sigterm_to_the_wrapper_ends_every_process_of_a_dash_c_list() {
+    sigterm_reaches_the_command(&["-c"], "long-task; echo done");
 }
 
 // ---------------------------------------------------------------------------
