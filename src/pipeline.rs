@@ -559,7 +559,11 @@ pub fn explain(line: &str, verdict: &Verdict, policy: &Policy) -> String {
             clean(&f.command.join(" "), false)
         );
         let _ = writeln!(s, "{}", crate::check::field("why", &f.why, policy.width));
-        let _ = writeln!(s, "{}", crate::check::field("instead", &f.instead, policy.width));
+        let _ = writeln!(
+            s,
+            "{}",
+            crate::check::field("instead", &f.instead, policy.width)
+        );
     }
     s.trim_end().to_string()
 }

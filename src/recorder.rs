@@ -63,6 +63,17 @@ impl Recorder {
         }
     }
 
+    /// The working directory written to the next records (the interactive
+    /// shell follows `cd`).
+    pub fn set_cwd(&mut self, cwd: String) {
+        self.cwd = cwd;
+    }
+
+    /// The log file, or why there is none.
+    pub fn log_path(&self) -> Result<&Path, &str> {
+        self.path.as_deref().map_err(String::as_str)
+    }
+
     fn write(&self, record: &Record, risky: bool) -> Result<(), String> {
         if let Some(target) = &self.syslog {
             let severity = if risky {

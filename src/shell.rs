@@ -75,6 +75,10 @@ pub fn run(cli: &Cli, err: &mut dyn Write) -> i32 {
             ShellState::without_carry(std::env::vars_os())
         }
     };
+    // The signal policy holds from here on: Ctrl-C during a slow login
+    // profile must not end the session before it starts.
+    let terminal = Terminal::from_stdin();
+    let session = Session::start(&state, terminal.as_ref());
     if cli.login {
         match login_environment(&shell, state.env(), LOGIN_TIMEOUT) {
             Ok(login) => {
@@ -95,8 +99,6 @@ pub fn run(cli: &Cli, err: &mut dyn Write) -> i32 {
         }
     }
     system.recorder.set_cwd(state.cwd().display().to_string());
-    let terminal = Terminal::from_stdin();
-    let session = Session::start(&state, terminal.as_ref());
     let status = if io::stdin().is_terminal() {
         interactive(
             &mut system,
@@ -436,8 +438,17 @@ fn run_builtin(
             );
             check::PARSE_ERROR
         }
-        Builtin::Check(text) => check::check_line(rules, text, false, Style { color, ..Style::default() }, &mut out)
-            .unwrap_or(check::PARSE_ERROR),
+        Builtin::Check(text) => check::check_line(
+            rules,
+            text,
+            false,
+            Style {
+                color,
+                ..Style::default()
+            },
+            &mut out,
+        )
+        .unwrap_or(check::PARSE_ERROR),
         Builtin::Rules => rules_cmd::list(rules, false, &mut out).unwrap_or(1),
         Builtin::History(n) => {
             let Some(entries) = history else { return 0 };

@@ -1,0 +1,2 @@
+//! Audit review benchmarks (being written).
+fn main() {}

@@ -1,0 +1,1481 @@
+//! `safe-run audit`: list, show, follow, stats and verify — the edge around
+//! `review`. It opens the inputs (files, rotated `.1` and `.gz` files,
+//! stdin), reads the clock, the time zone and the terminal, and prints
+//! tables, details, summaries or JSON lines. Filtering, joining, merging
+//! and counting are `review`'s; the hash chain is `audit`'s.
+//!
+//! - **Inputs.** The configured log by default; any number of files (merged
+//!   by time, so logs of several hosts or a rotated set read as one), or
+//!   `-` for stdin. A gzip file is recognised by its first bytes, not its
+//!   name. Lines are read one at a time, at most `audit::MAX_LINE` long.
+//! - **Output.** One row per command. The terminal width cuts the line and
+//!   the reason (`COLUMNS` wins; no cutting when stdout is not a terminal);
+//!   every text from the log passes `sanitize::clean`; colour only on a
+//!   terminal and never with `NO_COLOR`; times in the viewer's time zone
+//!   (`TZ`), `--json` keeps them as written.
+//! - **Follow.** Polls the file (200 ms) like `tail -F`: reads what was
+//!   appended, and notices the path being renamed away and recreated (the
+//!   old file is read to its end first, and a little longer for writers
+//!   that had it open) or truncated (read again from the start). Rows come
+//!   out when their outcome arrives, or after a second as `running`.
+//! - **Verify.** Files are grouped by the log they were rotated from and
+//!   each group is checked oldest first as one chain (`review::rotation_groups`):
+//!   the order on the command line does not matter.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::audit::{self, Decision, MAX_LINE};
+use crate::cli::{AuditCommand, CliError};
+use crate::config::{self, Config};
+use crate::review::{
+    self, Body, Counted, Entry, Filter, JoinOptions, Merge, Origin, Review, Row, Stats, Status,
+};
+use crate::risk::Risk;
+use crate::sanitize::clean;
+
+/// `safe-run audit [FILTERS] [FILES…]`, or one of its subcommands
+/// (`crate::cli::AuditCommand`).
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+/// The conditions every listed command must meet.
+#[derive(Clone, Debug, Default, Args)]
+pub struct FilterArgs {
+    /// Only commands at or after WHEN: a duration before now (2h, 3d, 1h30m), today, yesterday, a date (2026-11-21), a local time (2026-11-21 14:00) or RFC 3339.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only commands at or before WHEN (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only commands by USER: the user, or the person behind sudo/su. May be repeated.
+    #[arg(long, value_name = "USER")]
+    pub user: Vec<String>,
+    /// Only commands on HOST (its full or short name). May be repeated.
+    #[arg(long, value_name = "HOST")]
+    pub host: Vec<String>,
+    /// Only commands of at least this risk: low, medium, high, critical.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_risk)]
+    pub risk: Option<Risk>,
+    /// Only these decisions: allowed, confirmed, refused, denied, aborted (comma-separated or repeated).
+    #[arg(long, value_name = "DECISION", value_delimiter = ',', value_parser = review::parse_decision)]
+    pub decision: Vec<Decision>,
+    /// Only commands a rule with this id found. May be repeated.
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    /// Only commands whose line or reason matches REGEX.
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub grep: Option<regex::Regex>,
+    /// Only commands that ran and failed (non-zero exit, or killed by a signal).
+    #[arg(long)]
+    pub failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Newest first.
+    #[arg(long, conflicts_with = "follow")]
+    pub reverse: bool,
+    /// Only the N most recent matching commands.
+    #[arg(long, short = 'n', value_name = "N", conflicts_with = "follow")]
+    pub limit: Option<usize>,
+    /// Keep printing commands as they are logged (as `audit follow`).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// One JSON object per command (decision and outcome joined), for jq.
+    #[arg(long)]
+    pub json: bool,
+    /// Log files: rotated `.1` and `.gz` files too; several are merged by time; `-` reads stdin. Default: the configured log.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The decision id, or a prefix of it that only one command has.
+    pub id: String,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Log files to search (default: the configured log).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// One JSON object per command.
+    #[arg(long)]
+    pub json: bool,
+    /// The log to follow (default: the configured log); `-` reads stdin to its end.
+    pub file: Option<PathBuf>,
+    /// How often to look for new records, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 200, hide = true)]
+    pub poll_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// How many entries each ranking shows.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Log files (default: the configured log).
+    pub files: Vec<PathBuf>,
+}
+
+fn parse_risk(text: &str) -> Result<Risk, String> {
+    Risk::parse(text.trim()).ok_or_else(|| {
+        format!("unknown risk `{text}` (expected none, low, medium, high or critical)")
+    })
+}
+
+fn parse_regex(text: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(text).map_err(|e| e.to_string())
+}
+
+/// The log to read when no file is named: the configured one, else the
+/// first default place that holds a log (unlike writing, reading does not
+/// need the directory to be writable).
+pub fn default_log(config: &Config) -> Result<PathBuf, String> {
+    if let Some(path) = &config.audit.path {
+        return Ok(path.clone());
+    }
+    let xdg = std::env::var("XDG_STATE_HOME").ok();
+    let home = std::env::var("HOME").ok();
+    let candidates = config::default_audit_paths(xdg.as_deref(), home.as_deref());
+    candidates
+        .iter()
+        .find(|p| p.exists())
+        .cloned()
+        .ok_or_else(|| {
+            let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            format!(
+                "no audit log found (looked for {}); name a FILE, or set [audit] path in the configuration",
+                tried.join(", ")
+            )
+        })
+}
+
+/// What the output depends on besides the arguments.
+struct Env {
+    now: Timestamp,
+    tz: TimeZone,
+    color: bool,
+    /// Terminal columns to fit rows into; `None`: do not cut.
+    width: Option<usize>,
+}
+
+impl Env {
+    fn from_process() -> Env {
+        let stdout_tty = io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let columns = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|c| *c > 0);
+        let width = columns.or_else(|| {
+            stdout_tty
+                .then(terminal_size::terminal_size)
+                .flatten()
+                .map(|(w, _)| usize::from(w.0))
+        });
+        Env {
+            now: Timestamp::now(),
+            tz: TimeZone::system(),
+            color: stdout_tty && !no_color,
+            width,
+        }
+    }
+}
+
+/// Runs `safe-run audit …`; `default_log` names the configured log when
+/// no file is given.
+pub fn run(
+    args: &AuditArgs,
+    default_log: &mut dyn FnMut() -> Result<PathBuf, CliError>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let env = Env::from_process();
+    let mut files_or_default = |files: &[PathBuf]| -> Result<Vec<PathBuf>, CliError> {
+        if files.is_empty() {
+            Ok(vec![default_log()?])
+        } else {
+            Ok(files.to_vec())
+        }
+    };
+    match &args.command {
+        None if args.list.follow => {
+            let list = &args.list;
+            if list.files.len() > 1 {
+                return Err(CliError::Usage("follow reads one log at a time".into()));
+            }
+            let file = files_or_default(&list.files)?.remove(0);
+            let filter = make_filter(&list.filter, &env)?;
+            follow(&file, filter, list.json, 200, &env, out, err)
+        }
+        None => {
+            let files = files_or_default(&args.list.files)?;
+            list(&args.list, &files, &env, out, err)
+        }
+        Some(AuditCommand::Verify { files }) => verify(&files_or_default(files)?, out),
+        Some(AuditCommand::Show(show_args)) => {
+            let files = files_or_default(&show_args.files)?;
+            show(show_args, &files, &env, out, err)
+        }
+        Some(AuditCommand::Follow(follow_args)) => {
+            let file = match &follow_args.file {
+                Some(file) => file.clone(),
+                None => files_or_default(&[])?.remove(0),
+            };
+            let filter = make_filter(&follow_args.filter, &env)?;
+            let poll = follow_args.poll_ms.clamp(10, 10_000);
+            follow(&file, filter, follow_args.json, poll, &env, out, err)
+        }
+        Some(AuditCommand::Stats(stats_args)) => {
+            let files = files_or_default(&stats_args.files)?;
+            stats(stats_args, &files, &env, out, err)
+        }
+    }
+}
+
+fn make_filter(args: &FilterArgs, env: &Env) -> Result<Filter, CliError> {
+    let when = |text: &Option<String>| {
+        text.as_deref()
+            .map(|t| review::parse_when(t, env.now, &env.tz))
+            .transpose()
+            .map_err(CliError::Usage)
+    };
+    Ok(Filter {
+        since: when(&args.since)?,
+        until: when(&args.until)?,
+        users: args.user.clone(),
+        hosts: args.host.clone(),
+        min_risk: args.risk,
+        decisions: args.decision.clone(),
+        rules: args.rules.clone(),
+        grep: args.grep.clone(),
+        failed: args.failed,
+        id_prefix: None,
+    })
+}
+
+// ---------------------------------------------------------------- inputs
+
+const READ_BUFFER: usize = 256 * 1024;
+
+fn read_error(path: &Path, source: io::Error) -> CliError {
+    CliError::Read {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Opens a log for reading: `-` is stdin; gzip is recognised by its magic
+/// bytes.
+fn open(path: &Path) -> Result<Box<dyn BufRead>, CliError> {
+    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(|e| read_error(path, e))?)
+    };
+    let mut reader = BufReader::with_capacity(READ_BUFFER, raw);
+    let gzip = reader
+        .fill_buf()
+        .map_err(|e| read_error(path, e))?
+        .starts_with(&[0x1f, 0x8b]);
+    Ok(if gzip {
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        ))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// Reads one line into `buf` (without its newline), keeping at most
+/// `max` bytes. `None` at the end; `Some(true)` when the line was longer
+/// (the rest of it is skipped).
+fn read_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<bool>> {
+    let limit = max as u64 + 1;
+    if reader.take(limit).read_until(b'\n', buf)? == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        return Ok(Some(false));
+    }
+    if (buf.len() as u64) < limit {
+        return Ok(Some(false)); // the last line, without its newline
+    }
+    buf.clear();
+    let mut skipped = Vec::new();
+    loop {
+        skipped.clear();
+        let n = reader.take(64 * 1024).read_until(b'\n', &mut skipped)?;
+        if n == 0 || skipped.last() == Some(&b'\n') {
+            return Ok(Some(true));
+        }
+    }
+}
+
+/// The entries of one input, line by line.
+struct Lines {
+    reader: Box<dyn BufRead>,
+    source: usize,
+    line: u64,
+}
+
+impl Iterator for Lines {
+    type Item = io::Result<Entry>;
+
+    fn next(&mut self) -> Option<io::Result<Entry>> {
+        let mut buf = Vec::with_capacity(512);
+        let too_long = match read_line(self.reader.as_mut(), &mut buf, MAX_LINE) {
+            Ok(None) => return None,
+            Ok(Some(too_long)) => too_long,
+            Err(e) => {
+                // Named by the caller; tagged with the input's index.
+                return Some(Err(io::Error::new(e.kind(), Tagged(self.source, e))));
+            }
+        };
+        self.line += 1;
+        let at = Origin {
+            source: self.source,
+            line: self.line,
+        };
+        Some(Ok(if too_long {
+            Entry {
+                ts: None,
+                at,
+                body: Body::Bad,
+            }
+        } else {
+            review::read_entry(buf, at)
+        }))
+    }
+}
+
+/// A read error and the input it came from.
+#[derive(Debug)]
+struct Tagged(usize, io::Error);
+
+impl std::fmt::Display for Tagged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.1.fmt(f)
+    }
+}
+
+impl std::error::Error for Tagged {}
+
+/// The inputs of a review, in rotation order (so records with equal times
+/// keep the order of the chain).
+struct Inputs {
+    names: Vec<PathBuf>,
+}
+
+impl Inputs {
+    fn new(files: &[PathBuf]) -> Inputs {
+        Inputs {
+            names: review::rotation_groups(files).concat(),
+        }
+    }
+
+    fn name(&self, origin: Origin) -> String {
+        self.names
+            .get(origin.source)
+            .map_or_else(|| "?".into(), |p| p.display().to_string())
+    }
+
+    /// Feeds every entry of every input, merged by time, to `review`; rows
+    /// go to `on_row`, which may stop the reading by returning `false`.
+    fn drive(
+        &self,
+        review: &mut Review,
+        on_row: &mut dyn FnMut(Row) -> io::Result<bool>,
+    ) -> Result<(), CliError> {
+        let mut streams = Vec::with_capacity(self.names.len());
+        for (source, path) in self.names.iter().enumerate() {
+            streams.push(Lines {
+                reader: open(path)?,
+                source,
+                line: 0,
+            });
+        }
+        let entries: Box<dyn Iterator<Item = io::Result<Entry>>> = if streams.len() == 1 {
+            Box::new(streams.into_iter().flatten())
+        } else {
+            Box::new(Merge::new(streams))
+        };
+        let mut rows = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| self.tag(e))?;
+            review.feed(entry, &mut |row| rows.push(row));
+            for row in rows.drain(..) {
+                if !on_row(row)? {
+                    return Ok(());
+                }
+            }
+        }
+        review.finish(&mut |row| rows.push(row));
+        for row in rows.drain(..) {
+            if !on_row(row)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn tag(&self, e: io::Error) -> CliError {
+        let kind = e.kind();
+        let source = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Tagged>())
+            .map(|t| t.0);
+        match source {
+            Some(source) => CliError::Read {
+                path: self.name(Origin { source, line: 0 }),
+                source: io::Error::new(
+                    kind,
+                    e.into_inner().map_or_else(String::new, |i| i.to_string()),
+                ),
+            },
+            None => CliError::Io(e),
+        }
+    }
+
+    /// Says on stderr how many lines held no record.
+    fn report_skipped(&self, review: &Review, err: &mut dyn Write) {
+        let counts = &review.counts;
+        if let Some(first) = counts.first_skipped {
+            let _ = writeln!(
+                err,
+                "safe-run: skipped {} line(s) that hold no audit record (the first: {}:{})",
+                counts.skipped,
+                self.name(first),
+                first.line
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- list
+
+fn list(
+    args: &ListArgs,
+    files: &[PathBuf],
+    env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let filter = make_filter(&args.filter, env)?;
+    let inputs = Inputs::new(files);
+    let mut review = Review::new(filter, JoinOptions::default());
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let mut printer = Printer::new(env, args.json, None);
+    let mut shown = 0u64;
+    // --limit keeps the last N rows; --reverse needs them all before the
+    // first can be printed. Otherwise rows are printed as they come.
+    let mut held: VecDeque<Row> = VecDeque::new();
+    let hold = args.limit.is_some() || args.reverse;
+    inputs.drive(&mut review, &mut |row| {
+        shown += 1;
+        if hold {
+            held.push_back(row);
+            if args.limit.is_some_and(|n| held.len() > n) {
+                held.pop_front();
+            }
+        } else {
+            printer.row(&mut out, row)?;
+        }
+        Ok(true)
+    })?;
+    if args.reverse {
+        held.make_contiguous().reverse();
+    }
+    for row in held {
+        printer.row(&mut out, row)?;
+    }
+    printer.finish(&mut out)?;
+    out.flush()?;
+    inputs.report_skipped(&review, err);
+    if shown == 0 && !args.json {
+        let _ = writeln!(
+            err,
+            "safe-run: no command matches ({} record(s) read)",
+            review.counts.records
+        );
+    }
+    Ok(0)
+}
+
+/// The risk colours of `check`.
+fn risk_color(risk: Risk) -> &'static str {
+    match risk {
+        Risk::None => "2",
+        Risk::Low => "36",
+        Risk::Medium => "33",
+        Risk::High => "1;31",
+        Risk::Critical => "1;37;41",
+    }
+}
+
+fn paint(color: bool, code: &str, text: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// `text` cut to `width` terminal columns (ending in `…` when cut) and
+/// padded to exactly `width` when `pad`.
+fn fit(text: &str, width: usize, pad: bool) -> String {
+    let mut out = String::new();
+    if text.width() <= width {
+        out.push_str(text);
+    } else {
+        let mut used = 0;
+        for c in text.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w + 1 > width {
+                break;
+            }
+            out.push(c);
+            used += w;
+        }
+        if width > 0 {
+            out.push('…');
+        }
+    }
+    if pad {
+        let missing = width.saturating_sub(out.width());
+        out.extend(std::iter::repeat_n(' ', missing));
+    }
+    out
+}
+
+/// The row's time in the viewer's zone, `YYYY-MM-DD HH:MM:SS`.
+fn local_time(ts: &str, tz: &TimeZone) -> String {
+    match ts.parse::<Timestamp>() {
+        Ok(t) => t
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => clean(ts, false),
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal).map_or_else(
+        |_| format!("sig{signal}"),
+        |s| s.as_str().trim_start_matches("SIG").to_string(),
+    )
+}
+
+/// The EXIT column: the status, the signal's name, `-` (never ran), `?`
+/// (no outcome recorded), `…` (still running).
+fn exit_text(row: &Row) -> String {
+    let outcome = row.outcome.as_ref();
+    match row.status {
+        Status::Ok | Status::Failed => outcome
+            .and_then(|o| o.exit)
+            .map_or_else(|| "?".into(), |e| e.to_string()),
+        Status::Killed => outcome
+            .and_then(|o| o.signal)
+            .map_or_else(|| "?".into(), signal_name),
+        Status::NotRun => "-".into(),
+        Status::NoOutcome => "?".into(),
+        Status::Running => "…".into(),
+    }
+}
+
+/// What was run: the line, or the argv of `safe-run -- PROG ARGS…`.
+fn command_text(row: &Row) -> String {
+    let d = &row.decision;
+    match (&d.line, &d.argv) {
+        (Some(line), _) if !line.is_empty() => clean(line, false),
+        (_, Some(argv)) => clean(&argv.join(" "), false),
+        _ => String::new(),
+    }
+}
+
+const TIME_W: usize = 19;
+const RISK_W: usize = 8;
+const DECISION_W: usize = 9;
+const EXIT_W: usize = 4;
+/// Rows looked at to size the host and user columns.
+const LAYOUT_ROWS: usize = 64;
+
+/// The end of a table row: the line and the reason in their own columns
+/// when the terminal is wide enough, else together (`LINE  # REASON`), cut
+/// to the width if there is one.
+enum Tail {
+    Columns(usize, usize),
+    Together(Option<usize>),
+}
+
+/// Prints rows as a table or as JSON lines. The host and user columns are
+/// sized from the first rows (then fixed: the output streams).
+struct Printer {
+    json: bool,
+    color: bool,
+    width: Option<usize>,
+    tz: TimeZone,
+    /// (host, user) column widths, once decided.
+    columns: Option<(usize, usize)>,
+    waiting: Vec<Row>,
+}
+
+impl Printer {
+    fn new(env: &Env, json: bool, columns: Option<(usize, usize)>) -> Printer {
+        Printer {
+            json,
+            color: env.color,
+            width: env.width,
+            tz: env.tz.clone(),
+            columns,
+            waiting: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, out: &mut dyn Write, row: Row) -> io::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut *out, &row.json()).map_err(io::Error::other)?;
+            return out.write_all(b"\n");
+        }
+        if self.columns.is_none() {
+            self.waiting.push(row);
+            if self.waiting.len() >= LAYOUT_ROWS {
+                self.flush_waiting(out)?;
+            }
+            return Ok(());
+        }
+        self.line(out, &row)
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if !self.waiting.is_empty() {
+            self.flush_waiting(out)?;
+        }
+        Ok(())
+    }
+
+    fn flush_waiting(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        let host = self
+            .waiting
+            .iter()
+            .map(|r| clean(&r.decision.host, false).width())
+            .max()
+            .unwrap_or(0);
+        let user = self
+            .waiting
+            .iter()
+            .map(|r| clean(&r.who(), false).width())
+            .max()
+            .unwrap_or(0);
+        self.columns = Some((host.clamp(4, 16), user.clamp(4, 16)));
+        self.header(out)?;
+        for row in std::mem::take(&mut self.waiting) {
+            self.line(out, &row)?;
+        }
+        Ok(())
+    }
+
+    /// How the line and the reason share what is left of the row.
+    fn tail(&self) -> Tail {
+        let (host, user) = self.columns.unwrap_or((12, 12));
+        let fixed = TIME_W + host + user + RISK_W + DECISION_W + EXIT_W + 6;
+        match self.width {
+            None => Tail::Together(None),
+            Some(width) => {
+                let rest = width.saturating_sub(fixed).max(10);
+                if rest >= 60 {
+                    let reason = (rest / 2).min(40);
+                    Tail::Columns(rest - reason - 1, reason)
+                } else {
+                    Tail::Together(Some(rest))
+                }
+            }
+        }
+    }
+
+    fn header(&self, out: &mut dyn Write) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        let (host, user) = self.columns.unwrap_or((12, 12));
+        let mut text = format!(
+            "{} {} {} {} {} {} ",
+            fit("TIME", TIME_W, true),
+            fit("HOST", host, true),
+            fit("USER", user, true),
+            fit("RISK", RISK_W, true),
+            fit("DECISION", DECISION_W, true),
+            fit("EXIT", EXIT_W, true),
+        );
+        match self.tail() {
+            Tail::Columns(line, _) => text.push_str(&format!("{} REASON", fit("LINE", line, true))),
+            Tail::Together(_) => text.push_str("LINE  # REASON"),
+        }
+        writeln!(out, "{}", paint(self.color, "1", text.trim_end()))
+    }
+
+    fn line(&self, out: &mut dyn Write, row: &Row) -> io::Result<()> {
+        let d = &row.decision;
+        let (host_w, user_w) = self.columns.unwrap_or((12, 12));
+        let risk = d.risk.unwrap_or_default();
+        let exit = exit_text(row);
+        let exit_cell = fit(&exit, EXIT_W, true);
+        let exit_cell = match row.status {
+            Status::Failed | Status::Killed => paint(self.color, "1;31", &exit_cell),
+            _ => exit_cell,
+        };
+        let mut text = format!(
+            "{} {} {} {} {} {} ",
+            fit(&local_time(&d.ts, &self.tz), TIME_W, true),
+            fit(&clean(&d.host, false), host_w, true),
+            fit(&clean(&row.who(), false), user_w, true),
+            paint(
+                self.color,
+                risk_color(risk),
+                &fit(risk.as_str(), RISK_W, true)
+            ),
+            fit(
+                d.decision.map_or("?", review::decision_str),
+                DECISION_W,
+                true
+            ),
+            exit_cell,
+        );
+        let command = command_text(row);
+        let reason = d
+            .reason
+            .as_deref()
+            .map(|r| clean(r, false))
+            .unwrap_or_default();
+        match self.tail() {
+            Tail::Columns(line_w, reason_w) => {
+                text.push_str(&fit(&command, line_w, true));
+                text.push(' ');
+                text.push_str(&fit(&reason, reason_w, false));
+            }
+            Tail::Together(width) => {
+                let together = if reason.is_empty() {
+                    command
+                } else {
+                    format!("{command}  # {reason}")
+                };
+                match width {
+                    Some(w) => text.push_str(&fit(&together, w, false)),
+                    None => text.push_str(&together),
+                }
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    }
+}
+
+// ---------------------------------------------------------------- show
+
+/// How many distinct commands an ambiguous prefix lists.
+const SHOW_CANDIDATES: usize = 10;
+
+fn show(
+    args: &ShowArgs,
+    files: &[PathBuf],
+    env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let prefix = args.id.trim();
+    if prefix.is_empty() {
+        return Err(CliError::Usage("give a decision id (or its start)".into()));
+    }
+    let filter = Filter {
+        id_prefix: Some(prefix.to_string()),
+        ..Filter::default()
+    };
+    let inputs = Inputs::new(files);
+    let mut review = Review::new(filter, JoinOptions::default());
+    let mut found: Vec<Row> = Vec::new();
+    let mut more = 0u64;
+    inputs.drive(&mut review, &mut |row| {
+        match found.iter().position(|r| r.decision.id == row.decision.id) {
+            // A late outcome completes the row shown before.
+            Some(i) if row.outcome.is_some() => found[i] = row,
+            Some(_) => {}
+            None if found.len() < SHOW_CANDIDATES => found.push(row),
+            None => more += 1,
+        }
+        Ok(true)
+    })?;
+    inputs.report_skipped(&review, err);
+    let mut out = BufWriter::new(out);
+    let code = match found.as_slice() {
+        [] => {
+            writeln!(
+                err,
+                "safe-run: no command has an id starting with `{}` in {}",
+                clean(prefix, false),
+                inputs
+                    .names
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+            1
+        }
+        [row] if args.json => {
+            serde_json::to_writer(&mut out, &row.json()).map_err(io::Error::other)?;
+            writeln!(out)?;
+            0
+        }
+        [row] => {
+            write_details(&mut out, row, &inputs, env)?;
+            0
+        }
+        rows => {
+            writeln!(
+                err,
+                "safe-run: `{}` is the start of {} commands' ids; give more of it:",
+                clean(prefix, false),
+                rows.len() as u64 + more
+            )?;
+            for row in rows {
+                writeln!(
+                    err,
+                    "  {}  {}  {}",
+                    clean(&row.decision.id, false),
+                    local_time(&row.decision.ts, &env.tz),
+                    fit(&command_text(row), 60, false)
+                )?;
+            }
+            if more > 0 {
+                writeln!(err, "  … and {more} more")?;
+            }
+            1
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+/// `1.234 s`, `3 min 12 s`, `2 h 05 min`.
+fn duration_text(ms: u64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        0..60 => format!("{}.{:03} s", secs, ms % 1000),
+        60..3600 => format!("{} min {:02} s", secs / 60, secs % 60),
+        _ => format!("{} h {:02} min", secs / 3600, secs / 60 % 60),
+    }
+}
+
+fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> io::Result<()> {
+    let d = &row.decision;
+    let c = |s: &str| clean(s, false);
+    let field = |out: &mut dyn Write, name: &str, value: &str| -> io::Result<()> {
+        writeln!(out, "  {name:<11}{value}")
+    };
+    writeln!(
+        out,
+        "{}",
+        paint(env.color, "1", &format!("Command {}", c(&d.id)))
+    )?;
+    field(
+        out,
+        "time",
+        &format!("{}  ({})", local_time(&d.ts, &env.tz), c(&d.ts)),
+    )?;
+    field(out, "host", &c(&d.host))?;
+    field(out, "user", &format!("{} (uid {})", c(&d.user), d.uid))?;
+    if let Some(login) = &d.login_user {
+        field(out, "login user", &c(login))?;
+    }
+    if let Some(ssh) = &d.ssh {
+        field(out, "ssh from", &c(ssh))?;
+    }
+    if let Some(tty) = &d.tty {
+        field(out, "tty", &c(tty))?;
+    }
+    if let Some(cwd) = &d.cwd {
+        field(out, "cwd", &c(cwd))?;
+    }
+    if let Some(mode) = d.mode {
+        let mode = match mode {
+            audit::Mode::Shell => "interactive shell",
+            audit::Mode::Command => "-c (a remote or scripted line)",
+            audit::Mode::Argv => "-- (a program, no shell)",
+        };
+        field(out, "mode", mode)?;
+    }
+    if let Some(line) = &d.line {
+        field(out, "line", &c(line))?;
+    }
+    if let Some(argv) = &d.argv {
+        let quoted: Vec<String> = argv.iter().map(|a| format!("{:?}", c(a))).collect();
+        field(out, "argv", &quoted.join(" "))?;
+    }
+    let risk = d.risk.unwrap_or_default();
+    field(
+        out,
+        "risk",
+        &paint(env.color, risk_color(risk), risk.as_str()),
+    )?;
+    let findings = d.findings.as_deref().unwrap_or_default();
+    if findings.is_empty() {
+        field(out, "findings", "none")?;
+    }
+    for (i, f) in findings.iter().enumerate() {
+        let name = if i == 0 { "findings" } else { "" };
+        field(out, name, &format!("{} ({})", c(&f.rule), f.risk))?;
+    }
+    field(
+        out,
+        "decision",
+        d.decision.map_or("?", review::decision_str),
+    )?;
+    field(
+        out,
+        "reason",
+        &d.reason.as_deref().map_or_else(|| "-".into(), c),
+    )?;
+    let outcome = match (&row.outcome, row.status) {
+        (Some(o), _) => {
+            let how = match (o.exit, o.signal) {
+                (_, Some(signal)) => format!("killed by SIG{}", signal_name(signal)),
+                (Some(exit), None) => format!("exit {exit}"),
+                (None, None) => "no exit status".into(),
+            };
+            let took = o.duration_ms.map(duration_text).unwrap_or_default();
+            format!(
+                "{how} after {took}, ended {}",
+                local_time(&o.ts, &env.tz)
+            )
+        }
+        (None, Status::NotRun) => "not run".into(),
+        (None, _) => "none recorded: safe-run was killed, the command is still running, or its outcome is in a log not read".into(),
+    };
+    field(out, "outcome", &outcome)?;
+    let mut records = format!("{}:{} (decision)", inputs.name(row.at), row.at.line);
+    if let (Some(at), Some(o)) = (row.outcome_at, &row.outcome) {
+        records.push_str(&format!(
+            ", {}:{} (outcome {})",
+            inputs.name(at),
+            at.line,
+            c(&o.id)
+        ));
+    }
+    field(out, "records", &records)
+}
+
+// ---------------------------------------------------------------- stats
+
+#[derive(Serialize)]
+struct JsonStats<'a> {
+    records: u64,
+    skipped_lines: u64,
+    #[serde(flatten)]
+    stats: &'a Stats,
+    #[serde(flatten)]
+    tops: review::StatsTops,
+}
+
+fn stats(
+    args: &StatsArgs,
+    files: &[PathBuf],
+    env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let filter = make_filter(&args.filter, env)?;
+    let inputs = Inputs::new(files);
+    let mut review = Review::new(filter, JoinOptions::default());
+    let mut stats = Stats::new();
+    inputs.drive(&mut review, &mut |row| {
+        stats.add(&row);
+        Ok(true)
+    })?;
+    inputs.report_skipped(&review, err);
+    let mut out = BufWriter::new(out);
+    if args.json {
+        let json = JsonStats {
+            records: review.counts.records,
+            skipped_lines: review.counts.skipped,
+            stats: &stats,
+            tops: stats.tops(args.top),
+        };
+        serde_json::to_writer(&mut out, &json).map_err(io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        write_stats(&mut out, &stats, &review, args.top, env)?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn write_stats(
+    out: &mut dyn Write,
+    stats: &Stats,
+    review: &Review,
+    top: usize,
+    env: &Env,
+) -> io::Result<()> {
+    let title =
+        |out: &mut dyn Write, text: &str| writeln!(out, "\n{}", paint(env.color, "1", text));
+    let span = match (&stats.first, &stats.last) {
+        (Some(first), Some(last)) => format!(
+            ", {} to {}",
+            local_time(first, &env.tz),
+            local_time(last, &env.tz)
+        ),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "{} command(s) from {} record(s){span}",
+        stats.commands, review.counts.records
+    )?;
+    let ranked = |map: &std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+        let mut all: Vec<(String, u64)> = map.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all
+    };
+    let list = |out: &mut dyn Write, rows: &[(String, u64)], limit: usize| -> io::Result<()> {
+        if rows.is_empty() {
+            writeln!(out, "  (none)")?;
+        }
+        for (key, count) in rows.iter().take(limit) {
+            writeln!(out, "  {count:>8}  {}", clean(key, false))?;
+        }
+        if rows.len() > limit {
+            writeln!(out, "  {:>8}  … {} more", "", rows.len() - limit)?;
+        }
+        Ok(())
+    };
+    title(out, "By decision")?;
+    let decisions: Vec<(String, u64)> = [
+        "allowed",
+        "confirmed",
+        "refused",
+        "denied",
+        "aborted",
+        "unknown",
+    ]
+    .iter()
+    .filter_map(|d| stats.by_decision.get(d).map(|n| (d.to_string(), *n)))
+    .collect();
+    list(out, &decisions, usize::MAX)?;
+    title(out, "By outcome")?;
+    let statuses: Vec<(String, u64)> = [
+        Status::Ok,
+        Status::Failed,
+        Status::Killed,
+        Status::NotRun,
+        Status::NoOutcome,
+    ]
+    .iter()
+    .filter_map(|s| {
+        stats
+            .by_status
+            .get(s.as_str())
+            .filter(|n| **n > 0)
+            .map(|n| (s.as_str().to_string(), *n))
+    })
+    .collect();
+    list(out, &statuses, usize::MAX)?;
+    title(out, "By risk")?;
+    let risks: Vec<(String, u64)> = stats
+        .by_risk
+        .iter()
+        .rev()
+        .map(|(r, n)| (r.as_str().to_string(), *n))
+        .collect();
+    list(out, &risks, usize::MAX)?;
+    title(out, "By rule")?;
+    list(out, &ranked(&stats.by_rule), top)?;
+    title(out, "By user")?;
+    list(out, &ranked(&stats.by_user), top)?;
+    title(out, "By host")?;
+    list(out, &ranked(&stats.by_host), top)?;
+    title(out, "By day")?;
+    let days: Vec<(String, u64)> = stats.by_day.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    list(out, &days, usize::MAX)?;
+    title(out, "Confirmations by user")?;
+    list(out, &ranked(&stats.confirmations_by_user), top)?;
+    let tops = stats.tops(top);
+    let counted = |rows: &[Counted]| -> Vec<(String, u64)> {
+        rows.iter()
+            .map(|c| {
+                let approx = if c.error > 0 { " (approximate)" } else { "" };
+                (format!("{}{approx}", c.key), c.count)
+            })
+            .collect()
+    };
+    title(out, "Most frequent risky commands (medium and above)")?;
+    list(out, &counted(&tops.risky_commands), top)?;
+    title(out, "Refused, denied and aborted")?;
+    list(out, &counted(&tops.refused_and_aborted), top)
+}
+
+// ---------------------------------------------------------------- follow
+
+/// How long a command may run before follow shows it as running.
+const FOLLOW_GRACE: Duration = Duration::from_secs(1);
+/// How long a renamed-away log is still read after the switch, for
+/// writers that had it open.
+const OLD_FILE_GRACE: Duration = Duration::from_secs(2);
+
+/// One open file being followed.
+struct Followed {
+    file: File,
+    identity: (u64, u64),
+    pos: u64,
+    partial: Vec<u8>,
+    line: u64,
+}
+
+impl Followed {
+    /// Opens `path` at `start` (`None`: at its end, after its last whole line).
+    fn open(path: &Path, start: Option<u64>) -> io::Result<Followed> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        let pos = match start {
+            Some(pos) => pos,
+            None => after_last_newline(&mut file, meta.len())?,
+        };
+        file.seek(SeekFrom::Start(pos))?;
+        Ok(Followed {
+            file,
+            identity: (meta.dev(), meta.ino()),
+            pos,
+            partial: Vec::new(),
+            line: 0,
+        })
+    }
+
+    /// Reads what was appended; whole lines go to `on_line`. Returns
+    /// whether anything was read.
+    fn read_new(&mut self, on_line: &mut dyn FnMut(Vec<u8>, u64)) -> io::Result<bool> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut any = false;
+        loop {
+            let n = self.file.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(any);
+            }
+            any = true;
+            self.pos += n as u64;
+            self.partial.extend_from_slice(&chunk[..n]);
+            let mut start = 0;
+            while let Some(nl) = memchr::memchr(b'\n', &self.partial[start..]) {
+                self.line += 1;
+                on_line(self.partial[start..start + nl].to_vec(), self.line);
+                start += nl + 1;
+            }
+            self.partial.drain(..start);
+            if self.partial.len() > MAX_LINE {
+                self.line += 1;
+                self.partial.clear();
+                on_line(b"(an overlong line)".to_vec(), self.line);
+            }
+        }
+    }
+}
+
+/// Where the last whole line of a file ends (so following does not start
+/// in the middle of a record being written).
+fn after_last_newline(file: &mut File, len: u64) -> io::Result<u64> {
+    let back = len.min(64 * 1024);
+    file.seek(SeekFrom::Start(len - back))?;
+    let mut tail = vec![0u8; back as usize];
+    file.read_exact(&mut tail)?;
+    Ok(match memchr::memrchr(b'\n', &tail) {
+        Some(i) => len - back + i as u64 + 1,
+        None if back < len => len, // one huge line: start after it
+        None => 0,
+    })
+}
+
+fn follow(
+    path: &Path,
+    filter: Filter,
+    json: bool,
+    poll_ms: u64,
+    env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let mut review = Review::new(
+        filter,
+        JoinOptions {
+            grace: Some(FOLLOW_GRACE),
+            ..JoinOptions::default()
+        },
+    );
+    let mut printer = Printer::new(env, json, Some((12, 12)));
+    let mut out = BufWriter::new(out);
+    printer.header(&mut out)?;
+    out.flush()?;
+    if path.as_os_str() == "-" {
+        return follow_stdin(&mut review, &mut printer, &mut out);
+    }
+    let poll = Duration::from_millis(poll_ms);
+    let name = path.display().to_string();
+    let mut current = match Followed::open(path, None) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            writeln!(err, "safe-run: waiting for {name} to appear")?;
+            None
+        }
+        Err(e) => return Err(read_error(path, e)),
+    };
+    writeln!(err, "safe-run: following {name} (Ctrl-C to stop)")?;
+    let mut old: Option<(Followed, Instant)> = None;
+    let mut skipped_reported = 0;
+    let mut rows = Vec::new();
+    loop {
+        let mut feed = |line: Vec<u8>, number: u64| {
+            let entry = review::read_entry(
+                line,
+                Origin {
+                    source: 0,
+                    line: number,
+                },
+            );
+            review.feed(entry, &mut |row| rows.push(row));
+        };
+        let mut any = false;
+        if let Some((file, until)) = &mut old {
+            any |= file.read_new(&mut feed).map_err(|e| read_error(path, e))?;
+            if Instant::now() >= *until {
+                old = None;
+            }
+        }
+        if let Some(file) = &mut current {
+            any |= file.read_new(&mut feed).map_err(|e| read_error(path, e))?;
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) => match &mut current {
+                Some(file) if (meta.dev(), meta.ino()) != file.identity => {
+                    // Renamed away (or deleted) and recreated: finish the
+                    // old one, keep reading it a little, go on with the new.
+                    file.read_new(&mut feed).map_err(|e| read_error(path, e))?;
+                    let new = Followed::open(path, Some(0)).map_err(|e| read_error(path, e))?;
+                    if let Some(previous) = current.replace(new) {
+                        old = Some((previous, Instant::now() + OLD_FILE_GRACE));
+                    }
+                    any = true;
+                }
+                Some(file) if meta.len() < file.pos => {
+                    writeln!(
+                        err,
+                        "safe-run: {name} was truncated; reading it again from its start"
+                    )?;
+                    file.file
+                        .seek(SeekFrom::Start(0))
+                        .map_err(|e| read_error(path, e))?;
+                    file.pos = 0;
+                    file.partial.clear();
+                    any = true;
+                }
+                Some(_) => {}
+                None => {
+                    current = Some(Followed::open(path, Some(0)).map_err(|e| read_error(path, e))?);
+                    any = true;
+                }
+            },
+            // Renamed away and not recreated yet: keep reading the old one.
+            Err(_) => {}
+        }
+        review.tick(Instant::now(), &mut |row| rows.push(row));
+        for row in rows.drain(..) {
+            printer.row(&mut out, row)?;
+        }
+        out.flush()?;
+        if review.counts.skipped > skipped_reported {
+            skipped_reported = review.counts.skipped;
+            writeln!(
+                err,
+                "safe-run: skipped {skipped_reported} line(s) that hold no audit record so far"
+            )?;
+        }
+        if !any {
+            std::thread::sleep(poll);
+        }
+    }
+}
+
+fn follow_stdin(
+    review: &mut Review,
+    printer: &mut Printer,
+    out: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let mut reader = BufReader::new(io::stdin().lock());
+    let mut rows = Vec::new();
+    let mut number = 0;
+    loop {
+        let mut buf = Vec::new();
+        let Some(too_long) =
+            read_line(&mut reader, &mut buf, MAX_LINE).map_err(|e| CliError::Read {
+                path: "stdin".into(),
+                source: e,
+            })?
+        else {
+            break;
+        };
+        number += 1;
+        let at = Origin {
+            source: 0,
+            line: number,
+        };
+        let entry = if too_long {
+            Entry {
+                ts: None,
+                at,
+                body: Body::Bad,
+            }
+        } else {
+            review::read_entry(buf, at)
+        };
+        review.feed(entry, &mut |row| rows.push(row));
+        review.tick(Instant::now(), &mut |row| rows.push(row));
+        for row in rows.drain(..) {
+            printer.row(out, row)?;
+        }
+        out.flush()?;
+    }
+    review.finish(&mut |row| rows.push(row));
+    for row in rows.drain(..) {
+        printer.row(out, row)?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+// ---------------------------------------------------------------- verify
+
+/// `safe-run audit verify FILES…`: each rotated set checked oldest first
+/// as one chain. Exit 0 when every chain is intact, 1 naming the first bad
+/// record of each one that is not.
+pub fn verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, CliError> {
+    let mut status = 0;
+    for group in review::rotation_groups(files) {
+        let mut readers = Vec::with_capacity(group.len());
+        for path in &group {
+            readers.push(open(path)?);
+        }
+        let names: Vec<String> = group.iter().map(|p| p.display().to_string()).collect();
+        match audit::verify_chain(readers, None) {
+            Ok(summary) => {
+                writeln!(
+                    out,
+                    "ok: {} records in {} file(s), hash chain intact",
+                    summary.records,
+                    group.len()
+                )?;
+                if group.len() > 1 {
+                    writeln!(out, "  checked in this order: {}", names.join(", "))?;
+                }
+                if summary.records > 0 && !summary.starts_chain() {
+                    writeln!(
+                        out,
+                        "  note: {} continues a chain from an older file that was not given (its first record does not start a chain)",
+                        names[0]
+                    )?;
+                }
+            }
+            Err(e) => {
+                status = 1;
+                let name = names
+                    .get(e.file)
+                    .map_or_else(String::new, |n| format!("{n}:"));
+                writeln!(out, "FAILED: {name}{e}")?;
+                if e.kind == audit::VerifyErrorKind::Broken(audit::Break::NotContinued)
+                    && let Some(path) = group.get(e.file)
+                    && starts_new_chain(path)
+                {
+                    writeln!(
+                        out,
+                        "  {name} starts a new chain instead of continuing {}: the log was rotated without the chain being carried over (see docs/AUDIT.md, \"Rotation\"), or older records were replaced",
+                        names
+                            .get(e.file.wrapping_sub(1))
+                            .map_or("the file before it", String::as_str)
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// Does the file's first record start a chain (`prev` is the genesis hash)?
+fn starts_new_chain(path: &Path) -> bool {
+    let Ok(mut reader) = open(path) else {
+        return false;
+    };
+    let mut first = Vec::new();
+    matches!(
+        read_line(reader.as_mut(), &mut first, MAX_LINE),
+        Ok(Some(false))
+    ) && audit::prev_of_line(&first).as_deref() == Some(audit::GENESIS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_by_terminal_columns_and_pads() {
+        assert_eq!(fit("abcdef", 4, true), "abc…");
+        assert_eq!(fit("ab", 4, true), "ab  ");
+        assert_eq!(fit("日本語です", 5, false), "日本…");
+        assert_eq!(fit("x", 0, false), "");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration_text(48_211), "48.211 s");
+        assert_eq!(duration_text(192_000), "3 min 12 s");
+        assert_eq!(duration_text(7_500_000), "2 h 05 min");
+    }
+
+    #[test]
+    fn long_lines_are_cut_not_loaded() {
+        let mut text = vec![b'x'; 100];
+        text.extend_from_slice(b"\nok\n");
+        let mut reader: &[u8] = &text;
+        let mut buf = Vec::new();
+        assert_eq!(read_line(&mut reader, &mut buf, 10).unwrap(), Some(true));
+        buf.clear();
+        assert_eq!(read_line(&mut reader, &mut buf, 10).unwrap(), Some(false));
+        assert_eq!(buf, b"ok");
+        buf.clear();
+        assert_eq!(read_line(&mut reader, &mut buf, 10).unwrap(), None);
+    }
+}
