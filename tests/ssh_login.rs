@@ -313,7 +313,7 @@ struct Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         if let Some(mut sshd) = self.sshd.take() {
-            let pid = Pid::from_raw(sshd.id() as i32);
+            let pid = Pid::from_raw(i32::try_from(sshd.id()).expect("pid"));
             let _ = kill(pid, Signal::SIGTERM);
             let ended = wait_for(TIMEOUT, || sshd.try_wait().ok().flatten());
             if ended.is_none() {
@@ -489,7 +489,14 @@ impl Fixture {
 fn expect_text(session: &mut Pty, text: &str) -> String {
     match session.expect(text) {
         Ok(found) => String::from_utf8_lossy(found.before()).into_owned(),
-        Err(e) => panic!("did not see {text:?}: {e}"),
+        Err(e) => {
+            // What did come, for the failure message.
+            let seen = session
+                .check(expectrl::Regex("(?s).+"))
+                .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
+                .unwrap_or_default();
+            panic!("did not see {text:?}: {e}; the terminal showed (after the last match):\n{seen}")
+        }
     }
 }
 
