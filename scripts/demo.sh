@@ -127,6 +127,6 @@ sleep 0.5
         | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
     echo
     echo "(the shell exited with status $(tmux display -p -t "$session" '#{pane_dead_status}'))"
-} >"$out.tmp"
+} | sed -e "s|$tmp|…|g" >"$out.tmp"
 mv "$out.tmp" "$out"
 echo "demo.sh: wrote $out"
