@@ -34,10 +34,22 @@ fn log(n: usize) -> Vec<u8> {
         ("docker ps -a", Risk::None, None),
         ("free -m", Risk::None, None),
         ("apt-get update", Risk::Low, Some("apt-update")),
-        ("sudo systemctl restart nginx", Risk::Medium, Some("service-restart")),
-        ("sudo apt-get upgrade -y", Risk::High, Some("apt-full-upgrade")),
+        (
+            "sudo systemctl restart nginx",
+            Risk::Medium,
+            Some("service-restart"),
+        ),
+        (
+            "sudo apt-get upgrade -y",
+            Risk::High,
+            Some("apt-full-upgrade"),
+        ),
         ("sudo reboot", Risk::High, Some("power-reboot")),
-        ("docker system prune -af --volumes", Risk::Critical, Some("docker-prune-volumes")),
+        (
+            "docker system prune -af --volumes",
+            Risk::Critical,
+            Some("docker-prune-volumes"),
+        ),
     ];
     let start: jiff::Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
     let mut out = Vec::with_capacity(n * 420);
@@ -52,7 +64,11 @@ fn log(n: usize) -> Vec<u8> {
     let mut i = 0i64;
     while written < n {
         i += 1;
-        let pick = if i % 10 == 0 { 8 + (i / 10) as usize % 5 } else { i as usize % 8 };
+        let pick = if i % 10 == 0 {
+            8 + (i / 10) as usize % 5
+        } else {
+            i as usize % 8
+        };
         let (line, risk, rule) = LINES[pick];
         let decision = match (risk, i % 7) {
             (Risk::None | Risk::Low, _) => Decision::Allowed,
@@ -93,8 +109,14 @@ fn log(n: usize) -> Vec<u8> {
         push(&record, &mut out);
         written += 1;
         if decision.runs() && written < n {
-            let outcome =
-                Record::outcome(format!("o{i:09}"), ts(i * 1500 + 700), &record, Some(0), None, 700);
+            let outcome = Record::outcome(
+                format!("o{i:09}"),
+                ts(i * 1500 + 700),
+                &record,
+                Some(0),
+                None,
+                700,
+            );
             push(&outcome, &mut out);
             written += 1;
         }
@@ -139,9 +161,11 @@ fn review_bench(c: &mut Criterion) {
         })
     });
     group.bench_function("join-every-row", |b| {
-        b.iter(|| black_box(scan(&log, Filter::default(), |row| {
-            black_box(row);
-        })))
+        b.iter(|| {
+            black_box(scan(&log, Filter::default(), |row| {
+                black_box(row);
+            }))
+        })
     });
     group.bench_function("stats", |b| {
         b.iter(|| {

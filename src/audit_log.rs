@@ -36,7 +36,8 @@
 //! next append notices, reopens the path, and, if the new file is empty,
 //! chains its first record from the old file's last one: the rotation rule
 //! of `audit::verify_chain`. A fresh process that finds an empty file
-//! starts a new chain from `GENESIS`.
+//! chains from the last record of `PATH.1` (the file logrotate renamed it
+//! to, docs/AUDIT.md) when there is one, else starts from `GENESIS`.
 //!
 //! Records are redacted by `audit::seal`, not here.
 
@@ -438,6 +439,15 @@ fn write_record(
     carried: Option<String>,
 ) -> Result<String, AuditError> {
     let tail = last_hash(file).map_err(|source| read_error(path, source))?;
+    let empty = !tail.torn && tail.prev == GENESIS && file.metadata().is_ok_and(|m| m.len() == 0);
+    let carried = match carried {
+        Some(prev) => Some(prev),
+        // Rotation by rename + create (docs/AUDIT.md): the first record of
+        // the new, empty file continues the renamed one's chain, whichever
+        // process writes it.
+        None if empty => rotated_tail(path),
+        None => None,
+    };
     let prev = carried.unwrap_or(tail.prev);
     let line = audit::seal(record, &prev);
     let mut bytes = Vec::with_capacity(line.len() + 2);
@@ -462,6 +472,20 @@ fn write_record(
         })?;
     }
     Ok(audit::hash_of_line(line.as_bytes()).unwrap_or_default())
+}
+
+/// The last hash of `PATH.1`, the file `path` was rotated to, when it is
+/// a plain regular file that ends in a record.
+fn rotated_tail(path: &Path) -> Option<String> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push(".1");
+    let rotated = path.with_file_name(name);
+    // Checked before opening: opening a FIFO put there would block.
+    if !std::fs::symlink_metadata(&rotated).ok()?.is_file() {
+        return None;
+    }
+    let tail = last_hash(&File::open(&rotated).ok()?).ok()?;
+    (tail.prev != GENESIS).then_some(tail.prev)
 }
 
 fn read_error(path: &Path, source: io::Error) -> AuditError {

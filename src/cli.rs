@@ -92,7 +92,16 @@ pub enum Command {
     /// Print the effective configuration and where each setting came from.
     Config,
     /// Review and verify the audit log: list (the default), show, follow, stats, verify.
-    Audit(review_cmd::AuditArgs),
+    Audit(Box<review_cmd::AuditArgs>),
+    /// Print a completion script: `source <(safe-run completions bash)`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (used when the package is built).
+    #[command(hide = true)]
+    Man(crate::manpage::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +323,11 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             };
             review_cmd::run(args, &mut default_log, &mut out, &mut err)
         }
+        Some(Command::Completions { shell }) => {
+            crate::manpage::completions(*shell, &mut out)?;
+            Ok(0)
+        }
+        Some(Command::Man(args)) => Ok(crate::manpage::run(args, &mut out)?),
         None => {
             let (mode, target) = match (&cli.line, cli.argv.is_empty()) {
                 (Some(line), _) => (Mode::DashC, Target::Line(line.clone())),

@@ -18,6 +18,7 @@ pub mod confirm;
 pub mod exec;
 pub mod hint;
 pub mod identity;
+pub mod manpage;
 pub mod parse;
 pub mod pipeline;
 pub mod preview;

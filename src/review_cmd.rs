@@ -57,6 +57,7 @@ pub struct AuditArgs {
 
 /// The conditions every listed command must meet.
 #[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Filters (combined: a command must meet every one given)")]
 pub struct FilterArgs {
     /// Only commands at or after WHEN: a duration before now (2h, 3d, 1h30m), today, yesterday, a date (2026-11-21), a local time (2026-11-21 14:00) or RFC 3339.
     #[arg(long, value_name = "WHEN")]
@@ -89,8 +90,6 @@ pub struct FilterArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    #[command(flatten)]
-    pub filter: FilterArgs,
     /// Newest first.
     #[arg(long, conflicts_with = "follow")]
     pub reverse: bool,
@@ -105,6 +104,9 @@ pub struct ListArgs {
     pub json: bool,
     /// Log files: rotated `.1` and `.gz` files too; several are merged by time; `-` reads stdin. Default: the configured log.
     pub files: Vec<PathBuf>,
+    // Last: its help heading applies to what follows it.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -120,8 +122,6 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct FollowArgs {
-    #[command(flatten)]
-    pub filter: FilterArgs,
     /// One JSON object per command.
     #[arg(long)]
     pub json: bool,
@@ -130,12 +130,13 @@ pub struct FollowArgs {
     /// How often to look for new records, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 200, hide = true)]
     pub poll_ms: u64,
+    // Last: its help heading applies to what follows it.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    #[command(flatten)]
-    pub filter: FilterArgs,
     /// How many entries each ranking shows.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
@@ -144,6 +145,9 @@ pub struct StatsArgs {
     pub json: bool,
     /// Log files (default: the configured log).
     pub files: Vec<PathBuf>,
+    // Last: its help heading applies to what follows it.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 fn parse_risk(text: &str) -> Result<Risk, String> {
@@ -297,16 +301,17 @@ fn read_error(path: &Path, source: io::Error) -> CliError {
 /// Opens a log for reading: `-` is stdin; gzip is recognised by its magic
 /// bytes.
 fn open(path: &Path) -> Result<Box<dyn BufRead>, CliError> {
+    open_reader(path).map_err(|e| read_error(path, e))
+}
+
+fn open_reader(path: &Path) -> io::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
-        Box::new(File::open(path).map_err(|e| read_error(path, e))?)
+        Box::new(File::open(path)?)
     };
     let mut reader = BufReader::with_capacity(READ_BUFFER, raw);
-    let gzip = reader
-        .fill_buf()
-        .map_err(|e| read_error(path, e))?
-        .starts_with(&[0x1f, 0x8b]);
+    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     Ok(if gzip {
         Box::new(BufReader::with_capacity(
             READ_BUFFER,
@@ -358,10 +363,7 @@ impl Iterator for Lines {
         let too_long = match read_line(self.reader.as_mut(), &mut buf, MAX_LINE) {
             Ok(None) => return None,
             Ok(Some(too_long)) => too_long,
-            Err(e) => {
-                // Named by the caller; tagged with the input's index.
-                return Some(Err(io::Error::new(e.kind(), Tagged(self.source, e))));
-            }
+            Err(e) => return Some(Err(tagged(self.source, e))),
         };
         self.line += 1;
         let at = Origin {
@@ -380,9 +382,43 @@ impl Iterator for Lines {
     }
 }
 
-/// A read error and the input it came from.
+/// The files of one rotated set, oldest first, read one after the other
+/// (each opened when the one before ends).
+struct Chained {
+    files: VecDeque<(usize, PathBuf)>,
+    current: Option<Lines>,
+}
+
+impl Iterator for Chained {
+    type Item = io::Result<Entry>;
+
+    fn next(&mut self) -> Option<io::Result<Entry>> {
+        loop {
+            if let Some(entry) = self.current.as_mut().and_then(Iterator::next) {
+                return Some(entry);
+            }
+            let (source, path) = self.files.pop_front()?;
+            match open_reader(&path) {
+                Ok(reader) => {
+                    self.current = Some(Lines {
+                        reader,
+                        source,
+                        line: 0,
+                    })
+                }
+                Err(e) => return Some(Err(tagged(source, e))),
+            }
+        }
+    }
+}
+
+/// A read error and the index of the input it came from.
 #[derive(Debug)]
 struct Tagged(usize, io::Error);
+
+fn tagged(source: usize, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), Tagged(source, error))
+}
 
 impl std::fmt::Display for Tagged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -392,17 +428,32 @@ impl std::fmt::Display for Tagged {
 
 impl std::error::Error for Tagged {}
 
-/// The inputs of a review, in rotation order (so records with equal times
-/// keep the order of the chain).
+/// The inputs of a review: rotated sets, each oldest first.
 struct Inputs {
+    /// Every file, numbered as `Origin::source`.
     names: Vec<PathBuf>,
+    /// The indexes of each set's files.
+    sets: Vec<Vec<usize>>,
 }
 
 impl Inputs {
-    fn new(files: &[PathBuf]) -> Inputs {
-        Inputs {
-            names: review::rotation_groups(files).concat(),
+    /// Groups `files` into rotated sets; a file that cannot be opened is
+    /// an error now rather than halfway through the output.
+    fn new(files: &[PathBuf]) -> Result<Inputs, CliError> {
+        let mut names = Vec::new();
+        let mut sets = Vec::new();
+        for set in review::rotation_groups(files) {
+            let mut indexes = Vec::new();
+            for path in set {
+                if path.as_os_str() != "-" {
+                    File::open(&path).map_err(|e| read_error(&path, e))?;
+                }
+                indexes.push(names.len());
+                names.push(path);
+            }
+            sets.push(indexes);
         }
+        Ok(Inputs { names, sets })
     }
 
     fn name(&self, origin: Origin) -> String {
@@ -411,60 +462,50 @@ impl Inputs {
             .map_or_else(|| "?".into(), |p| p.display().to_string())
     }
 
-    /// Feeds every entry of every input, merged by time, to `review`; rows
-    /// go to `on_row`, which may stop the reading by returning `false`.
+    /// Feeds every record to `review`: the files of a rotated set one
+    /// after the other, the sets merged by time. Rows go to `on_row`.
     fn drive(
         &self,
         review: &mut Review,
-        on_row: &mut dyn FnMut(Row) -> io::Result<bool>,
+        on_row: &mut dyn FnMut(Row) -> io::Result<()>,
     ) -> Result<(), CliError> {
-        let mut streams = Vec::with_capacity(self.names.len());
-        for (source, path) in self.names.iter().enumerate() {
-            streams.push(Lines {
-                reader: open(path)?,
-                source,
-                line: 0,
-            });
-        }
-        let entries: Box<dyn Iterator<Item = io::Result<Entry>>> = if streams.len() == 1 {
-            Box::new(streams.into_iter().flatten())
-        } else {
-            Box::new(Merge::new(streams))
+        let mut streams: Vec<Chained> = self
+            .sets
+            .iter()
+            .map(|set| Chained {
+                files: set.iter().map(|&i| (i, self.names[i].clone())).collect(),
+                current: None,
+            })
+            .collect();
+        let entries: Box<dyn Iterator<Item = io::Result<Entry>>> = match streams.len() {
+            1 => Box::new(streams.remove(0)),
+            _ => Box::new(Merge::new(streams)),
         };
         let mut rows = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| self.tag(e))?;
-            review.feed(entry, &mut |row| rows.push(row));
+            review.feed(entry.map_err(|e| self.error(e))?, &mut |row| rows.push(row));
             for row in rows.drain(..) {
-                if !on_row(row)? {
-                    return Ok(());
-                }
+                on_row(row)?;
             }
         }
         review.finish(&mut |row| rows.push(row));
         for row in rows.drain(..) {
-            if !on_row(row)? {
-                break;
-            }
+            on_row(row)?;
         }
         Ok(())
     }
 
-    fn tag(&self, e: io::Error) -> CliError {
+    /// A read error, named after its file.
+    fn error(&self, e: io::Error) -> CliError {
         let kind = e.kind();
-        let source = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<Tagged>())
-            .map(|t| t.0);
-        match source {
-            Some(source) => CliError::Read {
-                path: self.name(Origin { source, line: 0 }),
-                source: io::Error::new(
-                    kind,
-                    e.into_inner().map_or_else(String::new, |i| i.to_string()),
-                ),
-            },
-            None => CliError::Io(e),
+        match e.into_inner().map(|inner| inner.downcast::<Tagged>()) {
+            Some(Ok(tagged)) => {
+                let Tagged(source, error) = *tagged;
+                let name = self.name(Origin { source, line: 0 });
+                read_error(Path::new(&name), error)
+            }
+            Some(Err(other)) => CliError::Io(io::Error::new(kind, other)),
+            None => CliError::Io(io::Error::from(kind)),
         }
     }
 
@@ -493,7 +534,7 @@ fn list(
     err: &mut dyn Write,
 ) -> Result<i32, CliError> {
     let filter = make_filter(&args.filter, env)?;
-    let inputs = Inputs::new(files);
+    let inputs = Inputs::new(files)?;
     let mut review = Review::new(filter, JoinOptions::default());
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     let mut printer = Printer::new(env, args.json, None);
@@ -512,7 +553,7 @@ fn list(
         } else {
             printer.row(&mut out, row)?;
         }
-        Ok(true)
+        Ok(())
     })?;
     if args.reverse {
         held.make_contiguous().reverse();
@@ -820,7 +861,7 @@ fn show(
         id_prefix: Some(prefix.to_string()),
         ..Filter::default()
     };
-    let inputs = Inputs::new(files);
+    let inputs = Inputs::new(files)?;
     let mut review = Review::new(filter, JoinOptions::default());
     let mut found: Vec<Row> = Vec::new();
     let mut more = 0u64;
@@ -832,7 +873,7 @@ fn show(
             None if found.len() < SHOW_CANDIDATES => found.push(row),
             None => more += 1,
         }
-        Ok(true)
+        Ok(())
     })?;
     inputs.report_skipped(&review, err);
     let mut out = BufWriter::new(out);
@@ -1014,12 +1055,12 @@ fn stats(
     err: &mut dyn Write,
 ) -> Result<i32, CliError> {
     let filter = make_filter(&args.filter, env)?;
-    let inputs = Inputs::new(files);
+    let inputs = Inputs::new(files)?;
     let mut review = Review::new(filter, JoinOptions::default());
     let mut stats = Stats::new();
     inputs.drive(&mut review, &mut |row| {
         stats.add(&row);
-        Ok(true)
+        Ok(())
     })?;
     inputs.report_skipped(&review, err);
     let mut out = BufWriter::new(out);
@@ -1208,6 +1249,16 @@ impl Followed {
     }
 }
 
+/// Opens a log that just appeared at `path`, from its start; `None` if it
+/// is gone again.
+fn reopen(path: &Path) -> Result<Option<Followed>, CliError> {
+    match Followed::open(path, Some(0)) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(read_error(path, e)),
+    }
+}
+
 /// Where the last whole line of a file ends (so following does not start
 /// in the middle of a record being written).
 fn after_last_newline(file: &mut File, len: u64) -> io::Result<u64> {
@@ -1280,17 +1331,20 @@ fn follow(
         if let Some(file) = &mut current {
             any |= file.read_new(&mut feed).map_err(|e| read_error(path, e))?;
         }
-        match std::fs::metadata(path) {
-            Ok(meta) => match &mut current {
+        // When the path is missing, the log was renamed away and not
+        // recreated yet: keep reading the old file.
+        if let Ok(meta) = std::fs::metadata(path) {
+            match &mut current {
                 Some(file) if (meta.dev(), meta.ino()) != file.identity => {
                     // Renamed away (or deleted) and recreated: finish the
                     // old one, keep reading it a little, go on with the new.
                     file.read_new(&mut feed).map_err(|e| read_error(path, e))?;
-                    let new = Followed::open(path, Some(0)).map_err(|e| read_error(path, e))?;
-                    if let Some(previous) = current.replace(new) {
-                        old = Some((previous, Instant::now() + OLD_FILE_GRACE));
+                    if let Some(new) = reopen(path)? {
+                        if let Some(previous) = current.replace(new) {
+                            old = Some((previous, Instant::now() + OLD_FILE_GRACE));
+                        }
+                        any = true;
                     }
-                    any = true;
                 }
                 Some(file) if meta.len() < file.pos => {
                     writeln!(
@@ -1306,12 +1360,10 @@ fn follow(
                 }
                 Some(_) => {}
                 None => {
-                    current = Some(Followed::open(path, Some(0)).map_err(|e| read_error(path, e))?);
-                    any = true;
+                    current = reopen(path)?;
+                    any = current.is_some();
                 }
-            },
-            // Renamed away and not recreated yet: keep reading the old one.
-            Err(_) => {}
+            }
         }
         review.tick(Instant::now(), &mut |row| rows.push(row));
         for row in rows.drain(..) {
