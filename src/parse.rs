@@ -341,9 +341,50 @@ fn guard(text: &str, limits: &Limits) -> Result<(), ParseError> {
 }
 
 fn parse_program(text: &str, options: &ParserOptions) -> Result<ast::Program, ParseError> {
-    let mut reader = std::io::Cursor::new(text.as_bytes());
-    let mut parser = brush_parser::Parser::new(&mut reader, options);
-    parser.parse_program().map_err(|e| convert_error(e, text))
+    // brush-parser can panic on input it did not expect (an `unwrap` on a
+    // redirection's fd number above 2^31-1 was found by fuzzing). A panic
+    // here would end an operator's login shell, so it is caught, kept off
+    // the terminal, and becomes "cannot tell what runs".
+    quiet_panics_in_parser();
+    let result = std::panic::catch_unwind(|| {
+        IN_PARSER.with(|f| f.set(true));
+        let mut reader = std::io::Cursor::new(text.as_bytes());
+        let mut parser = brush_parser::Parser::new(&mut reader, options);
+        let parsed = parser.parse_program();
+        IN_PARSER.with(|f| f.set(false));
+        parsed
+    });
+    match result {
+        Ok(parsed) => parsed.map_err(|e| convert_error(e, text)),
+        Err(_) => {
+            IN_PARSER.with(|f| f.set(false));
+            Err(ParseError::Syntax {
+                line: 1,
+                col: 1,
+                near: ": the shell parser could not read this line".into(),
+            })
+        }
+    }
+}
+
+thread_local! {
+    /// Set while brush-parser runs on this thread.
+    static IN_PARSER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs, once, a panic hook that stays silent for panics inside the
+/// parser (they are caught and reported as parse errors) and otherwise
+/// defers to the hook that was there before.
+fn quiet_panics_in_parser() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_PARSER.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn convert_error(e: brush_parser::ParseError, text: &str) -> ParseError {
@@ -1830,6 +1871,20 @@ mod tests {
         // Literal brackets in quotes are not nesting.
         assert!(parse_line("echo '((((((((((((((((((((((' \"{{{{{{{{{{{{{{{{{{{{{{{{\"").is_ok());
         assert!(parse_line("case $x in a) ls;; b) ls;; esac").is_ok());
+    }
+
+    #[test]
+    fn a_panic_inside_the_parser_is_a_parse_error() {
+        // Found by fuzzing: brush-parser unwraps a redirection fd that does
+        // not fit in an i32.
+        for line in ["true 2147483648>x", "echo RAN; true 99999999999<x"] {
+            assert!(
+                matches!(parse_line(line), Err(ParseError::Syntax { .. })),
+                "{line:?}"
+            );
+        }
+        // The parser still works afterwards.
+        assert!(parse_line("ls 2>/dev/null").is_ok());
     }
 
     #[test]

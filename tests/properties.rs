@@ -256,11 +256,11 @@ fn deep_cases() -> Vec<(&'static str, String)> {
         // repetition) is never seen. 400 repetitions (1.6 KB) already
         // overflow a 2 MiB stack; 16,000 (64 KB) overflow 8 MiB.
         (
-            "ENGINE BUG: quotes alternating with ${ (\"}${ repeated)",
+            "regression: quotes alternating with ${ (\"}${ repeated)",
             "\"}${".repeat(16_000),
         ),
         (
-            "ENGINE BUG: quotes alternating with $( (\")$( repeated)",
+            "regression: quotes alternating with $( (\")$( repeated)",
             "\")$(".repeat(16_000),
         ),
     ]
