@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::classify::{classify, classify_command};
+use crate::classify::{classify, classify_command, push_unique};
 use crate::parse::{ParseError, parse_line};
 use crate::risk::{Action, Finding, Risk, Verdict};
 use crate::rules::RuleSet;
@@ -306,12 +306,7 @@ pub fn check_script(
         match by_line.iter_mut().find(|(l, _)| *l == n) {
             Some((_, fs)) => {
                 for f in findings {
-                    if !fs
-                        .iter()
-                        .any(|g| g.rule == f.rule && g.command == f.command && g.span == f.span)
-                    {
-                        fs.push(f);
-                    }
+                    push_unique(fs, f);
                 }
             }
             None => by_line.push((n, findings)),

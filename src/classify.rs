@@ -44,19 +44,24 @@ pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {
     findings
 }
 
+/// Adds a finding unless the same rule already hit the same command at the
+/// same place: a command can be reached twice (a substitution inside a
+/// `bash -c` string is seen by both parses), and is reported once.
+pub fn push_unique(findings: &mut Vec<Finding>, f: Finding) {
+    let seen = findings
+        .iter()
+        .any(|g| g.rule == f.rule && g.command == f.command && g.span == f.span);
+    if !seen {
+        findings.push(f);
+    }
+}
+
 /// The verdict on a parsed line.
 pub fn classify(script: &Script, rules: &RuleSet) -> Verdict {
     let mut findings: Vec<Finding> = Vec::new();
     for cmd in &script.commands {
         for f in classify_command(cmd, rules) {
-            // The same command can be reached twice (a substitution inside a
-            // `bash -c` string is seen by both parses): report it once.
-            let seen = findings
-                .iter()
-                .any(|g| g.rule == f.rule && g.command == f.command && g.span == f.span);
-            if !seen {
-                findings.push(f);
-            }
+            push_unique(&mut findings, f);
         }
     }
     Verdict::from_findings(findings)
