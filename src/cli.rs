@@ -23,7 +23,6 @@ use crate::review_cmd;
 use crate::rules::RuleSet;
 use crate::rules_cmd;
 use crate::rules_dir::load_dir;
-use crate::syslog;
 
 /// Where site rules live unless `SAFE_RUN_RULES_DIR` says otherwise.
 pub const SYSTEM_RULES_DIR: &str = "/etc/safe-run/rules.d";
@@ -455,10 +454,7 @@ impl System {
         };
         let syslog_target = config.syslog.enabled.then(|| SyslogTarget {
             socket: config.syslog.socket.clone(),
-            facility: syslog::Facility::ALL
-                .into_iter()
-                .find(|f| f.as_str() == config.syslog.facility.as_str())
-                .unwrap_or_default(),
+            facility: config.syslog.facility.to_syslog(),
         });
         let recorder = Recorder::new(
             audit_path(&config),

@@ -213,22 +213,10 @@ keyword_enum! {
 }
 
 impl Facility {
-    /// The facility's number; a message's priority is `code * 8 + severity`.
-    pub fn code(self) -> u8 {
-        match self {
-            Facility::User => 1,
-            Facility::Daemon => 3,
-            Facility::Auth => 4,
-            Facility::Authpriv => 10,
-            Facility::Local0 => 16,
-            Facility::Local1 => 17,
-            Facility::Local2 => 18,
-            Facility::Local3 => 19,
-            Facility::Local4 => 20,
-            Facility::Local5 => 21,
-            Facility::Local6 => 22,
-            Facility::Local7 => 23,
-        }
+    /// The same facility as the syslog sender knows it (the two lists are
+    /// kept equal by a test).
+    pub fn to_syslog(self) -> crate::syslog::Facility {
+        self.as_str().parse().unwrap_or_default()
     }
 }
 
@@ -2314,8 +2302,13 @@ disable = [1, \"ok\", \"Not Ok\"]
         assert_eq!(Color::White.ansi_bg(), 47);
         assert_eq!(Color::BrightBlack.ansi_fg(), 90);
         assert_eq!(Color::BrightWhite.ansi_fg(), 97);
-        assert_eq!(Facility::Authpriv.code(), 10);
-        assert_eq!(Facility::Local7.code(), 23);
+    }
+
+    #[test]
+    fn every_facility_is_one_the_syslog_sender_knows() {
+        for f in Facility::ALL {
+            assert_eq!(f.to_syslog().as_str(), f.as_str());
+        }
     }
 
     mod never_panics {
