@@ -32,7 +32,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::risk::{Action, Risk};
-use crate::rulespec::locate;
+use crate::rulespec::{closest, locate};
 use crate::sanitize::clean;
 
 /// The system-wide configuration file, read when it exists.
@@ -1454,36 +1454,6 @@ fn one_of<S: AsRef<str>>(names: &[S]) -> String {
             format!("one of {} or {}", init.join(", "), last.as_ref())
         }
     }
-}
-
-/// The candidate closest to a misspelt name, if it is close enough to be a
-/// typo (`lwo` → `low`, `confirm_yes` → `confirm-yes`).
-fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(name, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 fn regex_reason(e: &regex::Error) -> String {

@@ -511,11 +511,18 @@ fn unknown_key_message(name: &str) -> String {
 
 /// The known key closest to a misspelt one, if it is close enough to be a typo.
 fn closest_key(name: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|k| (edit_distance(name, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
+    closest(name, KEYS)
+}
+
+/// The candidate closest to a misspelt name, if it is close enough to be a
+/// typo (`progams` → `programs`). Also used for the configuration's keys.
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(name, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
         .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+        .map(|(_, c)| c)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
