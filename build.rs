@@ -1,14 +1,14 @@
 //! Compiles the shipped rule library (`rules/*.toml`) into the binary.
 //!
 //! Every file is read and validated with the same code as at run time
-//! (`src/rulespec.rs`, included below), so a shipped rule with a mistake
+//! (`src/rules/spec.rs`, included below), so a shipped rule with a mistake
 //! fails the build with `file:line:col: message`. The valid set is written
 //! to `$OUT_DIR/rules.bin` as a postcard [`rulespec::Blob`]: an index of ids
 //! and program names plus each rule's own bytes, which `rules::RuleSet`
 //! decodes lazily. No TOML is parsed and no regex is compiled at run time
 //! for the built-in rules until a line needs them.
 
-#[path = "src/rulespec.rs"]
+#[path = "src/rules/spec.rs"]
 #[allow(dead_code)]
 mod rulespec;
 
@@ -20,7 +20,7 @@ use rulespec::{Blob, BlobProgram, BlobRule, RuleSpec};
 
 fn main() {
     println!("cargo:rerun-if-changed=rules");
-    println!("cargo:rerun-if-changed=src/rulespec.rs");
+    println!("cargo:rerun-if-changed=src/rules/spec.rs");
     if let Err(message) = run() {
         eprintln!("{message}");
         process::exit(1);

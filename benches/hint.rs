@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use safe_run::hint::{assess, hint_text, marked_ranges, paint_ranges};
 use safe_run::rules::RuleSet;
+use safe_run::shell::hint::{assess, hint_text, marked_ranges, paint_ranges};
 
 /// A long line of the kind typed on a production box: a pipeline, a loop
 /// over hosts, quoting, a command substitution, and a risky command in the

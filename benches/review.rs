@@ -13,11 +13,11 @@ use std::io::BufRead;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use safe_run::audit::{
+use safe_run::audit::record::{
     self, Actor, Decision, DecisionDetails, FindingRecord, GENESIS, Mode, Record,
 };
-use safe_run::review::{self, Filter, JoinOptions, Origin, Review, Stats};
-use safe_run::risk::Risk;
+use safe_run::audit::review::{self, Filter, JoinOptions, Origin, Review, Stats};
+use safe_run::verdict::Risk;
 
 const RECORDS: usize = 100_000;
 
@@ -55,8 +55,8 @@ fn log(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 420);
     let mut prev = GENESIS.to_string();
     let mut push = |record: &Record, out: &mut Vec<u8>| {
-        let line = audit::seal(record, &prev);
-        prev = audit::hash_of_line(line.as_bytes()).unwrap();
+        let line = record::seal(record, &prev);
+        prev = record::hash_of_line(line.as_bytes()).unwrap();
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     };
@@ -176,7 +176,7 @@ fn review_bench(c: &mut Criterion) {
     });
     group.bench_function("verify", |b| {
         b.iter(|| {
-            let summary = audit::verify(log.as_slice(), None).unwrap();
+            let summary = record::verify(log.as_slice(), None).unwrap();
             black_box(summary.records)
         })
     });

@@ -5,9 +5,9 @@
 
 #![allow(dead_code)] // each includer uses some of it
 
-use safe_run::audit::{self, GENESIS};
-use safe_run::check::{self, Style};
+use safe_run::audit::record::{self, GENESIS};
 use safe_run::classify;
+use safe_run::cmd::check::{self, Style};
 use safe_run::rules::RuleSet;
 
 thread_local! {
@@ -58,23 +58,23 @@ pub fn parse_classify(data: &[u8]) {
     });
 }
 
-/// Any bytes as an audit log: `audit::verify` (stops at the first problem)
-/// and `audit::verify_report` (goes on and lists them all), as one file and
+/// Any bytes as an audit log: `record::verify` (stops at the first problem)
+/// and `record::verify_report` (goes on and lists them all), as one file and
 /// split in two as a rotated set chained from the genesis hash.
 ///
 /// Must hold for every input (besides no panic and no hang): the two agree
 /// on the first problem; a clean result counts no more records than there
 /// are lines.
 pub fn audit_verify(data: &[u8]) {
-    let first = audit::verify(data, None);
-    let report = audit::verify_report([data], None);
+    let first = record::verify(data, None);
+    let report = record::verify_report([data], None);
     assert_eq!(first.as_ref().err(), report.problems.first());
     if let Ok(summary) = &first {
         let lines = data.split(|b| *b == b'\n').count() as u64;
         assert!(summary.records <= lines);
     }
     let (older, newer) = data.split_at(data.len() / 2);
-    let chain = audit::verify_chain([older, newer], Some(GENESIS));
-    let report = audit::verify_report([older, newer], Some(GENESIS));
+    let chain = record::verify_chain([older, newer], Some(GENESIS));
+    let report = record::verify_report([older, newer], Some(GENESIS));
     assert_eq!(chain.as_ref().err(), report.problems.first());
 }

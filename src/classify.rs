@@ -8,8 +8,8 @@
 
 use crate::command::SimpleCommand;
 use crate::parse::{ParseError, Script, parse_line};
-use crate::risk::{Action, Finding, Verdict};
 use crate::rules::RuleSet;
+use crate::verdict::{Action, Finding, Verdict};
 
 /// Every finding for one command.
 pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {

@@ -11,18 +11,18 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::audit_log::FsyncPolicy;
-use crate::check::{self, Style};
+use crate::audit::identity::{self, Identity};
+use crate::audit::log::FsyncPolicy;
+use crate::audit::recorder::{self, Recorder, SyslogTarget};
+use crate::cmd::audit;
+use crate::cmd::check::{self, Style};
+use crate::cmd::rules;
 use crate::config::{self, Config, Loaded};
 use crate::confirm::{Prompter, TtyPrompter};
-use crate::identity::{self, Identity};
 use crate::pipeline::{self, Io, LevelAction, Mode, Policy, ProcessRunner, Request, Target};
 use crate::preview;
-use crate::recorder::{self, Recorder, SyslogTarget};
-use crate::review_cmd;
 use crate::rules::RuleSet;
-use crate::rules_cmd;
-use crate::rules_dir::load_dir;
+use crate::rules::dir::load_dir;
 
 /// Where site rules live unless `SAFE_RUN_RULES_DIR` says otherwise.
 pub const SYSTEM_RULES_DIR: &str = "/etc/safe-run/rules.d";
@@ -91,7 +91,7 @@ pub enum Command {
     /// Print the effective configuration and where each setting came from.
     Config,
     /// Review and verify the audit log: list (the default), show, follow, stats, verify.
-    Audit(Box<review_cmd::AuditArgs>),
+    Audit(Box<audit::AuditArgs>),
     /// Print a completion script: `source <(safe-run completions bash)`.
     Completions {
         /// The shell to complete for.
@@ -100,7 +100,7 @@ pub enum Command {
     },
     /// Write the manual pages (used when the package is built).
     #[command(hide = true)]
-    Man(crate::manpage::ManArgs),
+    Man(crate::cmd::man::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,11 +111,11 @@ pub enum AuditCommand {
         files: Vec<PathBuf>,
     },
     /// Everything about one command, by its decision id (or a unique prefix).
-    Show(review_cmd::ShowArgs),
+    Show(audit::ShowArgs),
     /// Print commands as they are logged, with the same filters (also `audit -f`).
-    Follow(review_cmd::FollowArgs),
+    Follow(audit::FollowArgs),
     /// Counts by decision, rule, user, host and day; the most frequent risky and refused lines.
-    Stats(review_cmd::StatsArgs),
+    Stats(audit::StatsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -285,8 +285,8 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Rules(cmd)) => {
             let rules = load_rules(&cli, &mut err);
             let code = match cmd {
-                RulesCommand::List { json } => rules_cmd::list(&rules, *json, &mut out)?,
-                RulesCommand::Show { id } => rules_cmd::show(&rules, id, &mut out)?,
+                RulesCommand::List { json } => rules::list(&rules, *json, &mut out)?,
+                RulesCommand::Show { id } => rules::show(&rules, id, &mut out)?,
                 RulesCommand::Lint { files } if files.is_empty() => {
                     // The rule files in force: the site directory and --rules.
                     let mut dirs = Vec::new();
@@ -302,11 +302,11 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                         )?;
                         0
                     } else {
-                        rules_cmd::lint(&dirs, &mut out)?
+                        rules::lint(&dirs, &mut out)?
                     }
                 }
-                RulesCommand::Lint { files } => rules_cmd::lint(files, &mut out)?,
-                RulesCommand::Test { files } => rules_cmd::test(&rules, files, &mut out)?,
+                RulesCommand::Lint { files } => rules::lint(files, &mut out)?,
+                RulesCommand::Test { files } => rules::test(&rules, files, &mut out)?,
             };
             Ok(code)
         }
@@ -318,15 +318,15 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Audit(args)) => {
             let mut default_log = || -> Result<PathBuf, CliError> {
                 let loaded = load_config(&cli, false, &mut io::stderr())?;
-                review_cmd::default_log(&loaded.config).map_err(CliError::Usage)
+                audit::default_log(&loaded.config).map_err(CliError::Usage)
             };
-            review_cmd::run(args, &mut default_log, &mut out, &mut err)
+            audit::run(args, &mut default_log, &mut out, &mut err)
         }
         Some(Command::Completions { shell }) => {
-            crate::manpage::completions(*shell, &mut out)?;
+            crate::cmd::man::completions(*shell, &mut out)?;
             Ok(0)
         }
-        Some(Command::Man(args)) => Ok(crate::manpage::run(args, &mut out)?),
+        Some(Command::Man(args)) => Ok(crate::cmd::man::run(args, &mut out)?),
         None => {
             let (mode, target) = match (&cli.line, cli.argv.is_empty()) {
                 (Some(line), _) => (Mode::DashC, Target::Line(line.clone())),

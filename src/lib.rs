@@ -7,34 +7,18 @@
 //! `check` and `rules` commands' output) stay thin.
 
 pub mod audit;
-pub mod audit_log;
-pub mod check;
 pub mod classify;
 pub mod cli;
+pub mod cmd;
 pub mod command;
-pub mod complete;
 pub mod config;
 pub mod confirm;
 pub mod exec;
-pub mod hint;
-pub mod identity;
-pub mod manpage;
 pub mod parse;
 pub mod pipeline;
 pub mod preview;
-pub mod recorder;
-pub mod redact;
-pub mod review;
-pub mod review_cmd;
-pub mod risk;
 pub mod rules;
-pub mod rules_cmd;
-pub mod rules_dir;
-pub mod rulespec;
-pub mod sanitize;
 pub mod shell;
-pub mod shell_editor;
-pub mod shell_exec;
-pub mod shell_state;
-pub mod syslog;
+pub mod term;
 pub mod unwrap;
+pub mod verdict;

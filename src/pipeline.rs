@@ -15,15 +15,15 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
-use crate::check::{Style, underline};
 use crate::classify::classify;
+use crate::cmd::check::{Style, underline};
 use crate::confirm::{Ask, Prompter, ReasonPolicy, expected_token, short_host, validate_reason};
 use crate::exec::{Outcome, Program};
 use crate::parse::{ParseError, Script, parse_argv, parse_line};
 use crate::preview::PreviewOutput;
-use crate::risk::{Action, Risk, Verdict};
 use crate::rules::RuleSet;
-use crate::sanitize::clean;
+use crate::term::sanitize::clean;
+use crate::verdict::{Action, Risk, Verdict};
 
 /// Refused by policy (denied, or approval missing or wrong without a prompt).
 pub const REFUSED: i32 = 77;
@@ -558,11 +558,15 @@ pub fn explain(line: &str, verdict: &Verdict, policy: &Policy) -> String {
             f.rule,
             clean(&f.command.join(" "), false)
         );
-        let _ = writeln!(s, "{}", crate::check::field("why", &f.why, policy.width));
         let _ = writeln!(
             s,
             "{}",
-            crate::check::field("instead", &f.instead, policy.width)
+            crate::cmd::check::field("why", &f.why, policy.width)
+        );
+        let _ = writeln!(
+            s,
+            "{}",
+            crate::cmd::check::field("instead", &f.instead, policy.width)
         );
     }
     s.trim_end().to_string()

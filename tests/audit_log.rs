@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use safe_run::audit::{
+use safe_run::audit::log::{AuditError, AuditLog, append_with_timeout};
+use safe_run::audit::record::{
     self, Actor, Break, Decision, DecisionDetails, FindingRecord, GENESIS, Mode, Record,
     VerifyError, VerifyErrorKind,
 };
-use safe_run::audit_log::{AuditError, AuditLog, append_with_timeout};
-use safe_run::risk::Risk;
-use safe_run::syslog::{self, Facility, Severity};
+use safe_run::audit::syslog::{self, Facility, Severity};
+use safe_run::verdict::Risk;
 
 const CHILD_LOG: &str = "SAFE_RUN_TEST_APPEND_LOG";
 const CHILD_ID: &str = "SAFE_RUN_TEST_APPEND_CHILD";
@@ -61,8 +61,8 @@ fn lines_of(path: &Path) -> Vec<String> {
     text.split_inclusive('\n').map(str::to_string).collect()
 }
 
-fn verify_file(path: &Path) -> Result<audit::VerifySummary, VerifyError> {
-    audit::verify(BufReader::new(File::open(path).unwrap()), None)
+fn verify_file(path: &Path) -> Result<record::VerifySummary, VerifyError> {
+    record::verify(BufReader::new(File::open(path).unwrap()), None)
 }
 
 fn write_log(path: &Path, records: usize) -> Vec<String> {
@@ -308,12 +308,12 @@ fn a_torn_last_line_is_repaired_and_reported() {
     assert_eq!((err.line, err.kind), (4, VerifyErrorKind::Truncated));
 
     // The chain goes on across the torn line: it is the only problem...
-    let report = audit::verify_report([BufReader::new(File::open(&path).unwrap())], None);
+    let report = record::verify_report([BufReader::new(File::open(&path).unwrap())], None);
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert_eq!(report.summary.records, 5);
     // ...and the new records verify on their own from the last whole one.
-    let carried = audit::hash_of_line(before[2].as_bytes()).unwrap();
-    let summary = audit::verify(lines[4..].concat().as_bytes(), Some(&carried)).unwrap();
+    let carried = record::hash_of_line(before[2].as_bytes()).unwrap();
+    let summary = record::verify(lines[4..].concat().as_bytes(), Some(&carried)).unwrap();
     assert_eq!(summary.records, 2);
 }
 
@@ -364,7 +364,7 @@ fn a_rotated_log_goes_on_as_one_chain() {
     );
 
     let files = [&rotated, &path].map(|p| BufReader::new(File::open(p).unwrap()));
-    let summary = audit::verify_chain(files, None).unwrap();
+    let summary = record::verify_chain(files, None).unwrap();
     assert_eq!((summary.records, summary.files), (5, 2));
     assert!(!verify_file(&path).unwrap().starts_chain());
 }
@@ -374,7 +374,7 @@ fn a_record_reaches_syslog_and_its_copy_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("log");
     let receiver = UnixDatagram::bind(&socket).unwrap();
-    let line = audit::seal(&record("a"), GENESIS);
+    let line = record::seal(&record("a"), GENESIS);
     syslog::send(
         &socket,
         Facility::Authpriv,
@@ -393,6 +393,6 @@ fn a_record_reaches_syslog_and_its_copy_verifies() {
         .strip_prefix(&prefix)
         .unwrap_or_else(|| panic!("{message}"));
     assert_eq!(body, line);
-    let summary = audit::verify(format!("{body}\n").as_bytes(), None).unwrap();
+    let summary = record::verify(format!("{body}\n").as_bytes(), None).unwrap();
     assert_eq!(summary.records, 1);
 }

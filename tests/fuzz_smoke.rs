@@ -10,7 +10,7 @@
 //! And, exhaustively rather than at random, what the hash chain promises:
 //! every single-byte change, every removed record, every swap of two
 //! neighbours and every cut inside a line of a sealed log is reported by
-//! `audit::verify`. Dropping whole records from the end is not (nothing
+//! `record::verify`. Dropping whole records from the end is not (nothing
 //! after them names them), nor, unless the file is checked as the start
 //! of a chain, from the beginning: that is why the syslog copy matters.
 //! The tests pin those limits down.
@@ -21,10 +21,12 @@ mod invariants;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use safe_run::audit::{self, Actor, Decision, DecisionDetails, FindingRecord, Mode, Record};
-use safe_run::audit_log::AuditLog;
-use safe_run::risk::Risk;
+use safe_run::audit::log::AuditLog;
+use safe_run::audit::record::{
+    self, Actor, Decision, DecisionDetails, FindingRecord, Mode, Record,
+};
 use safe_run::rules::RuleSet;
+use safe_run::verdict::Risk;
 
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {
@@ -164,7 +166,7 @@ fn sealed_log(n: usize) -> Vec<u8> {
 }
 
 fn verifies(data: &[u8]) -> bool {
-    audit::verify(data, None).is_ok()
+    record::verify(data, None).is_ok()
 }
 
 #[test]
@@ -238,8 +240,8 @@ fn removals_swaps_and_cuts_are_caught() {
             // Without the first record the file looks like the rest of a
             // rotated log: caught when it is checked as the start of the
             // chain, and never reported as starting one.
-            assert!(audit::verify(&removed[..], Some(audit::GENESIS)).is_err());
-            let summary = audit::verify(&removed[..], None).unwrap();
+            assert!(record::verify(&removed[..], Some(record::GENESIS)).is_err());
+            let summary = record::verify(&removed[..], None).unwrap();
             assert!(!summary.starts_chain());
         } else {
             assert!(!verifies(&removed), "record {i} removed");

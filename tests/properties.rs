@@ -26,8 +26,8 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use safe_run::classify::check_line;
 use safe_run::command::program_name;
 use safe_run::parse::parse_line;
-use safe_run::risk::{Action, Risk};
 use safe_run::rules::RuleSet;
+use safe_run::verdict::{Action, Risk};
 
 /// 64 KB, the largest input the random cases build.
 const MAX_INPUT: usize = 64 * 1024;

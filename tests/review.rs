@@ -1,5 +1,5 @@
 //! `safe-run audit` (list, filters, --json, show, stats, follow, verify)
-//! driving the built binary on logs sealed here with `audit::seal`: no
+//! driving the built binary on logs sealed here with `record::seal`: no
 //! command is run. Times are shown in `TZ=UTC` and colour is off.
 
 use std::fs;
@@ -9,10 +9,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use safe_run::audit::{
+use safe_run::audit::record::{
     self, Actor, Decision, DecisionDetails, FindingRecord, GENESIS, Mode, Record,
 };
-use safe_run::risk::Risk;
+use safe_run::verdict::Risk;
 use serde_json::Value;
 
 fn bin() -> &'static str {
@@ -127,8 +127,8 @@ impl Log {
     }
 
     fn push(&mut self, record: &Record) -> &mut Log {
-        let line = audit::seal(record, &self.prev);
-        self.prev = audit::hash_of_line(line.as_bytes()).unwrap();
+        let line = record::seal(record, &self.prev);
+        self.prev = record::hash_of_line(line.as_bytes()).unwrap();
         self.text.push_str(&line);
         self.text.push('\n');
         self
@@ -1030,7 +1030,7 @@ fn follow_reads_stdin_to_its_end() {
 /// record continues the rotated file's chain.
 #[test]
 fn logrotate_rename_and_create_keep_one_chain_for_fresh_writers() {
-    use safe_run::audit_log::append_with_timeout;
+    use safe_run::audit::log::append_with_timeout;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     let wait = Duration::from_secs(2);
@@ -1107,7 +1107,7 @@ fn the_logrotate_snippet_rotates_into_a_verifiable_set() {
 
     // Three rotations, with records before each; a long-lived writer (an
     // interactive shell's open log) carries the chain across each one.
-    let log = safe_run::audit_log::AuditLog::open(&path).unwrap();
+    let log = safe_run::audit::log::AuditLog::open(&path).unwrap();
     for round in 0..3 {
         for i in 0..2 {
             let r = plain(&format!("r{round}-{i}"), "2026-11-21T10:00:00Z", "h", "ls").record();
@@ -1196,8 +1196,8 @@ fn generate_bench_log() {
     let mut out = std::io::BufWriter::new(file);
     let mut prev = GENESIS.to_string();
     for record in bench_records(records) {
-        let line = audit::seal(&record, &prev);
-        prev = audit::hash_of_line(line.as_bytes()).unwrap();
+        let line = record::seal(&record, &prev);
+        prev = record::hash_of_line(line.as_bytes()).unwrap();
         out.write_all(line.as_bytes()).unwrap();
         out.write_all(b"\n").unwrap();
     }

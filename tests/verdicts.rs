@@ -20,8 +20,8 @@
 use std::collections::HashSet;
 
 use safe_run::classify::check_line;
-use safe_run::risk::{Action, Risk, Verdict};
 use safe_run::rules::RuleSet;
+use safe_run::verdict::{Action, Risk, Verdict};
 
 type Row = (&'static str, &'static str, &'static str);
 

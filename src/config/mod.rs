@@ -31,9 +31,9 @@ use regex::Regex;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::risk::{Action, Risk};
-use crate::rulespec::{closest, locate};
-use crate::sanitize::clean;
+use crate::rules::spec::{closest, locate};
+use crate::term::sanitize::clean;
+use crate::verdict::{Action, Risk};
 
 /// The system-wide configuration file, read when it exists.
 pub const SYSTEM_CONFIG: &str = "/etc/safe-run/config.toml";
@@ -215,7 +215,7 @@ keyword_enum! {
 impl Facility {
     /// The same facility as the syslog sender knows it (the two lists are
     /// kept equal by a test).
-    pub fn to_syslog(self) -> crate::syslog::Facility {
+    pub fn to_syslog(self) -> crate::audit::syslog::Facility {
         self.as_str().parse().unwrap_or_default()
     }
 }
@@ -2146,7 +2146,7 @@ disable = [1, \"ok\", \"Not Ok\"]
 
     #[test]
     fn every_setting_is_documented() {
-        let doc = include_str!("../docs/CONFIG.md");
+        let doc = include_str!("../../docs/CONFIG.md");
         for s in SETTINGS {
             let heading = format!("`{}`", s.name);
             assert!(

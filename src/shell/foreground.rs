@@ -41,7 +41,7 @@ use nix::unistd::{Pid, getpgrp, tcgetpgrp, tcsetpgrp};
 
 use crate::exec::{CANNOT_RUN, NOT_FOUND, Outcome, Program};
 use crate::pipeline::Runner;
-use crate::shell_state::ShellState;
+use crate::shell::state::ShellState;
 
 /// The terminal the shell reads from, when the shell is in its foreground.
 #[derive(Debug)]

@@ -14,9 +14,9 @@ use std::fmt::Write as _;
 use unicode_width::UnicodeWidthChar;
 
 use crate::classify::check_line;
-use crate::risk::{Action, Finding, Risk, Verdict};
 use crate::rules::RuleSet;
-use crate::sanitize::clean;
+use crate::term::sanitize::clean;
+use crate::verdict::{Action, Finding, Risk, Verdict};
 
 /// What the line typed so far would do.
 #[derive(Clone, Debug, PartialEq, Eq)]

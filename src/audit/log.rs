@@ -15,7 +15,7 @@
 //!   the newline first, in the same `write`. The new record chains from the
 //!   last line that ends in a well-formed seal, skipping back over torn or
 //!   foreign lines; a complete record that only lacked its newline counts.
-//!   `audit::verify` then reports the torn line as truncated and the new
+//!   `record::verify` then reports the torn line as truncated and the new
 //!   record as correctly chained: the same rule both ways.
 //! - **The shell never freezes on the log.** Waiting for the lock is a
 //!   `try_lock` loop with short sleeps until a deadline, never a blocking
@@ -35,11 +35,11 @@
 //! the file is renamed away (rotation) while an [`AuditLog`] is open, the
 //! next append notices, reopens the path, and, if the new file is empty,
 //! chains its first record from the old file's last one: the rotation rule
-//! of `audit::verify_chain`. A fresh process that finds an empty file
+//! of `record::verify_chain`. A fresh process that finds an empty file
 //! chains from the last record of `PATH.1` (the file logrotate renamed it
 //! to, docs/AUDIT.md) when there is one, else starts from `GENESIS`.
 //!
-//! Records are redacted by `audit::seal`, not here.
+//! Records are redacted by `record::seal`, not here.
 
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, GENESIS, Record, SEAL_LEN};
+use crate::audit::record::{self, GENESIS, Record, SEAL_LEN};
 
 /// How long an append may take before the caller gives up on it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -449,7 +449,7 @@ fn write_record(
         None => None,
     };
     let prev = carried.unwrap_or(tail.prev);
-    let line = audit::seal(record, &prev);
+    let line = record::seal(record, &prev);
     let mut bytes = Vec::with_capacity(line.len() + 2);
     if tail.torn {
         bytes.push(b'\n');
@@ -471,7 +471,7 @@ fn write_record(
             source,
         })?;
     }
-    Ok(audit::hash_of_line(line.as_bytes()).unwrap_or_default())
+    Ok(record::hash_of_line(line.as_bytes()).unwrap_or_default())
 }
 
 /// The last hash of `PATH.1`, the file `path` was rotated to, when it is
@@ -526,7 +526,7 @@ fn last_hash(file: &File) -> io::Result<Tail> {
         if end >= window {
             file.read_exact_at(&mut buf, end - window)?;
             if buf[0] != b'\n'
-                && let Some(prev) = audit::hash_of_line(&buf)
+                && let Some(prev) = record::hash_of_line(&buf)
             {
                 return Ok(Tail { prev, torn });
             }
@@ -596,8 +596,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.jsonl");
         let record = Record::default();
-        let first = audit::seal(&record, GENESIS);
-        let hash = audit::hash_of_line(first.as_bytes()).unwrap();
+        let first = record::seal(&record, GENESIS);
+        let hash = record::hash_of_line(first.as_bytes()).unwrap();
         let cases: &[(&str, bool)] = &[
             ("\n", false),
             ("{\"v\":1,\"torn", true),

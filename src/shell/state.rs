@@ -279,7 +279,7 @@ impl ShellState {
                     Ok(()) => self.cwd = cwd,
                     Err(e) => applied.warnings.push(format!(
                         "cannot follow the shell into {}: {e}",
-                        crate::sanitize::clean(&cwd.to_string_lossy(), false)
+                        crate::term::sanitize::clean(&cwd.to_string_lossy(), false)
                     )),
                 }
             }

@@ -16,6 +16,12 @@
 //!
 //! docs/SHELL.md is the operator's description of all this.
 
+pub mod complete;
+pub mod editor;
+pub mod foreground;
+pub mod hint;
+pub mod state;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::AsFd;
@@ -35,20 +41,20 @@ use rustyline::{Cmd, Config as EditorConfig, Editor, KeyEvent};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
 use signal_hook::iterator::Signals;
 
-use crate::check::{self, Style};
+use crate::audit::recorder::Recorder;
 use crate::cli::{Cli, System};
+use crate::cmd::check::{self, Style};
+use crate::cmd::rules;
 use crate::config::{self, ColorChoice, PromptValues};
 use crate::confirm::{Prompter, TtyPrompter, short_host};
 use crate::parse::parse_line;
 use crate::pipeline::{self, Io, Mode, Policy, Request, Target};
 use crate::preview;
-use crate::recorder::Recorder;
 use crate::rules::RuleSet;
-use crate::rules_cmd;
-use crate::sanitize::clean;
-use crate::shell_editor::ShellHelper;
-use crate::shell_exec::{ForegroundRunner, Terminal};
-use crate::shell_state::{ShellState, login_environment};
+use crate::shell::editor::ShellHelper;
+use crate::shell::foreground::{ForegroundRunner, Terminal};
+use crate::shell::state::{ShellState, login_environment};
+use crate::term::sanitize::clean;
 
 /// How long the login profile may take to produce the environment.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -449,7 +455,7 @@ fn run_builtin(
             &mut out,
         )
         .unwrap_or(check::PARSE_ERROR),
-        Builtin::Rules => rules_cmd::list(rules, false, &mut out).unwrap_or(1),
+        Builtin::Rules => rules::list(rules, false, &mut out).unwrap_or(1),
         Builtin::History(n) => {
             let Some(entries) = history else { return 0 };
             let skip = n.map_or(0, |n| entries.len().saturating_sub(n));
@@ -589,7 +595,8 @@ fn interactive(
         if let Some(h) = editor.helper() {
             h.color.set(color);
             let last_row = plain.rsplit('\n').next().unwrap_or("");
-            h.prompt_width.set(crate::hint::display_width(last_row));
+            h.prompt_width
+                .set(crate::shell::hint::display_width(last_row));
             *h.path.borrow_mut() = state.var("PATH").map(|p| p.to_os_string());
         }
         if let Some((columns, _)) = editor.dimensions()

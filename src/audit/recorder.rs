@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use nix::unistd::{AccessFlags, access};
 
-use crate::audit::{self, Actor, DecisionDetails, FindingRecord, Record};
-use crate::audit_log::{FsyncPolicy, append_with_timeout};
+use crate::audit::identity::Identity;
+use crate::audit::log::{FsyncPolicy, append_with_timeout};
+use crate::audit::record::{self, Actor, DecisionDetails, FindingRecord, Record};
+use crate::audit::syslog;
 use crate::exec::Outcome;
-use crate::identity::Identity;
 use crate::pipeline::{AuditSink, Decision, DecisionInfo, Mode};
-use crate::risk::Risk;
-use crate::syslog;
+use crate::verdict::Risk;
 
 /// Syslog settings, resolved.
 #[derive(Clone, Debug)]
@@ -105,9 +105,9 @@ impl AuditSink for Recorder {
         let details = DecisionDetails {
             cwd: self.cwd.clone(),
             mode: match info.mode {
-                Mode::Shell => audit::Mode::Shell,
-                Mode::DashC => audit::Mode::Command,
-                Mode::Argv => audit::Mode::Argv,
+                Mode::Shell => record::Mode::Shell,
+                Mode::DashC => record::Mode::Command,
+                Mode::Argv => record::Mode::Argv,
             },
             line: info.line.to_string(),
             argv: info.argv.map(<[String]>::to_vec),
@@ -119,11 +119,11 @@ impl AuditSink for Recorder {
                 .collect(),
             risk: info.verdict.risk,
             decision: match info.decision {
-                Decision::Allowed => audit::Decision::Allowed,
-                Decision::Confirmed => audit::Decision::Confirmed,
-                Decision::Refused => audit::Decision::Refused,
-                Decision::Denied => audit::Decision::Denied,
-                Decision::Aborted => audit::Decision::Aborted,
+                Decision::Allowed => record::Decision::Allowed,
+                Decision::Confirmed => record::Decision::Confirmed,
+                Decision::Refused => record::Decision::Refused,
+                Decision::Denied => record::Decision::Denied,
+                Decision::Aborted => record::Decision::Aborted,
             },
             reason: info.reason.map(str::to_string),
         };

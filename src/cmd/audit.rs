@@ -7,7 +7,7 @@
 //! - **Inputs.** The configured log by default; any number of files (merged
 //!   by time, so logs of several hosts or a rotated set read as one), or
 //!   `-` for stdin. A gzip file is recognised by its first bytes, not its
-//!   name. Lines are read one at a time, at most `audit::MAX_LINE` long.
+//!   name. Lines are read one at a time, at most `record::MAX_LINE` long.
 //! - **Output.** One row per command. The terminal width cuts the line and
 //!   the reason (`COLUMNS` wins; no cutting when stdout is not a terminal);
 //!   every text from the log passes `sanitize::clean`; colour only on a
@@ -35,14 +35,14 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::audit::{self, Decision, MAX_LINE};
-use crate::cli::{AuditCommand, CliError};
-use crate::config::{self, Config};
-use crate::review::{
+use crate::audit::record::{self, Decision, MAX_LINE};
+use crate::audit::review::{
     self, Body, Counted, Entry, Filter, JoinOptions, Merge, Origin, Review, Row, Stats, Status,
 };
-use crate::risk::Risk;
-use crate::sanitize::clean;
+use crate::cli::{AuditCommand, CliError};
+use crate::config::{self, Config};
+use crate::term::sanitize::clean;
+use crate::verdict::Risk;
 
 /// `safe-run audit [FILTERS] [FILES…]`, or one of its subcommands
 /// (`crate::cli::AuditCommand`).
@@ -969,9 +969,9 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
     }
     if let Some(mode) = d.mode {
         let mode = match mode {
-            audit::Mode::Shell => "interactive shell",
-            audit::Mode::Command => "-c (a remote or scripted line)",
-            audit::Mode::Argv => "-- (a program, no shell)",
+            record::Mode::Shell => "interactive shell",
+            record::Mode::Command => "-c (a remote or scripted line)",
+            record::Mode::Argv => "-- (a program, no shell)",
         };
         field(out, "mode", mode)?;
     }
@@ -1443,7 +1443,7 @@ pub fn verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, CliError> {
             readers.push(open(path)?);
         }
         let names: Vec<String> = group.iter().map(|p| p.display().to_string()).collect();
-        match audit::verify_chain(readers, None) {
+        match record::verify_chain(readers, None) {
             Ok(summary) => {
                 writeln!(
                     out,
@@ -1468,7 +1468,7 @@ pub fn verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, CliError> {
                     .get(e.file)
                     .map_or_else(String::new, |n| format!("{n}:"));
                 writeln!(out, "FAILED: {name}{e}")?;
-                if e.kind == audit::VerifyErrorKind::Broken(audit::Break::NotContinued)
+                if e.kind == record::VerifyErrorKind::Broken(record::Break::NotContinued)
                     && let Some(path) = group.get(e.file)
                     && starts_new_chain(path)
                 {
@@ -1495,7 +1495,7 @@ fn starts_new_chain(path: &Path) -> bool {
     matches!(
         read_line(reader.as_mut(), &mut first, MAX_LINE),
         Ok(Some(false))
-    ) && audit::prev_of_line(&first).as_deref() == Some(audit::GENESIS)
+    ) && record::prev_of_line(&first).as_deref() == Some(record::GENESIS)
 }
 
 #[cfg(test)]

@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::classify::check_line;
+use crate::rules::dir::{load_file, toml_files};
+use crate::rules::spec::RuleSpec;
 use crate::rules::{Rule, RuleError, RuleSet};
-use crate::rules_dir::{load_file, toml_files};
-use crate::rulespec::RuleSpec;
-use crate::sanitize::clean;
+use crate::term::sanitize::clean;
 
 /// Every rule checked and every example behaved.
 pub const OK: i32 = 0;
@@ -335,7 +335,7 @@ mod tests {
     }
 
     fn fixture_rules() -> RuleSet {
-        let text = include_str!("../tests/fixtures/good_rules.toml");
+        let text = include_str!("../../tests/fixtures/good_rules.toml");
         let mut set = RuleSet::new();
         set.add(RuleSet::parse_file(text, "good_rules.toml").expect("the fixture is valid"));
         set

@@ -52,8 +52,8 @@ use jiff::{Span, Timestamp, civil};
 use memchr::memmem;
 use serde::{Deserialize as _, Serialize};
 
-use crate::audit::{Decision, FindingRecord, Kind, Mode, Record, SEAL_LEN};
-use crate::risk::Risk;
+use crate::audit::record::{Decision, FindingRecord, Kind, Mode, Record, SEAL_LEN};
+use crate::verdict::Risk;
 
 // ---------------------------------------------------------------- time
 
@@ -1265,7 +1265,7 @@ pub fn rotation_groups(files: &[PathBuf]) -> Vec<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Actor, DecisionDetails, GENESIS, seal};
+    use crate::audit::record::{Actor, DecisionDetails, GENESIS, seal};
 
     fn actor(user: &str, login: Option<&str>) -> Actor {
         Actor {

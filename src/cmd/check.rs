@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::classify::{classify, classify_command, push_unique};
 use crate::parse::{ParseError, parse_line};
-use crate::risk::{Action, Finding, Risk, Verdict};
 use crate::rules::RuleSet;
-use crate::sanitize::clean;
+use crate::term::sanitize::clean;
+use crate::verdict::{Action, Finding, Risk, Verdict};
 
 /// Exit statuses of `check`.
 pub const SILENT: i32 = 0;

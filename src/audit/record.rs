@@ -89,8 +89,8 @@ use std::io::{self, BufRead, Read};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::redact;
-use crate::risk::Risk;
+use crate::audit::redact;
+use crate::verdict::Risk;
 
 /// The record format version written in `v`.
 pub const VERSION: u32 = 1;
@@ -165,8 +165,8 @@ pub struct FindingRecord {
     pub risk: Risk,
 }
 
-impl From<&crate::risk::Finding> for FindingRecord {
-    fn from(finding: &crate::risk::Finding) -> Self {
+impl From<&crate::verdict::Finding> for FindingRecord {
+    fn from(finding: &crate::verdict::Finding) -> Self {
         FindingRecord {
             rule: finding.rule.clone(),
             risk: finding.risk,

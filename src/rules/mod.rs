@@ -22,6 +22,9 @@
 //!   without [`RuleSet::parse_file`]'s validation) makes the rule match
 //!   rather than be skipped: fail closed, never panic.
 
+pub mod dir;
+pub mod spec;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -30,12 +33,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use regex::Regex;
 
 use crate::command::{RedirectKind, SimpleCommand, Word, program_name};
-use crate::risk::{Action, Risk};
-use crate::rulespec::{
-    self, ANY_PROGRAM, Blob, BlobProgram, DYNAMIC_PROGRAM, Level, MatchSpec, PLACEHOLDERS,
-    Patterns, RECURSIVE_FUNCTION, RuleAction, RuleSpec, SpecError,
+use crate::rules::spec::{
+    ANY_PROGRAM, Blob, BlobProgram, DYNAMIC_PROGRAM, Level, MatchSpec, PLACEHOLDERS, Patterns,
+    RECURSIVE_FUNCTION, RuleAction, RuleSpec, SpecError,
 };
-use crate::sanitize::clean;
+use crate::term::sanitize::clean;
+use crate::verdict::{Action, Risk};
 
 /// The shipped rules, validated and encoded by `build.rs`.
 static BUILTIN_BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rules.bin"));
@@ -63,7 +66,7 @@ pub struct RuleError {
 impl RuleError {
     /// An error at a byte span of `text`, the contents of `file`.
     pub fn at(file: &str, text: &str, error: &SpecError) -> RuleError {
-        let at = rulespec::locate(text, error.span.start);
+        let at = spec::locate(text, error.span.start);
         RuleError {
             file: file.to_string(),
             line: at.line,
@@ -839,7 +842,7 @@ impl RuleSet {
     /// does not take its neighbours out of force. A TOML syntax error
     /// still yields no rules.
     pub fn parse_file_lenient(text: &str, file_name: &str) -> (Vec<Rule>, Vec<RuleError>) {
-        let (parsed, errors) = rulespec::parse_file(text);
+        let (parsed, errors) = spec::parse_file(text);
         let rules = parsed
             .into_iter()
             .map(|p| Rule::new(p.spec, file_name, p.line))
@@ -1511,7 +1514,7 @@ mod tests {
         let indices = BlobProgram::encode(&[0, 7]);
         let blob = Blob {
             files: vec!["rules/x.toml"],
-            rules: vec![rulespec::BlobRule {
+            rules: vec![spec::BlobRule {
                 id: "broken",
                 file: 0,
                 line: 4,
@@ -1561,7 +1564,7 @@ mod tests {
     /// Every error of a bad file, in one pass, at the right line and column.
     #[test]
     fn every_error_in_a_bad_file_is_reported_at_its_line_and_column() {
-        let text = include_str!("../tests/fixtures/bad_rules.toml");
+        let text = include_str!("../../tests/fixtures/bad_rules.toml");
         let errors = RuleSet::parse_file(text, "bad_rules.toml").expect_err("the file is bad");
         let got: Vec<String> = errors
             .iter()

@@ -22,10 +22,10 @@ use rustyline::hint::{Hint, Hinter};
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
-use crate::complete;
-use crate::hint::{self, Assessment, Tone};
 use crate::parse::parse_line;
 use crate::rules::RuleSet;
+use crate::shell::complete;
+use crate::shell::hint::{self, Assessment, Tone};
 
 /// The hint shown after the cursor. Unlike a history hint, it is never
 /// inserted into the line (right arrow does not accept it).

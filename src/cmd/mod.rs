@@ -1,0 +1,4 @@
+pub mod audit;
+pub mod check;
+pub mod man;
+pub mod rules;
