@@ -1,0 +1,257 @@
+//! The guards around brush-parser: a fast path for lines of plain words,
+//! length and nesting limits checked before the parser sees a text, the
+//! parser call itself with its panics caught, and the translation of its
+//! errors into ours. brush-parser takes exponential time on unclosed
+//! `( ( (` and overflows its stack on very deep input, so nothing reaches
+//! it without passing [`guard`] first.
+
+use brush_parser::ast;
+use brush_parser::{ParserOptions, TokenizerError};
+
+use super::{Limits, ParseError};
+use crate::command::Span;
+
+/// The words of a line made only of plain characters, with their spans, or
+/// `None` when the line needs the real parser. Plain means: no quotes,
+/// expansions, globs, operators, comments or newlines, and no reserved word
+/// or assignment in first position.
+pub(super) fn plain_words(line: &str) -> Option<Vec<(&str, Span)>> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b" \t_./:=,@%+-".contains(&b);
+    if !line.bytes().all(plain) {
+        return None;
+    }
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, b) in line.bytes().enumerate() {
+        match (b == b' ' || b == b'\t', start) {
+            (true, Some(s)) => {
+                words.push((&line[s..i], (s, i)));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        words.push((&line[s..], (s, line.len())));
+    }
+    if let Some((first, _)) = words.first()
+        && (first.contains('=') || RESERVED.contains(first))
+    {
+        return None;
+    }
+    Some(words)
+}
+
+pub(super) const RESERVED: &[&str] = &[
+    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do",
+    "done", "in", "function", "time", "coproc",
+];
+
+/// Checks the length and nesting of `text` before the parser sees it.
+pub(super) fn guard(text: &str, limits: &Limits) -> Result<(), ParseError> {
+    if text.len() > limits.max_len {
+        return Err(ParseError::TooLong {
+            len: text.len(),
+            max: limits.max_len,
+        });
+    }
+    // A stack of the quoting and bracket contexts, as the shell nests them:
+    // inside double quotes only `$(`, `${` and backquotes open a context,
+    // and inside those, quotes start afresh (`"${x:-"a"}"`).
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Frame {
+        Double,
+        Paren,
+        Brace,
+        Backquote,
+    }
+    let too_deep = || ParseError::TooDeep {
+        max: limits.max_depth,
+    };
+    let bytes = text.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut keywords: usize = 0;
+    let mut word_start = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let quoted = stack.last() == Some(&Frame::Double);
+        let next = bytes.get(i + 1).copied();
+        match b {
+            b'\\' => {
+                i += 2;
+                word_start = false;
+                continue;
+            }
+            b'\'' if !quoted => {
+                // Single quotes: nothing inside counts.
+                let close = bytes[i + 1..].iter().position(|c| *c == b'\'');
+                i = close.map_or(bytes.len(), |p| i + 2 + p);
+                word_start = false;
+                continue;
+            }
+            b'"' if quoted => {
+                stack.pop();
+            }
+            b'"' => stack.push(Frame::Double),
+            b'`' if stack.last() == Some(&Frame::Backquote) => {
+                stack.pop();
+            }
+            b'`' => stack.push(Frame::Backquote),
+            b'$' if next == Some(b'(') || next == Some(b'{') => {
+                stack.push(if next == Some(b'(') {
+                    Frame::Paren
+                } else {
+                    Frame::Brace
+                });
+                i += 2;
+                word_start = true;
+                if stack.len() + keywords > limits.max_depth {
+                    return Err(too_deep());
+                }
+                continue;
+            }
+            _ if quoted => {}
+            b'(' => stack.push(Frame::Paren),
+            b'{' => stack.push(Frame::Brace),
+            b')' if stack.last() == Some(&Frame::Paren) => {
+                stack.pop();
+            }
+            b'}' if stack.last() == Some(&Frame::Brace) => {
+                stack.pop();
+            }
+            _ if word_start && b.is_ascii_alphabetic() => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphabetic())
+                    .map_or(bytes.len(), |p| i + p);
+                let ends_word = bytes.get(end).is_none_or(|c| b" \t\n;&|)".contains(c));
+                if ends_word {
+                    match &text[i..end] {
+                        "if" | "case" | "do" => keywords += 1,
+                        "fi" | "esac" | "done" => keywords = keywords.saturating_sub(1),
+                        _ => {}
+                    }
+                }
+                i = end;
+                word_start = false;
+                if stack.len() + keywords > limits.max_depth {
+                    return Err(too_deep());
+                }
+                continue;
+            }
+            _ => {}
+        }
+        word_start = b" \t\n;&|(){}`".contains(&b);
+        if stack.len() + keywords > limits.max_depth {
+            return Err(too_deep());
+        }
+        i += 1;
+    }
+    let parens = stack.iter().filter(|f| **f == Frame::Paren).count();
+    if parens > limits.max_unclosed_parens {
+        return Err(ParseError::Unbalanced { count: parens });
+    }
+    Ok(())
+}
+
+pub(super) fn parse_program(
+    text: &str,
+    options: &ParserOptions,
+) -> Result<ast::Program, ParseError> {
+    // brush-parser can panic on input it did not expect (an `unwrap` on a
+    // redirection's fd number above 2^31-1 was found by fuzzing). A panic
+    // here would end an operator's login shell, so it is caught, kept off
+    // the terminal, and becomes "cannot tell what runs".
+    quiet_panics_in_parser();
+    let result = std::panic::catch_unwind(|| {
+        IN_PARSER.with(|f| f.set(true));
+        let mut reader = std::io::Cursor::new(text.as_bytes());
+        let mut parser = brush_parser::Parser::new(&mut reader, options);
+        let parsed = parser.parse_program();
+        IN_PARSER.with(|f| f.set(false));
+        parsed
+    });
+    match result {
+        Ok(parsed) => parsed.map_err(|e| convert_error(e, text)),
+        Err(_) => {
+            IN_PARSER.with(|f| f.set(false));
+            Err(ParseError::Syntax {
+                line: 1,
+                col: 1,
+                near: ": the shell parser could not read this line".into(),
+            })
+        }
+    }
+}
+
+thread_local! {
+    /// Set while brush-parser runs on this thread.
+    static IN_PARSER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs, once, a panic hook that stays silent for panics inside the
+/// parser (they are caught and reported as parse errors) and otherwise
+/// defers to the hook that was there before.
+pub(super) fn quiet_panics_in_parser() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_PARSER.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+pub(super) fn convert_error(e: brush_parser::ParseError, text: &str) -> ParseError {
+    use brush_parser::ParseError as P;
+    match e {
+        P::ParsingAtEndOfInput => ParseError::Incomplete {
+            what: "the command is not complete".into(),
+        },
+        P::ParsingNear(pos) => {
+            let near: String = text.chars().skip(pos.index).take(20).collect();
+            let near = near.lines().next().unwrap_or("").to_string();
+            ParseError::Syntax {
+                line: pos.line,
+                col: pos.column,
+                near: if near.is_empty() {
+                    String::new()
+                } else {
+                    format!(" near {near:?}")
+                },
+            }
+        }
+        P::Tokenizing { inner, position } => {
+            let unfinished = matches!(
+                inner,
+                TokenizerError::UnterminatedEscapeSequence
+                    | TokenizerError::UnterminatedSingleQuote(_)
+                    | TokenizerError::UnterminatedAnsiCQuote(_)
+                    | TokenizerError::UnterminatedDoubleQuote(_)
+                    | TokenizerError::UnterminatedBackquote(_)
+                    | TokenizerError::UnterminatedExtendedGlob(_)
+                    | TokenizerError::UnterminatedVariable
+                    | TokenizerError::UnterminatedCommandSubstitution
+                    | TokenizerError::UnterminatedExpansion
+                    | TokenizerError::UnterminatedHereDocuments(..)
+                    | TokenizerError::MissingHereTagForDocumentBody
+            );
+            if unfinished {
+                ParseError::Incomplete {
+                    what: inner.to_string(),
+                }
+            } else {
+                let (line, col) = position.map_or((1, 1), |p| (p.line, p.column));
+                ParseError::Syntax {
+                    line,
+                    col,
+                    near: format!(": {inner}"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1098 @@
+//! The walk over brush-parser's syntax tree: every simple command a text
+//! could run, with the context only the walk knows (pipelines and who feeds
+//! whose stdin, loops, functions defined in the line, literal assignments,
+//! substitutions, here-documents). Strings that are themselves shell
+//! (`bash -c '…'`, `ssh host '…'`) are parsed again through [`Walker::walk_text`],
+//! within the re-parse depth and step budget of [`Limits`].
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use brush_parser::ParserOptions;
+use brush_parser::ast;
+use brush_parser::word::{self as bword, WordPiece, WordPieceWithSource};
+
+use super::guard::{guard, parse_program};
+use super::word::{ansi_c, brace_words, char_slice, parameter_words, unescape_backquoted};
+use super::{Limits, ParseError};
+use crate::command::{Context, Redirect, RedirectKind, SimpleCommand, Span, Word};
+use crate::unwrap::{Inner, unwrap};
+
+/// How positions in one parsed text map back to the checked line.
+pub(super) struct Src {
+    /// Byte offset of every char index, when the text is not ASCII.
+    byte_of: Option<Vec<usize>>,
+    /// Set for a text that was parsed again from inside a word: every
+    /// command found in it is reported at that word's span.
+    outer: Option<Span>,
+    /// The parsed text itself (empty for a function body walked at a call).
+    text: String,
+}
+
+impl Src {
+    fn new(text: &str, outer: Option<Span>) -> Self {
+        let byte_of = (outer.is_none() && !text.is_ascii()).then(|| {
+            let mut v: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+            v.push(text.len());
+            v
+        });
+        Src {
+            byte_of,
+            outer,
+            text: text.to_string(),
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.byte_of {
+            Some(map) => map
+                .get(char_index)
+                .copied()
+                .unwrap_or_else(|| map.last().copied().unwrap_or(0)),
+            None => char_index,
+        }
+    }
+
+    fn span(&self, loc: Option<&brush_parser::SourceSpan>) -> Span {
+        if let Some(outer) = self.outer {
+            return outer;
+        }
+        match loc {
+            Some(l) => (self.byte(l.start.index), self.byte(l.end.index)),
+            None => (0, 0),
+        }
+    }
+}
+
+/// What the walk knows about where it is.
+#[derive(Clone, Default)]
+pub(super) struct Ctx {
+    via: Vec<String>,
+    in_loop: bool,
+    remote: bool,
+    fleet: bool,
+    in_subst: bool,
+    loop_vars: Vec<String>,
+    stdin_from: Option<String>,
+    input: Vec<String>,
+    /// Runs once per input item (`xargs`, `parallel`).
+    per_item: bool,
+}
+
+pub(super) struct Walker<'l> {
+    limits: &'l Limits,
+    out: Vec<SimpleCommand>,
+    /// Literal values of variables assigned earlier in the line.
+    vars: HashMap<String, String>,
+    functions: HashMap<String, Rc<ast::FunctionBody>>,
+    call_stack: Vec<String>,
+    steps: usize,
+    options: ParserOptions,
+}
+
+pub(super) type Res = Result<(), ParseError>;
+
+impl<'l> Walker<'l> {
+    pub(super) fn new(limits: &'l Limits) -> Self {
+        Walker {
+            limits,
+            out: Vec::new(),
+            vars: HashMap::new(),
+            functions: HashMap::new(),
+            call_stack: Vec::new(),
+            steps: 0,
+            options: ParserOptions::default(),
+        }
+    }
+
+    pub(super) fn into_commands(self) -> Vec<SimpleCommand> {
+        self.out
+    }
+
+    fn step(&mut self) -> Res {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return Err(ParseError::TooComplex {
+                max: self.limits.max_steps,
+            });
+        }
+        Ok(())
+    }
+
+    /// Parses `text` and walks it. `outer` is the span of the word it came
+    /// from when it is a string parsed again.
+    pub(super) fn walk_text(
+        &mut self,
+        text: &str,
+        outer: Option<Span>,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        if depth > self.limits.max_reparse_depth {
+            return Err(ParseError::TooDeep {
+                max: self.limits.max_reparse_depth,
+            });
+        }
+        self.step()?;
+        guard(text, self.limits)?;
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let program = parse_program(text, &self.options)?;
+        let src = Src::new(text, outer);
+        for list in &program.complete_commands {
+            self.compound_list(list, text, &src, ctx, depth)?;
+        }
+        Ok(())
+    }
+
+    fn compound_list(
+        &mut self,
+        list: &ast::CompoundList,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        for item in &list.0 {
+            let and_or = &item.0;
+            self.pipeline(&and_or.first, text, src, ctx, depth)?;
+            for next in &and_or.additional {
+                let (ast::AndOr::And(p) | ast::AndOr::Or(p)) = next;
+                self.pipeline(p, text, src, ctx, depth)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn pipeline(
+        &mut self,
+        p: &ast::Pipeline,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        let mut feed: Option<(String, Vec<String>)> = None;
+        for (i, cmd) in p.seq.iter().enumerate() {
+            let stage_ctx;
+            let ctx_for = if i == 0 {
+                ctx
+            } else {
+                let mut c = ctx.clone();
+                if let Some((prog, input)) = feed.take() {
+                    c.stdin_from = Some(prog);
+                    c.input = input;
+                } else {
+                    c.stdin_from = None;
+                    c.input = Vec::new();
+                }
+                stage_ctx = c;
+                &stage_ctx
+            };
+            let mark = self.out.len();
+            self.command(cmd, text, src, ctx_for, depth)?;
+            feed = self.out[mark..]
+                .iter()
+                .rev()
+                .find(|c| c.context.in_substitution == ctx.in_subst && !c.argv.is_empty())
+                .map(|c| {
+                    let prog = c.program().unwrap_or("").to_string();
+                    let input = match prog.as_str() {
+                        "echo" | "printf" => {
+                            let words: Vec<&str> =
+                                c.args().iter().map(|w| w.text.as_str()).collect();
+                            let text = words.join(" ");
+                            // printf and `echo -e` turn `\n` into a line break:
+                            // `printf 'ls\nreboot\n' | sh` runs two commands.
+                            let escapes = prog == "printf"
+                                || words.first().is_some_and(|w| w.starts_with("-e"));
+                            vec![if escapes { ansi_c(&text) } else { text }]
+                        }
+                        "cat" | "tee" => c.context.input.clone(),
+                        _ => Vec::new(),
+                    };
+                    (prog, input)
+                });
+        }
+        Ok(())
+    }
+
+    fn command(
+        &mut self,
+        cmd: &ast::Command,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        match cmd {
+            ast::Command::Simple(sc) => self.simple(sc, src, ctx, depth),
+            ast::Command::Compound(cc, redirects) => {
+                self.compound(cc, text, src, ctx, depth)?;
+                if let Some(list) = redirects {
+                    self.redirect_only(&list.0, src, ctx, depth)?;
+                }
+                Ok(())
+            }
+            ast::Command::Function(def) => {
+                self.functions
+                    .insert(def.fname.value.clone(), Rc::new(def.body.clone()));
+                Ok(())
+            }
+            ast::Command::ExtendedTest(test, redirects) => {
+                self.extended_test(&test.expr, src, ctx, depth)?;
+                if let Some(list) = redirects {
+                    self.redirect_only(&list.0, src, ctx, depth)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn extended_test(
+        &mut self,
+        expr: &ast::ExtendedTestExpr,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        use ast::ExtendedTestExpr as E;
+        match expr {
+            E::And(a, b) | E::Or(a, b) => {
+                self.extended_test(a, src, ctx, depth)?;
+                self.extended_test(b, src, ctx, depth)
+            }
+            E::Not(a) | E::Parenthesized(a) => self.extended_test(a, src, ctx, depth),
+            E::UnaryTest(_, w) => self.expand(w, src, ctx, depth).map(drop),
+            E::BinaryTest(_, a, b) => {
+                self.expand(a, src, ctx, depth)?;
+                self.expand(b, src, ctx, depth).map(drop)
+            }
+        }
+    }
+
+    fn compound(
+        &mut self,
+        cc: &ast::CompoundCommand,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        use ast::CompoundCommand as C;
+        match cc {
+            C::Arithmetic(a) => {
+                self.arithmetic_command(&a.expr.value, &a.loc, text, src, ctx, depth)
+            }
+            C::ArithmeticForClause(f) => {
+                for e in [&f.initializer, &f.condition, &f.updater]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.scan_text(&e.value, src, ctx, depth, src.span(None))?;
+                }
+                let mut inner = ctx.clone();
+                inner.in_loop = true;
+                self.compound_list(&f.body.list, text, src, &inner, depth)
+            }
+            C::BraceGroup(g) => self.compound_list(&g.list, text, src, ctx, depth),
+            C::Subshell(s) => self.compound_list(&s.list, text, src, ctx, depth),
+            C::ForClause(f) => {
+                if let Some(values) = &f.values {
+                    for v in values {
+                        self.expand(v, src, ctx, depth)?;
+                    }
+                }
+                self.vars.remove(&f.variable_name);
+                let mut inner = ctx.clone();
+                inner.in_loop = true;
+                inner.loop_vars.push(f.variable_name.clone());
+                self.compound_list(&f.body.list, text, src, &inner, depth)
+            }
+            C::CaseClause(c) => {
+                self.expand(&c.value, src, ctx, depth)?;
+                for item in &c.cases {
+                    for p in &item.patterns {
+                        self.expand(p, src, ctx, depth)?;
+                    }
+                    if let Some(list) = &item.cmd {
+                        self.compound_list(list, text, src, ctx, depth)?;
+                    }
+                }
+                Ok(())
+            }
+            C::IfClause(i) => {
+                self.compound_list(&i.condition, text, src, ctx, depth)?;
+                self.compound_list(&i.then, text, src, ctx, depth)?;
+                for e in i.elses.iter().flatten() {
+                    if let Some(cond) = &e.condition {
+                        self.compound_list(cond, text, src, ctx, depth)?;
+                    }
+                    self.compound_list(&e.body, text, src, ctx, depth)?;
+                }
+                Ok(())
+            }
+            C::WhileClause(w) | C::UntilClause(w) => {
+                let mut inner = ctx.clone();
+                inner.in_loop = true;
+                // `while read h; do …; done`: the variables read are unknown.
+                self.compound_list(&w.0, text, src, &inner, depth)?;
+                self.compound_list(&w.1.list, text, src, &inner, depth)
+            }
+            C::Coprocess(c) => self.command(&c.body, text, src, ctx, depth),
+        }
+    }
+
+    /// `(( … ))`. Bash reads it as arithmetic only when the two parentheses
+    /// touch and the text is a valid expression; otherwise it is nested
+    /// subshells (`( ( reboot ) )`), which brush-parser gets wrong.
+    fn arithmetic_command(
+        &mut self,
+        expr: &str,
+        loc: &brush_parser::SourceSpan,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        let source: String = text
+            .chars()
+            .skip(loc.start.index)
+            .take(loc.end.index.saturating_sub(loc.start.index))
+            .collect();
+        // Both pairs must touch: `((a) )` is two subshells in bash.
+        let touching = source.starts_with("((") && source.trim_end().ends_with("))");
+        if touching {
+            return self.scan_text(expr, src, ctx, depth, src.span(Some(loc)));
+        }
+        let trimmed = source.trim();
+        let inner = trimmed
+            .strip_prefix('(')
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap_or(trimmed);
+        let outer = Some(src.outer.unwrap_or_else(|| src.span(Some(loc))));
+        self.walk_text(inner, outer, ctx, depth + 1)
+    }
+
+    fn simple(&mut self, sc: &ast::SimpleCommand, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        self.step()?;
+        use ast::CommandPrefixOrSuffixItem as Item;
+        let mut cmd = SimpleCommand::default();
+        let mut input = Vec::new();
+        // Programs whose output a process substitution hands to this command.
+        let mut feeds: Vec<String> = Vec::new();
+        let mut program_feed: Option<String> = None;
+        let mut items: Vec<&Item> = Vec::new();
+        if let Some(prefix) = &sc.prefix {
+            items.extend(prefix.0.iter());
+        }
+        let prefix_len = items.len();
+        if let Some(suffix) = &sc.suffix {
+            items.extend(suffix.0.iter());
+        }
+        let mut in_prefix = true;
+        for (n, item) in items.iter().enumerate() {
+            if n == prefix_len {
+                if let Some(name) = &sc.word_or_name {
+                    let mark = self.out.len();
+                    let w = self.expand(name, src, ctx, depth)?;
+                    program_feed = self.substitution_feed(mark, &w);
+                    cmd.argv.push(w);
+                }
+                in_prefix = false;
+            }
+            match item {
+                Item::IoRedirect(r) => {
+                    if let Some(r) = self.redirect(r, src, ctx, depth, &mut input)? {
+                        cmd.redirects.push(r);
+                    }
+                }
+                Item::Word(w) => {
+                    let w = self.expand(w, src, ctx, depth)?;
+                    cmd.argv.push(w);
+                }
+                Item::AssignmentWord(assignment, word) => {
+                    // `a[$(cmd)]=1`: the subscript is expanded, so it runs.
+                    if let ast::AssignmentName::ArrayElementName(_, index) = &assignment.name {
+                        let span = src.span(word.loc.as_ref());
+                        self.scan_text(index, src, ctx, depth, span)?;
+                    }
+                    let value = self.assignment_value(&assignment.value, src, ctx, depth)?;
+                    if in_prefix && cmd.argv.is_empty() {
+                        if let ast::AssignmentName::VariableName(name) = &assignment.name {
+                            cmd.assignments.push((name.clone(), value));
+                        }
+                    } else {
+                        // `export X=1`, `local y=$(…)`: an argument word.
+                        let w = self.expand(word, src, ctx, depth)?;
+                        if let ast::AssignmentName::VariableName(name) = &assignment.name {
+                            self.remember(name, &value);
+                        }
+                        cmd.argv.push(w);
+                    }
+                }
+                Item::ProcessSubstitution(kind, sub) => {
+                    let mut inner = ctx.clone();
+                    inner.in_subst = true;
+                    let mark = self.out.len();
+                    self.subshell(&sub.list, src, &inner, depth)?;
+                    if let Some(feed) = self.out[mark..]
+                        .iter()
+                        .rev()
+                        .find_map(|c| c.program().filter(|p| !p.is_empty()))
+                    {
+                        feeds.push(feed.to_string());
+                    }
+                    let span = src.span(Some(&sub.loc));
+                    let mut w =
+                        Word::literal(&process_substitution_text(src, kind, &sub.loc), span);
+                    w.dynamic = true;
+                    cmd.argv.push(w);
+                }
+            }
+        }
+        if items.len() == prefix_len
+            && let Some(name) = &sc.word_or_name
+        {
+            let mark = self.out.len();
+            let w = self.expand(name, src, ctx, depth)?;
+            program_feed = self.substitution_feed(mark, &w);
+            cmd.argv.push(w);
+        }
+        // `"$(curl …)"` as the program runs what curl printed, as
+        // `curl … | sh` does.
+        if let Some(feed) = program_feed {
+            feeds.insert(0, feed);
+        }
+        expand_braces_in_program(&mut cmd.argv);
+
+        if cmd.argv.is_empty() {
+            // Plain assignments change the shell's variables.
+            for (name, value) in &cmd.assignments {
+                self.remember(name, value);
+            }
+            if cmd.redirects.iter().any(|r| r.kind.writes()) {
+                cmd.span = span_of_redirects(&cmd.redirects);
+                cmd.context.input = input;
+                self.push(cmd, ctx);
+            }
+            return Ok(());
+        }
+        let end = [
+            cmd.argv.last().map(|w| w.span.1),
+            cmd.redirects.iter().map(|r| r.target.span.1).max(),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        cmd.span = (cmd.argv[0].span.0, end.max(cmd.argv[0].span.1));
+        cmd.context.input = input;
+        // `bash <(curl …)` and `source <(curl …)` run what curl prints, as
+        // `curl … | bash` does.
+        if ctx.stdin_from.is_none()
+            && let Some(feed) = feeds.first()
+        {
+            let mut fed = ctx.clone();
+            fed.stdin_from = Some(feed.clone());
+            return self.emit(cmd, &fed, depth);
+        }
+        self.emit(cmd, ctx, depth)
+    }
+
+    fn subshell(&mut self, list: &ast::CompoundList, src: &Src, ctx: &Ctx, depth: usize) -> Res {
+        // Process substitutions carry their own syntax tree; their text is
+        // only needed for `(( ))`, which cannot start a process substitution.
+        self.compound_list(list, "", src, ctx, depth)
+    }
+
+    fn remember(&mut self, name: &str, value: &Word) {
+        if value.dynamic || value.glob {
+            self.vars.remove(name);
+        } else {
+            self.vars.insert(name.to_string(), value.text.clone());
+        }
+    }
+
+    fn assignment_value(
+        &mut self,
+        value: &ast::AssignmentValue,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Result<Word, ParseError> {
+        match value {
+            ast::AssignmentValue::Scalar(w) => self.expand(w, src, ctx, depth),
+            ast::AssignmentValue::Array(items) => {
+                let mut out = Word::default();
+                for (key, w) in items {
+                    if let Some(k) = key {
+                        self.expand(k, src, ctx, depth)?;
+                    }
+                    let e = self.expand(w, src, ctx, depth)?;
+                    out.span = e.span;
+                }
+                out.dynamic = true;
+                Ok(out)
+            }
+        }
+    }
+
+    fn redirect_only(
+        &mut self,
+        redirects: &[ast::IoRedirect],
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        let mut input = Vec::new();
+        let mut cmd = SimpleCommand::default();
+        for r in redirects {
+            if let Some(r) = self.redirect(r, src, ctx, depth, &mut input)? {
+                cmd.redirects.push(r);
+            }
+        }
+        if cmd.redirects.iter().any(|r| r.kind.writes()) {
+            cmd.span = span_of_redirects(&cmd.redirects);
+            self.push(cmd, ctx);
+        }
+        Ok(())
+    }
+
+    fn redirect(
+        &mut self,
+        r: &ast::IoRedirect,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+        input: &mut Vec<String>,
+    ) -> Result<Option<Redirect>, ParseError> {
+        use ast::IoFileRedirectKind as K;
+        use ast::IoFileRedirectTarget as T;
+        match r {
+            ast::IoRedirect::File(fd, kind, target) => {
+                let mut kind = match kind {
+                    K::Read => RedirectKind::Read,
+                    K::Write | K::Clobber => RedirectKind::Truncate,
+                    K::Append => RedirectKind::Append,
+                    K::ReadAndWrite => RedirectKind::ReadWrite,
+                    K::DuplicateInput | K::DuplicateOutput => RedirectKind::Duplicate,
+                };
+                let target = match target {
+                    T::Filename(w) => self.expand(w, src, ctx, depth)?,
+                    T::Fd(n) => {
+                        kind = RedirectKind::Duplicate;
+                        Word::literal(&n.to_string(), src.span(None))
+                    }
+                    T::Duplicate(w) => {
+                        let w = self.expand(w, src, ctx, depth)?;
+                        // `>&file` (no digits) writes to a file, like `&>`.
+                        if !w.text.chars().all(|c| c.is_ascii_digit() || c == '-') {
+                            kind = RedirectKind::Truncate;
+                        } else {
+                            kind = RedirectKind::Duplicate;
+                        }
+                        w
+                    }
+                    T::ProcessSubstitution(sub_kind, sub) => {
+                        let mut inner = ctx.clone();
+                        inner.in_subst = true;
+                        self.subshell(&sub.list, src, &inner, depth)?;
+                        let text = process_substitution_text(src, sub_kind, &sub.loc);
+                        let mut w = Word::literal(&text, src.span(Some(&sub.loc)));
+                        w.dynamic = true;
+                        kind = RedirectKind::Duplicate;
+                        w
+                    }
+                };
+                Ok(Some(Redirect {
+                    fd: fd.and_then(|f| u32::try_from(f).ok()),
+                    kind,
+                    target,
+                }))
+            }
+            ast::IoRedirect::HereDocument(_, doc) => {
+                if doc.requires_expansion {
+                    let pieces =
+                        bword::parse_heredoc(&doc.doc.value, &self.options).map_err(|e| {
+                            ParseError::BadWord {
+                                word: doc.doc.value.chars().take(40).collect(),
+                                what: e.to_string(),
+                            }
+                        })?;
+                    let mut scratch = Word::default();
+                    let span = src.span(doc.doc.loc.as_ref());
+                    self.pieces(
+                        &pieces,
+                        &doc.doc.value,
+                        true,
+                        &mut scratch,
+                        src,
+                        ctx,
+                        depth,
+                        span,
+                    )?;
+                }
+                input.push(doc.doc.value.clone());
+                Ok(None)
+            }
+            ast::IoRedirect::HereString(_, w) => {
+                let w = self.expand(w, src, ctx, depth)?;
+                input.push(w.text);
+                Ok(None)
+            }
+            ast::IoRedirect::OutputAndError(w, append) => {
+                let target = self.expand(w, src, ctx, depth)?;
+                Ok(Some(Redirect {
+                    fd: None,
+                    kind: if *append {
+                        RedirectKind::Append
+                    } else {
+                        RedirectKind::Truncate
+                    },
+                    target,
+                }))
+            }
+        }
+    }
+
+    /// Quote removal and expansion of one word; commands inside
+    /// substitutions are walked on the way.
+    fn expand(
+        &mut self,
+        word: &ast::Word,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Result<Word, ParseError> {
+        let span = src.span(word.loc.as_ref());
+        let raw = &word.value;
+        let mut out = Word {
+            span,
+            ..Word::default()
+        };
+        if raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./:=,@%+-".contains(&b))
+        {
+            out.text = raw.clone();
+            return Ok(out);
+        }
+        let pieces = bword::parse(raw, &self.options).map_err(|e| ParseError::BadWord {
+            word: raw.chars().take(60).collect(),
+            what: e.to_string(),
+        })?;
+        self.pieces(&pieces, raw, false, &mut out, src, ctx, depth, span)?;
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pieces(
+        &mut self,
+        pieces: &[WordPieceWithSource],
+        raw: &str,
+        in_double: bool,
+        out: &mut Word,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+        span: Span,
+    ) -> Res {
+        let outer = Some(src.outer.unwrap_or(span));
+        for p in pieces {
+            let raw_piece = || char_slice(raw, p.start_index, p.end_index);
+            match &p.piece {
+                WordPiece::Text(t) => {
+                    // Globs and brace expansion (`{reboot,}`) change the
+                    // words at run time.
+                    if !in_double
+                        && (t.contains(['*', '?', '['])
+                            || (t.contains('{') && t.contains(',') && t.contains('}')))
+                    {
+                        out.glob = true;
+                    }
+                    out.text.push_str(t);
+                }
+                WordPiece::SingleQuotedText(t) => out.text.push_str(t),
+                WordPiece::AnsiCQuotedText(t) => out.text.push_str(&ansi_c(t)),
+                WordPiece::DoubleQuotedSequence(inner)
+                | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                    self.pieces(inner, raw, true, out, src, ctx, depth, span)?;
+                }
+                WordPiece::TildeExpansion(t) => {
+                    use bword::TildeExpr as T;
+                    out.text.push('~');
+                    match t {
+                        T::Home => {}
+                        T::UserHome(u) => out.text.push_str(u),
+                        T::WorkingDir => out.text.push('+'),
+                        T::OldWorkingDir => out.text.push('-'),
+                        _ => out.text.push_str(raw_piece().get(1..).unwrap_or("")),
+                    }
+                }
+                WordPiece::ParameterExpansion(expr) => {
+                    use bword::ParameterExpr as E;
+                    if let E::Parameter {
+                        parameter: bword::Parameter::NamedWithIndex { index, .. },
+                        ..
+                    } = expr
+                    {
+                        self.scan_text(index, src, ctx, depth, span)?;
+                    }
+                    let known = match expr {
+                        E::Parameter {
+                            parameter: bword::Parameter::Named(name),
+                            indirect: false,
+                        } => self.vars.get(name).cloned(),
+                        _ => None,
+                    };
+                    match known {
+                        Some(v) => out.text.push_str(&v),
+                        None => {
+                            out.text.push_str(&raw_piece());
+                            out.dynamic = true;
+                        }
+                    }
+                    for s in parameter_words(expr) {
+                        self.scan_text(s, src, ctx, depth, span)?;
+                    }
+                }
+                WordPiece::CommandSubstitution(s) => {
+                    let mut inner = ctx.clone();
+                    inner.in_subst = true;
+                    self.walk_text(s, outer, &inner, depth + 1)?;
+                    out.text.push_str(&raw_piece());
+                    out.dynamic = true;
+                }
+                WordPiece::BackquotedCommandSubstitution(s) => {
+                    let mut inner = ctx.clone();
+                    inner.in_subst = true;
+                    let unescaped = unescape_backquoted(s);
+                    self.walk_text(&unescaped, outer, &inner, depth + 1)?;
+                    out.text.push_str(&raw_piece());
+                    out.dynamic = true;
+                }
+                WordPiece::EscapeSequence(s) => {
+                    let rest = s.strip_prefix('\\').unwrap_or(s);
+                    if in_double && !rest.starts_with(['$', '`', '"', '\\', '\n']) {
+                        out.text.push_str(s);
+                    } else if rest != "\n" {
+                        out.text.push_str(rest);
+                    }
+                }
+                WordPiece::ArithmeticExpression(e) => {
+                    let piece = raw_piece();
+                    if piece.ends_with("))") {
+                        self.scan_text(&e.value, src, ctx, depth, span)?;
+                    } else {
+                        // Not arithmetic: bash reads `$((a) )` as a command
+                        // substitution of a subshell.
+                        let inner_text = piece
+                            .strip_prefix("$(")
+                            .and_then(|s| s.strip_suffix(')'))
+                            .unwrap_or(&e.value);
+                        let mut inner = ctx.clone();
+                        inner.in_subst = true;
+                        self.walk_text(inner_text, outer, &inner, depth + 1)?;
+                    }
+                    out.text.push_str(&piece);
+                    out.dynamic = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the commands inside a text that is expanded but not run as a
+    /// command (a default value `${x:-$(…)}`, an arithmetic expression).
+    fn scan_text(&mut self, text: &str, src: &Src, ctx: &Ctx, depth: usize, span: Span) -> Res {
+        if !text.contains(['$', '`']) {
+            return Ok(());
+        }
+        if depth > self.limits.max_reparse_depth {
+            return Err(ParseError::TooDeep {
+                max: self.limits.max_reparse_depth,
+            });
+        }
+        let pieces = bword::parse(text, &self.options).map_err(|e| ParseError::BadWord {
+            word: text.chars().take(60).collect(),
+            what: e.to_string(),
+        })?;
+        let mut scratch = Word::default();
+        self.pieces(
+            &pieces,
+            text,
+            false,
+            &mut scratch,
+            src,
+            ctx,
+            depth + 1,
+            span,
+        )
+    }
+
+    /// A simple command found in the line: call a function, see through a
+    /// wrapper, or record it.
+    pub(super) fn emit(&mut self, cmd: SimpleCommand, ctx: &Ctx, depth: usize) -> Res {
+        self.step()?;
+        let Some(first) = cmd.argv.first() else {
+            self.push(cmd, ctx);
+            return Ok(());
+        };
+        if !first.dynamic && !first.text.contains('/') {
+            let name = first.text.clone();
+            if let Some(body) = self.functions.get(&name).cloned() {
+                if self.call_stack.contains(&name) {
+                    let mut c = ctx.clone();
+                    c.via.push("recursive-function".into());
+                    let rec = SimpleCommand {
+                        argv: vec![first.clone()],
+                        span: cmd.span,
+                        ..SimpleCommand::default()
+                    };
+                    self.push(rec, &c);
+                    return Ok(());
+                }
+                self.call_stack.push(name);
+                let result = self.function_body(&body, cmd.span, ctx, depth);
+                self.call_stack.pop();
+                return result;
+            }
+        }
+        let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+        let Some(u) = unwrap(&texts) else {
+            let fed = self.fed_script(&cmd, ctx);
+            self.push(cmd.clone(), ctx);
+            // `echo reboot | bash`, `ssh host <<EOF … EOF`: a shell reading
+            // its commands from stdin runs the text it is fed.
+            if let Some((via, remote)) = fed {
+                let mut inner = ctx.clone();
+                inner.via.push(via);
+                inner.remote |= remote;
+                inner.fleet |= remote && ctx.in_loop;
+                inner.stdin_from = None;
+                inner.input = Vec::new();
+                let texts: Vec<String> = cmd
+                    .context
+                    .input
+                    .iter()
+                    .chain(ctx.input.iter())
+                    .cloned()
+                    .collect();
+                for text in texts {
+                    self.walk_text(&text, Some(cmd.span), &inner, depth + 1)?;
+                }
+            }
+            return Ok(());
+        };
+        let mut inner_ctx = ctx.clone();
+        inner_ctx.via.push(u.via.clone());
+        inner_ctx.remote |= u.remote;
+        inner_ctx.fleet |= u.fleet || (u.remote && ctx.in_loop);
+        inner_ctx.in_loop |= u.repeated;
+        inner_ctx.per_item |= u.per_item;
+        if u.keep_self {
+            self.push(cmd.clone(), ctx);
+        }
+        for inner in &u.inner {
+            match inner {
+                Inner::Argv { start, end } => {
+                    let argv = cmd.argv[*start..*end].to_vec();
+                    let span = (argv[0].span.0, cmd.span.1.max(argv[0].span.1));
+                    let next = SimpleCommand {
+                        assignments: cmd.assignments.clone(),
+                        argv,
+                        redirects: cmd.redirects.clone(),
+                        span,
+                        context: Context {
+                            input: cmd.context.input.clone(),
+                            ..Context::default()
+                        },
+                    };
+                    self.emit(next, &inner_ctx, depth)?;
+                }
+                Inner::Line { start, end } => {
+                    let words = &cmd.argv[*start..*end];
+                    let mut line = words
+                        .iter()
+                        .map(|w| w.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    for prefix in ["--command=", "--session-command="] {
+                        if let Some(rest) = line.strip_prefix(prefix) {
+                            line = rest.to_string();
+                        }
+                    }
+                    let span = (words[0].span.0, words[words.len() - 1].span.1);
+                    let mut line_ctx = inner_ctx.clone();
+                    line_ctx.input.clone_from(&cmd.context.input);
+                    self.walk_text(&line, Some(span), &line_ctx, depth + 1)?;
+                    if cmd.redirects.iter().any(|r| r.kind.writes()) {
+                        let only = SimpleCommand {
+                            redirects: cmd.redirects.clone(),
+                            span: cmd.span,
+                            ..SimpleCommand::default()
+                        };
+                        self.push(only, ctx);
+                    }
+                }
+                Inner::Synthetic(words) => {
+                    let argv = words.iter().map(|w| Word::literal(w, cmd.span)).collect();
+                    let next = SimpleCommand {
+                        argv,
+                        span: cmd.span,
+                        ..SimpleCommand::default()
+                    };
+                    self.emit(next, &inner_ctx, depth)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The program whose output became `word`, when the word is a command
+    /// substitution found since `mark`.
+    fn substitution_feed(&self, mark: usize, word: &Word) -> Option<String> {
+        if !word.dynamic || !(word.text.starts_with("$(") || word.text.starts_with('`')) {
+            return None;
+        }
+        self.out[mark..]
+            .iter()
+            .rev()
+            .find_map(|c| c.program().filter(|p| !p.is_empty()))
+            .map(str::to_string)
+    }
+
+    /// Does this command run a script fed on its stdin? Returns how to name
+    /// it in `via`, and whether it runs on another host.
+    fn fed_script(&self, cmd: &SimpleCommand, ctx: &Ctx) -> Option<(String, bool)> {
+        if cmd.context.input.is_empty() && ctx.input.is_empty() {
+            return None;
+        }
+        let program = cmd.program()?;
+        let positionals = cmd
+            .args()
+            .iter()
+            .filter(|w| !w.text.starts_with('-'))
+            .count();
+        match program {
+            "bash" | "sh" | "dash" | "zsh" | "ksh" | "ash" | "mksh" if positionals == 0 => {
+                Some((format!("{program} <stdin"), false))
+            }
+            // `ssh [opts] host` with no command: the remote shell reads stdin.
+            "ssh" => Some(("ssh <stdin".to_string(), true)),
+            // `echo reboot | at now`: at and batch run their stdin later.
+            "at" | "batch"
+                if !cmd
+                    .args()
+                    .iter()
+                    .any(|w| matches!(w.text.as_str(), "-l" | "-r" | "-c" | "-d" | "-f")) =>
+            {
+                Some((format!("{program} <stdin"), false))
+            }
+            _ => None,
+        }
+    }
+
+    fn function_body(
+        &mut self,
+        body: &ast::FunctionBody,
+        span: Span,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        // The body's positions are in the line, but the call is what runs
+        // it: report its commands at the call.
+        let src = Src {
+            byte_of: None,
+            outer: Some(span),
+            text: String::new(),
+        };
+        self.compound(&body.0, "", &src, ctx, depth)?;
+        if let Some(list) = &body.1 {
+            self.redirect_only(&list.0, &src, ctx, depth)?;
+        }
+        Ok(())
+    }
+
+    /// Records a command with the walk's context.
+    fn push(&mut self, mut cmd: SimpleCommand, ctx: &Ctx) {
+        let c = &mut cmd.context;
+        c.via = ctx.via.clone();
+        c.in_loop = ctx.in_loop;
+        c.remote = ctx.remote;
+        c.fleet = ctx.fleet;
+        c.in_substitution = ctx.in_subst;
+        c.stdin_from = ctx.stdin_from.clone();
+        c.input.extend(ctx.input.iter().cloned());
+        // `echo now | xargs reboot` runs once: a single known item is no loop.
+        let single_item = ctx.input.len() == 1 && ctx.input[0].split_whitespace().count() <= 1;
+        c.loop_item = (ctx.per_item && !single_item)
+            || ctx.in_loop
+                && ctx.loop_vars.iter().any(|v| {
+                    cmd.argv.iter().skip(1).any(|w| {
+                        w.text.contains(&format!("${v}")) || w.text.contains(&format!("${{{v}}}"))
+                    })
+                });
+        self.out.push(cmd);
+    }
+}
+
+/// Brace expansion of the program word: `{reboot,}` runs `reboot`, and
+/// `{echo,reboot}` runs `echo reboot`. Only a word whose every part is
+/// known is expanded; anything else stays a run-time (dynamic) program.
+pub(super) fn expand_braces_in_program(argv: &mut Vec<Word>) {
+    let Some(first) = argv.first() else { return };
+    if !first.glob
+        || first.dynamic
+        || first.text.contains(['*', '?', '['])
+        || !first.text.contains('{')
+    {
+        return;
+    }
+    let Ok(Some(parts)) = bword::parse_brace_expansions(&first.text, &ParserOptions::default())
+    else {
+        return;
+    };
+    let mut words = vec![String::new()];
+    if !brace_words(&parts, &mut words) {
+        return;
+    }
+    let span = first.span;
+    let expanded: Vec<Word> = words
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .map(|w| Word::literal(&w, span))
+        .collect();
+    if expanded.is_empty() {
+        return;
+    }
+    argv.splice(0..1, expanded);
+}
+
+/// The source text of a process substitution, `<(curl …)`, when it is
+/// known; `<(…)` otherwise.
+pub(super) fn process_substitution_text(
+    src: &Src,
+    kind: &ast::ProcessSubstitutionKind,
+    loc: &brush_parser::SourceSpan,
+) -> String {
+    let sigil = match kind {
+        ast::ProcessSubstitutionKind::Read => '<',
+        ast::ProcessSubstitutionKind::Write => '>',
+    };
+    let body = char_slice(&src.text, loc.start.index, loc.end.index);
+    let body = body.strip_prefix(['<', '>']).unwrap_or(&body);
+    if body.starts_with('(') && body.ends_with(')') {
+        format!("{sigil}{body}")
+    } else {
+        format!("{sigil}(…)")
+    }
+}
+
+pub(super) fn span_of_redirects(redirects: &[Redirect]) -> Span {
+    let start = redirects.iter().map(|r| r.target.span.0).min().unwrap_or(0);
+    let end = redirects.iter().map(|r| r.target.span.1).max().unwrap_or(0);
+    (start, end)
+}
