@@ -13,11 +13,10 @@ use std::io::BufRead;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use safe_run::audit::record::{
-    self, Actor, Decision, DecisionDetails, FindingRecord, GENESIS, Mode, Record,
-};
+use safe_run::audit::record::{self, Actor, DecisionDetails, FindingRecord, GENESIS, Record};
 use safe_run::audit::review::{self, Filter, JoinOptions, Origin, Review, Stats};
 use safe_run::verdict::Risk;
+use safe_run::verdict::{Decision, Mode};
 
 const RECORDS: usize = 100_000;
 

@@ -7,8 +7,10 @@
 
 use safe_run::audit::record::{self, GENESIS};
 use safe_run::classify;
-use safe_run::cmd::check::{self, Style};
+use safe_run::cmd::check;
+use safe_run::exit;
 use safe_run::rules::RuleSet;
+use safe_run::term::paint::Style;
 
 thread_local! {
     static RULES: RuleSet = RuleSet::builtin();
@@ -50,7 +52,7 @@ pub fn parse_classify(data: &[u8]) {
         let json = check::check_line(rules, line, true, style, &mut out).unwrap();
         assert_eq!(human, json, "the two formats disagree on the status");
         let want = match &verdict {
-            Err(_) => check::PARSE_ERROR,
+            Err(_) => exit::CHECK_ERROR,
             Ok(v) if v.runs_silently() => 0,
             Ok(_) => 1,
         };

@@ -1,6 +1,9 @@
-//! Confirmation: what the operator must type, and reading it from the
+//! Confirmation: the whole conversation with the operator about one line —
+//! the explanation, the previews, the typed token and the reason, or the
+//! refusal when none can be asked for — and reading the answers from the
 //! controlling terminal.
 //!
+//! [`decide`] takes the decision on a classified line under the policy.
 //! The rules of the conversation (which token a risk asks for, what makes a
 //! reason acceptable) are pure functions tested with plain values. The
 //! conversation itself goes through the `Prompter` trait so the pipeline
@@ -13,25 +16,265 @@
 //! at a prompt plain keys that abort, with no signal dispositions to juggle
 //! (an ignored SIGINT would be inherited by the command run next).
 
+use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices};
 
-/// What an approval of a risky line asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ask {
-    /// Type `yes`.
-    Yes,
-    /// Type the host's short name.
-    Host,
+use crate::exit;
+use crate::policy::{Policy, ReasonPolicy};
+use crate::preview::PreviewOutput;
+use crate::term::paint::BOLD;
+use crate::term::report::underline;
+use crate::term::sanitize::clean;
+use crate::term::width::field;
+use crate::verdict::{Ask, Decision, Verdict};
+
+/// Approval given in advance (`--reason`, `--confirm`, or their variables).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Approval<'a> {
+    pub reason: Option<&'a str>,
+    pub confirm: Option<&'a str>,
 }
 
-/// The exact text the operator must type (interactively or as `--confirm`).
+/// The decision taken on a line, the reason given for it, and the exit
+/// status to use if the line does not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub decision: Decision,
+    pub reason: Option<String>,
+    pub status: i32,
+}
+
+impl Answer {
+    fn new(decision: Decision, reason: Option<&str>, status: i32) -> Answer {
+        Answer {
+            decision,
+            reason: reason.map(str::to_string),
+            status,
+        }
+    }
+}
+
+/// What became of a rule's preview: not run because it is not harmless
+/// itself, or run with this output.
+pub enum PreviewRun {
+    Unsafe,
+    Ran(PreviewOutput),
+}
+
+/// Whom the conversation is with: the terminal (`None` without one), where
+/// messages go when there is no terminal (stderr), and how to run a
+/// preview (the pipeline classifies it first).
+pub struct Conversation<'a> {
+    pub prompter: Option<&'a mut dyn Prompter>,
+    pub err: &'a mut dyn Write,
+    pub preview: &'a mut dyn FnMut(&[String]) -> PreviewRun,
+}
+
+/// Takes the decision on a classified line: from the policy, from approval
+/// given in advance, or by asking.
+pub fn decide(
+    line: &str,
+    verdict: &Verdict,
+    ask: Ask,
+    policy: &Policy,
+    given: Approval,
+    talk: &mut Conversation,
+) -> Answer {
+    match ask {
+        Ask::Run => return Answer::new(Decision::Allowed, given.reason, exit::OK),
+        Ask::Notice => {
+            for f in &verdict.findings {
+                let _ = writeln!(
+                    talk.err,
+                    "safe-run: notice: [{}] {}: {}",
+                    f.risk,
+                    f.rule,
+                    clean(&f.why, false)
+                );
+            }
+            return Answer::new(Decision::Allowed, given.reason, exit::OK);
+        }
+        Ask::Deny => {
+            let _ = writeln!(talk.err, "{}", explain(line, verdict, policy));
+            let _ = writeln!(
+                talk.err,
+                "safe-run: denied by policy ({}). Only a rule change lifts this.",
+                rule_list(verdict)
+            );
+            return Answer::new(Decision::Denied, given.reason, exit::REFUSED);
+        }
+        Ask::ConfirmYes | Ask::ConfirmHost => {}
+    }
+    let host = short_host(&policy.host).to_string();
+    let token = expected_token(ask, &host);
+    let reason_policy = policy.reason_policy(verdict.risk);
+
+    // Approval given in advance (scripts): checked exactly like a prompt.
+    if given.confirm.is_some() || given.reason.is_some() {
+        let typed = given.confirm.unwrap_or("").trim();
+        if typed != token {
+            let _ = writeln!(
+                talk.err,
+                "safe-run: refused: this line needs approval ({}), and the confirmation given {} is not the one asked for: pass --confirm {token}.",
+                rule_list(verdict),
+                if typed.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    format!("{:?}", clean(typed, false))
+                },
+            );
+            return Answer::new(Decision::Refused, given.reason, exit::REFUSED);
+        }
+        let reason = given.reason.unwrap_or_default();
+        if let Err(why) = validate_reason(reason, &reason_policy) {
+            let _ = writeln!(
+                talk.err,
+                "safe-run: refused: the reason is not accepted: {why}."
+            );
+            return Answer::new(Decision::Refused, given.reason, exit::REFUSED);
+        }
+        return Answer::new(Decision::Confirmed, Some(reason), exit::OK);
+    }
+
+    let Some(prompter) = talk.prompter.as_deref_mut() else {
+        let _ = writeln!(talk.err, "{}", explain(line, verdict, policy));
+        let _ = writeln!(
+            talk.err,
+            "safe-run: refused: this line needs confirmation ({}) and there is no terminal to ask on. Nothing was run.\n  To approve it from a script: --reason 'WHY, e.g. ticket id' --confirm {token}\n  (or set SAFE_RUN_REASON and SAFE_RUN_CONFIRM={token}).",
+            rule_list(verdict)
+        );
+        return Answer::new(Decision::Refused, None, exit::REFUSED);
+    };
+
+    // Interactive: explain, preview, ask.
+    prompter.say(&format!("{}\n", explain(line, verdict, policy)));
+    let mut shown = Vec::new();
+    for f in &verdict.findings {
+        let Some(preview) = &f.preview else { continue };
+        if shown.contains(preview) || shown.len() >= 3 {
+            continue;
+        }
+        shown.push(preview.clone());
+        prompter.say(&render_preview(preview, (talk.preview)(preview)));
+    }
+    let question = match ask {
+        Ask::ConfirmHost => format!(
+            "This runs on {}. Type the host name to run it (anything else cancels): ",
+            policy.paint(BOLD, &host)
+        ),
+        _ => "Type yes to run it (anything else cancels): ".to_string(),
+    };
+    match prompter.ask(&question) {
+        Ok(answer) if answer.trim() == token => {}
+        Ok(answer) => {
+            prompter.say(&format!(
+                "{:?} is not {token:?}. Nothing was run.\n",
+                clean(answer.trim(), false)
+            ));
+            return Answer::new(Decision::Aborted, None, exit::ABORTED);
+        }
+        Err(e) => {
+            prompter.say(&format!("Cancelled: {e}. Nothing was run.\n"));
+            return Answer::new(Decision::Aborted, None, exit::ABORTED);
+        }
+    }
+    let hint = if reason_policy.sentence {
+        format!("a sentence, at least {} characters", reason_policy.min_len)
+    } else {
+        format!("at least {} characters", reason_policy.min_len)
+    };
+    for attempt in 1..=3 {
+        let answer = match prompter.ask(&format!("Reason ({hint}; a ticket id helps): ")) {
+            Ok(a) => a,
+            Err(e) => {
+                prompter.say(&format!("Cancelled: {e}. Nothing was run.\n"));
+                return Answer::new(Decision::Aborted, None, exit::ABORTED);
+            }
+        };
+        match validate_reason(&answer, &reason_policy) {
+            Ok(()) => return Answer::new(Decision::Confirmed, Some(answer.trim()), exit::OK),
+            Err(why) if attempt < 3 => prompter.say(&format!("Not accepted: {why}.\n")),
+            Err(why) => {
+                prompter.say(&format!("Not accepted: {why}. Nothing was run.\n"));
+                return Answer::new(Decision::Aborted, Some(answer.trim()), exit::ABORTED);
+            }
+        }
+    }
+    Answer::new(Decision::Aborted, None, exit::ABORTED)
+}
+
+/// What a preview showed, as the operator sees it above the question.
+fn render_preview(preview: &[String], run: PreviewRun) -> String {
+    let shown = clean(&preview.join(" "), false);
+    let out = match run {
+        PreviewRun::Unsafe => {
+            return format!("Preview `{shown}` was not run: it is not a safe command itself.\n");
+        }
+        PreviewRun::Ran(out) => out,
+    };
+    let mut text = format!("Preview: {shown}\n");
+    for l in &out.lines {
+        let _ = writeln!(text, "  │ {}", clean(l, false));
+    }
+    if out.more > 0 {
+        let _ = writeln!(text, "  │ … {} more lines", out.more);
+    }
+    if let Some(p) = &out.problem {
+        let _ = writeln!(
+            text,
+            "  (preview: {p}; this neither blocks nor approves anything)"
+        );
+    }
+    text
+}
+
+/// `rule-a (high), rule-b (medium)`.
+pub fn rule_list(verdict: &Verdict) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for f in &verdict.findings {
+        let s = format!("{} ({})", f.rule, f.risk);
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    seen.join(", ")
+}
+
+/// The explanation shown before a prompt or a refusal.
+pub fn explain(line: &str, verdict: &Verdict, policy: &Policy) -> String {
+    let mut s = String::new();
+    let label = format!("[{}]", policy.env_label.to_uppercase());
+    let _ = writeln!(
+        s,
+        "safe-run: {} on {} — this line is {} risk:",
+        policy.paint(&policy.env_color, &label),
+        policy.paint(BOLD, &policy.host),
+        verdict.risk
+    );
+    let _ = writeln!(s, "{}", underline(line, &verdict.findings, policy.style()));
+    for f in &verdict.findings {
+        let _ = writeln!(
+            s,
+            "  [{}] {}: {}",
+            f.risk,
+            f.rule,
+            clean(&f.command.join(" "), false)
+        );
+        let _ = writeln!(s, "{}", field("why", &f.why, policy.width));
+        let _ = writeln!(s, "{}", field("instead", &f.instead, policy.width));
+    }
+    s.trim_end().to_string()
+}
+
+/// The exact text the operator must type (interactively or as `--confirm`):
+/// the host's short name when the level asks for it, else `yes`.
 pub fn expected_token(ask: Ask, host_short: &str) -> String {
     match ask {
-        Ask::Yes => "yes".to_string(),
-        Ask::Host => host_short.to_string(),
+        Ask::ConfirmHost => host_short.to_string(),
+        _ => "yes".to_string(),
     }
 }
 
@@ -41,16 +284,6 @@ pub fn short_host(host: &str) -> &str {
         .next()
         .filter(|s| !s.is_empty())
         .unwrap_or(host)
-}
-
-/// What a reason must satisfy.
-#[derive(Clone, Debug, Default)]
-pub struct ReasonPolicy {
-    pub min_len: usize,
-    /// A pattern the reason must contain (a ticket id, say).
-    pub pattern: Option<regex::Regex>,
-    /// At least a sentence: several words.
-    pub sentence: bool,
 }
 
 /// Checks a reason; the error says what is missing, for the operator.
@@ -229,8 +462,8 @@ mod tests {
 
     #[test]
     fn tokens_follow_the_risk() {
-        assert_eq!(expected_token(Ask::Yes, "core-1"), "yes");
-        assert_eq!(expected_token(Ask::Host, "core-1"), "core-1");
+        assert_eq!(expected_token(Ask::ConfirmYes, "core-1"), "yes");
+        assert_eq!(expected_token(Ask::ConfirmHost, "core-1"), "core-1");
         assert_eq!(short_host("core-1.prod.example.com"), "core-1");
         assert_eq!(short_host("core-1"), "core-1");
     }

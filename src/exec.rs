@@ -19,7 +19,6 @@
 //!
 //! No `unsafe` here: handlers come from signal-hook, `kill` from nix.
 
-use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::sync::Arc;
@@ -31,10 +30,7 @@ use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Exit status for a program that exists but cannot run.
-pub const CANNOT_RUN: i32 = 126;
-/// Exit status for a program that is not found.
-pub const NOT_FOUND: i32 = 127;
+use crate::exit;
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +81,21 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+/// Runs the approved program: the process runner for `--` and `-c`, the
+/// foreground runner in the interactive shell, scripted fakes in tests.
+pub trait Runner {
+    fn run(&mut self, program: &Program) -> Outcome;
+}
+
+/// The runner of `--` and `-c`: [`run`].
+pub struct ProcessRunner;
+
+impl Runner for ProcessRunner {
+    fn run(&mut self, program: &Program) -> Outcome {
+        run(program)
+    }
+}
+
 /// Runs the program in the foreground with the wrapper's terminal,
 /// environment, working directory and standard streams, and waits for it.
 pub fn run(program: &Program) -> Outcome {
@@ -110,7 +121,7 @@ pub fn has_controlling_terminal() -> bool {
 pub fn run_with(program: &Program, own_group: bool) -> Outcome {
     let started = Instant::now();
     let Some(mut command) = program.command() else {
-        return failed(started, NOT_FOUND, "nothing to run".into());
+        return failed(started, exit::NOT_FOUND, "nothing to run".into());
     };
     if own_group {
         command.process_group(0);
@@ -120,17 +131,7 @@ pub fn run_with(program: &Program, own_group: bool) -> Outcome {
     let forwarder = start_forwarding(Arc::clone(&child_pid), Arc::clone(&pending), own_group);
     let outcome = match command.spawn() {
         Err(e) => {
-            let status = match e.kind() {
-                io::ErrorKind::NotFound => NOT_FOUND,
-                _ => CANNOT_RUN,
-            };
-            let what = match e.kind() {
-                io::ErrorKind::NotFound => "command not found".to_string(),
-                io::ErrorKind::PermissionDenied => {
-                    "permission denied (not executable?)".to_string()
-                }
-                _ => e.to_string(),
-            };
+            let (status, what) = exit::of_spawn_error(&e);
             failed(started, status, format!("{}: {what}", program.name()))
         }
         Ok(mut child) => {
@@ -147,16 +148,11 @@ pub fn run_with(program: &Program, own_group: bool) -> Outcome {
             child_pid.store(0, Ordering::SeqCst);
             match waited {
                 Ok(status) => {
-                    let (exit, signal) = (status.code(), status.signal());
-                    let code = match (exit, signal) {
-                        (Some(c), _) => c,
-                        (None, Some(s)) => 128 + s,
-                        (None, None) => 1,
-                    };
+                    let (code, signal) = (status.code(), status.signal());
                     Outcome {
-                        exit,
+                        exit: code,
                         signal,
-                        status: code,
+                        status: exit::of_wait(code, signal),
                         duration: started.elapsed(),
                         error: None,
                     }

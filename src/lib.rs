@@ -1,10 +1,47 @@
 //! safe-run: a guard rail between an operator and a production host.
 //!
-//! The crate is a library with a thin binary (`main.rs`). The pure core —
-//! `parse`, `word`, `unwrap`, `rules`, `classify`, `sanitize` — reads no
-//! environment, clock, terminal or process state; everything it needs is
-//! passed in, so it is tested with plain values. The edges (`cli`, the
-//! `check` and `rules` commands' output) stay thin.
+//! A library with a thin binary (`main.rs`). This file is the map: where
+//! each step of a line's way lives, and the rule that keeps the core pure.
+//!
+//! # A line's way through the crate
+//!
+//! Data flows one way: `cli` → `session` → `pipeline` → the steps. No step
+//! imports the pipeline, the session or the command line.
+//!
+//! | step | file | what it owns |
+//! | --- | --- | --- |
+//! | arguments | [`cli`] | clap types; dispatch to a subcommand, the shell or one request |
+//! | session | [`session`] | configuration, rules, identity, policy, recorder, terminal facts, loaded once |
+//! | order | [`pipeline`] | only the order of the steps below, and what a failed step means |
+//! | parse | [`parse`] | the shell grammar (brush-parser) behind guards; the walk over its tree; words |
+//! | unwrap | [`unwrap`] | seeing through `sudo`, `env`, `bash -c`, `ssh host …` and other wrappers |
+//! | commands | [`command`] | the analysed form of a line: every simple command it could run |
+//! | rules | [`rules`] | the rule schema (shared with `build.rs`), matching, the built-in library, site files |
+//! | classify | [`classify`] | every command against the rules: findings and the verdict |
+//! | vocabulary | [`verdict`] | Risk, Action, Finding, Verdict, Ask, Mode, Decision — each defined once |
+//! | policy | [`policy`] | what each risk level asks, what a reason must be, resolved from the configuration |
+//! | confirm | [`confirm`] | the whole conversation with the operator: explain, preview, token, reason |
+//! | preview | [`preview`] | running a rule's dry-run command, bounded |
+//! | audit | [`audit`] | records and their hash chain, redaction, the log writer, recorder, syslog, review |
+//! | exec | [`exec`] | running the approved command, signals, how it ended |
+//! | exit | [`exit`] | every exit status (126/127/128+N mapped once) and the error `main` prints |
+//!
+//! Around the line: [`config`] (the site configuration file), [`shell`]
+//! (the interactive shell: editor, prompt, state, foreground job, hint,
+//! completion), [`cmd`] (`check`, `rules`, `audit`, man pages and
+//! completions) and [`term`] (sanitising, colour, width and wrapping, the
+//! verdict report, `file:line:col` diagnostics).
+//!
+//! # The pure core
+//!
+//! `parse`, `unwrap`, `command`, `rules` (but `rules::dir`, which reads
+//! directories), `classify`, `verdict`, `policy`, the audit record's hashing
+//! and verification (`audit::record`), redaction (`audit::redact`), review
+//! queries (`audit::review`) and `term::sanitize` do no process, terminal,
+//! clock or environment access: everything they need is passed in, so they
+//! are tested with plain values. Process spawning, terminals, signals,
+//! prompts and file writes live at the edges (`exec`, `confirm`'s terminal,
+//! `shell`, `audit::log`, `audit::recorder`, `audit::syslog`, `session`).
 
 pub mod audit;
 pub mod classify;
@@ -14,10 +51,13 @@ pub mod command;
 pub mod config;
 pub mod confirm;
 pub mod exec;
+pub mod exit;
 pub mod parse;
 pub mod pipeline;
+pub mod policy;
 pub mod preview;
 pub mod rules;
+pub mod session;
 pub mod shell;
 pub mod term;
 pub mod unwrap;

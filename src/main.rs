@@ -17,9 +17,7 @@ fn main() -> ExitCode {
     match safe_run::cli::run(cli) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         // `safe-run rules list | head`: the reader went away; not an error.
-        Err(safe_run::cli::CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("safe-run: {e}");
             ExitCode::from(2)

@@ -1,8 +1,11 @@
-//! Risk levels, actions and the verdict on a line.
+//! The words every step speaks: risk levels, actions, findings and the
+//! verdict on a line; what a risk level asks of the operator ([`Ask`]); how
+//! a line arrived ([`Mode`]); and what was decided ([`Decision`]).
 //!
-//! Kept apart from `rules` and `classify` because the prompt, the audit log
-//! and `check --json` all speak these words; their spelling (lower case, as
-//! in the rule files and the JSON) is defined once here.
+//! Kept apart from `rules`, `classify`, `confirm` and `audit` because the
+//! prompt, the audit log, the configuration and `check --json` all use
+//! these words; each is defined once here, with its spelling (lower case,
+//! as in the rule files, the configuration and the JSON). Pure data.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -99,6 +102,131 @@ impl Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a risk level asks of the operator before the line runs: the
+/// `[confirm]` table of the configuration, resolved per level by the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ask {
+    /// Runs silently (still logged).
+    Run,
+    /// Prints a one-line notice, runs, logs.
+    Notice,
+    /// Explains; the operator types `yes` and gives a reason.
+    ConfirmYes,
+    /// Explains and previews; the operator types the host's short name and
+    /// gives a reason.
+    ConfirmHost,
+    /// Refused; only a rule or configuration change lifts it.
+    Deny,
+}
+
+impl Ask {
+    /// Every value, in the order the documentation lists them.
+    pub const ALL: [Ask; 5] = [
+        Ask::Run,
+        Ask::Notice,
+        Ask::ConfirmYes,
+        Ask::ConfirmHost,
+        Ask::Deny,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ask::Run => "run",
+            Ask::Notice => "notice",
+            Ask::ConfirmYes => "confirm-yes",
+            Ask::ConfirmHost => "confirm-host",
+            Ask::Deny => "deny",
+        }
+    }
+
+    /// The verdict action this answer belongs to.
+    pub fn action(self) -> Action {
+        match self {
+            Ask::Run | Ask::Notice => Action::Allow,
+            Ask::ConfirmYes | Ask::ConfirmHost => Action::Confirm,
+            Ask::Deny => Action::Deny,
+        }
+    }
+}
+
+impl fmt::Display for Ask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the line reached safe-run; spelt as in the audit log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Mode {
+    /// Typed at the interactive shell.
+    #[default]
+    #[serde(rename = "shell")]
+    Shell,
+    /// `safe-run -c LINE` (sshd's remote command, scp, rsync).
+    #[serde(rename = "-c")]
+    DashC,
+    /// `safe-run -- PROG ARGS…` (no shell).
+    #[serde(rename = "--")]
+    Argv,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Shell => "shell",
+            Mode::DashC => "-c",
+            Mode::Argv => "--",
+        }
+    }
+}
+
+/// What happened to the line; spelt as in the audit log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Ran without a prompt.
+    #[default]
+    Allowed,
+    /// Ran after a typed confirmation.
+    Confirmed,
+    /// Not run: needed a confirmation that was not given (no terminal,
+    /// wrong answer passed as a flag), or could not be recorded.
+    Refused,
+    /// Not run: a rule or the policy denies it.
+    Denied,
+    /// Not run: the operator gave up at the prompt.
+    Aborted,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 5] = [
+        Decision::Allowed,
+        Decision::Confirmed,
+        Decision::Refused,
+        Decision::Denied,
+        Decision::Aborted,
+    ];
+
+    pub fn parse(word: &str) -> Option<Decision> {
+        Decision::ALL.into_iter().find(|d| d.as_str() == word)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Confirmed => "confirmed",
+            Decision::Refused => "refused",
+            Decision::Denied => "denied",
+            Decision::Aborted => "aborted",
+        }
+    }
+
+    /// Does the command run (and so is an outcome record to follow)?
+    pub fn runs(self) -> bool {
+        matches!(self, Decision::Allowed | Decision::Confirmed)
     }
 }
 

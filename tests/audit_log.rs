@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use safe_run::audit::log::{AuditError, AuditLog, append_with_timeout};
 use safe_run::audit::record::{
-    self, Actor, Break, Decision, DecisionDetails, FindingRecord, GENESIS, Mode, Record,
-    VerifyError, VerifyErrorKind,
+    self, Actor, Break, DecisionDetails, FindingRecord, GENESIS, Record, VerifyError,
+    VerifyErrorKind,
 };
 use safe_run::audit::syslog::{self, Facility, Severity};
 use safe_run::verdict::Risk;
+use safe_run::verdict::{Decision, Mode};
 
 const CHILD_LOG: &str = "SAFE_RUN_TEST_APPEND_LOG";
 const CHILD_ID: &str = "SAFE_RUN_TEST_APPEND_CHILD";

@@ -8,8 +8,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use safe_run::config::{
-    Ask, Config, ConfigError, Loaded, MAX_FILE_BYTES, Source, load, load_with_system, render,
+    Config, ConfigError, Loaded, MAX_FILE_BYTES, Source, load, load_with_system, render,
 };
+use safe_run::verdict::Ask;
 use tempfile::TempDir;
 
 /// A temp directory with the files a test writes into it.
@@ -191,7 +192,7 @@ fn an_invalid_file_lists_every_error_with_its_path() {
         "{shown}"
     );
     assert!(
-        shown.contains("\n  low = \"maybe\"\n        ^^^^^^^\n"),
+        shown.contains("\n2 | low = \"maybe\"\n  |       ^^^^^^^\n"),
         "{shown}"
     );
 }

@@ -22,11 +22,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 use safe_run::audit::log::AuditLog;
-use safe_run::audit::record::{
-    self, Actor, Decision, DecisionDetails, FindingRecord, Mode, Record,
-};
+use safe_run::audit::record::{self, Actor, DecisionDetails, FindingRecord, Record};
 use safe_run::rules::RuleSet;
 use safe_run::verdict::Risk;
+use safe_run::verdict::{Decision, Mode};
 
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {

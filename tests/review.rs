@@ -9,10 +9,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use safe_run::audit::record::{
-    self, Actor, Decision, DecisionDetails, FindingRecord, GENESIS, Mode, Record,
-};
+use safe_run::audit::record::{self, Actor, DecisionDetails, FindingRecord, GENESIS, Record};
 use safe_run::verdict::Risk;
+use safe_run::verdict::{Decision, Mode};
 use serde_json::Value;
 
 fn bin() -> &'static str {

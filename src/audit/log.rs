@@ -75,6 +75,8 @@ pub enum FsyncPolicy {
 }
 
 impl FsyncPolicy {
+    pub const ALL: [FsyncPolicy; 3] = [FsyncPolicy::Risky, FsyncPolicy::Always, FsyncPolicy::Never];
+
     /// Should a record be flushed, given whether it is about a risky line?
     pub fn should_sync(self, risky: bool) -> bool {
         match self {

@@ -90,7 +90,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit::redact;
-use crate::verdict::Risk;
+use crate::verdict::{Decision, Mode, Risk};
 
 /// The record format version written in `v`.
 pub const VERSION: u32 = 1;
@@ -116,46 +116,6 @@ pub enum Kind {
     #[default]
     Decision,
     Outcome,
-}
-
-/// How the line reached safe-run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Mode {
-    /// Typed at the interactive shell.
-    #[default]
-    #[serde(rename = "shell")]
-    Shell,
-    /// `safe-run -c LINE` (sshd's remote command).
-    #[serde(rename = "-c")]
-    Command,
-    /// `safe-run -- PROG ARGS…` (no shell).
-    #[serde(rename = "--")]
-    Argv,
-}
-
-/// What happened to the line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    /// Ran without a prompt.
-    #[default]
-    Allowed,
-    /// Ran after a typed confirmation.
-    Confirmed,
-    /// Not run: needed a confirmation that was not given (no terminal,
-    /// wrong answer passed as a flag).
-    Refused,
-    /// Not run: a rule denies it.
-    Denied,
-    /// Not run: the operator gave up at the prompt.
-    Aborted,
-}
-
-impl Decision {
-    /// Did the command run (and so is an outcome record to follow)?
-    pub fn runs(self) -> bool {
-        matches!(self, Decision::Allowed | Decision::Confirmed)
-    }
 }
 
 /// One rule that hit, as the log keeps it.
@@ -902,7 +862,7 @@ mod tests {
     fn modes_and_decisions_are_spelled_as_documented() {
         let json = |v: &Record| serde_json::to_string(v).unwrap();
         let mut record = decision("a");
-        record.mode = Some(Mode::Command);
+        record.mode = Some(Mode::DashC);
         record.decision = Some(Decision::Aborted);
         assert!(json(&record).contains(r#""mode":"-c","#));
         assert!(json(&record).contains(r#""decision":"aborted","#));

@@ -3,8 +3,11 @@
 //! fsync for risky lines) and copies them to syslog when configured.
 //!
 //! An edge module: it reads the clock and writes files and sockets. The
-//! record format and the hash chain live in `audit`; the file locking in
-//! `audit_log`; what to do when a write fails is the pipeline's decision.
+//! record format and the hash chain live in `record`; the file locking in
+//! `log`; what to do when a write fails is the pipeline's decision, so a
+//! failure comes back as a typed [`SinkError`] and warnings (a syslog copy
+//! that could not be sent) are handed over through
+//! [`AuditSink::take_warnings`], never printed from here.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,12 +15,62 @@ use std::time::Duration;
 use nix::unistd::{AccessFlags, access};
 
 use crate::audit::identity::Identity;
-use crate::audit::log::{FsyncPolicy, append_with_timeout};
-use crate::audit::record::{self, Actor, DecisionDetails, FindingRecord, Record};
+use crate::audit::log::{AuditError, FsyncPolicy, append_with_timeout};
+use crate::audit::record::{Actor, DecisionDetails, FindingRecord, Record};
 use crate::audit::syslog;
 use crate::exec::Outcome;
-use crate::pipeline::{AuditSink, Decision, DecisionInfo, Mode};
-use crate::verdict::Risk;
+use crate::verdict::{Decision, Mode, Risk, Verdict};
+
+/// Everything the audit log needs about a decision.
+#[derive(Clone, Debug)]
+pub struct DecisionInfo<'a> {
+    pub mode: Mode,
+    pub line: &'a str,
+    pub argv: Option<&'a [String]>,
+    pub verdict: &'a Verdict,
+    pub decision: Decision,
+    pub reason: Option<&'a str>,
+}
+
+/// Why a record is not (yet) in the log.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// No log is configured, or none of the candidate paths can be used.
+    #[error("{0}")]
+    NoLog(String),
+    /// The record was not written.
+    #[error("{0}")]
+    NotWritten(String),
+    /// The write did not finish within the bound; it may still land later.
+    #[error("{0}")]
+    TimedOut(String),
+}
+
+impl From<AuditError> for SinkError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Timeout { .. } | AuditError::Stuck { .. } => {
+                SinkError::TimedOut(e.to_string())
+            }
+            other => SinkError::NotWritten(other.to_string()),
+        }
+    }
+}
+
+/// Where decisions and outcomes are recorded: the [`Recorder`], or a
+/// scripted fake in tests.
+pub trait AuditSink {
+    /// Records a decision before anything runs; returns its id. `risky`
+    /// asks for the record to be on disk (fsync) before returning.
+    fn decision(&mut self, info: &DecisionInfo, risky: bool) -> Result<String, SinkError>;
+    /// Records how the command ended.
+    fn outcome(&mut self, decision_id: &str, outcome: &Outcome) -> Result<(), SinkError>;
+    /// Problems that did not stop a record (a syslog copy that could not be
+    /// sent), for the caller to show; each is returned once.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+}
 
 /// Syslog settings, resolved.
 #[derive(Clone, Debug)]
@@ -35,6 +88,7 @@ pub struct Recorder {
     actor: Actor,
     cwd: String,
     last_decision: Option<Record>,
+    warnings: Vec<String>,
 }
 
 impl Recorder {
@@ -60,6 +114,7 @@ impl Recorder {
             },
             cwd: identity.cwd.clone(),
             last_decision: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -74,7 +129,7 @@ impl Recorder {
         self.path.as_deref().map_err(String::as_str)
     }
 
-    fn write(&self, record: &Record, risky: bool) -> Result<(), String> {
+    fn write(&mut self, record: &Record, risky: bool) -> Result<(), SinkError> {
         if let Some(target) = &self.syslog {
             let severity = if risky {
                 syslog::Severity::Notice
@@ -90,25 +145,25 @@ impl Recorder {
                 &body,
                 Duration::from_millis(200),
             ) {
-                eprintln!("safe-run: warning: {e} (the local audit log still gets the record)");
+                self.warnings
+                    .push(format!("{e} (the local audit log still gets the record)"));
             }
         }
-        let path = self.path.as_ref().map_err(Clone::clone)?;
+        let path = self
+            .path
+            .as_ref()
+            .map_err(|why| SinkError::NoLog(why.clone()))?;
         append_with_timeout(path, record, self.fsync.should_sync(risky), self.wait)
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(SinkError::from)
     }
 }
 
 impl AuditSink for Recorder {
-    fn decision(&mut self, info: &DecisionInfo, risky: bool) -> Result<String, String> {
+    fn decision(&mut self, info: &DecisionInfo, risky: bool) -> Result<String, SinkError> {
         let details = DecisionDetails {
             cwd: self.cwd.clone(),
-            mode: match info.mode {
-                Mode::Shell => record::Mode::Shell,
-                Mode::DashC => record::Mode::Command,
-                Mode::Argv => record::Mode::Argv,
-            },
+            mode: info.mode,
             line: info.line.to_string(),
             argv: info.argv.map(<[String]>::to_vec),
             findings: info
@@ -118,13 +173,7 @@ impl AuditSink for Recorder {
                 .map(FindingRecord::from)
                 .collect(),
             risk: info.verdict.risk,
-            decision: match info.decision {
-                Decision::Allowed => record::Decision::Allowed,
-                Decision::Confirmed => record::Decision::Confirmed,
-                Decision::Refused => record::Decision::Refused,
-                Decision::Denied => record::Decision::Denied,
-                Decision::Aborted => record::Decision::Aborted,
-            },
+            decision: info.decision,
             reason: info.reason.map(str::to_string),
         };
         let record = Record::decision(new_id(), now(), &self.actor, details).redacted();
@@ -134,16 +183,20 @@ impl AuditSink for Recorder {
         result.map(|()| id)
     }
 
-    fn outcome(&mut self, decision_id: &str, outcome: &Outcome) -> Result<(), String> {
+    fn outcome(&mut self, decision_id: &str, outcome: &Outcome) -> Result<(), SinkError> {
         let Some(decision) = self.last_decision.as_ref().filter(|d| d.id == decision_id) else {
-            return Err(format!(
+            return Err(SinkError::NotWritten(format!(
                 "no decision record {decision_id} to attach the outcome to"
-            ));
+            )));
         };
         let ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
         let record = Record::outcome(new_id(), now(), decision, outcome.exit, outcome.signal, ms);
         let risky = decision.risk.is_some_and(|r| r >= Risk::Medium);
         self.write(&record, risky)
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 }
 

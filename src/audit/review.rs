@@ -52,8 +52,8 @@ use jiff::{Span, Timestamp, civil};
 use memchr::memmem;
 use serde::{Deserialize as _, Serialize};
 
-use crate::audit::record::{Decision, FindingRecord, Kind, Mode, Record, SEAL_LEN};
-use crate::verdict::Risk;
+use crate::audit::record::{FindingRecord, Kind, Record, SEAL_LEN};
+use crate::verdict::{Decision, Mode, Risk};
 
 // ---------------------------------------------------------------- time
 
@@ -229,37 +229,15 @@ pub fn peek(obj: &[u8]) -> Option<Peek> {
             let risk = plain_string(obj, key + 9)?;
             peek.risk = Some(Risk::parse(text(obj, &risk))?);
             let decision = plain_string(obj, expect(obj, risk.end, b"\",\"decision\":\"")?)?;
-            peek.decision = Some(decision_from_str(text(obj, &decision))?);
+            peek.decision = Some(Decision::parse(text(obj, &decision))?);
         }
     }
     Some(peek)
 }
 
-fn decision_from_str(word: &str) -> Option<Decision> {
-    Some(match word {
-        "allowed" => Decision::Allowed,
-        "confirmed" => Decision::Confirmed,
-        "refused" => Decision::Refused,
-        "denied" => Decision::Denied,
-        "aborted" => Decision::Aborted,
-        _ => return None,
-    })
-}
-
-/// The spelling of a decision in the log and in `--decision`.
-pub fn decision_str(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Allowed => "allowed",
-        Decision::Confirmed => "confirmed",
-        Decision::Refused => "refused",
-        Decision::Denied => "denied",
-        Decision::Aborted => "aborted",
-    }
-}
-
 /// Reads a `--decision` word.
 pub fn parse_decision(word: &str) -> Result<Decision, String> {
-    decision_from_str(word.trim()).ok_or_else(|| {
+    Decision::parse(word.trim()).ok_or_else(|| {
         format!(
             "unknown decision `{word}` (expected allowed, confirmed, refused, denied or aborted)"
         )
@@ -1157,7 +1135,7 @@ impl Stats {
                 self.last = Some(d.ts.clone());
             }
         }
-        let decision = d.decision.map_or("unknown", decision_str);
+        let decision = d.decision.map_or("unknown", Decision::as_str);
         bump(&mut self.by_decision, decision);
         bump(&mut self.by_status, row.status.as_str());
         let risk = d.risk.unwrap_or_default();

@@ -29,23 +29,39 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
-use crate::audit::record::{self, Decision, MAX_LINE};
+use crate::audit::record::{self, MAX_LINE};
 use crate::audit::review::{
     self, Body, Counted, Entry, Filter, JoinOptions, Merge, Origin, Review, Row, Stats, Status,
 };
-use crate::cli::{AuditCommand, CliError};
 use crate::config::{self, Config};
+use crate::exit::Error;
+use crate::term::paint::{self, BOLD, ColorChoice, paint, risk_sgr};
 use crate::term::sanitize::clean;
-use crate::verdict::Risk;
+use crate::term::width::{self, fit};
+use crate::verdict::{Decision, Mode, Risk};
 
-/// `safe-run audit [FILTERS] [FILES…]`, or one of its subcommands
-/// (`crate::cli::AuditCommand`).
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every record's hash and the chain; exit 1 naming the first bad record.
+    Verify {
+        /// Log files (default: the configured log); `.gz` too. A rotated set (audit.jsonl.2.gz, .1, audit.jsonl) is checked oldest first as one chain, whatever the order given.
+        files: Vec<PathBuf>,
+    },
+    /// Everything about one command, by its decision id (or a unique prefix).
+    Show(ShowArgs),
+    /// Print commands as they are logged, with the same filters (also `audit -f`).
+    Follow(FollowArgs),
+    /// Counts by decision, rule, user, host and day; the most frequent risky and refused lines.
+    Stats(StatsArgs),
+}
+
+/// `safe-run audit [FILTERS] [FILES…]`, or one of its subcommands.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
@@ -193,24 +209,12 @@ struct Env {
 }
 
 impl Env {
-    fn from_process() -> Env {
-        let stdout_tty = io::stdout().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let columns = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.trim().parse::<usize>().ok())
-            .filter(|c| *c > 0);
-        let width = columns.or_else(|| {
-            stdout_tty
-                .then(terminal_size::terminal_size)
-                .flatten()
-                .map(|(w, _)| usize::from(w.0))
-        });
+    fn from_process(color: ColorChoice) -> Env {
         Env {
             now: Timestamp::now(),
             tz: TimeZone::system(),
-            color: stdout_tty && !no_color,
-            width,
+            color: paint::use_color(color, paint::no_color_env(), io::stdout().is_terminal()),
+            width: width::of_stdout_table(),
         }
     }
 }
@@ -219,12 +223,13 @@ impl Env {
 /// no file is given.
 pub fn run(
     args: &AuditArgs,
-    default_log: &mut dyn FnMut() -> Result<PathBuf, CliError>,
+    color: ColorChoice,
+    default_log: &mut dyn FnMut() -> Result<PathBuf, Error>,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<i32, CliError> {
-    let env = Env::from_process();
-    let mut files_or_default = |files: &[PathBuf]| -> Result<Vec<PathBuf>, CliError> {
+) -> Result<i32, Error> {
+    let env = Env::from_process(color);
+    let mut files_or_default = |files: &[PathBuf]| -> Result<Vec<PathBuf>, Error> {
         if files.is_empty() {
             Ok(vec![default_log()?])
         } else {
@@ -235,7 +240,7 @@ pub fn run(
         None if args.list.follow => {
             let list = &args.list;
             if list.files.len() > 1 {
-                return Err(CliError::Usage("follow reads one log at a time".into()));
+                return Err(Error::Usage("follow reads one log at a time".into()));
             }
             let file = files_or_default(&list.files)?.remove(0);
             let filter = make_filter(&list.filter, &env)?;
@@ -266,12 +271,12 @@ pub fn run(
     }
 }
 
-fn make_filter(args: &FilterArgs, env: &Env) -> Result<Filter, CliError> {
+fn make_filter(args: &FilterArgs, env: &Env) -> Result<Filter, Error> {
     let when = |text: &Option<String>| {
         text.as_deref()
             .map(|t| review::parse_when(t, env.now, &env.tz))
             .transpose()
-            .map_err(CliError::Usage)
+            .map_err(Error::Usage)
     };
     Ok(Filter {
         since: when(&args.since)?,
@@ -291,8 +296,8 @@ fn make_filter(args: &FilterArgs, env: &Env) -> Result<Filter, CliError> {
 
 const READ_BUFFER: usize = 256 * 1024;
 
-fn read_error(path: &Path, source: io::Error) -> CliError {
-    CliError::Read {
+fn read_error(path: &Path, source: io::Error) -> Error {
+    Error::Read {
         path: path.display().to_string(),
         source,
     }
@@ -300,7 +305,7 @@ fn read_error(path: &Path, source: io::Error) -> CliError {
 
 /// Opens a log for reading: `-` is stdin; gzip is recognised by its magic
 /// bytes.
-fn open(path: &Path) -> Result<Box<dyn BufRead>, CliError> {
+fn open(path: &Path) -> Result<Box<dyn BufRead>, Error> {
     open_reader(path).map_err(|e| read_error(path, e))
 }
 
@@ -439,7 +444,7 @@ struct Inputs {
 impl Inputs {
     /// Groups `files` into rotated sets; a file that cannot be opened is
     /// an error now rather than halfway through the output.
-    fn new(files: &[PathBuf]) -> Result<Inputs, CliError> {
+    fn new(files: &[PathBuf]) -> Result<Inputs, Error> {
         let mut names = Vec::new();
         let mut sets = Vec::new();
         for set in review::rotation_groups(files) {
@@ -468,7 +473,7 @@ impl Inputs {
         &self,
         review: &mut Review,
         on_row: &mut dyn FnMut(Row) -> io::Result<()>,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), Error> {
         let mut streams: Vec<Chained> = self
             .sets
             .iter()
@@ -496,7 +501,7 @@ impl Inputs {
     }
 
     /// A read error, named after its file.
-    fn error(&self, e: io::Error) -> CliError {
+    fn error(&self, e: io::Error) -> Error {
         let kind = e.kind();
         match e.into_inner().map(|inner| inner.downcast::<Tagged>()) {
             Some(Ok(tagged)) => {
@@ -504,8 +509,8 @@ impl Inputs {
                 let name = self.name(Origin { source, line: 0 });
                 read_error(Path::new(&name), error)
             }
-            Some(Err(other)) => CliError::Io(io::Error::new(kind, other)),
-            None => CliError::Io(io::Error::from(kind)),
+            Some(Err(other)) => Error::Io(io::Error::new(kind, other)),
+            None => Error::Io(io::Error::from(kind)),
         }
     }
 
@@ -532,7 +537,7 @@ fn list(
     env: &Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<i32, CliError> {
+) -> Result<i32, Error> {
     let filter = make_filter(&args.filter, env)?;
     let inputs = Inputs::new(files)?;
     let mut review = Review::new(filter, JoinOptions::default());
@@ -572,52 +577,6 @@ fn list(
         );
     }
     Ok(0)
-}
-
-/// The risk colours of `check`.
-fn risk_color(risk: Risk) -> &'static str {
-    match risk {
-        Risk::None => "2",
-        Risk::Low => "36",
-        Risk::Medium => "33",
-        Risk::High => "1;31",
-        Risk::Critical => "1;37;41",
-    }
-}
-
-fn paint(color: bool, code: &str, text: &str) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
-}
-
-/// `text` cut to `width` terminal columns (ending in `…` when cut) and
-/// padded to exactly `width` when `pad`.
-fn fit(text: &str, width: usize, pad: bool) -> String {
-    let mut out = String::new();
-    if text.width() <= width {
-        out.push_str(text);
-    } else {
-        let mut used = 0;
-        for c in text.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w + 1 > width {
-                break;
-            }
-            out.push(c);
-            used += w;
-        }
-        if width > 0 {
-            out.push('…');
-        }
-    }
-    if pad {
-        let missing = width.saturating_sub(out.width());
-        out.extend(std::iter::repeat_n(' ', missing));
-    }
-    out
 }
 
 /// The row's time in the viewer's zone, `YYYY-MM-DD HH:MM:SS`.
@@ -783,7 +742,7 @@ impl Printer {
             Tail::Columns(line, _) => text.push_str(&format!("{} REASON", fit("LINE", line, true))),
             Tail::Together(_) => text.push_str("LINE  # REASON"),
         }
-        writeln!(out, "{}", paint(self.color, "1", text.trim_end()))
+        writeln!(out, "{}", paint(self.color, BOLD, text.trim_end()))
     }
 
     fn line(&self, out: &mut dyn Write, row: &Row) -> io::Result<()> {
@@ -793,7 +752,7 @@ impl Printer {
         let exit = exit_text(row);
         let exit_cell = fit(&exit, EXIT_W, true);
         let exit_cell = match row.status {
-            Status::Failed | Status::Killed => paint(self.color, "1;31", &exit_cell),
+            Status::Failed | Status::Killed => paint(self.color, risk_sgr(Risk::High), &exit_cell),
             _ => exit_cell,
         };
         let mut text = format!(
@@ -803,14 +762,10 @@ impl Printer {
             fit(&clean(&row.who(), false), user_w, true),
             paint(
                 self.color,
-                risk_color(risk),
+                risk_sgr(risk),
                 &fit(risk.as_str(), RISK_W, true)
             ),
-            fit(
-                d.decision.map_or("?", review::decision_str),
-                DECISION_W,
-                true
-            ),
+            fit(d.decision.map_or("?", Decision::as_str), DECISION_W, true),
             exit_cell,
         );
         let command = command_text(row);
@@ -852,10 +807,10 @@ fn show(
     env: &Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<i32, CliError> {
+) -> Result<i32, Error> {
     let prefix = args.id.trim();
     if prefix.is_empty() {
-        return Err(CliError::Usage("give a decision id (or its start)".into()));
+        return Err(Error::Usage("give a decision id (or its start)".into()));
     }
     let filter = Filter {
         id_prefix: Some(prefix.to_string()),
@@ -946,7 +901,7 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
     writeln!(
         out,
         "{}",
-        paint(env.color, "1", &format!("Command {}", c(&d.id)))
+        paint(env.color, BOLD, &format!("Command {}", c(&d.id)))
     )?;
     field(
         out,
@@ -969,9 +924,9 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
     }
     if let Some(mode) = d.mode {
         let mode = match mode {
-            record::Mode::Shell => "interactive shell",
-            record::Mode::Command => "-c (a remote or scripted line)",
-            record::Mode::Argv => "-- (a program, no shell)",
+            Mode::Shell => "interactive shell",
+            Mode::DashC => "-c (a remote or scripted line)",
+            Mode::Argv => "-- (a program, no shell)",
         };
         field(out, "mode", mode)?;
     }
@@ -986,7 +941,7 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
     field(
         out,
         "risk",
-        &paint(env.color, risk_color(risk), risk.as_str()),
+        &paint(env.color, risk_sgr(risk), risk.as_str()),
     )?;
     let findings = d.findings.as_deref().unwrap_or_default();
     if findings.is_empty() {
@@ -996,11 +951,7 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
         let name = if i == 0 { "findings" } else { "" };
         field(out, name, &format!("{} ({})", c(&f.rule), f.risk))?;
     }
-    field(
-        out,
-        "decision",
-        d.decision.map_or("?", review::decision_str),
-    )?;
+    field(out, "decision", d.decision.map_or("?", Decision::as_str))?;
     field(
         out,
         "reason",
@@ -1053,7 +1004,7 @@ fn stats(
     env: &Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<i32, CliError> {
+) -> Result<i32, Error> {
     let filter = make_filter(&args.filter, env)?;
     let inputs = Inputs::new(files)?;
     let mut review = Review::new(filter, JoinOptions::default());
@@ -1088,7 +1039,7 @@ fn write_stats(
     env: &Env,
 ) -> io::Result<()> {
     let title =
-        |out: &mut dyn Write, text: &str| writeln!(out, "\n{}", paint(env.color, "1", text));
+        |out: &mut dyn Write, text: &str| writeln!(out, "\n{}", paint(env.color, BOLD, text));
     let span = match (&stats.first, &stats.last) {
         (Some(first), Some(last)) => format!(
             ", {} to {}",
@@ -1251,7 +1202,7 @@ impl Followed {
 
 /// Opens a log that just appeared at `path`, from its start; `None` if it
 /// is gone again.
-fn reopen(path: &Path) -> Result<Option<Followed>, CliError> {
+fn reopen(path: &Path) -> Result<Option<Followed>, Error> {
     match Followed::open(path, Some(0)) {
         Ok(file) => Ok(Some(file)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -1281,7 +1232,7 @@ fn follow(
     env: &Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<i32, CliError> {
+) -> Result<i32, Error> {
     let mut review = Review::new(
         filter,
         JoinOptions {
@@ -1387,14 +1338,14 @@ fn follow_stdin(
     review: &mut Review,
     printer: &mut Printer,
     out: &mut dyn Write,
-) -> Result<i32, CliError> {
+) -> Result<i32, Error> {
     let mut reader = BufReader::new(io::stdin().lock());
     let mut rows = Vec::new();
     let mut number = 0;
     loop {
         let mut buf = Vec::new();
         let Some(too_long) =
-            read_line(&mut reader, &mut buf, MAX_LINE).map_err(|e| CliError::Read {
+            read_line(&mut reader, &mut buf, MAX_LINE).map_err(|e| Error::Read {
                 path: "stdin".into(),
                 source: e,
             })?
@@ -1435,7 +1386,7 @@ fn follow_stdin(
 /// `safe-run audit verify FILES…`: each rotated set checked oldest first
 /// as one chain. Exit 0 when every chain is intact, 1 naming the first bad
 /// record of each one that is not.
-pub fn verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, CliError> {
+pub fn verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, Error> {
     let mut status = 0;
     for group in review::rotation_groups(files) {
         let mut readers = Vec::with_capacity(group.len());

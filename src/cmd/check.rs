@@ -10,15 +10,13 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::classify::{classify, classify_command, push_unique};
+use crate::exit;
 use crate::parse::{ParseError, parse_line};
 use crate::rules::RuleSet;
+use crate::term::paint::Style;
+use crate::term::report::{headline, underline, write_findings};
 use crate::term::sanitize::clean;
 use crate::verdict::{Action, Finding, Risk, Verdict};
-
-/// Exit statuses of `check`.
-pub const SILENT: i32 = 0;
-pub const NEEDS_APPROVAL: i32 = 1;
-pub const PARSE_ERROR: i32 = 2;
 
 #[derive(Serialize)]
 struct JsonFinding<'a> {
@@ -70,130 +68,10 @@ fn write_json(out: &mut dyn Write, report: &JsonReport) -> io::Result<()> {
 
 fn status(verdict: &Verdict) -> i32 {
     if verdict.runs_silently() {
-        SILENT
+        exit::CHECK_SILENT
     } else {
-        NEEDS_APPROVAL
+        exit::CHECK_NEEDS_APPROVAL
     }
-}
-
-/// Styling for the human report.
-#[derive(Clone, Copy, Debug)]
-pub struct Style {
-    pub color: bool,
-    /// Columns to wrap explanations at.
-    pub width: usize,
-}
-
-impl Default for Style {
-    fn default() -> Self {
-        Style {
-            color: false,
-            width: 100,
-        }
-    }
-}
-
-/// `      why:     text…` with the text cleaned and wrapped at `width`
-/// columns, continuation lines indented under the text.
-pub fn field(label: &str, text: &str, width: usize) -> String {
-    const INDENT: usize = 15;
-    let head = format!("      {:<9}", format!("{label}:"));
-    let room = width.saturating_sub(INDENT).max(30);
-    let mut lines: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for word in clean(text, false).split(' ').filter(|w| !w.is_empty()) {
-        let len = current.chars().count();
-        if len > 0 && len + 1 + word.chars().count() > room {
-            lines.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(word);
-    }
-    lines.push(current);
-    let pad = " ".repeat(INDENT);
-    let mut out = head;
-    for (i, l) in lines.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-            out.push_str(&pad);
-        }
-        out.push_str(l);
-    }
-    out
-}
-
-impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-
-    fn risk(&self, risk: Risk) -> String {
-        let code = match risk {
-            Risk::None => "2",
-            Risk::Low => "36",
-            Risk::Medium => "33",
-            Risk::High => "1;31",
-            Risk::Critical => "1;37;41",
-        };
-        self.paint(code, risk.as_str())
-    }
-}
-
-/// A one-line summary of a verdict, e.g. `CONFIRM (high)`.
-pub fn headline(verdict: &Verdict) -> String {
-    match (verdict.action, verdict.risk) {
-        (Action::Allow, Risk::None) => "ALLOW: nothing risky found".to_string(),
-        (Action::Allow, risk) => format!("ALLOW with a notice ({risk})"),
-        (Action::Confirm, risk) => {
-            format!("CONFIRM ({risk}): needs a typed confirmation and a reason")
-        }
-        (Action::Deny, risk) => format!("DENY ({risk}): refused by policy"),
-    }
-}
-
-/// The line with the findings' commands underlined, cleaned for a terminal.
-pub fn underline(line: &str, findings: &[Finding], style: Style) -> String {
-    let one_line = clean(line, false);
-    let mut marks: Vec<bool> = vec![false; one_line.chars().count()];
-    for f in findings {
-        let (s, e) = (f.span.0.min(line.len()), f.span.1.min(line.len()));
-        let (Some(pre), Some(mid)) = (line.get(..s), line.get(s..e)) else {
-            continue;
-        };
-        let start = clean(pre, false).chars().count();
-        let len = clean(mid, false).chars().count();
-        for m in marks.iter_mut().skip(start).take(len) {
-            *m = true;
-        }
-    }
-    let carets: String = marks.iter().map(|m| if *m { '^' } else { ' ' }).collect();
-    format!("  {one_line}\n  {}", style.paint("1;31", carets.trim_end()))
-}
-
-fn write_findings(out: &mut dyn Write, findings: &[Finding], style: Style) -> io::Result<()> {
-    for f in findings {
-        let command = clean(&f.command.join(" "), false);
-        writeln!(
-            out,
-            "  [{}] {} ({}): {}",
-            style.risk(f.risk),
-            f.rule,
-            f.action,
-            command
-        )?;
-        writeln!(out, "{}", field("why", &f.why, style.width))?;
-        writeln!(out, "{}", field("instead", &f.instead, style.width))?;
-        if let Some(p) = &f.preview {
-            writeln!(out, "{}", field("preview", &p.join(" "), style.width))?;
-        }
-    }
-    Ok(())
 }
 
 /// `safe-run check LINE`.
@@ -207,7 +85,7 @@ pub fn check_line(
     match parse_line(line) {
         Err(e) => {
             report_error(out, None, line, &e, json)?;
-            Ok(PARSE_ERROR)
+            Ok(exit::CHECK_ERROR)
         }
         Ok(script) => {
             let verdict = classify(&script, rules);
@@ -295,7 +173,7 @@ pub fn check_script(
                 write!(out, "{name}: ")?;
             }
             report_error(out, Some(lineno), line, &e, json)?;
-            return Ok(PARSE_ERROR);
+            return Ok(exit::CHECK_ERROR);
         }
     };
     // Group commands by the line they start on, in order.
@@ -313,7 +191,7 @@ pub fn check_script(
         }
     }
     by_line.sort_by_key(|(n, _)| *n);
-    let mut worst = SILENT;
+    let mut worst = exit::CHECK_SILENT;
     let mut counted = 0usize;
     for (n, findings) in by_line {
         let verdict = Verdict::from_findings(findings);
@@ -365,17 +243,6 @@ pub fn check_script(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fields_wrap_under_their_text() {
-        let text = "one two three four five six seven eight nine ten eleven twelve";
-        let f = field("why", text, 45);
-        assert_eq!(
-            f,
-            "      why:     one two three four five six\n               seven eight nine ten eleven\n               twelve"
-        );
-        assert_eq!(field("instead", "short", 80), "      instead: short");
-    }
 
     #[test]
     fn line_numbers_count_newlines_before_the_offset() {

@@ -16,12 +16,10 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
-
-use crate::cli::Cli;
 
 /// The hidden `safe-run man` subcommand.
 #[derive(Debug, Args)]
@@ -37,8 +35,8 @@ pub struct ManArgs {
 
 /// The clap command as it is documented: the hidden `man` left out and
 /// `help` not offered as a subcommand.
-fn documented_command() -> clap::Command {
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+fn documented_command(cli: &clap::Command) -> clap::Command {
+    let mut cmd = cli.clone().disable_help_subcommand(true);
     cmd.build();
     cmd
 }
@@ -46,8 +44,7 @@ fn documented_command() -> clap::Command {
 /// The clap command as completions offer it. clap_complete also offers
 /// hidden subcommands, so the command is rebuilt without them (only the
 /// arguments and subcommands matter to a completion script).
-fn completion_command() -> clap::Command {
-    let full = Cli::command();
+fn completion_command(full: &clap::Command) -> clap::Command {
     let mut cmd = clap::Command::new("safe-run")
         .version(env!("CARGO_PKG_VERSION"))
         .args(full.get_arguments().cloned())
@@ -59,8 +56,8 @@ fn completion_command() -> clap::Command {
 }
 
 /// Prints the completion script for `shell`.
-pub fn completions(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
-    let mut cmd = completion_command();
+pub fn completions(shell: Shell, cli: &clap::Command, out: &mut dyn Write) -> io::Result<()> {
+    let mut cmd = completion_command(cli);
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "safe-run", &mut buf);
     if shell == Shell::Bash {
@@ -78,12 +75,12 @@ pub fn completions(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Runs `safe-run man`.
-pub fn run(args: &ManArgs, out: &mut dyn Write) -> io::Result<i32> {
+pub fn run(args: &ManArgs, cli: &clap::Command, out: &mut dyn Write) -> io::Result<i32> {
     let date = args.date.as_deref().unwrap_or("");
     match &args.dir {
-        None => render_main(date, out)?,
+        None => render_main(cli, date, out)?,
         Some(dir) => {
-            for path in write_pages(dir, date)? {
+            for path in write_pages(cli, dir, date)? {
                 writeln!(out, "{}", path.display())?;
             }
         }
@@ -92,14 +89,14 @@ pub fn run(args: &ManArgs, out: &mut dyn Write) -> io::Result<i32> {
 }
 
 /// Writes every page into `dir`; returns their paths, main page first.
-pub fn write_pages(dir: &Path, date: &str) -> io::Result<Vec<PathBuf>> {
+pub fn write_pages(cli: &clap::Command, dir: &Path, date: &str) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let main = dir.join("safe-run.1");
     let mut text = Vec::new();
-    render_main(date, &mut text)?;
+    render_main(cli, date, &mut text)?;
     std::fs::write(&main, text)?;
     let mut written = vec![main];
-    let cmd = documented_command();
+    let cmd = documented_command(cli);
     for sub in visible_subcommands(&cmd) {
         write_subcommand_pages(sub, dir, date, &mut written)?;
     }
@@ -135,8 +132,8 @@ fn write_subcommand_pages(
 }
 
 /// safe-run.1: clap_mangen's sections, then safe-run's own.
-pub fn render_main(date: &str, out: &mut dyn Write) -> io::Result<()> {
-    let cmd = documented_command();
+pub fn render_main(cli: &clap::Command, date: &str, out: &mut dyn Write) -> io::Result<()> {
+    let cmd = documented_command(cli);
     let man = Man::new(cmd.clone()).date(date).manual("safe-run");
     let mut pages: Vec<(String, &str)> = Vec::new();
     collect_pages(&cmd, &mut pages);
@@ -394,10 +391,12 @@ fn see_also(pages: &[(&str, &str)]) -> Roff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Cli;
+    use clap::CommandFactory;
 
     fn main_page() -> String {
         let mut out = Vec::new();
-        render_main("2026-11-22", &mut out).unwrap();
+        render_main(&Cli::command(), "2026-11-22", &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -433,7 +432,7 @@ mod tests {
     #[test]
     fn every_subcommand_page_is_written_and_the_hidden_one_is_not() {
         let dir = tempfile::tempdir().unwrap();
-        let pages = write_pages(dir.path(), "").unwrap();
+        let pages = write_pages(&Cli::command(), dir.path(), "").unwrap();
         let names: Vec<String> = pages
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -466,7 +465,7 @@ mod tests {
             Shell::PowerShell,
         ] {
             let mut out = Vec::new();
-            completions(shell, &mut out).unwrap();
+            completions(shell, &Cli::command(), &mut out).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert!(text.contains("safe-run"), "{shell}");
             assert!(text.contains("check"), "{shell}");

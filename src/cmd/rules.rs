@@ -17,7 +17,8 @@ use serde::Serialize;
 use crate::classify::check_line;
 use crate::rules::dir::{load_file, toml_files};
 use crate::rules::spec::RuleSpec;
-use crate::rules::{Rule, RuleError, RuleSet};
+use crate::rules::{Rule, RuleSet};
+use crate::term::diag::Diagnostic;
 use crate::term::sanitize::clean;
 
 /// Every rule checked and every example behaved.
@@ -145,13 +146,13 @@ fn similar_ids<'a>(rules: &'a RuleSet, id: &str) -> Vec<&'a str> {
 }
 
 /// The rule files named, with each directory replaced by its `*.toml` files.
-fn expand(paths: &[PathBuf], errors: &mut Vec<RuleError>) -> Vec<PathBuf> {
+fn expand(paths: &[PathBuf], errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
             match toml_files(path) {
                 Ok(found) => files.extend(found),
-                Err(e) => errors.push(RuleError::whole_file(
+                Err(e) => errors.push(Diagnostic::whole_file(
                     &path.display().to_string(),
                     format!("cannot list the rule files: {e}"),
                 )),
@@ -353,7 +354,7 @@ mod tests {
         assert_eq!(located.len(), 9, "{out}");
         assert!(located[0].ends_with("bad_rules.toml:5:1: unknown key `progams`, did you mean `programs`? (expected one of `id`, `risk`, `action`, `programs`, `value_flags`, `subcommand`, `flags`, `all_flags`, `args`, `targets`, `no_targets`, `redirect`, `truncate`, `input`, `stdin_from`, `unless_flags`, `unless_args`, `unless_targets`, `why`, `instead`, `preview`, `match`, `allow`)"), "{out}");
         assert!(
-            out.contains("5 | progams = [\"apt-get\"]\n  | ^\n"),
+            out.contains("5 | progams = [\"apt-get\"]\n  | ^^^^^^^\n"),
             "{out}"
         );
         assert!(out.ends_with("9 errors found.\n"), "{out}");

@@ -31,9 +31,13 @@ use regex::Regex;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::rules::spec::{closest, locate};
+use crate::audit::log::FsyncPolicy;
+use crate::audit::syslog::Facility;
+use crate::rules::spec::closest;
+use crate::term::diag::Diagnostic;
+use crate::term::paint::ColorChoice;
 use crate::term::sanitize::clean;
-use crate::verdict::{Action, Risk};
+use crate::verdict::Ask;
 
 /// The system-wide configuration file, read when it exists.
 pub const SYSTEM_CONFIG: &str = "/etc/safe-run/config.toml";
@@ -53,8 +57,18 @@ pub const PROMPT_FIELDS: &[&str] = &["env", "user", "host", "cwd", "sigil"];
 
 /// The private face of the keyword enums, so one reader serves them all.
 trait Keyword: Copy + 'static {
-    const NAMES: &'static [&'static str];
-    fn from_name(name: &str) -> Option<Self>;
+    /// Every value, in the order the documentation lists them.
+    const ALL: &'static [Self];
+    /// The value as spelt in the file.
+    fn name(self) -> &'static str;
+
+    fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|v| v.name()).collect()
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == name)
+    }
 }
 
 /// An enum spelt in the file as one of a fixed set of lower-case words.
@@ -89,9 +103,9 @@ macro_rules! keyword_enum {
         }
 
         impl Keyword for $name {
-            const NAMES: &'static [&'static str] = $name::NAMES;
-            fn from_name(name: &str) -> Option<Self> {
-                $name::parse(name)
+            const ALL: &'static [Self] = $name::ALL;
+            fn name(self) -> &'static str {
+                self.as_str()
             }
         }
 
@@ -103,31 +117,31 @@ macro_rules! keyword_enum {
     };
 }
 
-keyword_enum! {
-    /// What a risk level asks of the operator before the line runs.
-    pub enum Ask {
-        /// Runs silently (still logged).
-        Run = "run",
-        /// Prints a one-line notice, runs, logs.
-        Notice = "notice",
-        /// Explains; the operator types `yes` and gives a reason.
-        ConfirmYes = "confirm-yes",
-        /// Explains and previews; the operator types the host's short name
-        /// and gives a reason.
-        ConfirmHost = "confirm-host",
-        /// Refused; only a rule or configuration change lifts it.
-        Deny = "deny",
+impl Keyword for Ask {
+    const ALL: &'static [Self] = &Ask::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
-impl Ask {
-    /// The verdict action this answer belongs to (`risk::Action`).
-    pub fn action(self) -> Action {
-        match self {
-            Ask::Run | Ask::Notice => Action::Allow,
-            Ask::ConfirmYes | Ask::ConfirmHost => Action::Confirm,
-            Ask::Deny => Action::Deny,
-        }
+impl Keyword for ColorChoice {
+    const ALL: &'static [Self] = &ColorChoice::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Keyword for FsyncPolicy {
+    const ALL: &'static [Self] = &FsyncPolicy::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Keyword for Facility {
+    const ALL: &'static [Self] = &Facility::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -168,55 +182,6 @@ impl Color {
     /// The SGR parameter for this colour as the background (40–47, 100–107).
     pub fn ansi_bg(self) -> u8 {
         self.ansi_fg() + 10
-    }
-}
-
-keyword_enum! {
-    /// Whether safe-run colours its own output.
-    #[derive(Default)]
-    pub enum ColorChoice {
-        /// Only when writing to a terminal.
-        #[default]
-        Auto = "auto",
-        Always = "always",
-        Never = "never",
-    }
-}
-
-keyword_enum! {
-    /// Which audit records are flushed to disk (fsync) before going on.
-    pub enum Fsync {
-        /// Records of lines with any finding (risk above none).
-        Risky = "risky",
-        Always = "always",
-        Never = "never",
-    }
-}
-
-keyword_enum! {
-    /// A syslog facility (RFC 5424): the ones an audit trail belongs in,
-    /// the same set as `syslog::Facility` accepts.
-    pub enum Facility {
-        User = "user",
-        Daemon = "daemon",
-        Auth = "auth",
-        Authpriv = "authpriv",
-        Local0 = "local0",
-        Local1 = "local1",
-        Local2 = "local2",
-        Local3 = "local3",
-        Local4 = "local4",
-        Local5 = "local5",
-        Local6 = "local6",
-        Local7 = "local7",
-    }
-}
-
-impl Facility {
-    /// The same facility as the syslog sender knows it (the two lists are
-    /// kept equal by a test).
-    pub fn to_syslog(self) -> crate::audit::syslog::Facility {
-        self.as_str().parse().unwrap_or_default()
     }
 }
 
@@ -320,7 +285,7 @@ impl Default for Confirm {
 pub struct Audit {
     /// `None`: automatic, see [`default_audit_paths`].
     pub path: Option<PathBuf>,
-    pub fsync: Fsync,
+    pub fsync: FsyncPolicy,
     /// How long to wait for the log before giving up (`wait_ms`).
     pub wait: Duration,
 }
@@ -329,7 +294,7 @@ impl Default for Audit {
     fn default() -> Self {
         Audit {
             path: None,
-            fsync: Fsync::Risky,
+            fsync: FsyncPolicy::Risky,
             wait: Duration::from_millis(2000),
         }
     }
@@ -404,53 +369,6 @@ impl Config {
         read_document(text)
             .map(|(config, _)| config)
             .map_err(|bad| diagnostics(text, file_name, bad))
-    }
-
-    /// What a line of this risk asks. A line with no finding always runs.
-    pub fn ask(&self, risk: Risk) -> Ask {
-        match risk {
-            Risk::None => Ask::Run,
-            Risk::Low => self.confirm.low,
-            Risk::Medium => self.confirm.medium,
-            Risk::High => self.confirm.high,
-            Risk::Critical => self.confirm.critical,
-        }
-    }
-
-    /// The fewest characters a reason needs at this risk. At critical it is
-    /// the larger of the two settings, so raising `reason_min_chars` alone
-    /// never makes critical the easier one.
-    pub fn reason_min_chars(&self, risk: Risk) -> usize {
-        match risk {
-            Risk::Critical => self
-                .confirm
-                .reason_min_chars
-                .max(self.confirm.critical_reason_min_chars),
-            _ => self.confirm.reason_min_chars,
-        }
-    }
-
-    /// Checks a reason against the policy: its length (in characters,
-    /// surrounding white space not counted) and the pattern if one is set.
-    /// The error is a sentence for the operator.
-    pub fn check_reason(&self, risk: Risk, reason: &str) -> Result<(), String> {
-        let reason = reason.trim();
-        let min = self.reason_min_chars(risk);
-        let len = reason.chars().count();
-        if len < min {
-            return Err(format!(
-                "the reason must be at least {min} characters long (this one has {len}): say what you are doing and why"
-            ));
-        }
-        if let Some(pattern) = &self.confirm.reason_pattern
-            && !pattern.is_match(reason)
-        {
-            return Err(format!(
-                "the reason must contain a match of `{}` (this site's rule, e.g. a ticket id)",
-                pattern.as_str()
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -562,49 +480,6 @@ fn prompt_pieces(format: &str) -> Vec<PromptPiece<'_>> {
 // ---------------------------------------------------------------------------
 // Errors.
 
-/// A problem in a configuration file, at a place in it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
-    /// The file name as given to [`Config::from_toml`].
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, in characters.
-    pub col: usize,
-    /// How many characters the caret line underlines (at least 1).
-    pub width: usize,
-    /// The text of that line, as it is in the file.
-    pub source_line: String,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    /// `file:line:col: message`, then the line and a caret under the spot.
-    /// The line is shown sanitized, and the caret is placed by the
-    /// sanitized width, so an escape sequence in a broken file can neither
-    /// act on the terminal nor shift the caret.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let chars: Vec<char> = self.source_line.chars().collect();
-        let start = self.col.saturating_sub(1).min(chars.len());
-        let end = (start + self.width).min(chars.len());
-        let before: String = chars[..start].iter().collect();
-        let under: String = chars[start..end].iter().collect();
-        let indent = clean(&before, false).chars().count();
-        let width = clean(&under, false).chars().count().max(1);
-        write!(
-            f,
-            "{}:{}:{}: {}\n  {}\n  {}{}",
-            clean(&self.file, false),
-            self.line,
-            self.col,
-            clean(&self.message, false),
-            clean(&self.source_line, false),
-            " ".repeat(indent),
-            "^".repeat(width)
-        )
-    }
-}
-
 /// Why a configuration could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -644,29 +519,8 @@ impl From<Bad> for Vec<Bad> {
 fn diagnostics(text: &str, file_name: &str, mut bad: Vec<Bad>) -> Vec<ConfigError> {
     bad.sort_by_key(|b| (b.span.start, b.span.end));
     bad.into_iter()
-        .map(|b| ConfigError::At(diagnostic(text, file_name, b.span, b.message)))
+        .map(|b| ConfigError::At(Diagnostic::at(file_name, text, b.span, b.message)))
         .collect()
-}
-
-fn diagnostic(text: &str, file_name: &str, span: Range<usize>, message: String) -> Diagnostic {
-    let at = locate(text, span.start);
-    let end = locate(text, span.end.max(span.start));
-    let width = if end.line == at.line {
-        end.col.saturating_sub(at.col)
-    } else {
-        at.line_text
-            .chars()
-            .count()
-            .saturating_sub(at.col.saturating_sub(1))
-    };
-    Diagnostic {
-        file: file_name.to_string(),
-        line: at.line,
-        col: at.col,
-        width: width.max(1),
-        source_line: at.line_text.to_string(),
-        message,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -782,7 +636,7 @@ pub fn load_with_system(
             let at = e.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(e.as_bytes());
             let message = "this file is not UTF-8 text".to_string();
-            let here = diagnostic(&lossy, &path.display().to_string(), at..at + 1, message);
+            let here = Diagnostic::at(&path.display().to_string(), &lossy, at..at + 1, message);
             return Err(invalid(vec![ConfigError::At(here)]));
         }
     };
@@ -1301,7 +1155,7 @@ impl Field<'_, '_> {
 
     fn keyword<T: Keyword>(&self) -> Result<T, Bad> {
         let expected = one_of(
-            &T::NAMES
+            &T::names()
                 .iter()
                 .map(|n| format!("`{n}`"))
                 .collect::<Vec<_>>(),
@@ -1313,7 +1167,7 @@ impl Field<'_, '_> {
             return Ok(value);
         }
         let text = clean(s, false);
-        let message = match closest(s, T::NAMES) {
+        let message = match closest(s, &T::names()) {
             Some(close) => format!(
                 "`{}` must be {expected}, not `{text}` (did you mean `{close}`?)",
                 self.name
@@ -1614,7 +1468,7 @@ dirs = ["/opt/site/rules"]
             },
             audit: Audit {
                 path: Some("/srv/audit/safe-run.jsonl".into()),
-                fsync: Fsync::Always,
+                fsync: FsyncPolicy::Always,
                 wait: Duration::ZERO,
             },
             syslog: Syslog {
@@ -2016,8 +1870,8 @@ disable = [1, \"ok\", \"Not Ok\"]
         assert_eq!(
             errors[0].to_string(),
             "test.toml:2:8: `confirm.high` must be one of `run`, `notice`, `confirm-yes`, `confirm-host` or `deny`, not `yes`\n\
-             \x20 high = \"yes\"\n\
-             \x20        ^^^^^"
+             2 | high = \"yes\"\n\
+             \x20 |        ^^^^^"
         );
     }
 
@@ -2027,8 +1881,8 @@ disable = [1, \"ok\", \"Not Ok\"]
         let shown = errors[0].to_string();
         let lines: Vec<&str> = shown.lines().collect();
         // The tab is shown as `\t`, so the caret moves two columns along.
-        assert_eq!(lines[1], "  \\tcolor = \"grün\"");
-        assert_eq!(lines[2], "            ^^^^^^");
+        assert_eq!(lines[1], "3 | \\tcolor = \"grün\"");
+        assert_eq!(lines[2], "  |           ^^^^^^");
     }
 
     #[test]
@@ -2157,59 +2011,6 @@ disable = [1, \"ok\", \"Not Ok\"]
     }
 
     #[test]
-    fn asks_follow_the_risk() {
-        let config = Config::default();
-        let asks: Vec<Ask> = Risk::ALL.iter().map(|r| config.ask(*r)).collect();
-        assert_eq!(
-            asks,
-            [
-                Ask::Run,
-                Ask::Notice,
-                Ask::ConfirmYes,
-                Ask::ConfirmHost,
-                Ask::ConfirmHost
-            ]
-        );
-        assert_eq!(Ask::Notice.action(), Action::Allow);
-        assert_eq!(Ask::ConfirmHost.action(), Action::Confirm);
-        assert_eq!(Ask::Deny.action(), Action::Deny);
-        // The default actions agree with risk.rs.
-        for risk in Risk::ALL {
-            assert_eq!(config.ask(risk).action(), Action::for_risk(risk), "{risk}");
-        }
-    }
-
-    #[test]
-    fn reasons_are_checked_by_length_and_pattern() {
-        let mut config = Config::default();
-        assert!(config.check_reason(Risk::Medium, "  short  ").is_err());
-        assert!(config.check_reason(Risk::Medium, "patch CVE").is_ok());
-        assert!(config.check_reason(Risk::Critical, "patch CVE").is_err());
-        assert!(
-            config
-                .check_reason(Risk::Critical, "patch CVE-2026-1234 now")
-                .is_ok()
-        );
-        // Eight characters, not eight bytes.
-        assert!(config.check_reason(Risk::Medium, "éééééééé").is_ok());
-        // Raising the general minimum raises critical too.
-        config.confirm.reason_min_chars = 30;
-        assert_eq!(config.reason_min_chars(Risk::Critical), 30);
-        config.confirm.reason_min_chars = 8;
-        config.confirm.reason_pattern = Some(ReasonPattern::new("[A-Z]+-[0-9]+").unwrap());
-        assert!(
-            config
-                .check_reason(Risk::Medium, "rotate the cert")
-                .is_err()
-        );
-        assert!(
-            config
-                .check_reason(Risk::Medium, "rotate the cert, CHG-4411")
-                .is_ok()
-        );
-    }
-
-    #[test]
     fn audit_paths_fall_back_to_the_state_directory() {
         let system = PathBuf::from(SYSTEM_AUDIT_LOG);
         let cases: &[(Option<&str>, Option<&str>, Option<&str>)] = &[
@@ -2272,13 +2073,6 @@ disable = [1, \"ok\", \"Not Ok\"]
         assert_eq!(Color::White.ansi_bg(), 47);
         assert_eq!(Color::BrightBlack.ansi_fg(), 90);
         assert_eq!(Color::BrightWhite.ansi_fg(), 97);
-    }
-
-    #[test]
-    fn every_facility_is_one_the_syslog_sender_knows() {
-        for f in Facility::ALL {
-            assert_eq!(f.to_syslog().as_str(), f.as_str());
-        }
     }
 
     mod never_panics {

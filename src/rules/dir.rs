@@ -3,13 +3,14 @@
 //! A directory's `*.toml` files are read in name order, so that when two
 //! files define the same id the later name wins predictably. Nothing here
 //! stops at the first problem: a file that cannot be read, or a rule with a
-//! mistake, becomes a [`RuleError`] and every valid rule is still returned,
+//! mistake, becomes a [`Diagnostic`] and every valid rule is still returned,
 //! because a broken site rule must never lock the operator out.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::rules::{Rule, RuleError, RuleSet};
+use crate::rules::{Rule, RuleSet};
+use crate::term::diag::Diagnostic;
 
 /// The `*.toml` files directly in `dir`, sorted by name; hidden files and
 /// directories are skipped. A missing directory has no files.
@@ -34,12 +35,12 @@ pub fn toml_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Reads one rule file: its valid rules, and every error in it.
-pub fn load_file(path: &Path) -> (Vec<Rule>, Vec<RuleError>) {
+pub fn load_file(path: &Path) -> (Vec<Rule>, Vec<Diagnostic>) {
     let name = path.display().to_string();
     match std::fs::read(path) {
         Err(e) => (
             Vec::new(),
-            vec![RuleError::whole_file(
+            vec![Diagnostic::whole_file(
                 &name,
                 format!("cannot read the rule file: {e}"),
             )],
@@ -48,7 +49,7 @@ pub fn load_file(path: &Path) -> (Vec<Rule>, Vec<RuleError>) {
             Ok(text) => RuleSet::parse_file_lenient(&text, &name),
             Err(_) => (
                 Vec::new(),
-                vec![RuleError::whole_file(
+                vec![Diagnostic::whole_file(
                     &name,
                     "the rule file is not UTF-8 text",
                 )],
@@ -59,12 +60,12 @@ pub fn load_file(path: &Path) -> (Vec<Rule>, Vec<RuleError>) {
 
 /// Reads every `*.toml` file of `dir` in name order. A missing directory
 /// means no rules and no error.
-pub fn load_dir(dir: &Path) -> (Vec<Rule>, Vec<RuleError>) {
+pub fn load_dir(dir: &Path) -> (Vec<Rule>, Vec<Diagnostic>) {
     let files = match toml_files(dir) {
         Ok(files) => files,
         Err(e) => {
             let name = dir.display().to_string();
-            let error = RuleError::whole_file(&name, format!("cannot list the rule files: {e}"));
+            let error = Diagnostic::whole_file(&name, format!("cannot list the rule files: {e}"));
             return (Vec::new(), vec![error]);
         }
     };

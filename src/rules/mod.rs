@@ -35,9 +35,9 @@ use regex::Regex;
 use crate::command::{RedirectKind, SimpleCommand, Word, program_name};
 use crate::rules::spec::{
     ANY_PROGRAM, Blob, BlobProgram, DYNAMIC_PROGRAM, Level, MatchSpec, PLACEHOLDERS, Patterns,
-    RECURSIVE_FUNCTION, RuleAction, RuleSpec, SpecError,
+    RECURSIVE_FUNCTION, RuleAction, RuleSpec,
 };
-use crate::term::sanitize::clean;
+use crate::term::diag::Diagnostic;
 use crate::verdict::{Action, Risk};
 
 /// The shipped rules, validated and encoded by `build.rs`.
@@ -46,70 +46,6 @@ static BUILTIN_BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rules.bin
 /// The marker the parser puts in `Context::via` for a command that is a call
 /// of a function defined in the line that calls itself.
 const RECURSIVE_VIA: &str = "recursive-function";
-
-/// A problem in a rule file, located for people: `file:line:col: message`
-/// followed by the offending line and a caret under the column. A `line` of
-/// 0 means the problem is about the whole file (it could not be read).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.render())]
-pub struct RuleError {
-    pub file: String,
-    /// 1-based; 0 when the error is not about a place in the file.
-    pub line: usize,
-    /// 1-based, in characters.
-    pub col: usize,
-    pub message: String,
-    /// The text of the line the error is on.
-    pub snippet: String,
-}
-
-impl RuleError {
-    /// An error at a byte span of `text`, the contents of `file`.
-    pub fn at(file: &str, text: &str, error: &SpecError) -> RuleError {
-        let at = spec::locate(text, error.span.start);
-        RuleError {
-            file: file.to_string(),
-            line: at.line,
-            col: at.col,
-            message: error.message.clone(),
-            snippet: at.line_text.to_string(),
-        }
-    }
-
-    /// An error about a whole file, such as one that cannot be read.
-    pub fn whole_file(file: &str, message: impl Into<String>) -> RuleError {
-        RuleError {
-            file: file.to_string(),
-            line: 0,
-            col: 0,
-            message: message.into(),
-            snippet: String::new(),
-        }
-    }
-
-    fn render(&self) -> String {
-        let file = clean(&self.file, false);
-        let message = clean(&self.message, false);
-        if self.line == 0 {
-            return format!("{file}: {message}");
-        }
-        let number = self.line.to_string();
-        let gutter = " ".repeat(number.len());
-        // The caret goes under the same character of the cleaned line.
-        let before: String = self
-            .snippet
-            .chars()
-            .take(self.col.saturating_sub(1))
-            .collect();
-        let pad = " ".repeat(clean(&before, false).chars().count());
-        format!(
-            "{file}:{}:{}: {message}\n{number} | {}\n{gutter} | {pad}^",
-            self.line,
-            self.col,
-            clean(&self.snippet, false)
-        )
-    }
-}
 
 /// What a rule saw in the command it hit: the subcommand words that matched
 /// and the targets after them. Used to fill the preview.
@@ -830,7 +766,7 @@ impl RuleSet {
 
     /// Reads and validates a rule file. Every error in the file is
     /// returned, in order; if there is any, no rule is.
-    pub fn parse_file(text: &str, file_name: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
+    pub fn parse_file(text: &str, file_name: &str) -> Result<Vec<Rule>, Vec<Diagnostic>> {
         match RuleSet::parse_file_lenient(text, file_name) {
             (rules, errors) if errors.is_empty() => Ok(rules),
             (_, errors) => Err(errors),
@@ -841,7 +777,7 @@ impl RuleSet {
     /// valid when others are not, so that one broken rule in an extra file
     /// does not take its neighbours out of force. A TOML syntax error
     /// still yields no rules.
-    pub fn parse_file_lenient(text: &str, file_name: &str) -> (Vec<Rule>, Vec<RuleError>) {
+    pub fn parse_file_lenient(text: &str, file_name: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
         let (parsed, errors) = spec::parse_file(text);
         let rules = parsed
             .into_iter()
@@ -849,7 +785,7 @@ impl RuleSet {
             .collect();
         let errors = errors
             .iter()
-            .map(|e| RuleError::at(file_name, text, e))
+            .map(|e| Diagnostic::at(file_name, text, e.span.clone(), e.message.clone()))
             .collect();
         (rules, errors)
     }
@@ -1540,24 +1476,25 @@ mod tests {
 
     #[test]
     fn rule_error_shows_the_line_and_a_caret_under_the_column() {
-        let error = RuleError {
+        let error = Diagnostic {
             file: "rules.d/x.toml".into(),
             line: 12,
             col: 3,
+            width: 1,
             message: "unknown key `progams`".into(),
-            snippet: "\tprogams = [\"x\"]".into(),
+            source_line: "\tprogams = [\"x\"]".into(),
         };
         assert_eq!(
             error.to_string(),
             "rules.d/x.toml:12:3: unknown key `progams`\n12 | \\tprogams = [\"x\"]\n   |    ^"
         );
-        let whole = RuleError::whole_file("x.toml", "cannot read the file: denied");
+        let whole = Diagnostic::whole_file("x.toml", "cannot read the file: denied");
         assert_eq!(whole.to_string(), "x.toml: cannot read the file: denied");
     }
 
     #[test]
     fn control_characters_in_errors_are_shown_escaped() {
-        let error = RuleError::whole_file("x\u{1b}[31m.toml", "bad");
+        let error = Diagnostic::whole_file("x\u{1b}[31m.toml", "bad");
         assert_eq!(error.to_string(), "x\\e[31m.toml: bad");
     }
 
@@ -1582,7 +1519,7 @@ mod tests {
             "41:6: duplicate id `valid-rule`: the rule at line 31 already uses it",
         ];
         assert_eq!(got, expected);
-        assert_eq!(errors[0].snippet, "progams = [\"apt-get\"]");
+        assert_eq!(errors[0].source_line, "progams = [\"apt-get\"]");
 
         // The valid rule in the same file survives a lenient load.
         let (rules, errors) = RuleSet::parse_file_lenient(text, "bad_rules.toml");

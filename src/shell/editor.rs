@@ -26,6 +26,7 @@ use crate::parse::parse_line;
 use crate::rules::RuleSet;
 use crate::shell::complete;
 use crate::shell::hint::{self, Assessment, Tone};
+use crate::term::paint;
 
 /// The hint shown after the cursor. Unlike a history hint, it is never
 /// inserted into the line (right arrow does not accept it).
@@ -153,7 +154,7 @@ impl Highlighter for ShellHelper<'_> {
         if !self.color.get() {
             return Cow::Borrowed(hint);
         }
-        Cow::Owned(format!("\x1b[{}m{hint}\x1b[0m", self.tone().sgr()))
+        Cow::Owned(paint::paint(true, self.tone().sgr(), hint))
     }
 
     fn highlight_char(&self, line: &str, _pos: usize, kind: CmdKind) -> bool {

@@ -39,8 +39,8 @@ use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpgrp, tcgetpgrp, tcsetpgrp};
 
-use crate::exec::{CANNOT_RUN, NOT_FOUND, Outcome, Program};
-use crate::pipeline::Runner;
+use crate::exec::{Outcome, Program, Runner};
+use crate::exit;
 use crate::shell::state::ShellState;
 
 /// The terminal the shell reads from, when the shell is in its foreground.
@@ -147,14 +147,7 @@ impl Runner for ForegroundRunner<'_> {
         let child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
-                let (status, what) = match e.kind() {
-                    io::ErrorKind::NotFound => (NOT_FOUND, "command not found".to_string()),
-                    io::ErrorKind::PermissionDenied => (
-                        CANNOT_RUN,
-                        "permission denied (not executable?)".to_string(),
-                    ),
-                    _ => (CANNOT_RUN, e.to_string()),
-                };
+                let (status, what) = exit::of_spawn_error(&e);
                 return Outcome {
                     exit: Some(status),
                     signal: None,
@@ -186,11 +179,7 @@ impl Runner for ForegroundRunner<'_> {
             Ok(Ended::Killed(sig)) => (None, Some(sig), None),
             Err(e) => (Some(1), None, Some(format!("lost track of {shell}: {e}"))),
         };
-        let status = match (exit, signal) {
-            (Some(c), _) => c,
-            (None, Some(s)) => 128 + s,
-            (None, None) => 1,
-        };
+        let status = exit::of_wait(exit, signal);
         if signal == Some(Signal::SIGINT as i32) {
             // As bash does: the prompt starts on a fresh line after ^C.
             say("\n");

@@ -15,6 +15,7 @@ use unicode_width::UnicodeWidthChar;
 
 use crate::classify::check_line;
 use crate::rules::RuleSet;
+use crate::term::paint;
 use crate::term::sanitize::clean;
 use crate::verdict::{Action, Finding, Risk, Verdict};
 
@@ -71,10 +72,10 @@ impl Tone {
     /// The SGR parameters for this tone.
     pub fn sgr(self) -> &'static str {
         match self {
-            Tone::Notice => "2",
-            Tone::Warn => "33",
-            Tone::Danger => "1;31",
-            Tone::Deny => "1;37;41",
+            Tone::Notice => paint::DIM,
+            Tone::Warn => paint::risk_sgr(Risk::Medium),
+            Tone::Danger => paint::risk_sgr(Risk::High),
+            Tone::Deny => paint::risk_sgr(Risk::Critical),
         }
     }
 }

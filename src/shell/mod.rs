@@ -42,19 +42,23 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
 use signal_hook::iterator::Signals;
 
 use crate::audit::recorder::Recorder;
-use crate::cli::{Cli, System};
-use crate::cmd::check::{self, Style};
+use crate::cmd::check;
 use crate::cmd::rules;
-use crate::config::{self, ColorChoice, PromptValues};
+use crate::config::{self, PromptValues};
 use crate::confirm::{Prompter, TtyPrompter, short_host};
+use crate::exit;
 use crate::parse::parse_line;
-use crate::pipeline::{self, Io, Mode, Policy, Request, Target};
+use crate::pipeline::{self, Io, Request, Target};
+use crate::policy::Policy;
 use crate::preview;
 use crate::rules::RuleSet;
+use crate::session::Session;
 use crate::shell::editor::ShellHelper;
 use crate::shell::foreground::{ForegroundRunner, Terminal};
 use crate::shell::state::{ShellState, login_environment};
+use crate::term::paint::{self, ColorChoice, Style};
 use crate::term::sanitize::clean;
+use crate::verdict::{Mode, Risk};
 
 /// How long the login profile may take to produce the environment.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -67,8 +71,7 @@ const INTERRUPTED: i32 = 130;
 
 /// Runs the interactive shell until `exit`, `logout` or Ctrl-D; returns the
 /// exit status.
-pub fn run(cli: &Cli, err: &mut dyn Write) -> i32 {
-    let mut system = System::load(cli, err);
+pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
     let shell = system.policy.shell.clone();
     let mut state = match ShellState::new(std::env::vars_os(), &shell) {
         Ok(s) => s,
@@ -84,8 +87,8 @@ pub fn run(cli: &Cli, err: &mut dyn Write) -> i32 {
     // The signal policy holds from here on: Ctrl-C during a slow login
     // profile must not end the session before it starts.
     let terminal = Terminal::from_stdin();
-    let session = Session::start(&state, terminal.as_ref());
-    if cli.login {
+    let session = SignalPolicy::start(&state, terminal.as_ref());
+    if login {
         match login_environment(&shell, state.env(), LOGIN_TIMEOUT) {
             Ok(login) => {
                 let mut out = io::stdout().lock();
@@ -111,7 +114,7 @@ pub fn run(cli: &Cli, err: &mut dyn Write) -> i32 {
             &mut state,
             terminal.as_ref(),
             &session,
-            cli.login,
+            login,
             err,
         )
     } else {
@@ -119,7 +122,7 @@ pub fn run(cli: &Cli, err: &mut dyn Write) -> i32 {
     };
     session.stop();
     match session.ending() {
-        Some(sig) => 128 + sig,
+        Some(sig) => exit::of_signal(sig),
         None => status,
     }
 }
@@ -129,14 +132,14 @@ pub fn run(cli: &Cli, err: &mut dyn Write) -> i32 {
 /// dropped; caught, not ignored, so children still get the defaults).
 /// SIGTERM and SIGHUP end the session: passed on to a running line first,
 /// which then ends the session when it returns; at the prompt, at once.
-struct Session {
+struct SignalPolicy {
     child: Arc<AtomicI32>,
     ending: Arc<AtomicI32>,
     handle: Option<signal_hook::iterator::Handle>,
 }
 
-impl Session {
-    fn start(state: &ShellState, terminal: Option<&Terminal>) -> Session {
+impl SignalPolicy {
+    fn start(state: &ShellState, terminal: Option<&Terminal>) -> SignalPolicy {
         let child = Arc::new(AtomicI32::new(0));
         let ending = Arc::new(AtomicI32::new(0));
         let mut handle = None;
@@ -167,11 +170,11 @@ impl Session {
                     if let Some(dir) = &dir {
                         let _ = fs::remove_dir_all(dir);
                     }
-                    std::process::exit(128 + sig);
+                    std::process::exit(exit::of_signal(sig));
                 }
             });
         }
-        Session {
+        SignalPolicy {
             child,
             ending,
             handle,
@@ -251,13 +254,8 @@ fn help_text(shell: &str, carries: bool) -> String {
 
 /// The shell's colour choice for its prompt and hints.
 fn use_color(choice: ColorChoice, state: &ShellState) -> bool {
-    let no_color = state.var("NO_COLOR").is_some_and(|v| !v.is_empty())
-        || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => !no_color && io::stdout().is_terminal(),
-    }
+    let no_color = state.var("NO_COLOR").is_some_and(|v| !v.is_empty()) || paint::no_color_env();
+    paint::use_color(choice, no_color, io::stdout().is_terminal())
 }
 
 /// `/home/ops/x` → `~/x`.
@@ -310,26 +308,20 @@ pub fn prompt(p: &PromptParts<'_>) -> (String, String) {
         )
     };
     let plain = values(&env);
-    let styled = values(&format!("\x1b[{}m{env}\x1b[0m", p.env_sgr));
+    let styled = values(&paint::paint(true, p.env_sgr, &env));
     if p.last_status == 0 {
         return (plain, styled);
     }
     let status = format!("[{}] ", p.last_status);
     (
         format!("{status}{plain}"),
-        format!("\x1b[31m{status}\x1b[0m{styled}"),
+        format!("{}{styled}", paint::paint(true, paint::RED, &status)),
     )
 }
 
 /// The banner at the start of an interactive session.
-fn banner(system: &System, state: &ShellState, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    };
+fn banner(system: &Session, state: &ShellState, color: bool) -> String {
+    let paint = |sgr: &str, text: &str| paint::paint(color, sgr, text);
     let env = &system.config.environment;
     let label = paint(
         &format!("1;{}", env.color.ansi_fg()),
@@ -348,7 +340,7 @@ fn banner(system: &System, state: &ShellState, color: bool) -> String {
     text.push_str("safe-run: risky commands are explained first and need a typed confirmation and a reason. Type `help` for safe-run's own commands.\n");
     if system.rule_errors > 0 {
         text.push_str(&paint(
-            "1;31",
+            paint::risk_sgr(Risk::High),
             &format!(
                 "safe-run: WARNING: {} rule error(s) while loading the rules (shown above): those rules are NOT in force. Every other rule is. Fix them and run `safe-run rules lint`.",
                 system.rule_errors
@@ -358,7 +350,7 @@ fn banner(system: &System, state: &ShellState, color: bool) -> String {
     }
     if let Err(e) = system.recorder.log_path() {
         text.push_str(&paint(
-            "1;31",
+            paint::risk_sgr(Risk::High),
             &format!(
                 "safe-run: WARNING: no audit log: {}. Risky lines will be refused until this is fixed.",
                 clean(e, false)
@@ -384,7 +376,7 @@ fn run_line(
     recorder: &mut Recorder,
     state: &mut ShellState,
     terminal: Option<&Terminal>,
-    session: &Session,
+    session: &SignalPolicy,
     err: &mut dyn Write,
 ) -> i32 {
     let request = Request {
@@ -442,7 +434,7 @@ fn run_builtin(
                 out,
                 "usage: check LINE — shows what LINE would run and what it would ask, without running it"
             );
-            check::PARSE_ERROR
+            exit::CHECK_ERROR
         }
         Builtin::Check(text) => check::check_line(
             rules,
@@ -454,7 +446,7 @@ fn run_builtin(
             },
             &mut out,
         )
-        .unwrap_or(check::PARSE_ERROR),
+        .unwrap_or(exit::CHECK_ERROR),
         Builtin::Rules => rules::list(rules, false, &mut out).unwrap_or(1),
         Builtin::History(n) => {
             let Some(entries) = history else { return 0 };
@@ -504,10 +496,10 @@ fn prepare_history(path: &Path) -> io::Result<()> {
 
 /// The loop on a terminal, with rustyline.
 fn interactive(
-    system: &mut System,
+    system: &mut Session,
     state: &mut ShellState,
     terminal: Option<&Terminal>,
-    session: &Session,
+    session: &SignalPolicy,
     login: bool,
     err: &mut dyn Write,
 ) -> i32 {
@@ -539,7 +531,7 @@ fn interactive(
     };
     // The hint and the marks need the rules; the pipeline needs them too,
     // with the policy and the log: disjoint parts of `system`.
-    let System {
+    let Session {
         rules,
         policy,
         recorder,
@@ -678,10 +670,10 @@ fn read_raw_line(input: &mut File) -> io::Result<Option<String>> {
 /// the pipeline like a typed one. A risky line is confirmed on /dev/tty if
 /// there is one, and refused otherwise.
 fn from_stdin(
-    system: &mut System,
+    system: &mut Session,
     state: &mut ShellState,
     terminal: Option<&Terminal>,
-    session: &Session,
+    session: &SignalPolicy,
     err: &mut dyn Write,
 ) -> i32 {
     let input = io::stdin().as_fd().try_clone_to_owned().map(File::from);
