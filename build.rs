@@ -3,20 +3,20 @@
 //! Every file is read and validated with the same code as at run time
 //! (`src/rules/spec.rs`, included below), so a shipped rule with a mistake
 //! fails the build with `file:line:col: message`. The valid set is written
-//! to `$OUT_DIR/rules.bin` as a postcard [`rulespec::Blob`]: an index of ids
+//! to `$OUT_DIR/rules.bin` as a postcard [`spec::Blob`]: an index of ids
 //! and program names plus each rule's own bytes, which `rules::RuleSet`
 //! decodes lazily. No TOML is parsed and no regex is compiled at run time
 //! for the built-in rules until a line needs them.
 
 #[path = "src/rules/spec.rs"]
 #[allow(dead_code)]
-mod rulespec;
+mod spec;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::{env, fs, process};
 
-use rulespec::{Blob, BlobProgram, BlobRule, RuleSpec};
+use spec::{Blob, BlobProgram, BlobRule, RuleSpec};
 
 fn main() {
     println!("cargo:rerun-if-changed=rules");
@@ -57,7 +57,7 @@ fn run() -> Result<(), String> {
         println!("cargo:rerun-if-changed={}", path.display());
         let text = fs::read_to_string(&path)
             .map_err(|e| format!("{name}: cannot read the rule file: {e}"))?;
-        let (rules, errors) = rulespec::parse_file(&text);
+        let (rules, errors) = spec::parse_file(&text);
         for error in &errors {
             failures.push(render(&name, &text, error));
         }
@@ -188,8 +188,8 @@ fn check_round_trip(bytes: &[u8], shipped: &[Shipped]) -> Result<(), String> {
     Ok(())
 }
 
-fn render(file: &str, text: &str, error: &rulespec::SpecError) -> String {
-    let at = rulespec::locate(text, error.span.start);
+fn render(file: &str, text: &str, error: &spec::SpecError) -> String {
+    let at = spec::locate(text, error.span.start);
     let pad: String = at
         .line_text
         .chars()

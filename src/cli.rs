@@ -55,7 +55,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
-    /// Start as a login shell (also when argv[0] starts with `-`).
+    /// Start as a login shell (also when `argv[0]` starts with `-`).
     #[arg(short = 'l', long)]
     pub login: bool,
 

@@ -98,7 +98,7 @@ pub struct Context {
 pub struct SimpleCommand {
     /// `VAR=value` words before the program.
     pub assignments: Vec<(String, Word)>,
-    /// The program (argv[0] as typed, after quote removal) and its arguments.
+    /// The program (`argv[0]` as typed, after quote removal) and its arguments.
     pub argv: Vec<Word>,
     pub redirects: Vec<Redirect>,
     /// From the program word to the end of the command, in the checked line.
@@ -109,9 +109,9 @@ pub struct SimpleCommand {
 }
 
 impl SimpleCommand {
-    /// The program's name for matching: the last path component of argv[0],
+    /// The program's name for matching: the last path component of `argv[0]`,
     /// after `.`/`..` normalisation (`/usr/sbin/../sbin/reboot` is `reboot`).
-    /// `None` when argv[0] is only known at run time (an expansion, a glob or
+    /// `None` when `argv[0]` is only known at run time (an expansion, a glob or
     /// a brace expansion: `/sbin/reboo*`, `{reboot,}`); `Some("")` for a
     /// command with no program (a bare redirection such as `> /etc/fstab`).
     pub fn program(&self) -> Option<&str> {

@@ -11,19 +11,19 @@
 //! | step | file | what it owns |
 //! | --- | --- | --- |
 //! | arguments | [`cli`] | clap types; dispatch to a subcommand, the shell or one request |
-//! | session | [`session`] | configuration, rules, identity, policy, recorder, terminal facts, loaded once |
-//! | order | [`pipeline`] | only the order of the steps below, and what a failed step means |
+//! | session | `session` | configuration, rules, identity, policy, recorder, terminal facts, loaded once |
+//! | order | `pipeline` | only the order of the steps below, and what a failed step means |
 //! | parse | [`parse`] | the shell grammar (brush-parser) behind guards; the walk over its tree; words |
-//! | unwrap | [`unwrap`] | seeing through `sudo`, `env`, `bash -c`, `ssh host …` and other wrappers |
+//! | unwrap | `unwrap` | seeing through `sudo`, `env`, `bash -c`, `ssh host …` and other wrappers |
 //! | commands | [`command`] | the analysed form of a line: every simple command it could run |
 //! | rules | [`rules`] | the rule schema (shared with `build.rs`), matching, the built-in library, site files |
 //! | classify | [`classify`] | every command against the rules: findings and the verdict |
 //! | vocabulary | [`verdict`] | Risk, Action, Finding, Verdict, Ask, Mode, Decision — each defined once |
-//! | policy | [`policy`] | what each risk level asks, what a reason must be, resolved from the configuration |
-//! | confirm | [`confirm`] | the whole conversation with the operator: explain, preview, token, reason |
-//! | preview | [`preview`] | running a rule's dry-run command, bounded |
+//! | policy | `policy` | what each risk level asks, what a reason must be, resolved from the configuration |
+//! | confirm | `confirm` | the whole conversation with the operator: explain, preview, token, reason |
+//! | preview | `preview` | running a rule's dry-run command, bounded |
 //! | audit | [`audit`] | records and their hash chain, redaction, the log writer, recorder, syslog, review |
-//! | exec | [`exec`] | running the approved command, signals, how it ended |
+//! | exec | `exec` | running the approved command, signals, how it ended |
 //! | exit | [`exit`] | every exit status (126/127/128+N mapped once) and the error `main` prints |
 //!
 //! Around the line: [`config`] (the site configuration file), [`shell`]
@@ -49,16 +49,16 @@ pub mod cli;
 pub mod cmd;
 pub mod command;
 pub mod config;
-pub mod confirm;
-pub mod exec;
+pub(crate) mod confirm;
+pub(crate) mod exec;
 pub mod exit;
 pub mod parse;
-pub mod pipeline;
-pub mod policy;
-pub mod preview;
+pub(crate) mod pipeline;
+pub(crate) mod policy;
+pub(crate) mod preview;
 pub mod rules;
-pub mod session;
+pub(crate) mod session;
 pub mod shell;
 pub mod term;
-pub mod unwrap;
+pub(crate) mod unwrap;
 pub mod verdict;

@@ -1,7 +1,7 @@
-pub mod identity;
+pub(crate) mod identity;
 pub mod log;
 pub mod record;
-pub mod recorder;
-pub mod redact;
+pub(crate) mod recorder;
+pub(crate) mod redact;
 pub mod review;
 pub mod syslog;

@@ -1,4 +1,4 @@
-pub mod audit;
+pub(crate) mod audit;
 pub mod check;
-pub mod man;
-pub mod rules;
+pub(crate) mod man;
+pub(crate) mod rules;

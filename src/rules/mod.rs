@@ -22,7 +22,7 @@
 //!   without [`RuleSet::parse_file`]'s validation) makes the rule match
 //!   rather than be skipped: fail closed, never panic.
 
-pub mod dir;
+pub(crate) mod dir;
 pub mod spec;
 
 use std::borrow::Cow;

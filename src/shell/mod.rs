@@ -16,11 +16,11 @@
 //!
 //! docs/SHELL.md is the operator's description of all this.
 
-pub mod complete;
-pub mod editor;
-pub mod foreground;
+pub(crate) mod complete;
+pub(crate) mod editor;
+pub(crate) mod foreground;
 pub mod hint;
-pub mod state;
+pub(crate) mod state;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Read, Write};

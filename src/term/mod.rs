@@ -1,5 +1,5 @@
-pub mod diag;
+pub(crate) mod diag;
 pub mod paint;
-pub mod report;
+pub(crate) mod report;
 pub mod sanitize;
-pub mod width;
+pub(crate) mod width;
