@@ -150,7 +150,7 @@ impl Session {
             paint::no_color_env(),
             io::stderr().is_terminal(),
         );
-        let policy = Policy::from_config(&config, &identity.host, color, width::of_stderr());
+        let policy = Policy::from_config(&config, &identity.who.host, color, width::of_stderr());
         let syslog_target = config.syslog.enabled.then(|| SyslogTarget {
             socket: config.syslog.socket.clone(),
             facility: config.syslog.facility,

@@ -10,17 +10,14 @@ use std::io::IsTerminal;
 
 use nix::unistd::{Uid, User, gethostname, getuid};
 
-/// The facts about the current session.
+use crate::audit::record::Actor;
+
+/// The facts about the current session: who (as every record names them)
+/// and where.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identity {
-    pub host: String,
-    pub user: String,
-    pub uid: u32,
-    /// The person behind sudo/su/ssh, when it differs from `user`.
-    pub login_user: Option<String>,
-    /// `CLIENT_IP CLIENT_PORT` of the ssh connection.
-    pub ssh: Option<String>,
-    pub tty: Option<String>,
+    pub who: Actor,
+    /// The working directory at start.
     pub cwd: String,
 }
 
@@ -71,12 +68,14 @@ pub fn current() -> Identity {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "?".into());
     Identity {
-        host,
-        user,
-        uid,
-        login_user,
-        ssh,
-        tty: tty_name(),
+        who: Actor {
+            host,
+            user,
+            uid,
+            login_user,
+            ssh,
+            tty: tty_name(),
+        },
         cwd,
     }
 }

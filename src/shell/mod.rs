@@ -334,7 +334,7 @@ fn banner(system: &Session, state: &ShellState, color: bool) -> String {
     };
     text.push_str(&format!(
         "safe-run: {label} {} — every command line is checked against {} rules before it runs, and {log}.\n",
-        clean(&system.identity.host, false),
+        clean(&system.identity.who.host, false),
         system.rules.len()
     ));
     text.push_str("safe-run: risky commands are explained first and need a typed confirmation and a reason. Type `help` for safe-run's own commands.\n");
@@ -563,7 +563,7 @@ fn interactive(
         }
     }
     let env_sgr = format!("1;{}", config.environment.color.ansi_fg());
-    let host = short_host(&identity.host).to_string();
+    let host = short_host(&identity.who.host).to_string();
     let root = geteuid().is_root();
     loop {
         let home = state.var("HOME").map(Path::new);
@@ -572,7 +572,7 @@ fn interactive(
             format: &config.shell.prompt,
             env: &config.environment.name,
             env_sgr: &env_sgr,
-            user: &identity.user,
+            user: &identity.who.user,
             host: &host,
             cwd: &cwd,
             root,
