@@ -20,8 +20,16 @@ command -v cargo-deb >/dev/null 2>&1 || {
     exit 2
 }
 
-cargo build --release --locked --quiet
-bin=target/release/safe-run
+# DEB_PROFILE=dev packages the binary the test build already made (what
+# .ci/run does, so CI compiles each profile once); the default is release.
+profile=${DEB_PROFILE:-release}
+case "$profile" in
+    release) dir=release ;;
+    dev) dir=debug ;;
+    *) dir=$profile ;;
+esac
+cargo build --profile "$profile" --locked --quiet
+bin=target/$dir/safe-run
 out=target/deb-assets
 rm -rf "$out"
 mkdir -p "$out/man" "$out/completions"
@@ -74,4 +82,4 @@ awk '
     { print }
 ' "$src" >"$out/logrotate"
 
-cargo deb --no-build --locked "$@"
+cargo deb --no-build --locked --profile "$profile" "$@"
