@@ -137,6 +137,16 @@ pub enum TokenizerError {
     #[error("unterminated here document sequence; tag(s) [{0}] found at: [{1}]")]
     UnterminatedHereDocuments(String, String),
 
+    /// Nested expansions were encountered more deeply than the tokenizer supports.
+    /// [safe-run patch, upstream PR #1270]
+    #[error("expansions nested too deeply (limit: {0})")]
+    ExpansionNestingTooDeep(u32),
+
+    /// The tokenizer did far more work than the input could need: a loop that
+    /// makes no progress. [safe-run patch]
+    #[error("the tokenizer made no progress (work budget of {0} steps exhausted)")]
+    WorkBudgetExhausted(u64),
+
     /// An I/O error occurred while reading from the input stream.
     #[error("failed to read input")]
     ReadError(#[from] std::io::Error),
@@ -242,11 +252,31 @@ impl Default for TokenizerOptions {
     }
 }
 
+/// Maximum depth of nested expansions -- `$(...)`, `$[...]` and friends -- that
+/// the tokenizer will descend into. `consume_nested_construct` and
+/// `next_token_until` are mutually recursive, and the input alone decides how
+/// deep that goes. [safe-run patch, upstream PR #1270]
+const MAX_EXPANSION_NESTING: u32 = 64;
+
+/// Work allowed for every character read, plus [`BASE_WORK_BUDGET`]. Each
+/// step of the tokenizer's loops either consumes a character, yields a token
+/// or ends a construct, so legitimate input needs a small constant number of
+/// steps per character; a loop that spins without progress (as the here-tag
+/// bug fixed by upstream PR #1270 did) exhausts the budget and becomes an
+/// error instead of running forever. [safe-run patch]
+const WORK_PER_CHAR: u64 = 64;
+/// See [`WORK_PER_CHAR`].
+const BASE_WORK_BUDGET: u64 = 100_000;
+
 /// A tokenizer for shell scripts.
 pub(crate) struct Tokenizer<'a, R: ?Sized + std::io::BufRead> {
     char_reader: std::iter::Peekable<utf8_chars::Chars<'a, R>>,
     cross_state: CrossTokenParseState,
     options: TokenizerOptions,
+    /// Current depth of nested expansion consumption; see [`MAX_EXPANSION_NESTING`].
+    expansion_depth: u32,
+    /// Loop steps taken so far; see [`WORK_PER_CHAR`].
+    work: u64,
 }
 
 /// Encapsulates the current token parsing state.
@@ -292,6 +322,14 @@ impl TokenParseState {
 
     pub const fn started_token(&self) -> bool {
         !self.token_so_far.is_empty()
+    }
+
+    /// Returns true if the token so far consists only of blanks: only when
+    /// tokenizing with `include_space`, inside a nested construct. Such blanks
+    /// are not a word, so a `#` after them still begins a comment.
+    /// [safe-run patch, upstream #1253]
+    pub fn only_blanks_so_far(&self) -> bool {
+        !self.token_so_far.is_empty() && self.token_so_far.chars().all(is_blank)
     }
 
     pub fn append_char(&mut self, c: char) {
@@ -532,6 +570,43 @@ pub fn uncached_tokenize_str(
     Ok(tokens)
 }
 
+/// The length in bytes of the body of a command substitution whose `$(`
+/// comes just before `text`: everything up to, not including, the `)` that
+/// closes it, found the way the tokenizer finds it when it reads the whole
+/// line (so here-documents, case patterns, comments and quotes inside are
+/// skipped alike). `None` when it is not closed or cannot be tokenized.
+/// [safe-run patch]
+pub(crate) fn command_substitution_body_len(
+    text: &str,
+    options: &TokenizerOptions,
+) -> Option<usize> {
+    let mut reader = std::io::BufReader::new(text.as_bytes());
+    let mut tokenizer = Tokenizer::new(&mut reader, options);
+    let mut state = TokenParseState::new(&tokenizer.cross_state.cursor);
+    tokenizer
+        .consume_nested_construct(&mut state, ')', "(", 1)
+        .ok()?;
+    // The cursor counts characters, and the closing `)` was consumed.
+    let body_chars = tokenizer.cross_state.cursor.index.checked_sub(1)?;
+    Some(
+        text.char_indices()
+            .nth(body_chars)
+            .map_or(text.len(), |(b, _)| b),
+    )
+}
+
+/// How far through a `case` construct the tokenizer is, so that a pattern's `)`
+/// can be told from a `)` that closes something. [safe-run patch, upstream PR #1255]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CaseState {
+    /// Seen `case`, waiting for `in`.
+    AwaitingIn,
+    /// A pattern may start here; the next unquoted `)` ends it.
+    Pattern,
+    /// Inside an arm's command list, until `;;`.
+    Body,
+}
+
 impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
     pub fn new(reader: &'a mut R, options: &TokenizerOptions) -> Self {
         Tokenizer {
@@ -548,7 +623,21 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                 queued_tokens: vec![],
                 arithmetic_expansion: false,
             },
+            expansion_depth: 0,
+            work: 0,
         }
+    }
+
+    /// Counts one step of work; fails once the work is out of proportion to
+    /// the input read so far. [safe-run patch]
+    fn tick(&mut self) -> Result<(), TokenizerError> {
+        self.work += 1;
+        let chars = u64::try_from(self.cross_state.cursor.index).unwrap_or(u64::MAX);
+        let budget = BASE_WORK_BUDGET.saturating_add(chars.saturating_mul(WORK_PER_CHAR));
+        if self.work > budget {
+            return Err(TokenizerError::WorkBudgetExhausted(budget));
+        }
+        Ok(())
     }
 
     #[expect(clippy::unnecessary_wraps)]
@@ -610,12 +699,41 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
         state: &mut TokenParseState,
         terminating_char: char,
         nesting_open: &str,
+        nesting_count: u32,
+    ) -> Result<(), TokenizerError> {
+        // [safe-run patch, upstream PR #1270] This function and
+        // `next_token_until` are mutually recursive, driven by how deeply the
+        // input nests expansions; bound it so input cannot overflow the stack.
+        if self.expansion_depth >= MAX_EXPANSION_NESTING {
+            return Err(TokenizerError::ExpansionNestingTooDeep(
+                MAX_EXPANSION_NESTING,
+            ));
+        }
+        self.expansion_depth += 1;
+        let result =
+            self.consume_nested_construct_inner(state, terminating_char, nesting_open, nesting_count);
+        self.expansion_depth -= 1;
+        result
+    }
+
+    fn consume_nested_construct_inner(
+        &mut self,
+        state: &mut TokenParseState,
+        terminating_char: char,
+        nesting_open: &str,
         mut nesting_count: u32,
     ) -> Result<(), TokenizerError> {
         let mut pending_here_doc_tokens = vec![];
         let mut drain_here_doc_tokens = false;
+        // [safe-run patch, upstream PR #1255] Where we are inside any `case`
+        // constructs open in this substitution, innermost last: a case
+        // pattern's `)` closes nothing that was opened, so it must not end the
+        // substitution (`$(case a in a) echo Y;; esac)`).
+        let mut case_states: Vec<CaseState> = vec![];
+        let mut at_command_start = true;
 
         loop {
+            self.tick()?;
             let cur_token = if drain_here_doc_tokens && !pending_here_doc_tokens.is_empty() {
                 if pending_here_doc_tokens.len() == 1 {
                     drain_here_doc_tokens = false;
@@ -647,8 +765,45 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
             if let Some(cur_token_value) = cur_token.token {
                 state.append_str(cur_token_value.to_str());
 
+                // Trimmed: a token here carries the blanks that preceded it.
+                let text = cur_token_value.to_str().trim();
+                let is_word = matches!(cur_token_value, Token::Word(..));
+                if terminating_char == ')' && !text.is_empty() {
+                    match text {
+                        // Only a `case` in command position opens a construct:
+                        // `$(echo case in a)` is an `echo`.
+                        "case" if is_word && at_command_start => {
+                            case_states.push(CaseState::AwaitingIn);
+                        }
+                        "in" if case_states.last() == Some(&CaseState::AwaitingIn) => {
+                            case_states.pop();
+                            case_states.push(CaseState::Pattern);
+                        }
+                        ";;" | ";&" | ";;&" if case_states.last() == Some(&CaseState::Body) => {
+                            case_states.pop();
+                            case_states.push(CaseState::Pattern);
+                        }
+                        "esac" if is_word && at_command_start => {
+                            case_states.pop();
+                        }
+                        _ => {}
+                    }
+                    // A command starts after an operator (`;`, `|`, `(`, a
+                    // newline…) or a reserved word that introduces a list.
+                    at_command_start = !is_word
+                        || matches!(
+                            text,
+                            "do" | "then" | "else" | "elif" | "if" | "while" | "until" | "{"
+                                | "!" | "time"
+                        )
+                        || (case_states.last() == Some(&CaseState::Pattern) && text == "in");
+                }
+
                 if matches!(cur_token_value, Token::Operator(o, _) if o == nesting_open) {
-                    nesting_count += 1;
+                    // The `(` that may introduce a case pattern opens nothing either.
+                    if case_states.last() != Some(&CaseState::Pattern) {
+                        nesting_count += 1;
+                    }
                 }
             }
 
@@ -657,6 +812,17 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                     state.append_char('\n');
                 }
                 TokenEndReason::NonNewLineBlank => state.append_char(' '),
+                TokenEndReason::SpecifiedTerminatingChar
+                    if case_states.last() == Some(&CaseState::Pattern) =>
+                {
+                    // A case pattern's `)` ends the pattern, not the construct.
+                    case_states.pop();
+                    case_states.push(CaseState::Body);
+                    at_command_start = true;
+                    if let Some(c) = self.next_char()? {
+                        state.append_char(c);
+                    }
+                }
                 TokenEndReason::SpecifiedTerminatingChar => {
                     nesting_count -= 1;
                     if nesting_count == 0 {
@@ -699,6 +865,8 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
         let mut result: Option<TokenizeResult> = None;
 
         while result.is_none() {
+            self.tick()?;
+
             // First satisfy token results from our queue. Once we exhaust the queue then
             // we'll look at the input stream.
             if !self.cross_state.queued_tokens.is_empty() {
@@ -731,7 +899,15 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
 
                 // Verify we're not in a here document.
                 if !matches!(self.cross_state.here_state, HereState::None) {
-                    if self.remove_here_end_tag(&mut state, &mut result, false)? {
+                    // [safe-run patch, upstream PR #1270] Only look for a
+                    // here-document *end* tag inside a here-document body. In
+                    // any other here state the body never started; the lookup
+                    // could succeed against the empty current token (an empty
+                    // tag, `<<''`, or `<<E$[` and two blanks), queue nothing
+                    // and loop here forever, allocating on every pass.
+                    if matches!(self.cross_state.here_state, HereState::InHereDocs)
+                        && self.remove_here_end_tag(&mut state, &mut result, false)?
+                    {
                         // If we hit end tag without a trailing newline, try to get next token.
                         continue;
                     }
@@ -1144,6 +1320,9 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
             // we'd be wrong.
             else if !state.token_is_operator
                 && (state.started_token() || matches!(terminating_char, Some('}')))
+                // [safe-run patch, upstream #1253] `$( #'<newline>)`: after an
+                // odd number of blanks a `#` still starts a comment.
+                && !(c == '#' && state.only_blanks_so_far())
             {
                 self.consume_char()?;
                 state.append_char(c);

@@ -1070,8 +1070,20 @@ peg::parser! {
             "$(" c:command() ")" { WordPiece::CommandSubstitution(c.to_owned()) } /
             "`" c:backquoted_command() "`" { WordPiece::BackquotedCommandSubstitution(c) }
 
-        pub(crate) rule command() -> &'input str =
-            $(command_piece()*)
+        // [safe-run patch] The body of `$( )` ends where the tokenizer says it
+        // does: a `)` inside a here-document, a case pattern's `)` or a quote in
+        // a comment (`$(cat <<'EOF'` / `a)b` / `EOF` / `)`) does not end it. The
+        // piece-by-piece rule (`command_piece()*`) stopped at the first `)`.
+        pub(crate) rule command() -> &'input str = #{|input, pos| {
+            let rest = input.get(pos..).unwrap_or_default();
+            match crate::tokenizer::command_substitution_body_len(
+                rest,
+                &parser_options.tokenizer_options(),
+            ) {
+                Some(len) => peg::RuleResult::Matched(pos + len, rest.get(..len).unwrap_or_default()),
+                None => peg::RuleResult::Failed,
+            }
+        }}
 
         pub(crate) rule command_piece() -> () =
             word_piece(<[')']>, true /*in_command*/) {} /

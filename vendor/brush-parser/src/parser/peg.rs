@@ -135,7 +135,8 @@ peg::parser! {
         // TODO(arithmetic): evaluate arithmetic end; the semicolon is used in arithmetic for loops.
         rule arithmetic_end() -> () =
             specific_operator(")") specific_operator(")") {} /
-            specific_operator(";") {}
+            specific_operator(";") {} /
+            specific_operator(";;") {}
 
         rule subshell() -> ast::SubshellCommand =
             start:specific_operator("(") list:compound_list() end:specific_operator(")") {
@@ -165,14 +166,22 @@ peg::parser! {
                 ast::CompoundList(items)
             }
 
+        // [safe-run patch] `select NAME [in WORDS]; do LIST; done` has the
+        // grammar of a `for` loop and runs its body once per choice, so it is
+        // read as a `ForClauseCommand` (the AST has no select node; the source
+        // text at `loc` tells them apart).
+        rule for_or_select_word() -> &'input Token =
+            specific_word("for") /
+            non_posix_extensions_enabled() s:specific_word("select") { s }
+
         rule for_clause() -> ast::ForClauseCommand =
-            s:specific_word("for") n:name() linebreak() _in() w:wordlist()? sequential_sep() d:do_group() {
+            s:for_or_select_word() n:name() linebreak() _in() w:wordlist()? sequential_sep() d:do_group() {
                 let start = s.location();
                 let end = &d.loc;
                 let loc = SourceSpan::within(start, end);
                 ast::ForClauseCommand { variable_name: n.to_owned(), values: w, body: d, loc }
             } /
-            s:specific_word("for") n:name() sequential_sep()? d:do_group() {
+            s:for_or_select_word() n:name() sequential_sep()? d:do_group() {
                 let start = s.location();
                 let end = &d.loc;
                 let loc = SourceSpan::within(start, end);
@@ -183,16 +192,24 @@ peg::parser! {
         rule arithmetic_for_clause() -> ast::ArithmeticForClauseCommand =
             s:specific_word("for")
             specific_operator("(") specific_operator("(")
-                initializer:arithmetic_expression()? specific_operator(";")
-                condition:arithmetic_expression()? specific_operator(";")
-                updater:arithmetic_expression()?
+                header:arithmetic_for_header()
             specific_operator(")") specific_operator(")")
             body:arithmetic_for_body() {
+                let (initializer, condition, updater) = header;
                 let start = s.location();
                 let end = &body.loc;
                 let loc = SourceSpan::within(start, end);
                 ast::ArithmeticForClauseCommand { initializer, condition, updater, body, loc }
             }
+
+        // [safe-run patch] `for ((i=0;;i++))`: with no condition the two
+        // semicolons touch, and the tokenizer reads them as the `;;` operator.
+        rule arithmetic_for_header() -> (Option<ast::UnexpandedArithmeticExpr>, Option<ast::UnexpandedArithmeticExpr>, Option<ast::UnexpandedArithmeticExpr>) =
+            initializer:arithmetic_expression()? specific_operator(";")
+            condition:arithmetic_expression()? specific_operator(";")
+            updater:arithmetic_expression()? { (initializer, condition, updater) } /
+            initializer:arithmetic_expression()? specific_operator(";;")
+            updater:arithmetic_expression()? { (initializer, None, updater) }
 
         rule arithmetic_for_body() -> ast::DoGroupCommand =
             sequential_sep()? body:do_group() { body } /
