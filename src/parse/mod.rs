@@ -64,8 +64,14 @@ pub enum ParseError {
     TooDeep { max: usize },
     #[error("the line leaves {count} parentheses open")]
     Unbalanced { count: usize },
+    /// More input could finish the line. `line` and `col` (1-based) say
+    /// where what is left open starts, when known (0 otherwise).
     #[error("the line is not finished: {what}")]
-    Incomplete { what: String },
+    Incomplete {
+        what: String,
+        line: usize,
+        col: usize,
+    },
     #[error("syntax error at line {line}, column {col}{near}")]
     Syntax {
         line: usize,
@@ -100,6 +106,7 @@ pub fn parse_line(line: &str) -> Result<Script, ParseError> {
 /// Parses with explicit limits.
 pub fn parse_with(line: &str, limits: &Limits) -> Result<Script, ParseError> {
     let mut walker = Walker::new(limits);
+    walker.set_root(line);
     let ctx = Ctx::default();
     if line.len() > limits.max_len {
         return Err(ParseError::TooLong {
@@ -161,6 +168,7 @@ pub fn parse_argv(argv: &[String]) -> Result<(String, Script), ParseError> {
         });
     }
     let mut walker = Walker::new(&limits);
+    walker.set_root(&line);
     if !words.is_empty() {
         let cmd = SimpleCommand {
             span: (0, line.len()),

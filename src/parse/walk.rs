@@ -12,7 +12,7 @@ use brush_parser::ParserOptions;
 use brush_parser::ast;
 use brush_parser::word::{self as bword, WordPiece, WordPieceWithSource};
 
-use super::guard::{guard, parse_program};
+use super::guard::{guard, parse_program, relocate};
 use super::word::{ansi_c, brace_words, char_slice, parameter_words, unescape_backquoted};
 use super::{Limits, ParseError};
 use crate::command::{Context, Redirect, RedirectKind, SimpleCommand, Span, Word};
@@ -88,6 +88,9 @@ pub(super) struct Walker<'l> {
     call_stack: Vec<String>,
     steps: usize,
     options: ParserOptions,
+    /// The checked line, to report errors in strings parsed again at their
+    /// place in it.
+    root: String,
 }
 
 pub(super) type Res = Result<(), ParseError>;
@@ -102,7 +105,13 @@ impl<'l> Walker<'l> {
             call_stack: Vec::new(),
             steps: 0,
             options: ParserOptions::default(),
+            root: String::new(),
         }
+    }
+
+    /// Sets the checked line that error positions refer to.
+    pub(super) fn set_root(&mut self, line: &str) {
+        self.root = line.to_string();
     }
 
     pub(super) fn into_commands(self) -> Vec<SimpleCommand> {
@@ -138,7 +147,10 @@ impl<'l> Walker<'l> {
         if text.trim().is_empty() {
             return Ok(());
         }
-        let program = parse_program(text, &self.options)?;
+        let program = parse_program(text, &self.options).map_err(|e| match outer {
+            Some(span) => relocate(e, text, span, &self.root),
+            None => e,
+        })?;
         let src = Src::new(text, outer);
         for list in &program.complete_commands {
             self.compound_list(list, text, &src, ctx, depth)?;
