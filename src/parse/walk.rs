@@ -77,6 +77,40 @@ pub(super) struct Ctx {
     input: Vec<String>,
     /// Runs once per input item (`xargs`, `parallel`).
     per_item: bool,
+    /// Within the function body being walked: the command runs in the
+    /// background or as a stage of a pipeline, i.e. in a process of its own
+    /// next to its caller.
+    spawns: bool,
+    /// Within the function body being walked: the command runs only when a
+    /// test allows it (`&&`, `||`, `if`, `case`, a loop whose items are only
+    /// known at run time), so a recursion through it can end.
+    conditional: bool,
+}
+
+/// What a function calling itself amounts to. The distinction is the
+/// difference between a fork bomb and an ordinary recursive function
+/// (`walk() { for d in "$1"/*; do [ -d "$d" ] && walk "$d"; done; }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Recursion {
+    /// The call spawns a process of its own (in the background, or as a
+    /// pipeline stage) and nothing tests whether to make it: every call
+    /// starts at least one more process, without end (`:(){ :|:& };:`,
+    /// `f(){ f & f; }; f`). Reported as the `<recursive-function>` program.
+    SelfSpawning,
+    /// Anything else: guarded by a condition, or recursing in the same
+    /// process (which bash ends at its nesting limit). The body has been
+    /// walked once; its commands are what the recursion runs.
+    Bounded,
+}
+
+impl Recursion {
+    fn of_call(ctx: &Ctx) -> Recursion {
+        if ctx.spawns && !ctx.conditional {
+            Recursion::SelfSpawning
+        } else {
+            Recursion::Bounded
+        }
+    }
 }
 
 pub(super) struct Walker<'l> {
@@ -168,10 +202,26 @@ impl<'l> Walker<'l> {
     ) -> Res {
         for item in &list.0 {
             let and_or = &item.0;
+            let background;
+            let ctx = if matches!(item.1, ast::SeparatorOperator::Async) && !ctx.spawns {
+                let mut c = ctx.clone();
+                c.spawns = true;
+                background = c;
+                &background
+            } else {
+                ctx
+            };
             self.pipeline(&and_or.first, text, src, ctx, depth)?;
+            if and_or.additional.is_empty() {
+                continue;
+            }
+            // `test && cmd`, `cmd || fallback`: run only if the one before
+            // succeeded (or failed).
+            let mut guarded = ctx.clone();
+            guarded.conditional = true;
             for next in &and_or.additional {
                 let (ast::AndOr::And(p) | ast::AndOr::Or(p)) = next;
-                self.pipeline(p, text, src, ctx, depth)?;
+                self.pipeline(p, text, src, &guarded, depth)?;
             }
         }
         Ok(())
@@ -186,6 +236,15 @@ impl<'l> Walker<'l> {
         depth: usize,
     ) -> Res {
         let mut feed: Option<(String, Vec<String>)> = None;
+        let staged;
+        let ctx = if p.seq.len() > 1 && !ctx.spawns {
+            let mut c = ctx.clone();
+            c.spawns = true;
+            staged = c;
+            &staged
+        } else {
+            ctx
+        };
         for (i, cmd) in p.seq.iter().enumerate() {
             let stage_ctx;
             let ctx_for = if i == 0 {
@@ -311,37 +370,46 @@ impl<'l> Walker<'l> {
             C::BraceGroup(g) => self.compound_list(&g.list, text, src, ctx, depth),
             C::Subshell(s) => self.compound_list(&s.list, text, src, ctx, depth),
             C::ForClause(f) => {
+                // A loop over items known only at run time (a glob, "$@",
+                // a substitution) may run its body no time at all.
+                let mut known_items = f.values.is_some();
                 if let Some(values) = &f.values {
                     for v in values {
-                        self.expand(v, src, ctx, depth)?;
+                        let w = self.expand(v, src, ctx, depth)?;
+                        known_items &= !w.dynamic && !w.glob;
                     }
                 }
                 self.vars.remove(&f.variable_name);
                 let mut inner = ctx.clone();
+                inner.conditional |= !known_items;
                 inner.in_loop = true;
                 inner.loop_vars.push(f.variable_name.clone());
                 self.compound_list(&f.body.list, text, src, &inner, depth)
             }
             C::CaseClause(c) => {
                 self.expand(&c.value, src, ctx, depth)?;
+                let mut arm = ctx.clone();
+                arm.conditional = true;
                 for item in &c.cases {
                     for p in &item.patterns {
                         self.expand(p, src, ctx, depth)?;
                     }
                     if let Some(list) = &item.cmd {
-                        self.compound_list(list, text, src, ctx, depth)?;
+                        self.compound_list(list, text, src, &arm, depth)?;
                     }
                 }
                 Ok(())
             }
             C::IfClause(i) => {
                 self.compound_list(&i.condition, text, src, ctx, depth)?;
-                self.compound_list(&i.then, text, src, ctx, depth)?;
+                let mut branch = ctx.clone();
+                branch.conditional = true;
+                self.compound_list(&i.then, text, src, &branch, depth)?;
                 for e in i.elses.iter().flatten() {
                     if let Some(cond) = &e.condition {
-                        self.compound_list(cond, text, src, ctx, depth)?;
+                        self.compound_list(cond, text, src, &branch, depth)?;
                     }
-                    self.compound_list(&e.body, text, src, ctx, depth)?;
+                    self.compound_list(&e.body, text, src, &branch, depth)?;
                 }
                 Ok(())
             }
@@ -350,6 +418,7 @@ impl<'l> Walker<'l> {
                 inner.in_loop = true;
                 // `while read h; do …; done`: the variables read are unknown.
                 self.compound_list(&w.0, text, src, &inner, depth)?;
+                inner.conditional = true;
                 self.compound_list(&w.1.list, text, src, &inner, depth)
             }
             C::Coprocess(c) => self.command(&c.body, text, src, ctx, depth),
@@ -478,6 +547,14 @@ impl<'l> Walker<'l> {
             feeds.insert(0, feed);
         }
         expand_braces_in_program(&mut cmd.argv);
+        // `%1`, `%?string`: a job spec in command position brings that job
+        // to the foreground (`fg %…`); its `?` is not a glob.
+        if let Some(first) = cmd.argv.first_mut()
+            && !first.dynamic
+            && first.text.starts_with('%')
+        {
+            first.glob = false;
+        }
 
         if cmd.argv.is_empty() {
             // Plain assignments change the shell's variables.
@@ -719,8 +796,7 @@ impl<'l> Walker<'l> {
                     // Globs and brace expansion (`{reboot,}`) change the
                     // words at run time.
                     if !in_double
-                        && (t.contains(['*', '?', '['])
-                            || (t.contains('{') && t.contains(',') && t.contains('}')))
+                        && (is_glob(t) || (t.contains('{') && t.contains(',') && t.contains('}')))
                     {
                         out.glob = true;
                     }
@@ -856,18 +932,25 @@ impl<'l> Walker<'l> {
             let name = first.text.clone();
             if let Some(body) = self.functions.get(&name).cloned() {
                 if self.call_stack.contains(&name) {
-                    let mut c = ctx.clone();
-                    c.via.push("recursive-function".into());
-                    let rec = SimpleCommand {
-                        argv: vec![first.clone()],
-                        span: cmd.span,
-                        ..SimpleCommand::default()
-                    };
-                    self.push(rec, &c);
+                    if Recursion::of_call(ctx) == Recursion::SelfSpawning {
+                        let mut c = ctx.clone();
+                        c.via.push("recursive-function".into());
+                        let rec = SimpleCommand {
+                            argv: vec![first.clone()],
+                            span: cmd.span,
+                            ..SimpleCommand::default()
+                        };
+                        self.push(rec, &c);
+                    }
                     return Ok(());
                 }
                 self.call_stack.push(name);
-                let result = self.function_body(&body, cmd.span, ctx, depth);
+                // Whether a call inside the body spawns or is guarded is a
+                // property of the body, not of where it was called from.
+                let mut body_ctx = ctx.clone();
+                body_ctx.spawns = false;
+                body_ctx.conditional = false;
+                let result = self.function_body(&body, cmd.span, &body_ctx, depth);
                 self.call_stack.pop();
                 return result;
             }
@@ -1049,6 +1132,23 @@ impl<'l> Walker<'l> {
                 });
         self.out.push(cmd);
     }
+}
+
+/// Does unquoted text contain a pattern that pathname expansion would
+/// expand? `*` and `?` always are; `[` only opens a bracket expression when
+/// a `]` closes it later (`[abc]`, `x[0-9]`). So `[` and `]`, the words of
+/// the `test` builtin (`[ -f x ]`), are plain words, as in bash.
+fn is_glob(text: &str) -> bool {
+    if text.contains(['*', '?']) {
+        return true;
+    }
+    // A `]` right after the `[` (or after `[!`/`[^`) is part of the set.
+    text.match_indices('[').any(|(i, _)| {
+        let rest = &text[i + 1..];
+        let rest = rest.strip_prefix(['!', '^']).unwrap_or(rest);
+        let rest = rest.strip_prefix(']').unwrap_or(rest);
+        rest.contains(']')
+    })
 }
 
 /// Brace expansion of the program word: `{reboot,}` runs `reboot`, and
