@@ -16,7 +16,7 @@ use super::guard::{guard, parse_program, relocate};
 use super::word::{ansi_c, brace_words, char_slice, parameter_words, unescape_backquoted};
 use super::{Limits, ParseError};
 use crate::command::{Context, Redirect, RedirectKind, SimpleCommand, Span, Word};
-use crate::unwrap::{Inner, unwrap};
+use crate::unwrap::{Inner, generates_shell_setup, unwrap};
 
 /// How positions in one parsed text map back to the checked line.
 pub(super) struct Src {
@@ -85,6 +85,14 @@ pub(super) struct Ctx {
     /// test allows it (`&&`, `||`, `if`, `case`, a loop whose items are only
     /// known at run time), so a recursion through it can end.
     conditional: bool,
+}
+
+/// The program whose output a command substitution in program position
+/// runs.
+struct Feed {
+    program: String,
+    /// It is a known shell set-up tool, alone in the substitution.
+    shell_setup: bool,
 }
 
 /// What a function calling itself amounts to. The distinction is the
@@ -463,7 +471,7 @@ impl<'l> Walker<'l> {
         let mut input = Vec::new();
         // Programs whose output a process substitution hands to this command.
         let mut feeds: Vec<String> = Vec::new();
-        let mut program_feed: Option<String> = None;
+        let mut program_feed: Option<Feed> = None;
         let mut items: Vec<&Item> = Vec::new();
         if let Some(prefix) = &sc.prefix {
             items.extend(prefix.0.iter());
@@ -544,7 +552,14 @@ impl<'l> Walker<'l> {
         // `"$(curl …)"` as the program runs what curl printed, as
         // `curl … | sh` does.
         if let Some(feed) = program_feed {
-            feeds.insert(0, feed);
+            if feed.shell_setup && cmd.argv.len() == 1 {
+                // `eval "$(ssh-agent -s)"`: runs the set-up code a known
+                // tool prints (unwrap::SHELL_SETUP_GENERATORS). The tool
+                // itself was found and is judged; what it prints is not an
+                // unknown program.
+                return Ok(());
+            }
+            feeds.insert(0, feed.program);
         }
         expand_braces_in_program(&mut cmd.argv);
         // `%1`, `%?string`: a job spec in command position brings that job
@@ -1048,15 +1063,35 @@ impl<'l> Walker<'l> {
 
     /// The program whose output became `word`, when the word is a command
     /// substitution found since `mark`.
-    fn substitution_feed(&self, mark: usize, word: &Word) -> Option<String> {
+    fn substitution_feed(&self, mark: usize, word: &Word) -> Option<Feed> {
         if !word.dynamic || !(word.text.starts_with("$(") || word.text.starts_with('`')) {
             return None;
         }
-        self.out[mark..]
+        let found = &self.out[mark..];
+        let program = found
             .iter()
             .rev()
             .find_map(|c| c.program().filter(|p| !p.is_empty()))
-            .map(str::to_string)
+            .map(str::to_string)?;
+        // The whole word is one substitution holding one command of a
+        // known shell set-up tool.
+        let whole = (word.text.starts_with("$(") && word.text.ends_with(')'))
+            || (word.text.starts_with('`') && word.text.ends_with('`') && word.text.len() > 1);
+        let shell_setup = whole
+            && found.len() == 1
+            && found[0].program().is_some()
+            && found[0].argv.iter().all(|w| !w.dynamic && !w.glob)
+            && generates_shell_setup(
+                &found[0]
+                    .argv
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>(),
+            );
+        Some(Feed {
+            program,
+            shell_setup,
+        })
     }
 
     /// Does this command run a script fed on its stdin? Returns how to name
