@@ -111,9 +111,35 @@ enum Recursion {
     Bounded,
 }
 
+/// How a function call was made, within the body that makes it.
+#[derive(Clone, Copy, Debug)]
+struct CallSite {
+    spawns: bool,
+    conditional: bool,
+}
+
+impl CallSite {
+    fn of(ctx: &Ctx) -> CallSite {
+        CallSite {
+            spawns: ctx.spawns,
+            conditional: ctx.conditional,
+        }
+    }
+}
+
 impl Recursion {
-    fn of_call(ctx: &Ctx) -> Recursion {
-        if ctx.spawns && !ctx.conditional {
+    /// A recursion is the cycle of calls from the function's body back to
+    /// it (`f` calling `f`, or `a` calling `b` calling `a`): it spawns
+    /// without end when some call of the cycle spawns and none is guarded.
+    fn of_cycle(cycle: impl IntoIterator<Item = CallSite>) -> Recursion {
+        let mut spawns = false;
+        for call in cycle {
+            if call.conditional {
+                return Recursion::Bounded;
+            }
+            spawns |= call.spawns;
+        }
+        if spawns {
             Recursion::SelfSpawning
         } else {
             Recursion::Bounded
@@ -127,7 +153,9 @@ pub(super) struct Walker<'l> {
     /// Literal values of variables assigned earlier in the line.
     vars: HashMap<String, String>,
     functions: HashMap<String, Rc<ast::FunctionBody>>,
-    call_stack: Vec<String>,
+    /// The functions being called, outermost first, each with how its call
+    /// was made.
+    call_stack: Vec<(String, CallSite)>,
     steps: usize,
     options: ParserOptions,
     /// The checked line, to report errors in strings parsed again at their
@@ -946,8 +974,12 @@ impl<'l> Walker<'l> {
         if !first.dynamic && !first.text.contains('/') {
             let name = first.text.clone();
             if let Some(body) = self.functions.get(&name).cloned() {
-                if self.call_stack.contains(&name) {
-                    if Recursion::of_call(ctx) == Recursion::SelfSpawning {
+                if let Some(at) = self.call_stack.iter().position(|(n, _)| *n == name) {
+                    let cycle = self.call_stack[at + 1..]
+                        .iter()
+                        .map(|(_, call)| *call)
+                        .chain([CallSite::of(ctx)]);
+                    if Recursion::of_cycle(cycle) == Recursion::SelfSpawning {
                         let mut c = ctx.clone();
                         c.via.push("recursive-function".into());
                         let rec = SimpleCommand {
@@ -959,7 +991,7 @@ impl<'l> Walker<'l> {
                     }
                     return Ok(());
                 }
-                self.call_stack.push(name);
+                self.call_stack.push((name, CallSite::of(ctx)));
                 // Whether a call inside the body spawns or is guarded is a
                 // property of the body, not of where it was called from.
                 let mut body_ctx = ctx.clone();
