@@ -298,26 +298,26 @@ fn line_col_of_byte(text: &str, byte: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Where `text`, a string parsed again from inside the word at `span` of
-/// `root` (`bash -c '…'`, `ssh host '…'`, a here-document fed to a shell),
-/// starts in `root`. It is looked for from the word on (a here-document's
-/// body follows its command); quote removal can change the text, so when it
-/// is not found as is, the part from `offset` on is looked for; failing
-/// that, the word's start is used.
-fn base_in_root(text: &str, offset: usize, span: Span, root: &str) -> usize {
+/// Where the byte at `offset` of `text` is in `root`, `text` being a
+/// string parsed again from inside the word at `span` (`bash -c '…'`,
+/// `ssh host '…'`, a here-document fed to a shell). The text is looked for
+/// from the word on (a here-document's body follows its command); quote
+/// removal can change it, so when it is not found as is, the part from
+/// `offset` on is looked for; failing that, the word's start is used.
+fn position_in_root(text: &str, offset: usize, span: Span, root: &str) -> usize {
     let from = span.0.min(root.len());
     let Some(after) = root.get(from..) else {
         return from;
     };
     if let Some(i) = after.find(text) {
-        return from + i;
+        return from + i + offset;
     }
     let rest: String = text.get(offset..).unwrap_or("").chars().take(16).collect();
     let rest = rest.lines().next().unwrap_or("");
     if !rest.is_empty()
         && let Some(i) = after.find(rest)
     {
-        return (from + i).saturating_sub(offset).max(from);
+        return from + i;
     }
     from
 }
@@ -358,7 +358,6 @@ pub(super) fn relocate(err: ParseError, text: &str, span: Span, root: &str) -> P
         other => return other,
     };
     let offset = byte_of_line_col(text, line, col);
-    let base = base_in_root(text, offset, span, root);
-    let (line, col) = line_col_of_byte(root, base + offset);
+    let (line, col) = line_col_of_byte(root, position_in_root(text, offset, span, root));
     ParseError::Syntax { line, col, near }
 }
