@@ -202,6 +202,11 @@ const PARSER_FORMS: &[Row] = &[
     ("empty here-document delimiter, closed", "true <<''\n\n", "allow none"),
     ("empty here-document delimiter, open", "true <<'' ", "incomplete"),
     ("here tag with an unclosed $[ and tabs", "<<E$[\t\t", "incomplete"),
+    ("here-document opened on the last line", "cat <<EOF", "incomplete"),
+    ("here-string on the last line", "cat <<< \"hi\"", "allow none"),
+    ("<< inside a comment", "echo hi # a <<b", "allow none"),
+    ("shift inside $(( ))", "echo $((1 << 2))", "allow none"),
+    ("shift inside (( ))", "((x <<= 1))", "allow none"),
     ("unclosed quote at the end", "echo 'abc", "incomplete"),
     ("trailing pipe", "ls |", "incomplete"),
     ("if without fi", "if true; then ls", "incomplete"),
@@ -397,6 +402,27 @@ fn runaway_inputs_end_quickly_with_a_verdict_or_an_error() {
                 "{line:?}: an error that says nothing"
             );
         }
+    }
+}
+
+#[test]
+fn the_vendored_parser_itself_ends_on_runaway_inputs() {
+    // safe-run's guard says "not finished" before the parser sees a
+    // here-document opened on the last line; the patched parser must end
+    // on such input by itself too (vendor/brush-parser/PATCHES.md).
+    for line in RUNAWAY_INPUTS {
+        let (tx, rx) = mpsc::channel();
+        let owned = line.to_string();
+        std::thread::spawn(move || {
+            let mut reader = std::io::Cursor::new(owned.into_bytes());
+            let options = brush_parser::ParserOptions::default();
+            let mut parser = brush_parser::Parser::new(&mut reader, &options);
+            let _ = tx.send(parser.parse_program().is_ok());
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_secs(2)).is_ok(),
+            "brush-parser did not return within 2 s on {line:?}"
+        );
     }
 }
 

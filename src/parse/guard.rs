@@ -84,6 +84,37 @@ pub(super) fn guard(text: &str, limits: &Limits) -> Result<(), ParseError> {
                 word_start = false;
                 continue;
             }
+            // A comment runs to the end of its line; nothing in it counts.
+            // (`${#x}` is a length, not a comment.)
+            b'#' if word_start && !quoted && stack.last() != Some(&Frame::Brace) => {
+                i = bytes[i..]
+                    .iter()
+                    .position(|c| *c == b'\n')
+                    .map_or(bytes.len(), |p| i + p);
+                continue;
+            }
+            // A here-string, `<<<`, is one operator.
+            b'<' if !quoted && next == Some(b'<') && bytes.get(i + 2) == Some(&b'<') => {
+                i += 3;
+                word_start = true;
+                continue;
+            }
+            // `<<TAG` at the top level on the last line: the here-document's
+            // text would follow on the next lines, so the line is not
+            // finished. Said here, before the parser sees it, because such
+            // input made brush-parser 0.4.0 loop forever (`true <<'' `,
+            // `<<E$[` and two tabs; see vendor/brush-parser/PATCHES.md).
+            b'<' if !quoted
+                && stack.is_empty()
+                && next == Some(b'<')
+                && !bytes[i..].contains(&b'\n') =>
+            {
+                return Err(ParseError::Incomplete {
+                    what: "a here-document starts on the last line; its text and end tag are still to come".into(),
+                    line: text[..i].matches('\n').count() + 1,
+                    col: text[..i].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+                });
+            }
             b'\'' if !quoted => {
                 // Single quotes: nothing inside counts.
                 let close = bytes[i + 1..].iter().position(|c| *c == b'\'');
