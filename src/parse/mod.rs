@@ -1,11 +1,15 @@
 //! From a shell line to every simple command it could run.
 //!
-//! The grammar is brush-parser's (see NOTES.md for why); this module walks
-//! its syntax tree and removes quotes the way the shell does. Around the
-//! parser sit the guards it needs: a length limit and a nesting limit
-//! checked before parsing (brush-parser takes exponential time on unclosed
-//! `( ( (` and overflows its stack on very deep input), a bound on how often
-//! strings are parsed again (`bash -c "bash -c '…'"`), and a step budget.
+//! The grammar is brush-parser's (see NOTES.md for why), a patched 0.4.0
+//! carried in vendor/brush-parser (PATCHES.md says what and why); this
+//! module walks its syntax tree and removes quotes the way the shell does.
+//! Around the parser sit the guards it needs: a length limit and a nesting
+//! limit checked before parsing (brush-parser takes exponential time on
+//! unclosed `( ( (` and overflows its stack on very deep input), "not
+//! finished" for a here-document opened on the last line (the shape of the
+//! inputs that made 0.4.0 loop forever), a bound on how often strings are
+//! parsed again (`bash -c "bash -c '…'"`), and a step budget. Inside the
+//! patched parser, the tokenizer's work is bounded by the input's length.
 //! Whatever cannot be understood is an error — "cannot tell what runs" —
 //! never a silent "safe".
 //!
