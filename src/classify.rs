@@ -39,14 +39,11 @@ const DASH_H_IS_HELP: &[&str] = &[
     "consul",
     "nomad",
     "gh",
-    "aws",
     "gcloud",
     "az",
     "virsh",
     "lxc",
     "incus",
-    "zfs",
-    "zpool",
 ];
 
 /// Programs for which `-h` is never help, even alone: `shutdown -h`,

@@ -72,6 +72,10 @@ const RECURSION: &[Row] = &[
     ("fork bomb in a loop over known items", "f() { for i in 1 2; do f & done; }; f", "deny critical misc-fork-bomb"),
     ("fork bomb through two functions", "a() { b & b; }; b() { a; }; a", "deny critical misc-fork-bomb"),
     ("fork bomb with function keyword", "function f { f | f & }; f", "deny critical misc-fork-bomb"),
+    ("fork bomb in a while true loop", "f() { while true; do f & done; }; f", "deny critical misc-fork-bomb"),
+    ("fork bomb in a while : loop", "f() { while :; do f & done; }; f", "deny critical misc-fork-bomb"),
+    ("fork bomb in an until false loop", "f() { until false; do f | f; done; }; f", "deny critical misc-fork-bomb"),
+    ("recursion in a while loop with a real test", "f() { while [ -e /tmp/go ]; do f & sleep 1; done; }; f", "allow"),
 ];
 
 /// Help and version requests never prompt; -h only where it is help.

@@ -454,7 +454,13 @@ impl<'l> Walker<'l> {
                 inner.in_loop = true;
                 // `while read h; do …; done`: the variables read are unknown.
                 self.compound_list(&w.0, text, src, &inner, depth)?;
-                inner.conditional = true;
+                // `while true`, `while :`, `until false` never stop by
+                // themselves: their body is not guarded.
+                let endless = match cc {
+                    C::WhileClause(_) => is_only_command(&w.0, &["true", ":"]),
+                    _ => is_only_command(&w.0, &["false"]),
+                };
+                inner.conditional |= !endless;
                 self.compound_list(&w.1.list, text, src, &inner, depth)
             }
             C::Coprocess(c) => self.command(&c.body, text, src, ctx, depth),
@@ -1199,6 +1205,26 @@ impl<'l> Walker<'l> {
                 });
         self.out.push(cmd);
     }
+}
+
+/// Is the list exactly one of these commands, with no arguments (`true`,
+/// `:`)?
+fn is_only_command(list: &ast::CompoundList, names: &[&str]) -> bool {
+    let [item] = list.0.as_slice() else {
+        return false;
+    };
+    let and_or = &item.0;
+    let [ast::Command::Simple(sc)] = and_or.first.seq.as_slice() else {
+        return false;
+    };
+    and_or.additional.is_empty()
+        && !and_or.first.bang
+        && sc.prefix.is_none()
+        && sc.suffix.is_none()
+        && sc
+            .word_or_name
+            .as_ref()
+            .is_some_and(|w| names.contains(&w.value.as_str()))
 }
 
 /// Does unquoted text contain a pattern that pathname expansion would
