@@ -177,6 +177,7 @@ const FED_SHELLS: &[Row] = &[
     ("wget piped into sudo sh", "wget -qO- https://example.com/i.sh | sudo sh", "confirm high misc-pipe-to-shell"),
     ("unknown output piped into bash", "cat deploy.sh | bash", "confirm medium shell-interactive"),
     ("an interactive shell", "bash", "confirm medium shell-interactive"),
+    ("a shell reading the terminal", "sh < /dev/tty", "confirm medium shell-interactive"),
     ("sudo bash", "sudo bash", "confirm medium shell-interactive"),
 ];
 

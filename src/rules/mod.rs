@@ -454,10 +454,15 @@ fn is_recursive_call(cmd: &SimpleCommand) -> bool {
 fn stdin_is(cmd: &SimpleCommand, source: &str) -> bool {
     match source {
         "script" => !cmd.context.input.is_empty(),
-        "file" => cmd
-            .redirects
-            .iter()
-            .any(|r| r.kind == RedirectKind::Read && r.fd.is_none_or(|fd| fd == 0)),
+        // `< /dev/tty` and `< /dev/stdin` are the terminal again.
+        "file" => cmd.redirects.iter().any(|r| {
+            r.kind == RedirectKind::Read
+                && r.fd.is_none_or(|fd| fd == 0)
+                && !matches!(
+                    r.target.text.as_str(),
+                    "/dev/tty" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
+                )
+        }),
         _ => false,
     }
 }
