@@ -5,15 +5,86 @@
 //! everything), with every finding kept so the operator sees each reason.
 //! The fleet blast radius lives here rather than in the rules: the same
 //! `reboot` is one level riskier when it goes to several hosts at once.
+//! So does the one judgement made before any rule: a command that only
+//! asks for help or a version ([`asks_only_for_help`]) runs nothing.
 
 use crate::command::SimpleCommand;
 use crate::parse::{ParseError, Script, parse_line};
 use crate::rules::RuleSet;
 use crate::verdict::{Action, Finding, Verdict};
 
+/// Programs whose `-h` is help wherever it appears (`docker stop -h`,
+/// `kubectl delete -h`): their option parsers reserve it on every
+/// subcommand. Elsewhere `-h` counts as help only when it is the only
+/// argument, because for many programs it means something else (`df -h`,
+/// `sort -h`, `chown -h`, `shutdown -h`).
+const DASH_H_IS_HELP: &[&str] = &[
+    "docker",
+    "podman",
+    "nerdctl",
+    "crictl",
+    "ctr",
+    "kubectl",
+    "oc",
+    "helm",
+    "kubeadm",
+    "k3s",
+    "etcdctl",
+    "systemctl",
+    "journalctl",
+    "apt",
+    "apt-get",
+    "terraform",
+    "vault",
+    "consul",
+    "nomad",
+    "gh",
+    "gcloud",
+    "az",
+    "virsh",
+    "lxc",
+    "incus",
+];
+
+/// Programs for which `-h` is never help, even alone: `shutdown -h`,
+/// `halt -h` and `poweroff -h` halt the machine.
+const DASH_H_IS_NOT_HELP: &[&str] = &["shutdown", "halt", "poweroff", "reboot"];
+
+/// Does the command only ask for help or a version? Then the program prints
+/// text and exits, whatever else the line says: `--help` and `--version`
+/// count anywhere before `--` (GNU and most modern parsers act on them
+/// first); `-h` counts when it is the only argument, or for the programs of
+/// [`DASH_H_IS_HELP`], and never for those of [`DASH_H_IS_NOT_HELP`]. A
+/// command whose program is only known at run time, or that writes a file
+/// through a redirection, is never just asking.
+pub fn asks_only_for_help(cmd: &SimpleCommand) -> bool {
+    let Some(program) = cmd.program() else {
+        return false;
+    };
+    if program.is_empty() || cmd.redirects.iter().any(|r| r.kind.writes()) {
+        return false;
+    }
+    let args = cmd.args();
+    let before_end = args.iter().take_while(|w| w.text != "--");
+    let mut dash_h = false;
+    for w in before_end {
+        match w.text.as_str() {
+            "--help" | "--version" => return true,
+            "-h" => dash_h = true,
+            _ => {}
+        }
+    }
+    dash_h
+        && !DASH_H_IS_NOT_HELP.contains(&program)
+        && (args.len() == 1 || DASH_H_IS_HELP.contains(&program))
+}
+
 /// Every finding for one command.
 pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if asks_only_for_help(cmd) {
+        return findings;
+    }
     for rule in rules.rules_for_command(cmd) {
         let Some(m) = rule.matches(cmd) else { continue };
         let mut risk = rule.risk();

@@ -11,6 +11,75 @@
 
 use crate::command::program_name;
 
+/// Programs whose output is shell code that sets up the current shell
+/// (environment variables, a prompt, completions, hooks), made to be run
+/// with `eval "$(TOOL …)"` from a start-up file: `eval "$(ssh-agent -s)"`,
+/// `eval "$(starship init bash)"`. Each row is a program and the words its
+/// arguments must start with (none: any arguments). The code such a tool
+/// prints is its own, not data from the network or a variable, so running
+/// it is what running the tool is; `eval "$(curl …)"` and `eval "$X"` stay
+/// unknown. A tool belongs here only if its output never depends on input
+/// an attacker could place (a URL, a file to read and echo back).
+pub const SHELL_SETUP_GENERATORS: &[(&str, &[&str])] = &[
+    ("ssh-agent", &[]),
+    ("gpg-agent", &["--daemon"]),
+    ("keychain", &["--eval"]),
+    ("dbus-launch", &["--sh-syntax"]),
+    ("dircolors", &[]),
+    ("lesspipe", &[]),
+    ("lesspipe.sh", &[]),
+    ("resize", &[]),
+    ("starship", &["init"]),
+    ("zoxide", &["init"]),
+    ("atuin", &["init"]),
+    ("mcfly", &["init"]),
+    ("oh-my-posh", &["init"]),
+    ("thefuck", &["--alias"]),
+    ("fzf", &["--bash"]),
+    ("fzf", &["--zsh"]),
+    ("direnv", &["hook"]),
+    ("rbenv", &["init"]),
+    ("pyenv", &["init"]),
+    ("pyenv", &["virtualenv-init"]),
+    ("nodenv", &["init"]),
+    ("goenv", &["init"]),
+    ("jenv", &["init"]),
+    ("plenv", &["init"]),
+    ("fnm", &["env"]),
+    ("mise", &["activate"]),
+    ("rtx", &["activate"]),
+    ("brew", &["shellenv"]),
+    ("opam", &["env"]),
+    ("luarocks", &["path"]),
+    ("conda", &["shell.bash", "hook"]),
+    ("conda", &["shell.zsh", "hook"]),
+    ("micromamba", &["shell", "hook"]),
+    ("poetry", &["env", "activate"]),
+    ("kubectl", &["completion"]),
+    ("helm", &["completion"]),
+    ("kubeadm", &["completion"]),
+    ("minikube", &["completion"]),
+    ("kind", &["completion"]),
+    ("gh", &["completion"]),
+    ("rustup", &["completions"]),
+    ("npm", &["completion"]),
+    ("pip", &["completion"]),
+    ("pip3", &["completion"]),
+    ("register-python-argcomplete", &[]),
+];
+
+/// Is this argv one of the [`SHELL_SETUP_GENERATORS`]? The program is
+/// matched by name (`/usr/bin/ssh-agent` is `ssh-agent`).
+pub fn generates_shell_setup(argv: &[&str]) -> bool {
+    let Some((first, args)) = argv.split_first() else {
+        return false;
+    };
+    let program = program_name(first);
+    SHELL_SETUP_GENERATORS
+        .iter()
+        .any(|(name, prefix)| *name == program && args.starts_with(prefix))
+}
+
 /// What a wrapper runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Inner {
@@ -1292,5 +1361,28 @@ mod tests {
         let u = unwrap(&argv).unwrap();
         assert!(u.keep_self);
         assert_eq!(u.inner.len(), 2);
+    }
+
+    #[test]
+    fn known_shell_setup_tools_and_their_arguments() {
+        for argv in [
+            &["ssh-agent", "-s"][..],
+            &["/usr/bin/ssh-agent"],
+            &["starship", "init", "bash"],
+            &["direnv", "hook", "zsh"],
+            &["kubectl", "completion", "bash"],
+            &["conda", "shell.bash", "hook"],
+        ] {
+            assert!(generates_shell_setup(argv), "{argv:?}");
+        }
+        for argv in [
+            &["curl", "-s", "https://x"][..],
+            &["starship", "--version"],
+            &["kubectl", "get", "pods"],
+            &["poetry", "env"],
+            &[],
+        ] {
+            assert!(!generates_shell_setup(argv), "{argv:?}");
+        }
     }
 }

@@ -84,6 +84,37 @@ pub(super) fn guard(text: &str, limits: &Limits) -> Result<(), ParseError> {
                 word_start = false;
                 continue;
             }
+            // A comment runs to the end of its line; nothing in it counts.
+            // (`${#x}` is a length, not a comment.)
+            b'#' if word_start && !quoted && stack.last() != Some(&Frame::Brace) => {
+                i = bytes[i..]
+                    .iter()
+                    .position(|c| *c == b'\n')
+                    .map_or(bytes.len(), |p| i + p);
+                continue;
+            }
+            // A here-string, `<<<`, is one operator.
+            b'<' if !quoted && next == Some(b'<') && bytes.get(i + 2) == Some(&b'<') => {
+                i += 3;
+                word_start = true;
+                continue;
+            }
+            // `<<TAG` at the top level on the last line: the here-document's
+            // text would follow on the next lines, so the line is not
+            // finished. Said here, before the parser sees it, because such
+            // input made brush-parser 0.4.0 loop forever (`true <<'' `,
+            // `<<E$[` and two tabs; see vendor/brush-parser/PATCHES.md).
+            b'<' if !quoted
+                && stack.is_empty()
+                && next == Some(b'<')
+                && !bytes[i..].contains(&b'\n') =>
+            {
+                return Err(ParseError::Incomplete {
+                    what: "a here-document starts on the last line; its text and end tag are still to come".into(),
+                    line: text[..i].matches('\n').count() + 1,
+                    col: text[..i].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+                });
+            }
             b'\'' if !quoted => {
                 // Single quotes: nothing inside counts.
                 let close = bytes[i + 1..].iter().position(|c| *c == b'\'');
@@ -209,9 +240,15 @@ pub(super) fn quiet_panics_in_parser() {
 pub(super) fn convert_error(e: brush_parser::ParseError, text: &str) -> ParseError {
     use brush_parser::ParseError as P;
     match e {
-        P::ParsingAtEndOfInput => ParseError::Incomplete {
-            what: "the command is not complete".into(),
-        },
+        P::ParsingAtEndOfInput => {
+            let lines = text.split('\n').count();
+            let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            ParseError::Incomplete {
+                what: "the command is not complete".into(),
+                line: lines,
+                col,
+            }
+        }
         P::ParsingNear(pos) => {
             let near: String = text.chars().skip(pos.index).take(20).collect();
             let near = near.lines().next().unwrap_or("").to_string();
@@ -226,6 +263,15 @@ pub(super) fn convert_error(e: brush_parser::ParseError, text: &str) -> ParseErr
             }
         }
         P::Tokenizing { inner, position } => {
+            // An unclosed quote is best shown where it opens.
+            let opened = match &inner {
+                TokenizerError::UnterminatedSingleQuote(p)
+                | TokenizerError::UnterminatedAnsiCQuote(p)
+                | TokenizerError::UnterminatedDoubleQuote(p)
+                | TokenizerError::UnterminatedBackquote(p) => Some(p.clone()),
+                _ => None,
+            };
+            let position = opened.or(position);
             let unfinished = matches!(
                 inner,
                 TokenizerError::UnterminatedEscapeSequence
@@ -241,8 +287,11 @@ pub(super) fn convert_error(e: brush_parser::ParseError, text: &str) -> ParseErr
                     | TokenizerError::MissingHereTagForDocumentBody
             );
             if unfinished {
+                let (line, col) = position.map_or((0, 0), |p| (p.line, p.column));
                 ParseError::Incomplete {
                     what: inner.to_string(),
+                    line,
+                    col,
                 }
             } else {
                 let (line, col) = position.map_or((1, 1), |p| (p.line, p.column));
@@ -254,4 +303,92 @@ pub(super) fn convert_error(e: brush_parser::ParseError, text: &str) -> ParseErr
             }
         }
     }
+}
+
+/// The byte offset in `text` of a 1-based line and (char) column.
+fn byte_of_line_col(text: &str, line: usize, col: usize) -> usize {
+    let mut offset = 0;
+    for (n, l) in text.split('\n').enumerate() {
+        if n + 1 == line {
+            return offset
+                + l.char_indices()
+                    .nth(col.saturating_sub(1))
+                    .map_or(l.len(), |(b, _)| b);
+        }
+        offset += l.len() + 1;
+    }
+    text.len()
+}
+
+/// The 1-based line and column of a byte offset in `text`.
+fn line_col_of_byte(text: &str, byte: usize) -> (usize, usize) {
+    let byte = byte.min(text.len());
+    let before = text.get(..byte).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Where the byte at `offset` of `text` is in `root`, `text` being a
+/// string parsed again from inside the word at `span` (`bash -c '…'`,
+/// `ssh host '…'`, a here-document fed to a shell). The text is looked for
+/// from the word on (a here-document's body follows its command); quote
+/// removal can change it, so when it is not found as is, the part from
+/// `offset` on is looked for; failing that, the word's start is used.
+fn position_in_root(text: &str, offset: usize, span: Span, root: &str) -> usize {
+    let from = span.0.min(root.len());
+    let Some(after) = root.get(from..) else {
+        return from;
+    };
+    if let Some(i) = after.find(text) {
+        return from + i + offset;
+    }
+    let rest: String = text.get(offset..).unwrap_or("").chars().take(16).collect();
+    let rest = rest.lines().next().unwrap_or("");
+    if !rest.is_empty()
+        && let Some(i) = after.find(rest)
+    {
+        return from + i;
+    }
+    from
+}
+
+/// Drops the tokenizer's own "at L,C" from a message: it counts within the
+/// nested string, and the error is reported at its place in the line.
+fn without_inner_position(what: &str) -> &str {
+    match what.rsplit_once(" at ") {
+        Some((head, pos))
+            if !pos.is_empty() && pos.chars().all(|c| c.is_ascii_digit() || c == ',') =>
+        {
+            head
+        }
+        _ => what,
+    }
+}
+
+/// An error found in a string parsed again from inside a word, moved to
+/// where it is in the checked line. The string was closed (it is a word),
+/// so no more input can finish it: "not finished" inside it is a syntax
+/// error at the place it points to.
+pub(super) fn relocate(err: ParseError, text: &str, span: Span, root: &str) -> ParseError {
+    let (line, col, near) = match err {
+        ParseError::Syntax { line, col, near } => (line, col, near),
+        ParseError::Incomplete { what, line, col } => {
+            let (line, col) = if line == 0 {
+                line_col_of_byte(text, text.len())
+            } else {
+                (line, col)
+            };
+            let what = without_inner_position(&what);
+            (
+                line,
+                col,
+                format!(": the inner command is cut short: {what}"),
+            )
+        }
+        other => return other,
+    };
+    let offset = byte_of_line_col(text, line, col);
+    let (line, col) = line_col_of_byte(root, position_in_root(text, offset, span, root));
+    ParseError::Syntax { line, col, near }
 }

@@ -1,11 +1,15 @@
 //! From a shell line to every simple command it could run.
 //!
-//! The grammar is brush-parser's (see NOTES.md for why); this module walks
-//! its syntax tree and removes quotes the way the shell does. Around the
-//! parser sit the guards it needs: a length limit and a nesting limit
-//! checked before parsing (brush-parser takes exponential time on unclosed
-//! `( ( (` and overflows its stack on very deep input), a bound on how often
-//! strings are parsed again (`bash -c "bash -c '…'"`), and a step budget.
+//! The grammar is brush-parser's (see NOTES.md for why), a patched 0.4.0
+//! carried in vendor/brush-parser (PATCHES.md says what and why); this
+//! module walks its syntax tree and removes quotes the way the shell does.
+//! Around the parser sit the guards it needs: a length limit and a nesting
+//! limit checked before parsing (brush-parser takes exponential time on
+//! unclosed `( ( (` and overflows its stack on very deep input), "not
+//! finished" for a here-document opened on the last line (the shape of the
+//! inputs that made 0.4.0 loop forever), a bound on how often strings are
+//! parsed again (`bash -c "bash -c '…'"`), and a step budget. Inside the
+//! patched parser, the tokenizer's work is bounded by the input's length.
 //! Whatever cannot be understood is an error — "cannot tell what runs" —
 //! never a silent "safe".
 //!
@@ -64,8 +68,14 @@ pub enum ParseError {
     TooDeep { max: usize },
     #[error("the line leaves {count} parentheses open")]
     Unbalanced { count: usize },
+    /// More input could finish the line. `line` and `col` (1-based) say
+    /// where what is left open starts, when known (0 otherwise).
     #[error("the line is not finished: {what}")]
-    Incomplete { what: String },
+    Incomplete {
+        what: String,
+        line: usize,
+        col: usize,
+    },
     #[error("syntax error at line {line}, column {col}{near}")]
     Syntax {
         line: usize,
@@ -100,6 +110,7 @@ pub fn parse_line(line: &str) -> Result<Script, ParseError> {
 /// Parses with explicit limits.
 pub fn parse_with(line: &str, limits: &Limits) -> Result<Script, ParseError> {
     let mut walker = Walker::new(limits);
+    walker.set_root(line);
     let ctx = Ctx::default();
     if line.len() > limits.max_len {
         return Err(ParseError::TooLong {
@@ -161,6 +172,7 @@ pub fn parse_argv(argv: &[String]) -> Result<(String, Script), ParseError> {
         });
     }
     let mut walker = Walker::new(&limits);
+    walker.set_root(&line);
     if !words.is_empty() {
         let cmd = SimpleCommand {
             span: (0, line.len()),

@@ -12,11 +12,11 @@ use brush_parser::ParserOptions;
 use brush_parser::ast;
 use brush_parser::word::{self as bword, WordPiece, WordPieceWithSource};
 
-use super::guard::{guard, parse_program};
+use super::guard::{guard, parse_program, relocate};
 use super::word::{ansi_c, brace_words, char_slice, parameter_words, unescape_backquoted};
 use super::{Limits, ParseError};
 use crate::command::{Context, Redirect, RedirectKind, SimpleCommand, Span, Word};
-use crate::unwrap::{Inner, unwrap};
+use crate::unwrap::{Inner, generates_shell_setup, unwrap};
 
 /// How positions in one parsed text map back to the checked line.
 pub(super) struct Src {
@@ -77,6 +77,74 @@ pub(super) struct Ctx {
     input: Vec<String>,
     /// Runs once per input item (`xargs`, `parallel`).
     per_item: bool,
+    /// Within the function body being walked: the command runs in the
+    /// background or as a stage of a pipeline, i.e. in a process of its own
+    /// next to its caller.
+    spawns: bool,
+    /// Within the function body being walked: the command runs only when a
+    /// test allows it (`&&`, `||`, `if`, `case`, a loop whose items are only
+    /// known at run time), so a recursion through it can end.
+    conditional: bool,
+}
+
+/// The program whose output a command substitution in program position
+/// runs.
+struct Feed {
+    program: String,
+    /// It is a known shell set-up tool, alone in the substitution.
+    shell_setup: bool,
+}
+
+/// What a function calling itself amounts to. The distinction is the
+/// difference between a fork bomb and an ordinary recursive function
+/// (`walk() { for d in "$1"/*; do [ -d "$d" ] && walk "$d"; done; }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Recursion {
+    /// The call spawns a process of its own (in the background, or as a
+    /// pipeline stage) and nothing tests whether to make it: every call
+    /// starts at least one more process, without end (`:(){ :|:& };:`,
+    /// `f(){ f & f; }; f`). Reported as the `<recursive-function>` program.
+    SelfSpawning,
+    /// Anything else: guarded by a condition, or recursing in the same
+    /// process (which bash ends at its nesting limit). The body has been
+    /// walked once; its commands are what the recursion runs.
+    Bounded,
+}
+
+/// How a function call was made, within the body that makes it.
+#[derive(Clone, Copy, Debug)]
+struct CallSite {
+    spawns: bool,
+    conditional: bool,
+}
+
+impl CallSite {
+    fn of(ctx: &Ctx) -> CallSite {
+        CallSite {
+            spawns: ctx.spawns,
+            conditional: ctx.conditional,
+        }
+    }
+}
+
+impl Recursion {
+    /// A recursion is the cycle of calls from the function's body back to
+    /// it (`f` calling `f`, or `a` calling `b` calling `a`): it spawns
+    /// without end when some call of the cycle spawns and none is guarded.
+    fn of_cycle(cycle: impl IntoIterator<Item = CallSite>) -> Recursion {
+        let mut spawns = false;
+        for call in cycle {
+            if call.conditional {
+                return Recursion::Bounded;
+            }
+            spawns |= call.spawns;
+        }
+        if spawns {
+            Recursion::SelfSpawning
+        } else {
+            Recursion::Bounded
+        }
+    }
 }
 
 pub(super) struct Walker<'l> {
@@ -85,9 +153,14 @@ pub(super) struct Walker<'l> {
     /// Literal values of variables assigned earlier in the line.
     vars: HashMap<String, String>,
     functions: HashMap<String, Rc<ast::FunctionBody>>,
-    call_stack: Vec<String>,
+    /// The functions being called, outermost first, each with how its call
+    /// was made.
+    call_stack: Vec<(String, CallSite)>,
     steps: usize,
     options: ParserOptions,
+    /// The checked line, to report errors in strings parsed again at their
+    /// place in it.
+    root: String,
 }
 
 pub(super) type Res = Result<(), ParseError>;
@@ -102,7 +175,13 @@ impl<'l> Walker<'l> {
             call_stack: Vec::new(),
             steps: 0,
             options: ParserOptions::default(),
+            root: String::new(),
         }
+    }
+
+    /// Sets the checked line that error positions refer to.
+    pub(super) fn set_root(&mut self, line: &str) {
+        self.root = line.to_string();
     }
 
     pub(super) fn into_commands(self) -> Vec<SimpleCommand> {
@@ -138,7 +217,10 @@ impl<'l> Walker<'l> {
         if text.trim().is_empty() {
             return Ok(());
         }
-        let program = parse_program(text, &self.options)?;
+        let program = parse_program(text, &self.options).map_err(|e| match outer {
+            Some(span) => relocate(e, text, span, &self.root),
+            None => e,
+        })?;
         let src = Src::new(text, outer);
         for list in &program.complete_commands {
             self.compound_list(list, text, &src, ctx, depth)?;
@@ -156,10 +238,26 @@ impl<'l> Walker<'l> {
     ) -> Res {
         for item in &list.0 {
             let and_or = &item.0;
+            let background;
+            let ctx = if matches!(item.1, ast::SeparatorOperator::Async) && !ctx.spawns {
+                let mut c = ctx.clone();
+                c.spawns = true;
+                background = c;
+                &background
+            } else {
+                ctx
+            };
             self.pipeline(&and_or.first, text, src, ctx, depth)?;
+            if and_or.additional.is_empty() {
+                continue;
+            }
+            // `test && cmd`, `cmd || fallback`: run only if the one before
+            // succeeded (or failed).
+            let mut guarded = ctx.clone();
+            guarded.conditional = true;
             for next in &and_or.additional {
                 let (ast::AndOr::And(p) | ast::AndOr::Or(p)) = next;
-                self.pipeline(p, text, src, ctx, depth)?;
+                self.pipeline(p, text, src, &guarded, depth)?;
             }
         }
         Ok(())
@@ -174,6 +272,15 @@ impl<'l> Walker<'l> {
         depth: usize,
     ) -> Res {
         let mut feed: Option<(String, Vec<String>)> = None;
+        let staged;
+        let ctx = if p.seq.len() > 1 && !ctx.spawns {
+            let mut c = ctx.clone();
+            c.spawns = true;
+            staged = c;
+            &staged
+        } else {
+            ctx
+        };
         for (i, cmd) in p.seq.iter().enumerate() {
             let stage_ctx;
             let ctx_for = if i == 0 {
@@ -299,37 +406,46 @@ impl<'l> Walker<'l> {
             C::BraceGroup(g) => self.compound_list(&g.list, text, src, ctx, depth),
             C::Subshell(s) => self.compound_list(&s.list, text, src, ctx, depth),
             C::ForClause(f) => {
+                // A loop over items known only at run time (a glob, "$@",
+                // a substitution) may run its body no time at all.
+                let mut known_items = f.values.is_some();
                 if let Some(values) = &f.values {
                     for v in values {
-                        self.expand(v, src, ctx, depth)?;
+                        let w = self.expand(v, src, ctx, depth)?;
+                        known_items &= !w.dynamic && !w.glob;
                     }
                 }
                 self.vars.remove(&f.variable_name);
                 let mut inner = ctx.clone();
+                inner.conditional |= !known_items;
                 inner.in_loop = true;
                 inner.loop_vars.push(f.variable_name.clone());
                 self.compound_list(&f.body.list, text, src, &inner, depth)
             }
             C::CaseClause(c) => {
                 self.expand(&c.value, src, ctx, depth)?;
+                let mut arm = ctx.clone();
+                arm.conditional = true;
                 for item in &c.cases {
                     for p in &item.patterns {
                         self.expand(p, src, ctx, depth)?;
                     }
                     if let Some(list) = &item.cmd {
-                        self.compound_list(list, text, src, ctx, depth)?;
+                        self.compound_list(list, text, src, &arm, depth)?;
                     }
                 }
                 Ok(())
             }
             C::IfClause(i) => {
                 self.compound_list(&i.condition, text, src, ctx, depth)?;
-                self.compound_list(&i.then, text, src, ctx, depth)?;
+                let mut branch = ctx.clone();
+                branch.conditional = true;
+                self.compound_list(&i.then, text, src, &branch, depth)?;
                 for e in i.elses.iter().flatten() {
                     if let Some(cond) = &e.condition {
-                        self.compound_list(cond, text, src, ctx, depth)?;
+                        self.compound_list(cond, text, src, &branch, depth)?;
                     }
-                    self.compound_list(&e.body, text, src, ctx, depth)?;
+                    self.compound_list(&e.body, text, src, &branch, depth)?;
                 }
                 Ok(())
             }
@@ -338,6 +454,13 @@ impl<'l> Walker<'l> {
                 inner.in_loop = true;
                 // `while read h; do …; done`: the variables read are unknown.
                 self.compound_list(&w.0, text, src, &inner, depth)?;
+                // `while true`, `while :`, `until false` never stop by
+                // themselves: their body is not guarded.
+                let endless = match cc {
+                    C::WhileClause(_) => is_only_command(&w.0, &["true", ":"]),
+                    _ => is_only_command(&w.0, &["false"]),
+                };
+                inner.conditional |= !endless;
                 self.compound_list(&w.1.list, text, src, &inner, depth)
             }
             C::Coprocess(c) => self.command(&c.body, text, src, ctx, depth),
@@ -382,7 +505,7 @@ impl<'l> Walker<'l> {
         let mut input = Vec::new();
         // Programs whose output a process substitution hands to this command.
         let mut feeds: Vec<String> = Vec::new();
-        let mut program_feed: Option<String> = None;
+        let mut program_feed: Option<Feed> = None;
         let mut items: Vec<&Item> = Vec::new();
         if let Some(prefix) = &sc.prefix {
             items.extend(prefix.0.iter());
@@ -463,9 +586,24 @@ impl<'l> Walker<'l> {
         // `"$(curl …)"` as the program runs what curl printed, as
         // `curl … | sh` does.
         if let Some(feed) = program_feed {
-            feeds.insert(0, feed);
+            if feed.shell_setup && cmd.argv.len() == 1 {
+                // `eval "$(ssh-agent -s)"`: runs the set-up code a known
+                // tool prints (unwrap::SHELL_SETUP_GENERATORS). The tool
+                // itself was found and is judged; what it prints is not an
+                // unknown program.
+                return Ok(());
+            }
+            feeds.insert(0, feed.program);
         }
         expand_braces_in_program(&mut cmd.argv);
+        // `%1`, `%?string`: a job spec in command position brings that job
+        // to the foreground (`fg %…`); its `?` is not a glob.
+        if let Some(first) = cmd.argv.first_mut()
+            && !first.dynamic
+            && first.text.starts_with('%')
+        {
+            first.glob = false;
+        }
 
         if cmd.argv.is_empty() {
             // Plain assignments change the shell's variables.
@@ -707,8 +845,7 @@ impl<'l> Walker<'l> {
                     // Globs and brace expansion (`{reboot,}`) change the
                     // words at run time.
                     if !in_double
-                        && (t.contains(['*', '?', '['])
-                            || (t.contains('{') && t.contains(',') && t.contains('}')))
+                        && (is_glob(t) || (t.contains('{') && t.contains(',') && t.contains('}')))
                     {
                         out.glob = true;
                     }
@@ -843,19 +980,30 @@ impl<'l> Walker<'l> {
         if !first.dynamic && !first.text.contains('/') {
             let name = first.text.clone();
             if let Some(body) = self.functions.get(&name).cloned() {
-                if self.call_stack.contains(&name) {
-                    let mut c = ctx.clone();
-                    c.via.push("recursive-function".into());
-                    let rec = SimpleCommand {
-                        argv: vec![first.clone()],
-                        span: cmd.span,
-                        ..SimpleCommand::default()
-                    };
-                    self.push(rec, &c);
+                if let Some(at) = self.call_stack.iter().position(|(n, _)| *n == name) {
+                    let cycle = self.call_stack[at + 1..]
+                        .iter()
+                        .map(|(_, call)| *call)
+                        .chain([CallSite::of(ctx)]);
+                    if Recursion::of_cycle(cycle) == Recursion::SelfSpawning {
+                        let mut c = ctx.clone();
+                        c.via.push("recursive-function".into());
+                        let rec = SimpleCommand {
+                            argv: vec![first.clone()],
+                            span: cmd.span,
+                            ..SimpleCommand::default()
+                        };
+                        self.push(rec, &c);
+                    }
                     return Ok(());
                 }
-                self.call_stack.push(name);
-                let result = self.function_body(&body, cmd.span, ctx, depth);
+                self.call_stack.push((name, CallSite::of(ctx)));
+                // Whether a call inside the body spawns or is guarded is a
+                // property of the body, not of where it was called from.
+                let mut body_ctx = ctx.clone();
+                body_ctx.spawns = false;
+                body_ctx.conditional = false;
+                let result = self.function_body(&body, cmd.span, &body_ctx, depth);
                 self.call_stack.pop();
                 return result;
             }
@@ -953,15 +1101,35 @@ impl<'l> Walker<'l> {
 
     /// The program whose output became `word`, when the word is a command
     /// substitution found since `mark`.
-    fn substitution_feed(&self, mark: usize, word: &Word) -> Option<String> {
+    fn substitution_feed(&self, mark: usize, word: &Word) -> Option<Feed> {
         if !word.dynamic || !(word.text.starts_with("$(") || word.text.starts_with('`')) {
             return None;
         }
-        self.out[mark..]
+        let found = &self.out[mark..];
+        let program = found
             .iter()
             .rev()
             .find_map(|c| c.program().filter(|p| !p.is_empty()))
-            .map(str::to_string)
+            .map(str::to_string)?;
+        // The whole word is one substitution holding one command of a
+        // known shell set-up tool.
+        let whole = (word.text.starts_with("$(") && word.text.ends_with(')'))
+            || (word.text.starts_with('`') && word.text.ends_with('`') && word.text.len() > 1);
+        let shell_setup = whole
+            && found.len() == 1
+            && found[0].program().is_some()
+            && found[0].argv.iter().all(|w| !w.dynamic && !w.glob)
+            && generates_shell_setup(
+                &found[0]
+                    .argv
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>(),
+            );
+        Some(Feed {
+            program,
+            shell_setup,
+        })
     }
 
     /// Does this command run a script fed on its stdin? Returns how to name
@@ -1037,6 +1205,43 @@ impl<'l> Walker<'l> {
                 });
         self.out.push(cmd);
     }
+}
+
+/// Is the list exactly one of these commands, with no arguments (`true`,
+/// `:`)?
+fn is_only_command(list: &ast::CompoundList, names: &[&str]) -> bool {
+    let [item] = list.0.as_slice() else {
+        return false;
+    };
+    let and_or = &item.0;
+    let [ast::Command::Simple(sc)] = and_or.first.seq.as_slice() else {
+        return false;
+    };
+    and_or.additional.is_empty()
+        && !and_or.first.bang
+        && sc.prefix.is_none()
+        && sc.suffix.is_none()
+        && sc
+            .word_or_name
+            .as_ref()
+            .is_some_and(|w| names.contains(&w.value.as_str()))
+}
+
+/// Does unquoted text contain a pattern that pathname expansion would
+/// expand? `*` and `?` always are; `[` only opens a bracket expression when
+/// a `]` closes it later (`[abc]`, `x[0-9]`). So `[` and `]`, the words of
+/// the `test` builtin (`[ -f x ]`), are plain words, as in bash.
+fn is_glob(text: &str) -> bool {
+    if text.contains(['*', '?']) {
+        return true;
+    }
+    // A `]` right after the `[` (or after `[!`/`[^`) is part of the set.
+    text.match_indices('[').any(|(i, _)| {
+        let rest = &text[i + 1..];
+        let rest = rest.strip_prefix(['!', '^']).unwrap_or(rest);
+        let rest = rest.strip_prefix(']').unwrap_or(rest);
+        rest.contains(']')
+    })
 }
 
 /// Brace expansion of the program word: `{reboot,}` runs `reboot`, and

@@ -213,7 +213,7 @@ impl Rule {
         let spec = &self.matcher;
         let args = cmd.args();
         let value_flags = spec.value_flags.as_deref().unwrap_or(&[]);
-        let words = Words::split(args, value_flags);
+        let words = Words::split(args, value_flags, spec.max_options);
 
         let sub_len = if spec.subcommand.is_some() {
             self.subcommand_len(&words.positionals)?
@@ -246,6 +246,11 @@ impl Rule {
         }
         if let Some(flags) = &spec.unless_flags
             && flags.iter().any(|f| words.has_flag(f, value_flags))
+        {
+            return None;
+        }
+        if let Some(sources) = &spec.unless_stdin
+            && sources.iter().any(|s| stdin_is(cmd, s))
         {
             return None;
         }
@@ -377,30 +382,69 @@ fn is_recursive_call(cmd: &SimpleCommand) -> bool {
     cmd.context.via.iter().any(|v| v.contains(RECURSIVE_VIA))
 }
 
+/// Is the command's stdin of this kind (`unless_stdin`, see
+/// [`spec::STDIN_SOURCES`])? `script`: text the guard knows reaches stdin (a
+/// here-document, a here-string, `echo`/`printf` piped in); the walk checks
+/// it as a script of its own. `file`: stdin is redirected from a file. A
+/// pipe from a program whose output is unknown (`curl … | bash`) is neither.
+fn stdin_is(cmd: &SimpleCommand, source: &str) -> bool {
+    match source {
+        "script" => !cmd.context.input.is_empty(),
+        // `< /dev/tty` and `< /dev/stdin` are the terminal again.
+        "file" => cmd.redirects.iter().any(|r| {
+            r.kind == RedirectKind::Read
+                && r.fd.is_none_or(|fd| fd == 0)
+                && !matches!(
+                    r.target.text.as_str(),
+                    "/dev/tty" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
+                )
+        }),
+        _ => false,
+    }
+}
+
+/// Values that turn a `--name=VALUE` option off: `--dry-run=none`,
+/// `--force=false`. Such a word does not count as the option `--name`.
+const OFF_VALUES: &[&str] = &["false", "no", "none", "off"];
+
+/// One option word, with its value when it has one: `--name=value`, or the
+/// word after a value flag (`-s HUP`), or the rest of a short value flag
+/// (`-sHUP`).
+#[derive(Clone, Copy, Debug)]
+struct OptionWord<'c> {
+    word: &'c str,
+    value: Option<&'c str>,
+}
+
 /// The arguments of a command sorted into options and positionals, for one
 /// rule's `value_flags`.
 struct Words<'c> {
     /// Words starting with `-` (other than `-` itself) before `--`.
-    options: Vec<&'c str>,
+    options: Vec<OptionWord<'c>>,
     /// Everything else, except values of `value_flags` and the `--` itself.
     positionals: Vec<&'c str>,
 }
 
 impl<'c> Words<'c> {
-    fn split(args: &'c [Word], value_flags: &[String]) -> Words<'c> {
+    /// `max_options`: after that many option words, every word is a
+    /// positional (`kill -9 -1`: `-1` is a PID).
+    fn split(args: &'c [Word], value_flags: &[String], max_options: Option<u32>) -> Words<'c> {
         let mut options = Vec::new();
         let mut positionals = Vec::new();
         let mut words = args.iter().map(|w| w.text.as_str());
+        let max_options = max_options.map_or(usize::MAX, |m| m as usize);
         while let Some(word) = words.next() {
             if word == "--" {
                 positionals.extend(words.by_ref());
                 break;
             }
-            if word.len() > 1 && word.starts_with('-') {
-                options.push(word);
-                if takes_next_word(word, value_flags) {
-                    words.next();
-                }
+            if word.len() > 1 && word.starts_with('-') && options.len() < max_options {
+                let value = if takes_next_word(word, value_flags) {
+                    words.next()
+                } else {
+                    inline_value(word, value_flags)
+                };
+                options.push(OptionWord { word, value });
             } else {
                 positionals.push(word);
             }
@@ -423,15 +467,27 @@ impl<'c> Words<'c> {
             let seen: usize = self
                 .options
                 .iter()
-                .filter_map(|w| bundle_letters(w, value_flags))
+                .filter_map(|o| bundle_letters(o.word, value_flags))
                 .map(|letters| letters.filter(|c| *c == first).count())
                 .sum();
             return seen >= letters.len();
         }
         self.options
             .iter()
-            .any(|word| flag_matches(spec, word, value_flags))
+            .any(|option| flag_matches(spec, *option, value_flags))
     }
+}
+
+/// The value a single option word carries itself: `--name=value`, or the
+/// rest of a short value flag (`-sHUP` when `-s` is a value flag).
+fn inline_value<'w>(word: &'w str, value_flags: &[String]) -> Option<&'w str> {
+    if word.starts_with("--") {
+        return word.split_once('=').map(|(_, v)| v);
+    }
+    let mut chars = word.char_indices().skip(1);
+    let (_, first) = chars.next()?;
+    let (rest, _) = chars.next()?;
+    is_short_value_flag(first, value_flags).then(|| &word[rest..])
 }
 
 /// Is `-c` one of the value flags?
@@ -495,12 +551,36 @@ fn takes_next_word(word: &str, value_flags: &[String]) -> bool {
 /// only that exact word. `-f` matches `-f` and any bundle of short flags
 /// containing `f` (`-rf`). A single-dash spec with several letters
 /// (`-delete`, find-style) matches only that exact word.
-fn flag_matches(spec: &str, word: &str, value_flags: &[String]) -> bool {
+///
+/// A spec `NAME=VALUE` matches the option NAME given the value VALUE however
+/// it is written (`--when=cancel`, `--when cancel`, `-s HUP`, `-sHUP`, the
+/// last two when NAME is a value flag); VALUE may list alternatives
+/// separated by `|` (`-s=HUP|USR1`). `--name` does not match `--name=VALUE`
+/// when VALUE turns it off ([`OFF_VALUES`]: `--dry-run=none`).
+fn flag_matches(spec: &str, option: OptionWord<'_>, value_flags: &[String]) -> bool {
+    let word = option.word;
+    if let Some((name, values)) = spec.split_once('=')
+        && name.starts_with('-')
+    {
+        let short_inline = name.len() == 2
+            && !name.starts_with("--")
+            && word.len() > 2
+            && word.starts_with(name)
+            && option.value == word.get(2..);
+        let named =
+            word == name || word.split_once('=').is_some_and(|(n, _)| n == name) || short_inline;
+        return named
+            && option
+                .value
+                .is_some_and(|v| values.split('|').any(|alt| alt == v));
+    }
     if spec == word {
         return true;
     }
     if spec.starts_with("--") {
-        return !spec.contains('=') && word.split_once('=').is_some_and(|(name, _)| name == spec);
+        return word
+            .split_once('=')
+            .is_some_and(|(name, value)| name == spec && !OFF_VALUES.contains(&value));
     }
     let mut letters = spec.chars().skip(1);
     match (letters.next(), letters.next()) {
@@ -675,6 +755,7 @@ fn unreadable_spec(id: &str) -> RuleSpec {
         action: None,
         programs: vec![ANY_PROGRAM.to_string()],
         value_flags: None,
+        max_options: None,
         subcommand: None,
         flags: None,
         all_flags: None,
@@ -688,6 +769,7 @@ fn unreadable_spec(id: &str) -> RuleSpec {
         unless_flags: None,
         unless_args: None,
         unless_targets: None,
+        unless_stdin: None,
         why: format!(
             "This copy of safe-run cannot read its built-in rule `{id}`, so it cannot tell whether this command is safe."
         ),
@@ -1215,6 +1297,79 @@ mod tests {
     }
 
     #[test]
+    fn flag_values_are_read_however_they_are_written() {
+        let systemctl =
+            "programs = [\"systemctl\"]\nvalue_flags = [\"-s\", \"--signal\", \"--when\"]";
+        let unless = "unless_flags = [\"-s=HUP|USR1\", \"--signal=HUP|USR1\", \"--when=cancel\"]";
+        let rule_keys = format!("{systemctl}\n{unless}");
+        check_cases(&[
+            (&rule_keys, "systemctl kill -s HUP nginx", false),
+            (&rule_keys, "systemctl kill -sUSR1 nginx", false),
+            (&rule_keys, "systemctl kill --signal=HUP nginx", false),
+            (&rule_keys, "systemctl kill --signal HUP nginx", false),
+            (&rule_keys, "systemctl kill -s KILL nginx", true),
+            (&rule_keys, "systemctl kill nginx", true),
+            (&rule_keys, "systemctl halt --when cancel", false),
+            (&rule_keys, "systemctl halt --when=cancel", false),
+            (&rule_keys, "systemctl halt --when +5", true),
+        ]);
+    }
+
+    #[test]
+    fn an_option_turned_off_by_its_value_does_not_count() {
+        let keys = "programs = [\"kubectl\"]\nunless_flags = [\"--dry-run\"]";
+        check_cases(&[
+            (keys, "kubectl delete ns prod --dry-run=none", true),
+            (keys, "kubectl delete ns prod --dry-run=false", true),
+            (keys, "kubectl delete ns prod --dry-run", false),
+            (keys, "kubectl delete ns prod --dry-run=client", false),
+            (keys, "kubectl delete ns prod --dry-run=server", false),
+        ]);
+    }
+
+    #[test]
+    fn max_options_makes_later_dash_words_operands() {
+        let keys = "programs = [\"kill\"]\nvalue_flags = [\"-s\", \"-n\"]\nmax_options = 1\ntargets = \"^-1$\"";
+        check_cases(&[
+            (keys, "kill -9 -1", true),
+            (keys, "kill -s KILL -1", true),
+            (keys, "kill -- -1", true),
+            (keys, "kill -1 1234", false),
+            (keys, "kill -1", false),
+            (keys, "kill -HUP 1234", false),
+        ]);
+    }
+
+    #[test]
+    fn unless_stdin_exempts_a_known_script_or_a_file() {
+        let r = rule("programs = [\"bash\"]\nunless_stdin = [\"script\", \"file\"]");
+        let mut bash = cmd("bash");
+        assert!(r.matches(&bash).is_some());
+        bash.context.stdin_from = Some("curl".into());
+        assert!(r.matches(&bash).is_some(), "unknown output piped in");
+        bash.context.input = vec!["uptime".into()];
+        assert!(r.matches(&bash).is_none(), "a script the guard reads");
+        let mut from_file = cmd("bash");
+        from_file.redirects.push(Redirect {
+            fd: None,
+            kind: RedirectKind::Read,
+            target: word("deploy.sh"),
+        });
+        assert!(r.matches(&from_file).is_none(), "bash < deploy.sh");
+    }
+
+    #[test]
+    fn unless_stdin_names_only_known_kinds() {
+        let mut spec = rule("programs = [\"bash\"]").spec().clone();
+        spec.unless_stdin = Some(vec!["pipe".into()]);
+        let problems = spec::validate(&spec);
+        assert!(
+            problems.iter().any(|p| p.message.contains("`pipe`")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn unless_keys_exempt_a_command() {
         let apt = "programs = [\"apt-get\"]\nsubcommand = [\"upgrade\"]";
         check_cases(&[
@@ -1508,7 +1663,7 @@ mod tests {
             .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
             .collect();
         let expected = [
-            "5:1: unknown key `progams`, did you mean `programs`? (expected one of `id`, `risk`, `action`, `programs`, `value_flags`, `subcommand`, `flags`, `all_flags`, `args`, `targets`, `no_targets`, `redirect`, `truncate`, `input`, `stdin_from`, `unless_flags`, `unless_args`, `unless_targets`, `why`, `instead`, `preview`, `match`, `allow`)",
+            "5:1: unknown key `progams`, did you mean `programs`? (expected one of `id`, `risk`, `action`, `programs`, `value_flags`, `max_options`, `subcommand`, `flags`, `all_flags`, `args`, `targets`, `no_targets`, `redirect`, `truncate`, `input`, `stdin_from`, `unless_flags`, `unless_args`, `unless_targets`, `unless_stdin`, `why`, `instead`, `preview`, `match`, `allow`)",
             "13:6: rule id `Bad_Id` is not kebab-case: use lower-case letters, digits and single dashes, like `apt-full-upgrade`",
             "14:8: `risk` must be one of `low`, `medium`, `high` or `critical`, not `severe`",
             "15:24: item 2 of `programs` must be a string, not an integer",

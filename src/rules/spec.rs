@@ -39,6 +39,12 @@ pub const DYNAMIC_PROGRAM: &str = "<dynamic>";
 /// A function defined in the line that calls itself (a fork bomb).
 pub const RECURSIVE_FUNCTION: &str = "<recursive-function>";
 
+/// What `unless_stdin` may name: `script`, text the guard reads on the
+/// command's stdin (a here-document, a here-string, `echo`/`printf` piped
+/// in), which is checked as a script of its own; `file`, stdin redirected
+/// from a file (`bash < deploy.sh`).
+pub const STDIN_SOURCES: &[&str] = &["script", "file"];
+
 /// Every key a `[[rule]]` table may have, in the order of docs/RULES.md.
 pub const KEYS: &[&str] = &[
     "id",
@@ -46,6 +52,7 @@ pub const KEYS: &[&str] = &[
     "action",
     "programs",
     "value_flags",
+    "max_options",
     "subcommand",
     "flags",
     "all_flags",
@@ -59,6 +66,7 @@ pub const KEYS: &[&str] = &[
     "unless_flags",
     "unless_args",
     "unless_targets",
+    "unless_stdin",
     "why",
     "instead",
     "preview",
@@ -170,6 +178,8 @@ pub struct RuleSpec {
     #[serde(default)]
     pub value_flags: Option<Vec<String>>,
     #[serde(default)]
+    pub max_options: Option<u32>,
+    #[serde(default)]
     pub subcommand: Option<Vec<String>>,
     #[serde(default)]
     pub flags: Option<Vec<String>>,
@@ -195,6 +205,8 @@ pub struct RuleSpec {
     pub unless_args: Option<Patterns>,
     #[serde(default)]
     pub unless_targets: Option<Patterns>,
+    #[serde(default)]
+    pub unless_stdin: Option<Vec<String>>,
     pub why: String,
     pub instead: String,
     #[serde(default)]
@@ -246,6 +258,7 @@ pub struct MatchSpec {
     pub action: Option<RuleAction>,
     pub programs: Vec<String>,
     pub value_flags: Option<Vec<String>>,
+    pub max_options: Option<u32>,
     pub subcommand: Option<Vec<String>>,
     pub flags: Option<Vec<String>>,
     pub all_flags: Option<Vec<String>>,
@@ -259,6 +272,7 @@ pub struct MatchSpec {
     pub unless_flags: Option<Vec<String>>,
     pub unless_args: Option<Patterns>,
     pub unless_targets: Option<Patterns>,
+    pub unless_stdin: Option<Vec<String>>,
 }
 
 impl From<&RuleSpec> for MatchSpec {
@@ -269,6 +283,7 @@ impl From<&RuleSpec> for MatchSpec {
             action: spec.action,
             programs: spec.programs.clone(),
             value_flags: spec.value_flags.clone(),
+            max_options: spec.max_options,
             subcommand: spec.subcommand.clone(),
             flags: spec.flags.clone(),
             all_flags: spec.all_flags.clone(),
@@ -282,6 +297,7 @@ impl From<&RuleSpec> for MatchSpec {
             unless_flags: spec.unless_flags.clone(),
             unless_args: spec.unless_args.clone(),
             unless_targets: spec.unless_targets.clone(),
+            unless_stdin: spec.unless_stdin.clone(),
         }
     }
 }
@@ -549,6 +565,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 enum Shape {
     Text,
     Bool,
+    Count,
     TextList,
     Patterns,
     OneOf(&'static [&'static str]),
@@ -560,6 +577,7 @@ fn shape_of(key: &str) -> Shape {
         "risk" => Shape::OneOf(Level::NAMES),
         "action" => Shape::OneOf(&["deny"]),
         "no_targets" => Shape::Bool,
+        "max_options" => Shape::Count,
         "args" | "targets" | "redirect" | "truncate" | "input" | "unless_args"
         | "unless_targets" => Shape::Patterns,
         _ => Shape::TextList,
@@ -578,6 +596,12 @@ fn check_shape(key: &str, value: &Spanned<DeValue<'_>>, errors: &mut Vec<SpecErr
         (Shape::Text, DeValue::String(_)) | (Shape::Bool, DeValue::Boolean(_)) => {}
         (Shape::Text, _) => errors.push(wrong("a string")),
         (Shape::Bool, _) => errors.push(wrong("true or false")),
+        (Shape::Count, DeValue::Integer(i)) => {
+            if !i.as_str().bytes().all(|b| b.is_ascii_digit()) {
+                errors.push(wrong("a whole number of 0 or more"));
+            }
+        }
+        (Shape::Count, _) => errors.push(wrong("a whole number")),
         (Shape::OneOf(names), DeValue::String(s)) => {
             if !names.contains(&s.as_ref()) {
                 errors.push(SpecError {
@@ -716,6 +740,27 @@ pub fn validate(spec: &RuleSpec) -> Vec<Problem> {
                 None,
                 format!("`{key}` is empty, so this rule could never match: list at least one item or remove the key"),
             ));
+        }
+    }
+    if let Some(sources) = &spec.unless_stdin {
+        if sources.is_empty() {
+            problems.push(Problem::new(
+                "unless_stdin",
+                None,
+                "`unless_stdin` is empty, so it could never exempt anything: list `script`, `file` or both, or remove the key".into(),
+            ));
+        }
+        for (i, source) in sources.iter().enumerate() {
+            if !STDIN_SOURCES.contains(&source.as_str()) {
+                problems.push(Problem::new(
+                    "unless_stdin",
+                    Some(i),
+                    format!(
+                        "`{source}` in `unless_stdin` is not a kind of stdin: use {}",
+                        one_of(STDIN_SOURCES)
+                    ),
+                ));
+            }
         }
     }
     if spec.no_targets == Some(true) && spec.targets.is_some() {
