@@ -90,6 +90,7 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
                 verdict: &verdict,
                 decision: Decision::Refused,
                 reason: Some("line could not be parsed"),
+                preview: None,
             };
             let recorded = io.audit.decision(&info, true);
             show_warnings(io);
@@ -143,6 +144,7 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
         verdict: &verdict,
         decision,
         reason: answer.reason.as_deref(),
+        preview: None,
     };
     let recorded = io.audit.decision(&info, risky);
     show_warnings(io);
