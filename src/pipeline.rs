@@ -144,7 +144,7 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
         verdict: &verdict,
         decision,
         reason: answer.reason.as_deref(),
-        preview: None,
+        preview: answer.preview.as_ref(),
     };
     let recorded = io.audit.decision(&info, risky);
     show_warnings(io);
@@ -325,11 +325,7 @@ allow = ["echo bomb", "ls"]
             answers,
             said: String::new(),
         };
-        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput {
-            lines: vec![],
-            more: 0,
-            problem: None,
-        };
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
         let req = Request {
             mode: Mode::DashC,
             target: Target::Line(line.into()),
@@ -459,11 +455,7 @@ allow = ["echo bomb", "ls"]
         };
         let mut fake = Fake { ran: vec![] };
         let mut err = Vec::new();
-        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput {
-            lines: vec![],
-            more: 0,
-            problem: None,
-        };
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
         let mut io = Io {
             prompter: None,
             err: &mut err,
