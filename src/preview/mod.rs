@@ -16,6 +16,7 @@
 //! | preview | file | says |
 //! | --- | --- | --- |
 //! | `apt-get -s …`, `apt -s …` | `apt` | packages changed, new major versions, the host's critical packages, what restarts |
+//! | `kubeadm certs check-expiration` | `pki` | what the command replaces, whether the CA is touched, when the CA expires |
 //! | `kubectl get nodes`, `oc get nodes` | `nodes` | the peers' state; this node as the last Ready one |
 //! | `xfs_repair -n`, `fsck -n`, `e2fsck -n` | `fsrepair` | mounted or not, problems found, what `-L`/`-y` throw away |
 //!
@@ -26,6 +27,7 @@ mod apt;
 mod fact;
 mod fsrepair;
 mod nodes;
+mod pki;
 mod version;
 
 use std::io::Read;
@@ -192,6 +194,7 @@ pub fn summarise(
     };
     let found = match kind {
         Kind::Apt => apt::summarise(&out.text, command, &ctx),
+        Kind::Pki => pki::summarise(&out.text, command, &ctx),
         Kind::Nodes => nodes::summarise(&out.text, command, &ctx),
         Kind::XfsRepair => fsrepair::summarise_xfs(&out.text, command, &ctx),
         Kind::E2fsck => fsrepair::summarise_e2fsck(&out.text, command, &ctx),
@@ -212,6 +215,7 @@ fn wants_mounts(preview: &[String]) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Apt,
+    Pki,
     Nodes,
     XfsRepair,
     E2fsck,
@@ -223,6 +227,7 @@ impl Kind {
         let has = |word: &str| args.iter().any(|a| a == word);
         match fact::program(preview) {
             "apt-get" | "apt" if apt::simulates(args) => Some(Kind::Apt),
+            "kubeadm" if has("check-expiration") => Some(Kind::Pki),
             "kubectl" | "oc" if has("get") && (has("nodes") || has("node") || has("no")) => {
                 Some(Kind::Nodes)
             }
@@ -249,6 +254,10 @@ mod tests {
         assert_eq!(kind(&["apt-get", "-s", "upgrade"]), Some(Kind::Apt));
         assert_eq!(kind(&["apt-get", "-qs", "dist-upgrade"]), Some(Kind::Apt));
         assert_eq!(kind(&["apt-get", "upgrade"]), None);
+        assert_eq!(
+            kind(&["kubeadm", "certs", "check-expiration"]),
+            Some(Kind::Pki)
+        );
         assert_eq!(kind(&["kubectl", "get", "nodes"]), Some(Kind::Nodes));
         assert_eq!(kind(&["oc", "get", "nodes"]), Some(Kind::Nodes));
         assert_eq!(kind(&["kubectl", "get", "pods"]), None);
