@@ -19,11 +19,13 @@
 //! | `kubeadm certs check-expiration` | `pki` | what the command replaces, whether the CA is touched, when the CA expires |
 //! | `kubectl get nodes`, `oc get nodes` | `nodes` | the peers' state; this node as the last Ready one |
 //! | `xfs_repair -n`, `fsck -n`, `e2fsck -n` | `fsrepair` | mounted or not, problems found, what `-L`/`-y` throw away |
+//! | `pg_lsclusters`, `patronictl list` | `dbcluster` | the leader, the replicas' lag, whether this is the leader |
 //!
 //! A summary only ever adds lines above the raw output: it cannot lower a
 //! risk, skip a prompt or hide what the tool printed.
 
 mod apt;
+mod dbcluster;
 mod fact;
 mod fsrepair;
 mod nodes;
@@ -198,6 +200,8 @@ pub fn summarise(
         Kind::Nodes => nodes::summarise(&out.text, command, &ctx),
         Kind::XfsRepair => fsrepair::summarise_xfs(&out.text, command, &ctx),
         Kind::E2fsck => fsrepair::summarise_e2fsck(&out.text, command, &ctx),
+        Kind::PgLsClusters => dbcluster::summarise_pg_lsclusters(&out.text, command, &ctx),
+        Kind::Patroni => dbcluster::summarise_patroni(&out.text, command, &ctx),
     };
     Some(match found {
         Ok(facts) if facts.is_empty() => Summary::Failed("nothing to report".to_string()),
@@ -219,6 +223,8 @@ enum Kind {
     Nodes,
     XfsRepair,
     E2fsck,
+    PgLsClusters,
+    Patroni,
 }
 
 impl Kind {
@@ -235,6 +241,8 @@ impl Kind {
             "fsck" | "e2fsck" | "fsck.ext2" | "fsck.ext3" | "fsck.ext4" if has("-n") => {
                 Some(Kind::E2fsck)
             }
+            "pg_lsclusters" => Some(Kind::PgLsClusters),
+            "patronictl" if has("list") => Some(Kind::Patroni),
             _ => None,
         }
     }
@@ -266,6 +274,8 @@ mod tests {
             Some(Kind::XfsRepair)
         );
         assert_eq!(kind(&["fsck", "-n", "/dev/sdb1"]), Some(Kind::E2fsck));
+        assert_eq!(kind(&["/sbin/pg_lsclusters"]), Some(Kind::PgLsClusters));
+        assert_eq!(kind(&["patronictl", "list"]), Some(Kind::Patroni));
         assert_eq!(kind(&["systemctl", "status", "docker"]), None);
     }
 
