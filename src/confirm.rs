@@ -165,13 +165,9 @@ pub fn decide(
     prompter.say(&format!("{}\n", explain(line, verdict, policy)));
     let mut shown = Vec::new();
     let mut facts = PreviewFacts::new();
-    let critical: Vec<String> = preview::DEFAULT_CRITICAL
-        .iter()
-        .map(|p| (*p).to_string())
-        .collect();
     let ctx = Context {
         host: &policy.host,
-        critical: &critical,
+        critical: &policy.critical_packages,
         mounts: None,
     };
     for f in &verdict.findings {
@@ -673,6 +669,44 @@ mod tests {
         assert!(
             text.contains("  · 5 packages change"),
             "plain facts are not painted"
+        );
+    }
+
+    #[test]
+    fn the_critical_list_comes_from_the_policy() {
+        let major = fixture(include_str!(
+            "../tests/fixtures/previews/apt-upgrade-major.txt"
+        ));
+        let verdict = verdict_with_preview("apt-get -s upgrade", "apt-get upgrade");
+        let policy = Policy {
+            critical_packages: vec!["libfoo*".into()],
+            ..Policy::default()
+        };
+        let mut prompter = Scripted {
+            answers: vec![],
+            said: String::new(),
+        };
+        let mut err = Vec::new();
+        let mut preview = |_: &[String]| ran(&major);
+        let mut talk = Conversation {
+            prompter: Some(&mut prompter),
+            err: &mut err,
+            preview: &mut preview,
+        };
+        let answer = decide(
+            "apt-get upgrade",
+            &verdict,
+            Ask::ConfirmHost,
+            &policy,
+            Approval::default(),
+            &mut talk,
+        );
+        let facts = answer.preview.unwrap();
+        assert_eq!(facts["critical"], serde_json::json!(["libfoo1"]));
+        assert!(
+            prompter.said.contains(
+                "! changes a package this host's workload runs on: libfoo1 1.6.20 → 1.6.21"
+            )
         );
     }
 
