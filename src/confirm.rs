@@ -22,14 +22,15 @@ use std::io::{self, Read, Write};
 
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices};
 
+use crate::audit::record::PreviewFacts;
 use crate::exit;
 use crate::policy::{Policy, ReasonPolicy};
-use crate::preview::PreviewOutput;
-use crate::term::paint::BOLD;
+use crate::preview::{self, Context, Level, PreviewOutput, Summary};
+use crate::term::paint::{BOLD, DIM, risk_sgr};
 use crate::term::report::underline;
 use crate::term::sanitize::clean;
-use crate::term::width::field;
-use crate::verdict::{Ask, Decision, Verdict};
+use crate::term::width::{field, fit};
+use crate::verdict::{Ask, Decision, Risk, Verdict};
 
 /// Approval given in advance (`--reason`, `--confirm`, or their variables).
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,13 +39,16 @@ pub struct Approval<'a> {
     pub confirm: Option<&'a str>,
 }
 
-/// The decision taken on a line, the reason given for it, and the exit
-/// status to use if the line does not run.
+/// The decision taken on a line, the reason given for it, the exit status
+/// to use if the line does not run, and what the previews' summaries told
+/// the operator (for the audit record).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
     pub decision: Decision,
     pub reason: Option<String>,
     pub status: i32,
+    /// The summaries' facts, `None` when no preview was shown.
+    pub preview: Option<PreviewFacts>,
 }
 
 impl Answer {
@@ -53,7 +57,15 @@ impl Answer {
             decision,
             reason: reason.map(str::to_string),
             status,
+            preview: None,
         }
+    }
+
+    fn shown(mut self, facts: &PreviewFacts) -> Answer {
+        if !facts.is_empty() {
+            self.preview = Some(facts.clone());
+        }
+        self
     }
 }
 
@@ -152,13 +164,22 @@ pub fn decide(
     // Interactive: explain, preview, ask.
     prompter.say(&format!("{}\n", explain(line, verdict, policy)));
     let mut shown = Vec::new();
+    let mut facts = PreviewFacts::new();
+    let ctx = Context {
+        host: &policy.host,
+        critical: &policy.critical_packages,
+        mounts: None,
+    };
     for f in &verdict.findings {
         let Some(preview) = &f.preview else { continue };
         if shown.contains(preview) || shown.len() >= 3 {
             continue;
         }
         shown.push(preview.clone());
-        prompter.say(&render_preview(preview, (talk.preview)(preview)));
+        let run = (talk.preview)(preview);
+        let (text, summary) = render_preview(preview, &f.command, run, f.risk, policy, &ctx);
+        prompter.say(&text);
+        note_facts(&mut facts, preview, summary.as_ref());
     }
     let question = match ask {
         Ask::ConfirmHost => format!(
@@ -174,11 +195,11 @@ pub fn decide(
                 "{:?} is not {token:?}. Nothing was run.\n",
                 clean(answer.trim(), false)
             ));
-            return Answer::new(Decision::Aborted, None, exit::ABORTED);
+            return Answer::new(Decision::Aborted, None, exit::ABORTED).shown(&facts);
         }
         Err(e) => {
             prompter.say(&format!("Cancelled: {e}. Nothing was run.\n"));
-            return Answer::new(Decision::Aborted, None, exit::ABORTED);
+            return Answer::new(Decision::Aborted, None, exit::ABORTED).shown(&facts);
         }
     }
     let hint = if reason_policy.sentence {
@@ -191,33 +212,88 @@ pub fn decide(
             Ok(a) => a,
             Err(e) => {
                 prompter.say(&format!("Cancelled: {e}. Nothing was run.\n"));
-                return Answer::new(Decision::Aborted, None, exit::ABORTED);
+                return Answer::new(Decision::Aborted, None, exit::ABORTED).shown(&facts);
             }
         };
         match validate_reason(&answer, &reason_policy) {
-            Ok(()) => return Answer::new(Decision::Confirmed, Some(answer.trim()), exit::OK),
+            Ok(()) => {
+                return Answer::new(Decision::Confirmed, Some(answer.trim()), exit::OK)
+                    .shown(&facts);
+            }
             Err(why) if attempt < 3 => prompter.say(&format!("Not accepted: {why}.\n")),
             Err(why) => {
                 prompter.say(&format!("Not accepted: {why}. Nothing was run.\n"));
-                return Answer::new(Decision::Aborted, Some(answer.trim()), exit::ABORTED);
+                return Answer::new(Decision::Aborted, Some(answer.trim()), exit::ABORTED)
+                    .shown(&facts);
             }
         }
     }
-    Answer::new(Decision::Aborted, None, exit::ABORTED)
+    Answer::new(Decision::Aborted, None, exit::ABORTED).shown(&facts)
 }
 
-/// What a preview showed, as the operator sees it above the question.
-fn render_preview(preview: &[String], run: PreviewRun) -> String {
+/// What a preview showed, as the operator sees it above the question: the
+/// summary's facts first (loud ones in the finding's risk colour, marked
+/// `!` so they stand out without colour too), then the raw lines, which
+/// always stay. Also returns the summary, for the audit record. `command`
+/// is the argv the finding hit; the summary reads its flags.
+fn render_preview(
+    preview: &[String],
+    command: &[String],
+    run: PreviewRun,
+    risk: Risk,
+    policy: &Policy,
+    ctx: &Context,
+) -> (String, Option<Summary>) {
     let shown = clean(&preview.join(" "), false);
     let out = match run {
         PreviewRun::Unsafe => {
-            return format!("Preview `{shown}` was not run: it is not a safe command itself.\n");
+            return (
+                format!("Preview `{shown}` was not run: it is not a safe command itself.\n"),
+                Some(Summary::Failed(
+                    "not run: it is not a safe command itself".to_string(),
+                )),
+            );
         }
         PreviewRun::Ran(out) => out,
     };
+    let summary = preview::summarise(preview, command, &out, ctx);
     let mut text = format!("Preview: {shown}\n");
+    match &summary {
+        Some(Summary::Facts(facts)) => {
+            for fact in facts {
+                let (mark, sgr) = match fact.level {
+                    Level::Loud => ("!", risk_sgr(risk.max(Risk::Medium))),
+                    Level::Plain => ("·", ""),
+                };
+                for (i, piece) in wrap(&clean(&fact.text, false), policy.width.saturating_sub(4))
+                    .iter()
+                    .enumerate()
+                {
+                    let lead = if i == 0 { mark } else { " " };
+                    let piece = if sgr.is_empty() {
+                        piece.clone()
+                    } else {
+                        policy.paint(sgr, piece)
+                    };
+                    let _ = writeln!(text, "  {lead} {piece}");
+                }
+            }
+        }
+        Some(Summary::Failed(why)) => {
+            let _ = writeln!(
+                text,
+                "  {}",
+                policy.paint(
+                    DIM,
+                    &format!("· could not summarise: {}", clean(why, false))
+                )
+            );
+        }
+        None => {}
+    }
+    let room = policy.width.saturating_sub(4).max(20);
     for l in &out.lines {
-        let _ = writeln!(text, "  │ {}", clean(l, false));
+        let _ = writeln!(text, "  │ {}", fit(&clean(l, false), room, false));
     }
     if out.more > 0 {
         let _ = writeln!(text, "  │ … {} more lines", out.more);
@@ -225,10 +301,60 @@ fn render_preview(preview: &[String], run: PreviewRun) -> String {
     if let Some(p) = &out.problem {
         let _ = writeln!(
             text,
-            "  (preview: {p}; this neither blocks nor approves anything)"
+            "  (preview: {}; this neither blocks nor approves anything)",
+            clean(p, false)
         );
     }
-    text
+    (text, summary)
+}
+
+/// Words of `text` in lines of at most `width` columns (a word longer
+/// than that gets a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let width = width.max(20);
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if !current.is_empty() && current.width() + 1 + word.width() > width {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    lines.push(current);
+    lines
+}
+
+/// Adds a summary's facts to what the audit record keeps of the previews;
+/// a preview that could not be summarised is listed with the reason.
+fn note_facts(facts: &mut PreviewFacts, preview: &[String], summary: Option<&Summary>) {
+    match summary {
+        Some(s @ Summary::Facts(_)) => {
+            for (key, value) in s.record() {
+                let mut name = key.clone();
+                let mut n = 2;
+                while facts.contains_key(&name) {
+                    name = format!("{key}_{n}");
+                    n += 1;
+                }
+                facts.insert(name, value);
+            }
+        }
+        Some(Summary::Failed(why)) => {
+            let entry = serde_json::Value::from(format!("{}: {why}", preview.join(" ")));
+            match facts
+                .entry("not_summarised".to_string())
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()))
+            {
+                serde_json::Value::Array(list) => list.push(entry),
+                other => *other = serde_json::Value::Array(vec![entry]),
+            }
+        }
+        None => {}
+    }
 }
 
 /// `rule-a (high), rule-b (medium)`.
@@ -458,6 +584,244 @@ mod tests {
             pattern: None,
             sentence: false,
         }
+    }
+
+    /// A fixture's text without its `##` provenance header.
+    fn fixture(text: &str) -> String {
+        text.lines()
+            .skip_while(|l| l.starts_with("##"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    fn ran(text: &str) -> PreviewRun {
+        let (lines, more) = preview::cut(text, 20);
+        PreviewRun::Ran(PreviewOutput {
+            lines,
+            more,
+            text: text.to_string(),
+            complete: true,
+            ..PreviewOutput::default()
+        })
+    }
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn critical() -> Vec<String> {
+        preview::DEFAULT_CRITICAL
+            .iter()
+            .map(|p| (*p).to_string())
+            .collect()
+    }
+
+    const MAJOR: &str = include_str!("../tests/fixtures/previews/apt-upgrade-major.txt");
+
+    #[test]
+    fn facts_come_above_the_raw_lines_loud_ones_marked_and_in_the_risk_colour() {
+        let critical = critical();
+        let ctx = Context {
+            host: "core-1",
+            critical: &critical,
+            mounts: None,
+        };
+        let mut policy = Policy {
+            width: 200,
+            ..Policy::default()
+        };
+        let (text, summary) = render_preview(
+            &words("apt-get -s upgrade"),
+            &words("apt-get upgrade -y"),
+            ran(&fixture(MAJOR)),
+            Risk::High,
+            &policy,
+            &ctx,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Preview: apt-get -s upgrade");
+        assert_eq!(
+            lines[1],
+            "  ! new major version of what this host runs: docker-ce 19.03.15 → 20.10.5"
+        );
+        let first_raw = lines.iter().position(|l| l.starts_with("  │ ")).unwrap();
+        let last_fact = lines
+            .iter()
+            .rposition(|l| l.starts_with("  ! ") || l.starts_with("  · "))
+            .unwrap();
+        assert!(last_fact < first_raw, "{text}");
+        assert!(text.contains("  │ Inst docker-ce [5:19.03.15~3-0~debian-bookworm]"));
+        assert!(matches!(summary, Some(Summary::Facts(_))));
+
+        policy.color = true;
+        let (text, _) = render_preview(
+            &words("apt-get -s upgrade"),
+            &words("apt-get upgrade"),
+            ran(&fixture(MAJOR)),
+            Risk::High,
+            &policy,
+            &ctx,
+        );
+        assert!(
+            text.contains("  ! \x1b[1;31mnew major version of what this host runs"),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("  · 5 packages change"),
+            "plain facts are not painted"
+        );
+    }
+
+    #[test]
+    fn the_critical_list_comes_from_the_policy() {
+        let major = fixture(include_str!(
+            "../tests/fixtures/previews/apt-upgrade-major.txt"
+        ));
+        let verdict = verdict_with_preview("apt-get -s upgrade", "apt-get upgrade");
+        let policy = Policy {
+            critical_packages: vec!["libfoo*".into()],
+            ..Policy::default()
+        };
+        let mut prompter = Scripted {
+            answers: vec![],
+            said: String::new(),
+        };
+        let mut err = Vec::new();
+        let mut preview = |_: &[String]| ran(&major);
+        let mut talk = Conversation {
+            prompter: Some(&mut prompter),
+            err: &mut err,
+            preview: &mut preview,
+        };
+        let answer = decide(
+            "apt-get upgrade",
+            &verdict,
+            Ask::ConfirmHost,
+            &policy,
+            Approval::default(),
+            &mut talk,
+        );
+        let facts = answer.preview.unwrap();
+        assert_eq!(facts["critical"], serde_json::json!(["libfoo1"]));
+        assert!(
+            prompter.said.contains(
+                "! changes a package this host's workload runs on: libfoo1 1.6.20 → 1.6.21"
+            )
+        );
+    }
+
+    #[test]
+    fn an_unsummarisable_preview_says_so_and_keeps_its_raw_lines() {
+        let policy = Policy::default();
+        let (text, summary) = render_preview(
+            &words("apt-get -s upgrade"),
+            &words("apt-get upgrade"),
+            ran("Reading package lists...\n"),
+            Risk::High,
+            &policy,
+            &Context::default(),
+        );
+        assert!(
+            text.contains(
+                "  · could not summarise: apt's output has no package count and no Inst/Remv lines"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  │ Reading package lists..."));
+        let mut facts = PreviewFacts::new();
+        note_facts(&mut facts, &words("apt-get -s upgrade"), summary.as_ref());
+        assert_eq!(
+            facts["not_summarised"],
+            serde_json::json!([
+                "apt-get -s upgrade: apt's output has no package count and no Inst/Remv lines"
+            ])
+        );
+    }
+
+    #[test]
+    fn what_a_tool_prints_is_sanitised_in_facts_and_raw_lines() {
+        let evil = "Inst docker-ce\x1b]0;pwned\x07 [1.0-1] (2.0-1 x [all])\n1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n";
+        let critical = critical();
+        let ctx = Context {
+            critical: &critical,
+            ..Context::default()
+        };
+        let (text, _) = render_preview(
+            &words("apt-get -s upgrade"),
+            &words("apt-get upgrade"),
+            ran(evil),
+            Risk::High,
+            &Policy::default(),
+            &ctx,
+        );
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    }
+
+    struct Scripted {
+        answers: Vec<String>,
+        said: String,
+    }
+
+    impl Prompter for Scripted {
+        fn say(&mut self, text: &str) {
+            self.said.push_str(text);
+        }
+        fn ask(&mut self, question: &str) -> Result<String, PromptError> {
+            self.said.push_str(question);
+            if self.answers.is_empty() {
+                return Err(PromptError::Eof);
+            }
+            Ok(self.answers.remove(0))
+        }
+    }
+
+    fn verdict_with_preview(preview: &str, command: &str) -> Verdict {
+        Verdict::from_findings(vec![crate::verdict::Finding {
+            rule: "apt-full-upgrade".into(),
+            risk: Risk::High,
+            action: crate::verdict::Action::Confirm,
+            command: words(command),
+            span: (0, command.len()),
+            why: "Upgrades everything.".into(),
+            instead: "Don't.".into(),
+            preview: Some(words(preview)),
+        }])
+    }
+
+    #[test]
+    fn a_reassuring_summary_never_skips_the_prompt_and_is_kept_for_the_record() {
+        let none = fixture(include_str!(
+            "../tests/fixtures/previews/apt-upgrade-none.txt"
+        ));
+        let verdict = verdict_with_preview("apt-get -s upgrade", "apt-get upgrade");
+        let policy = Policy {
+            host: "core-1.example.com".into(),
+            ..Policy::default()
+        };
+        let mut prompter = Scripted {
+            answers: vec!["core-2".into()],
+            said: String::new(),
+        };
+        let mut err = Vec::new();
+        let mut preview = |_: &[String]| ran(&none);
+        let mut talk = Conversation {
+            prompter: Some(&mut prompter),
+            err: &mut err,
+            preview: &mut preview,
+        };
+        let answer = decide(
+            "apt-get upgrade",
+            &verdict,
+            Ask::ConfirmHost,
+            &policy,
+            Approval::default(),
+            &mut talk,
+        );
+        assert_eq!(answer.decision, Decision::Aborted);
+        assert!(prompter.said.contains("· nothing changes: 0 upgraded"));
+        assert!(prompter.said.contains("Type the host name to run it"));
+        let facts = answer.preview.expect("the facts shown are on the answer");
+        assert_eq!(facts["upgraded"], serde_json::json!(0));
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! | vocabulary | [`verdict`] | Risk, Action, Finding, Verdict, Ask, Mode, Decision — each defined once |
 //! | policy | `policy` | what each risk level asks, what a reason must be, resolved from the configuration |
 //! | confirm | `confirm` | the whole conversation with the operator: explain, preview, token, reason |
-//! | preview | `preview` | running a rule's dry-run command, bounded |
+//! | preview | `preview` | running a rule's dry-run command, bounded; summarising what it printed into the few facts that matter |
 //! | audit | [`audit`] | records and their hash chain, redaction, the log writer, recorder, syslog, review |
 //! | exec | `exec` | running the approved command, signals, how it ended |
 //! | exit | [`exit`] | every exit status (126/127/128+N mapped once) and the error `main` prints |
@@ -37,7 +37,8 @@
 //! `parse`, `unwrap`, `command`, `rules` (but `rules::dir`, which reads
 //! directories), `classify`, `verdict`, `policy`, the audit record's hashing
 //! and verification (`audit::record`), redaction (`audit::redact`), review
-//! queries (`audit::review`) and `term::sanitize` do no process, terminal,
+//! queries (`audit::review`), `term::sanitize` and the preview summarisers
+//! (`preview`'s files but its runner) do no process, terminal,
 //! clock or environment access: everything they need is passed in, so they
 //! are tested with plain values. Process spawning, terminals, signals,
 //! prompts and file writes live at the edges (`exec`, `confirm`'s terminal,

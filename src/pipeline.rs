@@ -90,6 +90,7 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
                 verdict: &verdict,
                 decision: Decision::Refused,
                 reason: Some("line could not be parsed"),
+                preview: None,
             };
             let recorded = io.audit.decision(&info, true);
             show_warnings(io);
@@ -143,6 +144,7 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
         verdict: &verdict,
         decision,
         reason: answer.reason.as_deref(),
+        preview: answer.preview.as_ref(),
     };
     let recorded = io.audit.decision(&info, risky);
     show_warnings(io);
@@ -323,11 +325,7 @@ allow = ["echo bomb", "ls"]
             answers,
             said: String::new(),
         };
-        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput {
-            lines: vec![],
-            more: 0,
-            problem: None,
-        };
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
         let req = Request {
             mode: Mode::DashC,
             target: Target::Line(line.into()),
@@ -457,11 +455,7 @@ allow = ["echo bomb", "ls"]
         };
         let mut fake = Fake { ran: vec![] };
         let mut err = Vec::new();
-        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput {
-            lines: vec![],
-            more: 0,
-            problem: None,
-        };
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
         let mut io = Io {
             prompter: None,
             err: &mut err,

@@ -31,6 +31,8 @@ pub struct Policy {
     pub shell: String,
     pub preview_timeout: Duration,
     pub preview_lines: usize,
+    /// Package name patterns an upgrade's preview treats as critical.
+    pub critical_packages: Vec<String>,
     pub color: bool,
     /// Columns to wrap explanations at.
     pub width: usize,
@@ -62,6 +64,7 @@ impl Default for Policy {
             shell: "/bin/bash".into(),
             preview_timeout: Duration::from_secs(10),
             preview_lines: 20,
+            critical_packages: crate::config::Preview::default().critical_packages,
             color: false,
             width: crate::term::width::DEFAULT,
         }
@@ -89,6 +92,7 @@ impl Policy {
             shell: config.shell.program.display().to_string(),
             preview_timeout: config.preview.timeout,
             preview_lines: config.preview.max_lines,
+            critical_packages: config.preview.critical_packages.clone(),
             color,
             width,
         }

@@ -23,6 +23,7 @@
 //! | `argv` | `--` mode | – | the program and arguments, when there was no shell line |
 //! | `findings`, `risk`, `decision` | ✓ | – | what the rules found (`[]` if nothing) and what happened |
 //! | `reason` | if given | – | the operator's reason |
+//! | `preview` | if shown | – | what the previews' summaries told the operator: fact name → value |
 //! | `decision_id` | – | ✓ | the `id` of the decision this outcome belongs to |
 //! | `exit`, `signal` | – | one of them | exit status, or the signal that killed the command |
 //! | `duration_ms` | – | ✓ | how long the command ran |
@@ -83,7 +84,7 @@
 //! on from the last sealed record (the rule `audit_log` appends by), after
 //! an edited or relinked one from that line's own hash.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufRead, Read};
 
 use serde::{Deserialize, Serialize};
@@ -108,6 +109,11 @@ const PREV_KEY: &[u8] = b",\"prev\":\"";
 const HASH_KEY: &[u8] = b",\"hash\":\"";
 /// From the end of a line: where the hashed prefix ends (`,"hash":"…"}`).
 const HASH_MEMBER_LEN: usize = HASH_KEY.len() + 64 + 2;
+
+/// What the summaries of a line's previews told the operator, as `fact
+/// name → value` (`{"major_bumps": ["docker-ce 19.03.15→20.10.5"]}`), so a
+/// reviewer sees what the decision was taken on.
+pub type PreviewFacts = BTreeMap<String, serde_json::Value>;
 
 /// Whether a record is about a decision or the outcome of running it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -191,6 +197,8 @@ pub struct Record {
     pub decision: Option<Decision>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<PreviewFacts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -311,6 +319,7 @@ impl Record {
         let decision_optional = [
             ("argv", self.argv.is_some()),
             ("reason", self.reason.is_some()),
+            ("preview", self.preview.is_some()),
         ];
         let outcome_fields = [
             ("decision_id", self.decision_id.is_some()),
@@ -884,6 +893,43 @@ mod tests {
         assert_eq!(
             bad.check().unwrap_err().to_string(),
             "a decision record lacks `risk`"
+        );
+    }
+
+    #[test]
+    fn preview_facts_follow_the_reason_seal_verify_and_read_back() {
+        let mut record = decision("a");
+        let mut facts = PreviewFacts::new();
+        facts.insert(
+            "major_bumps".into(),
+            serde_json::json!(["docker-ce 19.03.15→20.10.5"]),
+        );
+        facts.insert("upgraded".into(), serde_json::json!(5));
+        record.preview = Some(facts);
+        assert_eq!(record.check(), Ok(()));
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(
+            json.ends_with(
+                r#""reason":"CVE-2026-1234 openssl patch, CHG-4411","preview":{"major_bumps":["docker-ce 19.03.15→20.10.5"],"upgraded":5}}"#
+            ),
+            "{json}"
+        );
+        let line = seal(&record, GENESIS) + "\n";
+        assert!(verify(line.as_bytes(), None).is_ok());
+        let back: Record = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(back.preview, record.preview);
+        // Older lines without it still read; an outcome must not carry it.
+        assert_eq!(
+            serde_json::from_str::<Record>(&serde_json::to_string(&decision("b")).unwrap())
+                .unwrap()
+                .preview,
+            None
+        );
+        let mut bad = Record::outcome("c", "t", &record, Some(0), None, 1);
+        bad.preview = record.preview.clone();
+        assert_eq!(
+            bad.check().unwrap_err().to_string(),
+            "an outcome record must not carry `preview`"
         );
     }
 

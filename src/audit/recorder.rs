@@ -16,7 +16,7 @@ use nix::unistd::{AccessFlags, access};
 
 use crate::audit::identity::Identity;
 use crate::audit::log::{AuditError, FsyncPolicy, append_with_timeout};
-use crate::audit::record::{Actor, DecisionDetails, FindingRecord, Record};
+use crate::audit::record::{Actor, DecisionDetails, FindingRecord, PreviewFacts, Record};
 use crate::audit::syslog;
 use crate::exec::Outcome;
 use crate::verdict::{Decision, Mode, Risk, Verdict};
@@ -30,6 +30,8 @@ pub struct DecisionInfo<'a> {
     pub verdict: &'a Verdict,
     pub decision: Decision,
     pub reason: Option<&'a str>,
+    /// What the previews' summaries told the operator, if any were shown.
+    pub preview: Option<&'a PreviewFacts>,
 }
 
 /// Why a record is not (yet) in the log.
@@ -169,7 +171,9 @@ impl AuditSink for Recorder {
             decision: info.decision,
             reason: info.reason.map(str::to_string),
         };
-        let record = Record::decision(new_id(), now(), &self.actor, details).redacted();
+        let mut record = Record::decision(new_id(), now(), &self.actor, details);
+        record.preview = info.preview.cloned();
+        let record = record.redacted();
         let result = self.write(&record, risky);
         let id = record.id.clone();
         self.last_decision = Some(record);

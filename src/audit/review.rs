@@ -52,7 +52,7 @@ use jiff::{Span, Timestamp, civil};
 use memchr::memmem;
 use serde::{Deserialize as _, Serialize};
 
-use crate::audit::record::{FindingRecord, Kind, Record, SEAL_LEN};
+use crate::audit::record::{FindingRecord, Kind, PreviewFacts, Record, SEAL_LEN};
 use crate::verdict::{Decision, Mode, Risk};
 
 // ---------------------------------------------------------------- time
@@ -623,6 +623,8 @@ pub struct JsonRow<'a> {
     decision: Option<Decision>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preview: Option<&'a PreviewFacts>,
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<i32>,
@@ -659,6 +661,7 @@ impl Row {
             risk: d.risk.unwrap_or_default(),
             decision: d.decision,
             reason: d.reason.as_deref(),
+            preview: d.preview.as_ref(),
             status: self.status,
             exit: o.and_then(|o| o.exit),
             signal: o.and_then(|o| o.signal),
@@ -1432,6 +1435,35 @@ mod tests {
         let ob = Record::outcome("ob", "2026-11-21T10:00:03Z", &b, Some(2), None, 1);
         let oa = Record::outcome("oa", "2026-11-21T10:05:00Z", &a, None, Some(9), 300_000);
         vec![a, b, c, ob, oa]
+    }
+
+    #[test]
+    fn preview_facts_are_read_fast_and_shown_in_the_json_row() {
+        let mut d = decision(
+            "p",
+            "2026-11-21T10:00:00Z",
+            "sudo apt-get upgrade",
+            Risk::High,
+            Decision::Aborted,
+        );
+        let mut facts = PreviewFacts::new();
+        facts.insert(
+            "major_bumps".into(),
+            serde_json::json!(["docker-ce 19.03.15→20.10.5"]),
+        );
+        d.preview = Some(facts);
+        let line = seal(&d, GENESIS);
+        let peek = peek(line.as_bytes()).expect("the fast path still reads it");
+        assert_eq!(
+            (peek.risk, peek.decision),
+            (Some(Risk::High), Some(Decision::Aborted))
+        );
+        let rows = run(Filter::default(), &[d]);
+        let json = serde_json::to_string(&rows[0].json()).unwrap();
+        assert!(
+            json.contains(r#""preview":{"major_bumps":["docker-ce 19.03.15→20.10.5"]}"#),
+            "{json}"
+        );
     }
 
     #[test]

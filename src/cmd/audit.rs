@@ -957,6 +957,15 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
         "reason",
         &d.reason.as_deref().map_or_else(|| "-".into(), c),
     )?;
+    // What the previews' summaries showed the operator, one fact a line.
+    for (i, (name, value)) in d.preview.iter().flatten().enumerate() {
+        let value = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let label = if i == 0 { "preview" } else { "" };
+        field(out, label, &format!("{}: {}", c(name), c(&value)))?;
+    }
     let outcome = match (&row.outcome, row.status) {
         (Some(o), _) => {
             let how = match (o.exit, o.signal) {

@@ -342,6 +342,9 @@ pub struct Preview {
     /// `timeout_secs`.
     pub timeout: Duration,
     pub max_lines: usize,
+    /// Name patterns of the packages this host's workload runs on, which
+    /// an upgrade's summary names loudly.
+    pub critical_packages: Vec<String>,
 }
 
 impl Default for Preview {
@@ -349,6 +352,10 @@ impl Default for Preview {
         Preview {
             timeout: Duration::from_secs(10),
             max_lines: 20,
+            critical_packages: crate::preview::DEFAULT_CRITICAL
+                .iter()
+                .map(|p| (*p).to_string())
+                .collect(),
         }
     }
 }
@@ -937,6 +944,31 @@ static SETTINGS: &[Setting] = &[
         show: |c| Some(c.preview.max_lines.to_string()),
     },
     Setting {
+        name: "preview.critical_packages",
+        help: "Packages this host's workload runs on, as name patterns (*, ?, [0-9]): an upgrade's preview names them and what restarts.",
+        example: "",
+        unset: "",
+        read: |f, c| {
+            c.preview.critical_packages = f.list(|item| {
+                (item.is_empty()
+                    || !item.chars().all(|ch| {
+                        ch.is_ascii_alphanumeric() || "+-._:*?[]".contains(ch)
+                    }))
+                .then(|| {
+                    format!(
+                        "`{item}` is not a package name pattern (letters, digits, + - . _ : and the wildcards * ? [ ])"
+                    )
+                })
+            })?;
+            Ok(())
+        },
+        show: |c| {
+            Some(toml_list(
+                c.preview.critical_packages.iter().map(|s| toml_str(s)),
+            ))
+        },
+    },
+    Setting {
         name: "rules.disable",
         help: "Ids of rules to turn off, e.g. [\"apt-full-upgrade\"].",
         example: "",
@@ -1444,6 +1476,7 @@ prompt = "{{{env}}} {user}@{host} {sigil} "
 [preview]
 timeout_secs = 3
 max_lines = 100
+critical_packages = ["docker-ce", "postgresql-1[0-9]"]
 
 [rules]
 disable = ["apt-full-upgrade", "reboot"]
@@ -1483,6 +1516,7 @@ dirs = ["/opt/site/rules"]
             preview: Preview {
                 timeout: Duration::from_secs(3),
                 max_lines: 100,
+                critical_packages: vec!["docker-ce".into(), "postgresql-1[0-9]".into()],
             },
             rules: Rules {
                 disable: vec!["apt-full-upgrade".into(), "reboot".into()],
