@@ -47,14 +47,12 @@ fn shell_env() -> Env {
             sh_quote(&marker.display().to_string())
         ),
     );
-    for d in ["home", "state"] {
-        fs::create_dir(env.path().join(d)).expect("mkdir");
-    }
+    fs::create_dir(state_home(&env)).expect("mkdir");
     env
 }
 
 fn home(env: &Env) -> PathBuf {
-    env.path().join("home")
+    env.home.clone()
 }
 
 fn state_home(env: &Env) -> PathBuf {
