@@ -10,12 +10,10 @@
 //! Timeouts are generous (10 s) and only bound a hang; nothing here asserts
 //! on wall-clock time.
 
-mod common;
-
 use std::fs;
 use std::time::Duration;
 
-use common::{Env, short_host, wait_for, with_spawn_lock};
+use crate::common::{Env, short_host, wait_for, with_spawn_lock};
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Session};
 use nix::sys::termios::{self, LocalFlags};
@@ -205,7 +203,7 @@ fn the_preview_output_is_shown_before_the_prompt() {
         "apt-get",
         &format!(
             "echo \"$*\" >> {}\necho \"PREVIEW-OUTPUT $*\"",
-            common::sh_quote(&calls.display().to_string())
+            crate::common::sh_quote(&calls.display().to_string())
         ),
     );
     let mut s = spawn_pty(&env, &["--", "apt-get", "upgrade"]);

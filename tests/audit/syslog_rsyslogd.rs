@@ -8,14 +8,12 @@
 //! rsyslogd is installed by `.ci/run`; where it is missing the tests print
 //! a skip message and pass.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Env, short_host, toml_str, wait_for};
+use crate::common::{Env, short_host, toml_str, wait_for};
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,7 +71,7 @@ template(name="facsev" type="string" string="%syslogfacility-text%.%syslogseveri
             .stdin(Stdio::null())
             .stdout(fs::File::create(dir.join("rsyslogd.stdout")).expect("stdout file"))
             .stderr(fs::File::create(&stderr).expect("stderr file"));
-        let child = common::spawn(&mut cmd);
+        let child = crate::common::spawn(&mut cmd);
         let mut daemon = Rsyslogd {
             child,
             socket,

@@ -1183,7 +1183,7 @@ fn which(program: &str) -> Result<PathBuf, ()> {
 
 /// Writes a large log for `scripts/bench-audit.sh`:
 /// `SAFE_RUN_BENCH_LOG=PATH SAFE_RUN_BENCH_RECORDS=N cargo test --release
-/// --test review -- --ignored --exact generate_bench_log`.
+/// --test audit -- --ignored --exact review::generate_bench_log`.
 #[test]
 #[ignore = "a generator for scripts/bench-audit.sh"]
 fn generate_bench_log() {

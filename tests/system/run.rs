@@ -7,13 +7,11 @@
 //! exit; nothing real is ever rebooted. Every run goes through `setsid -w`
 //! (see `common`), so the binary never has a terminal to prompt on.
 
-mod common;
-
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use common::{Env, Run, pid_alive, read_records, sh_quote, short_host, spawn, wait_for};
+use crate::common::{Env, Run, pid_alive, read_records, sh_quote, short_host, spawn, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -58,7 +56,7 @@ fn check_status(env: &Env, args: &[&str], want: i32) -> Run {
 fn exit_statuses_pass_through_in_argv_mode() {
     let env = Env::new();
     let notexec = env.bin.join("notexec");
-    common::write_file(&notexec, b"#!/bin/sh\necho should not run\n", 0o644);
+    crate::common::write_file(&notexec, b"#!/bin/sh\necho should not run\n", 0o644);
     let notexec = notexec.display().to_string();
 
     check_status(&env, &["--", "true"], 0);
@@ -75,7 +73,7 @@ fn exit_statuses_pass_through_in_argv_mode() {
 fn exit_statuses_pass_through_in_dash_c_mode() {
     let env = Env::new();
     let notexec = env.bin.join("notexec");
-    common::write_file(&notexec, b"#!/bin/sh\necho should not run\n", 0o644);
+    crate::common::write_file(&notexec, b"#!/bin/sh\necho should not run\n", 0o644);
     let notexec = notexec.display().to_string();
 
     check_status(&env, &["-c", "true"], 0);

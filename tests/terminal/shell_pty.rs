@@ -12,15 +12,13 @@
 //! matched as `x-42`), since the editor redraws what is typed. Timeouts
 //! are generous and only bound a hang; nothing asserts on wall-clock time.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Env, pid_alive, sh_quote, short_host, wait_for, with_spawn_lock};
+use crate::common::{Env, pid_alive, sh_quote, short_host, wait_for, with_spawn_lock};
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Session};
 use nix::sys::signal::{Signal, kill};

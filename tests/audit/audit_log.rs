@@ -102,10 +102,11 @@ fn sixteen_processes_lose_and_tear_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     let exe = std::env::current_exe().unwrap();
+    let child_test = crate::common::bin::own_test(module_path!(), "child_appender");
     let children: Vec<_> = (0..WRITERS)
         .map(|child| {
             Command::new(&exe)
-                .args(["--exact", "child_appender", "--test-threads=1", "--quiet"])
+                .args(["--exact", &child_test, "--test-threads=1", "--quiet"])
                 .env(CHILD_LOG, &path)
                 .env(CHILD_ID, child.to_string())
                 .stdout(Stdio::piped())

@@ -366,7 +366,7 @@ fn run_isolated(kind: &str, name: &str) -> Outcome {
     let out = Command::new(exe)
         .args([
             "--exact",
-            "isolated_case_runner",
+            &crate::common::bin::own_test(module_path!(), "isolated_case_runner"),
             "--nocapture",
             "--test-threads=1",
         ])

@@ -46,7 +46,7 @@ fn text(out: &[u8]) -> String {
 
 /// `/etc/safe-run/config.toml` as shipped is `config::commented_defaults()`
 /// byte for byte. After a settings change, regenerate it with
-/// `SAFE_RUN_UPDATE_SHIPPED=1 cargo test --test packaging`.
+/// `SAFE_RUN_UPDATE_SHIPPED=1 cargo test --test system packaging::`.
 #[test]
 fn the_shipped_config_is_the_commented_defaults() {
     let path = root().join("packaging/etc/config.toml");
@@ -58,7 +58,7 @@ fn the_shipped_config_is_the_commented_defaults() {
     assert!(
         got == want,
         "packaging/etc/config.toml is not config::commented_defaults(); regenerate it with \
-         SAFE_RUN_UPDATE_SHIPPED=1 cargo test --test packaging"
+         SAFE_RUN_UPDATE_SHIPPED=1 cargo test --test system packaging::"
     );
 }
 

@@ -1,0 +1,17 @@
+//! The binary as the system runs it: commands without a terminal (exit
+//! statuses, streams, signals, approval, the audit log left behind), the
+//! configuration files it reads, a real OpenSSH login with the binary as
+//! the login shell, and what the Debian package ships.
+//!
+//! One test binary (each former `tests/*.rs` file is a module);
+//! `cargo test --test system [MODULE::]` runs these alone. The sshd test
+//! creates a user of its own and listens on a free port of 127.0.0.1, so
+//! it runs beside the others.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod config;
+mod packaging;
+mod run;
+mod ssh_login;
