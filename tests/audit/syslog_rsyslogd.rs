@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{Env, short_host, toml_str, wait_for};
 use serde_json::Value;
+
+use crate::common::{Env, short_host, toml_str, wait_for};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

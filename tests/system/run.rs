@@ -11,23 +11,16 @@ use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use crate::common::{Env, Run, pid_alive, read_records, sh_quote, short_host, spawn, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-const REASON: &str = "CHG-1234 kernel patch rollout";
+use crate::common::fixtures::payload;
+use crate::common::{
+    Env, Run, pid_alive, read_records, rules_of, sh_quote, short_host, spawn, wait_for,
+};
 
-fn rules_of(decision: &Value) -> Vec<String> {
-    decision["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|f| f["rule"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+const REASON: &str = "CHG-1234 kernel patch rollout";
 
 // ---------------------------------------------------------------------------
 // Exit statuses pass through
@@ -106,15 +99,7 @@ fn a_large_binary_payload_streams_unchanged() {
     let env = Env::new();
     // 1 MiB of every byte value, in a pattern that is not periodic at
     // pipe-buffer sizes.
-    let mut x: u32 = 0x1234_5678;
-    let payload: Vec<u8> = (0..(1 << 20))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect();
+    let payload = payload(1 << 20, 0x1234_5678);
     let run = env.run_stdin(&["--", "cat"], &payload);
     run.expect_status(0);
     assert_eq!(run.stdout_bytes.len(), payload.len());
