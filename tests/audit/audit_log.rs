@@ -22,6 +22,9 @@ use safe_run::audit::record::{
 use safe_run::audit::syslog::{self, Facility, Severity};
 use safe_run::verdict::Risk;
 
+use crate::common::require;
+use crate::common::tools::skip_part;
+
 const CHILD_LOG: &str = "SAFE_RUN_TEST_APPEND_LOG";
 const CHILD_ID: &str = "SAFE_RUN_TEST_APPEND_CHILD";
 const WRITERS: usize = 16;
@@ -226,8 +229,7 @@ fn a_created_directory_is_0700_and_the_file_0600() {
 #[test]
 fn a_full_disk_is_a_clear_error() {
     let full = Path::new("/dev/full");
-    if !full.exists() {
-        eprintln!("skipped: no /dev/full here");
+    if !require(full.exists(), "there is no /dev/full here") {
         return;
     }
     let err = AuditLog::open(full)
@@ -258,7 +260,10 @@ fn an_unwritable_place_is_a_clear_error() {
 
     // Permission bits stop everyone but root.
     if nix::unistd::geteuid().is_root() {
-        eprintln!("running as root: the read-only directory case is skipped");
+        skip_part(
+            "the read-only directory case",
+            "running as root, whom permission bits do not stop",
+        );
         return;
     }
     let read_only = dir.path().join("ro");

@@ -15,7 +15,7 @@ use safe_run::audit::record::{
 use safe_run::verdict::Risk;
 use serde_json::Value;
 
-use crate::common::{Run, SafeRun};
+use crate::common::{Run, SafeRun, require_tool};
 
 /// `safe-run ARGS` in `dir` (common::bin: a clean environment, no colour,
 /// UTC), with a configuration that names `dir/audit.jsonl` (so the default
@@ -1006,11 +1006,10 @@ fn verify_explains_a_chain_restarted_by_rotation() {
 }
 
 /// The shipped logrotate snippet, run by the real logrotate on a temp
-/// directory (skipped where logrotate is not installed).
+/// directory (needs logrotate: `common::tools::require_tool`).
 #[test]
 fn the_logrotate_snippet_rotates_into_a_verifiable_set() {
-    let Ok(logrotate) = which("logrotate") else {
-        eprintln!("logrotate not installed: skipped");
+    let Some(logrotate) = require_tool("logrotate") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -1101,16 +1100,6 @@ fn the_logrotate_snippet_rotates_into_a_verifiable_set() {
         ],
     );
     assert_eq!(ids(&listed).len(), 7);
-}
-
-fn which(program: &str) -> Result<PathBuf, ()> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(program))
-        .chain(["/usr/sbin", "/sbin"].map(|d| Path::new(d).join(program)))
-        .find(|p| p.is_file())
-        .ok_or(())
 }
 
 // ---------------------------------------------------------------- bench

@@ -30,7 +30,7 @@ use safe_run::rules::RuleSet;
 use safe_run::verdict::{Action, Risk};
 
 use crate::common::bin::{cmd, current_test_exe, own_test, run};
-use crate::common::tools::find_tool;
+use crate::common::require_tool;
 
 /// 64 KB, the largest input the random cases build.
 const MAX_INPUT: usize = 64 * 1024;
@@ -630,10 +630,6 @@ fn quoted_word() -> impl Strategy<Value = (String, String)> {
     })
 }
 
-fn bash_available() -> bool {
-    find_tool("bash").is_some()
-}
-
 /// What bash passes to `printf` for this line, one value per argument.
 fn bash_words(line: &str) -> Vec<String> {
     let mut bash = cmd("bash", &["--norc", "--noprofile", "-c", line]);
@@ -649,10 +645,8 @@ fn bash_words(line: &str) -> Vec<String> {
 
 #[test]
 fn quote_removal_matches_the_model_and_bash() {
-    let bash = bash_available();
-    if !bash {
-        eprintln!("bash is not installed: comparing with the model only");
-    }
+    // Without bash (and outside CI), compared with the model only.
+    let bash = require_tool("bash").is_some();
     let mut runner = runner(if bash { 64 } else { 96 });
     let result = runner.run(&prop::collection::vec(quoted_word(), 1..6), |words| {
         let spelled: Vec<&str> = words.iter().map(|(s, _)| s.as_str()).collect();

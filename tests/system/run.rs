@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::common::fixtures::payload;
 use crate::common::{
-    Env, Run, pid_alive, read_records, rules_of, sh_quote, short_host, spawn, wait_for,
+    Env, Run, pid_alive, read_records, require, rules_of, sh_quote, short_host, spawn, wait_for,
 };
 
 const REASON: &str = "CHG-1234 kernel patch rollout";
@@ -528,8 +528,7 @@ fn log_under_a_regular_file_refuses_risky_but_runs_safe() {
 #[test]
 fn log_on_a_full_disk_refuses_risky_but_runs_safe() {
     let dev_full = std::path::Path::new("/dev/full");
-    if !dev_full.exists() {
-        eprintln!("SKIP: /dev/full does not exist on this system");
+    if !require(dev_full.exists(), "there is no /dev/full here") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

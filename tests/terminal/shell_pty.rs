@@ -21,7 +21,7 @@ use nix::sys::signal::Signal;
 
 use crate::common::fixtures::without_terminal;
 use crate::common::pty::TIMEOUT;
-use crate::common::{Env, Pty, pid_alive, sh_quote, short_host, wait_for};
+use crate::common::{Env, Pty, pid_alive, require_tool, sh_quote, short_host, wait_for};
 
 const REASON: &str = "CHG-1234 kernel patch rollout";
 /// The end of the test prompt (see `shell_env`).
@@ -366,11 +366,7 @@ fn a_hangup_ends_the_session_and_the_command_it_was_running() {
 
 #[test]
 fn a_full_screen_program_leaves_the_terminal_usable() {
-    if !["/usr/bin/less", "/bin/less"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists())
-    {
-        eprintln!("less is not installed; skipped");
+    if require_tool("less").is_none() {
         return;
     }
     let env = shell_env();
