@@ -4,9 +4,13 @@
 //! the login shell, and what the Debian package ships.
 //!
 //! One test binary (each former `tests/*.rs` file is a module);
-//! `cargo test --test system [MODULE::]` runs these alone. The sshd test
-//! creates a user of its own and listens on a free port of 127.0.0.1, so
-//! it runs beside the others.
+//! `cargo test --test system [MODULE::]` runs these alone. They share the
+//! process safely: every run without a terminal has a session of its own
+//! (`setsid`), so when the binary signals its process group the test
+//! process is not in it; the signal tests signal only PIDs they started;
+//! nothing changes the test process's environment, directory or signal
+//! dispositions; and the sshd test creates a user of its own and listens
+//! on a free port of 127.0.0.1.
 
 #[path = "../common/mod.rs"]
 mod common;
