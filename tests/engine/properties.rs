@@ -29,6 +29,9 @@ use safe_run::parse::parse_line;
 use safe_run::rules::RuleSet;
 use safe_run::verdict::{Action, Risk};
 
+use crate::common::bin::{cmd, current_test_exe, own_test, run};
+use crate::common::require_tool;
+
 /// 64 KB, the largest input the random cases build.
 const MAX_INPUT: usize = 64 * 1024;
 
@@ -362,25 +365,23 @@ fn isolated_case_runner() {
 /// Runs one case in a child process (this test binary, filtered to
 /// `isolated_case_runner`) and reads its outcome.
 fn run_isolated(kind: &str, name: &str) -> Outcome {
-    let exe = std::env::current_exe().expect("the test binary");
-    let out = Command::new(exe)
+    let mut child = Command::new(current_test_exe());
+    child
         .args([
             "--exact",
-            "isolated_case_runner",
+            &own_test(module_path!(), "isolated_case_runner"),
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_CASE, format!("{kind}/{name}"))
-        .output()
-        .expect("run the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .env(CHILD_CASE, format!("{kind}/{name}"));
+    let out = run(child);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     // libtest prints `test isolated_case_runner ... ` on the same line.
     let printed = stdout
         .lines()
         .find_map(|l| l.split_once("OUTCOME ").map(|(_, o)| o));
     match printed {
-        Some(text) if out.status.success() => {
+        Some(text) if out.status == 0 => {
             let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
             match word {
                 "error" => Outcome::Error(rest.to_string()),
@@ -400,7 +401,10 @@ fn run_isolated(kind: &str, name: &str) -> Outcome {
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("");
-            Outcome::Crashed(format!("{}; {last_case}; {last_line}", out.status))
+            Outcome::Crashed(format!(
+                "exit status {}; {last_case}; {last_line}",
+                out.status
+            ))
         }
     }
 }
@@ -626,26 +630,13 @@ fn quoted_word() -> impl Strategy<Value = (String, String)> {
     })
 }
 
-fn bash_available() -> bool {
-    Command::new("bash")
-        .args(["-c", "true"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// What bash passes to `printf` for this line, one value per argument.
 fn bash_words(line: &str) -> Vec<String> {
-    let out = Command::new("bash")
-        .args(["--norc", "--noprofile", "-c", line])
-        .env("LC_ALL", "C")
-        .output()
-        .expect("run bash");
-    assert!(
-        out.status.success(),
-        "bash failed on {line:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("bash printed UTF-8");
+    let mut bash = cmd("bash", &["--norc", "--noprofile", "-c", line]);
+    bash.env("LC_ALL", "C");
+    let out = run(bash);
+    assert_eq!(out.status, 0, "bash failed on {line:?}: {}", out.stderr);
+    let text = String::from_utf8(out.stdout_bytes).expect("bash printed UTF-8");
     let mut words: Vec<String> = text.split('\0').map(String::from).collect();
     // The output ends with a NUL, which leaves one empty string at the end.
     words.pop();
@@ -654,10 +645,8 @@ fn bash_words(line: &str) -> Vec<String> {
 
 #[test]
 fn quote_removal_matches_the_model_and_bash() {
-    let bash = bash_available();
-    if !bash {
-        eprintln!("bash is not installed: comparing with the model only");
-    }
+    // Without bash (and outside CI), compared with the model only.
+    let bash = require_tool("bash").is_some();
     let mut runner = runner(if bash { 64 } else { 96 });
     let result = runner.run(&prop::collection::vec(quoted_word(), 1..6), |words| {
         let spelled: Vec<&str> = words.iter().map(|(s, _)| s.as_str()).collect();

@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -14,14 +14,12 @@ use safe_run::verdict::Risk;
 use safe_run::verdict::{Decision, Mode};
 use serde_json::Value;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_safe-run")
-}
+use crate::common::{Run, SafeRun, require_tool};
 
-/// `safe-run ARGS` with a clean, fixed environment: no colour, UTC, a
-/// configuration that names `log` (so the default log is known).
-fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
+/// `safe-run ARGS` in `dir` (common::bin: a clean environment, no colour,
+/// UTC), with a configuration that names `dir/audit.jsonl` (so the default
+/// log is known).
+fn safe_run(dir: &Path, args: &[&str]) -> SafeRun {
     let config = dir.join("config.toml");
     if !config.exists() {
         let log = dir.join("audit.jsonl");
@@ -31,61 +29,17 @@ fn command(dir: &Path, args: &[&str]) -> Command {
         )
         .unwrap();
     }
-    cmd.args(args)
+    SafeRun::new(args)
         .current_dir(dir)
         .env("SAFE_RUN_CONFIG", &config)
-        .env("NO_COLOR", "1")
-        .env("TZ", "UTC")
-        .env_remove("COLUMNS")
-        .stdin(Stdio::null());
-    cmd
-}
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(output: Output) -> Run {
-        Run {
-            status: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "status {}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
 }
 
 fn run(dir: &Path, args: &[&str]) -> Run {
-    command(dir, args).output().unwrap().into()
+    safe_run(dir, args).run()
 }
 
 fn run_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
-    let mut child = command(dir, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    output.into()
+    safe_run(dir, args).input(input).run()
 }
 
 /// The ids of the rows printed by `--json`.
@@ -330,11 +284,7 @@ fn dir_with_sample() -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn the_table_matches_the_snapshot() {
     let (dir, _) = dir_with_sample();
-    let run: Run = command(dir.path(), &["audit"])
-        .env("COLUMNS", "100")
-        .output()
-        .unwrap()
-        .into();
+    let run = safe_run(dir.path(), &["audit"]).env("COLUMNS", "100").run();
     assert_eq!(run.status, 0, "{run:?}");
     let expected = "\
 TIME                HOST             USER        RISK     DECISION  EXIT LINE  # REASON
@@ -353,14 +303,12 @@ TIME                HOST             USER        RISK     DECISION  EXIT LINE  #
 #[test]
 fn a_wide_table_gives_the_reason_its_own_column() {
     let (dir, _) = dir_with_sample();
-    let run: Run = command(
+    let run = safe_run(
         dir.path(),
         &["audit", "--host", "core-1", "--risk", "medium"],
     )
     .env("COLUMNS", "140")
-    .output()
-    .unwrap()
-    .into();
+    .run();
     let expected = "\
 TIME                HOST   USER        RISK     DECISION  EXIT LINE                                   REASON
 2026-11-21 09:05:00 core-1 root(alice) high     confirmed 100  sudo apt-get upgrade -y                CVE-2026-1234 openssl patch, CHG-4411
@@ -907,43 +855,29 @@ impl Reader {
     }
 }
 
-/// Kills the child when the test ends, passed or not.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn follow_survives_rename_and_truncation() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     let mut log = sample_log();
     log.write(&path); // already there: not shown again
-    let mut child = Killed(
-        command(
-            dir.path(),
-            &[
-                "audit",
-                "follow",
-                "--json",
-                "--poll-ms",
-                "50",
-                "--risk",
-                "medium",
-            ],
-        )
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap(),
-    );
-    let out = Reader::new(child.0.stdout.take().unwrap());
-    let err = Reader::new(child.0.stderr.take().unwrap());
+    // Killed when the test ends, passed or not.
+    let mut follow = safe_run(
+        dir.path(),
+        &[
+            "audit",
+            "follow",
+            "--json",
+            "--poll-ms",
+            "50",
+            "--risk",
+            "medium",
+            path.to_str().unwrap(),
+        ],
+    )
+    .start();
+    let out = Reader::new(follow.child.stdout.take().unwrap());
+    let err = Reader::new(follow.child.stderr.take().unwrap());
     err.wait_for("following");
 
     let risky = |id: &str, ts: &str| {
@@ -1003,7 +937,7 @@ fn follow_survives_rename_and_truncation() {
     again.write(&path);
     let row: Value = serde_json::from_str(&out.wait_for("\"f3\"")).unwrap();
     assert_eq!(row["status"], "failed");
-    assert!(child.0.try_wait().unwrap().is_none(), "follow exited");
+    assert!(follow.child.try_wait().unwrap().is_none(), "follow exited");
 }
 
 #[test]
@@ -1071,11 +1005,10 @@ fn verify_explains_a_chain_restarted_by_rotation() {
 }
 
 /// The shipped logrotate snippet, run by the real logrotate on a temp
-/// directory (skipped where logrotate is not installed).
+/// directory (needs logrotate: `common::tools::require_tool`).
 #[test]
 fn the_logrotate_snippet_rotates_into_a_verifiable_set() {
-    let Ok(logrotate) = which("logrotate") else {
-        eprintln!("logrotate not installed: skipped");
+    let Some(logrotate) = require_tool("logrotate") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -1112,14 +1045,14 @@ fn the_logrotate_snippet_rotates_into_a_verifiable_set() {
             let r = plain(&format!("r{round}-{i}"), "2026-11-21T10:00:00Z", "h", "ls").record();
             log.append(&r, false).unwrap();
         }
-        let status = Command::new(&logrotate)
+        let mut rotate = Command::new(&logrotate);
+        rotate
             .arg("--force")
             .arg("--state")
             .arg(&state)
-            .arg(&conf_path)
-            .status()
-            .unwrap();
-        assert!(status.success());
+            .arg(&conf_path);
+        let rotated = crate::common::bin::run(rotate);
+        assert_eq!(rotated.status, 0, "logrotate: {rotated:?}");
         assert_eq!(
             fs::metadata(&path).unwrap().len(),
             0,
@@ -1168,21 +1101,11 @@ fn the_logrotate_snippet_rotates_into_a_verifiable_set() {
     assert_eq!(ids(&listed).len(), 7);
 }
 
-fn which(program: &str) -> Result<PathBuf, ()> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(program))
-        .chain(["/usr/sbin", "/sbin"].map(|d| Path::new(d).join(program)))
-        .find(|p| p.is_file())
-        .ok_or(())
-}
-
 // ---------------------------------------------------------------- bench
 
 /// Writes a large log for `scripts/bench-audit.sh`:
 /// `SAFE_RUN_BENCH_LOG=PATH SAFE_RUN_BENCH_RECORDS=N cargo test --release
-/// --test review -- --ignored --exact generate_bench_log`.
+/// --test audit -- --ignored --exact review::generate_bench_log`.
 #[test]
 #[ignore = "a generator for scripts/bench-audit.sh"]
 fn generate_bench_log() {

@@ -5,48 +5,28 @@
 //! scripts/deb-check.sh (run by CI after the tests).
 //!
 //! Checks that need a program the machine may not have (man, zsh, fish,
-//! shellcheck) say so and pass: CI installs man-db; zsh and fish are
-//! optional.
+//! shellcheck) print a `skipped:` line and pass where it is missing, except
+//! under `CI=true`, where they fail (`common::tools`): CI installs them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+
+use crate::common::bin::{cmd, run};
+use crate::common::{Run, SafeRun, require_tool};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_safe-run")
-}
-
-/// Runs the binary with no site rules or configuration of this machine.
-fn safe_run(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .env_remove("SAFE_RUN_CONFIG")
-        .env_remove("SAFE_RUN_RULES_DIR")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    })
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
+/// Runs the binary with no site rules or configuration of this machine
+/// (common::bin: a clean environment, `SAFE_RUN_CONFIG=/dev/null`).
+fn safe_run(args: &[&str]) -> Run {
+    SafeRun::new(args).run()
 }
 
 /// `/etc/safe-run/config.toml` as shipped is `config::commented_defaults()`
 /// byte for byte. After a settings change, regenerate it with
-/// `SAFE_RUN_UPDATE_SHIPPED=1 cargo test --test packaging`.
+/// `SAFE_RUN_UPDATE_SHIPPED=1 cargo test --test system packaging::`.
 #[test]
 fn the_shipped_config_is_the_commented_defaults() {
     let path = root().join("packaging/etc/config.toml");
@@ -58,7 +38,7 @@ fn the_shipped_config_is_the_commented_defaults() {
     assert!(
         got == want,
         "packaging/etc/config.toml is not config::commented_defaults(); regenerate it with \
-         SAFE_RUN_UPDATE_SHIPPED=1 cargo test --test packaging"
+         SAFE_RUN_UPDATE_SHIPPED=1 cargo test --test system packaging::"
     );
 }
 
@@ -70,7 +50,7 @@ fn the_shipped_config_loads_as_the_defaults() {
     let loaded = safe_run::config::load(Some(&path), None).unwrap();
     assert_eq!(loaded.config, safe_run::config::Config::default());
     let out = safe_run(&["--config", path.to_str().unwrap(), "config"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.status, 0, "{}", out.stderr);
 }
 
 /// The example rule in /etc/safe-run/rules.d/README lints clean and passes
@@ -90,12 +70,11 @@ fn the_rules_d_readme_example_is_a_working_rule() {
     fs::write(&file, example.join("\n") + "\n").unwrap();
     let file = file.to_str().unwrap();
     for command in ["lint", "test"] {
-        let out = safe_run(&["--no-site-rules", "rules", command, file]);
-        assert!(
-            out.status.success(),
+        let out = safe_run(&["rules", command, file]);
+        assert_eq!(
+            out.status, 0,
             "rules {command}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
+            out.stdout, out.stderr
         );
     }
 }
@@ -106,21 +85,19 @@ fn the_rules_d_readme_example_is_a_working_rule() {
 fn the_maintainer_scripts_are_valid_sh() {
     let scripts = ["postinst", "prerm", "postrm"].map(|s| root().join("packaging/debian").join(s));
     for script in &scripts {
-        let status = Command::new("sh").arg("-n").arg(script).status().unwrap();
-        assert!(status.success(), "sh -n {}", script.display());
+        let out = run(cmd("sh", &["-n", script.to_str().unwrap()]));
+        assert_eq!(out.status, 0, "sh -n {}: {out:?}", script.display());
         let text = fs::read_to_string(script).unwrap();
         assert!(text.starts_with("#!/bin/sh\n"), "{}", script.display());
         assert!(text.contains("\nset -e\n"), "{}", script.display());
     }
-    match on_path("shellcheck") {
-        None => eprintln!("shellcheck not installed: skipped"),
+    match require_tool("shellcheck") {
+        None => {}
         Some(shellcheck) => {
-            let out = Command::new(shellcheck)
-                .args(["-s", "sh"])
-                .args(&scripts)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", text(&out.stdout));
+            let mut shellcheck = cmd(shellcheck, &["-s", "sh"]);
+            shellcheck.args(&scripts);
+            let out = run(shellcheck);
+            assert_eq!(out.status, 0, "{}", out.stdout);
         }
     }
 }
@@ -130,34 +107,31 @@ fn the_maintainer_scripts_are_valid_sh() {
 fn the_man_pages_render_without_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let out = safe_run(&["man", "--dir", dir.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let pages: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let pages: Vec<&str> = out.stdout.lines().collect();
     assert!(pages.len() >= 10, "{pages:?}");
-    let Some(man) = on_path("man") else {
-        eprintln!("man not installed: rendering skipped");
+    let Some(man) = require_tool("man") else {
         return;
     };
     for page in pages {
-        let out = Command::new(&man)
-            .args(["--warnings", "-l", page])
+        let mut render = cmd(&man, &["--warnings", "-l", page]);
+        render
             .env("MANWIDTH", "80")
             .env("MANPAGER", "cat")
-            .env("PAGER", "cat")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{page}: {}", text(&out.stderr));
-        assert_eq!(text(&out.stderr), "", "{page}");
-        assert!(text(&out.stdout).contains("SYNOPSIS"), "{page}");
+            .env("PAGER", "cat");
+        let out = run(render);
+        assert_eq!(out.status, 0, "{page}: {}", out.stderr);
+        assert_eq!(out.stderr, "", "{page}");
+        assert!(out.stdout.contains("SYNOPSIS"), "{page}");
     }
 }
 
 /// Writes the completion script for `shell` to a temp file.
 fn completion_file(dir: &Path, shell: &str, name: &str) -> PathBuf {
     let out = safe_run(&["completions", shell]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.status, 0, "{}", out.stderr);
     let path = dir.join(name);
-    fs::write(&path, &out.stdout).unwrap();
+    fs::write(&path, &out.stdout_bytes).unwrap();
     path
 }
 
@@ -181,14 +155,12 @@ fn the_bash_completion_loads_and_completes() {
         complete_words safe-run rules ''
         complete_words safe-run completions ''
     "#;
-    let out = Command::new("bash")
-        .args(["--norc", "--noprofile", "-c", probe, "probe"])
-        .arg(&script)
-        .output()
-        .unwrap();
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), "");
+    let mut bash = cmd("bash", &["--norc", "--noprofile", "-c", probe, "probe"]);
+    bash.arg(&script);
+    let out = run(bash);
+    let stdout = &out.stdout;
+    assert_eq!(out.status, 0, "{stdout}{}", out.stderr);
+    assert_eq!(out.stderr, "");
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].contains("-F _safe__run") && lines[0].ends_with(" safe-run"));
     assert_eq!(lines[1], "check");
@@ -204,8 +176,7 @@ fn the_bash_completion_loads_and_completes() {
 /// (a `_safe-run` file on `fpath`) and binds it to `safe-run`.
 #[test]
 fn the_zsh_completion_loads() {
-    let Some(zsh) = on_path("zsh") else {
-        eprintln!("zsh not installed: skipped");
+    let Some(zsh) = require_tool("zsh") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -215,41 +186,36 @@ fn the_zsh_completion_loads() {
         autoload -Uz compinit && compinit -u -D
         print -r -- "$_comps[safe-run]"
     "#;
-    let out = Command::new(zsh)
-        .args(["-f", "-c", probe, "probe"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), "");
-    assert_eq!(text(&out.stdout).trim(), "_safe-run");
+    let mut zsh = cmd(zsh, &["-f", "-c", probe, "probe"]);
+    zsh.arg(dir.path());
+    let out = run(zsh);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    assert_eq!(out.stdout.trim(), "_safe-run");
 }
 
 /// fish loads the script and completes `safe-run ch` to `check`.
 #[test]
 fn the_fish_completion_loads_and_completes() {
-    let Some(fish) = on_path("fish") else {
-        eprintln!("fish not installed: skipped");
+    let Some(fish) = require_tool("fish") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let script = completion_file(dir.path(), "fish", "safe-run.fish");
-    let out = Command::new(fish)
-        .args(["--no-config", "-c"])
-        .arg(format!(
-            "source {}; complete -C'safe-run ch'",
-            script.display()
-        ))
-        .env("HOME", dir.path())
-        .env("XDG_CONFIG_HOME", dir.path())
-        .env("XDG_DATA_HOME", dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), "");
+    let mut fish = cmd(fish, &["--no-config", "-c"]);
+    fish.arg(format!(
+        "source {}; complete -C'safe-run ch'",
+        script.display()
+    ))
+    .env("HOME", dir.path())
+    .env("XDG_CONFIG_HOME", dir.path())
+    .env("XDG_DATA_HOME", dir.path());
+    let out = run(fish);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
     assert!(
-        text(&out.stdout).lines().any(|l| l.starts_with("check\t")),
+        out.stdout.lines().any(|l| l.starts_with("check\t")),
         "{}",
-        text(&out.stdout)
+        out.stdout
     );
 }

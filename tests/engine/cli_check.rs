@@ -2,55 +2,27 @@
 //! output contracts (JSON shape, exit statuses, line numbers) that tools and
 //! CI scripts depend on.
 
-use std::process::{Command, Output, Stdio};
+use crate::common::{Run, SafeRun, check_json};
 
-use serde_json::Value;
-
-fn safe_run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_safe-run"));
-    cmd.arg("--no-site-rules")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("SAFE_RUN_CONFIG")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the binary starts");
-    if let Some(text) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
+/// `safe-run --no-site-rules ARGS…` (common::bin: a clean environment, no
+/// configuration file), with `stdin` on a pipe if given.
+fn safe_run(args: &[&str], stdin: Option<&str>) -> Run {
+    let run = SafeRun::new(args);
+    match stdin {
+        Some(text) => run.input(text).run(),
+        None => run.run(),
     }
-    child.wait_with_output().unwrap()
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
 }
 
 #[test]
 fn check_json_is_one_object_with_the_documented_fields() {
-    let out = safe_run(&["check", "--json", "sudo apt-get upgrade -y"], None);
-    assert_eq!(out.status.code(), Some(1));
-    let v = json_lines(&out);
-    assert_eq!(v.len(), 1);
-    let o = &v[0];
+    let (status, o) = check_json("sudo apt-get upgrade -y");
+    assert_eq!(status, 1);
     assert_eq!(o["line"], "sudo apt-get upgrade -y");
     assert_eq!(o["verdict"], "confirm");
     assert_eq!(o["risk"], "high");
     let f = &o["findings"][0];
-    assert_eq!(f["rule"], "apt-full-upgrade");
+    assert_eq!(f["rule"], "apt-full-upgrade", "{o}");
     assert_eq!(f["risk"], "high");
     assert_eq!(f["action"], "confirm");
     assert_eq!(
@@ -69,46 +41,36 @@ fn check_json_is_one_object_with_the_documented_fields() {
 
 #[test]
 fn check_exit_statuses_follow_the_contract() {
-    assert_eq!(safe_run(&["check", "ls -la"], None).status.code(), Some(0));
-    assert_eq!(
-        safe_run(&["check", "echo 'reboot now'"], None)
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(safe_run(&["check", "reboot"], None).status.code(), Some(1));
-    assert_eq!(
-        safe_run(&["check", ":(){ :|:& };:"], None).status.code(),
-        Some(1)
-    );
-    assert_eq!(safe_run(&["check", "ls )"], None).status.code(), Some(2));
-    assert_eq!(safe_run(&["check"], None).status.code(), Some(2));
+    assert_eq!(safe_run(&["check", "ls -la"], None).status, 0);
+    assert_eq!(safe_run(&["check", "echo 'reboot now'"], None).status, 0);
+    assert_eq!(safe_run(&["check", "reboot"], None).status, 1);
+    assert_eq!(safe_run(&["check", ":(){ :|:& };:"], None).status, 1);
+    assert_eq!(safe_run(&["check", "ls )"], None).status, 2);
+    assert_eq!(safe_run(&["check"], None).status, 2);
 }
 
 #[test]
 fn a_low_risk_notice_still_exits_zero() {
-    let out = safe_run(&["check", "--json", "kubectl cordon node-3"], None);
-    let v = json_lines(&out);
-    assert_eq!(v[0]["verdict"], "allow");
-    assert_eq!(v[0]["risk"], "low");
-    assert_eq!(out.status.code(), Some(0));
+    let (status, v) = check_json("kubectl cordon node-3");
+    assert_eq!(v["verdict"], "allow");
+    assert_eq!(v["risk"], "low");
+    assert_eq!(status, 0);
 }
 
 #[test]
 fn an_unparseable_line_is_an_error_verdict_not_allow() {
-    let out = safe_run(&["check", "--json", "echo 'unclosed"], None);
-    assert_eq!(out.status.code(), Some(2));
-    let v = json_lines(&out);
-    assert_eq!(v[0]["verdict"], "error");
-    assert!(v[0]["error"].as_str().unwrap().contains("not finished"));
+    let (status, v) = check_json("echo 'unclosed");
+    assert_eq!(status, 2);
+    assert_eq!(v["verdict"], "error");
+    assert!(v["error"].as_str().unwrap().contains("not finished"));
 }
 
 #[test]
 fn check_file_reports_each_line_with_its_number() {
     let script = "#!/bin/bash\nset -e\napt-get update\napt-get -y upgrade\n\nif true; then\n  systemctl restart docker\nfi\necho done\n";
     let out = safe_run(&["check", "--json", "--file", "-"], Some(script));
-    assert_eq!(out.status.code(), Some(1));
-    let v = json_lines(&out);
+    assert_eq!(out.status, 1);
+    let v = out.json_lines();
     let risky: Vec<(u64, &str)> = v
         .iter()
         .filter(|o| o["verdict"] != "allow")
@@ -131,15 +93,15 @@ fn check_file_with_a_syntax_error_names_the_line() {
         &["check", "--file", "-"],
         Some("ls\nif true; then\n  ls )\nfi\n"),
     );
-    assert_eq!(out.status.code(), Some(2));
-    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status, 2);
+    let text = &out.stdout;
     assert!(text.contains("line 3"), "{text}");
 }
 
 #[test]
 fn human_output_underlines_the_risky_command() {
     let out = safe_run(&["check", "ls; sudo reboot"], None);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = &out.stdout;
     assert!(
         text.contains("  ls; sudo reboot\n           ^^^^^^"),
         "{text}"
@@ -151,7 +113,7 @@ fn human_output_underlines_the_risky_command() {
 #[test]
 fn escape_sequences_in_a_line_are_shown_not_sent_to_the_terminal() {
     let out = safe_run(&["check", "reboot \x1b[2K\rls"], None);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = &out.stdout;
     assert!(!text.contains('\x1b'), "{text:?}");
     assert!(text.contains("\\e[2K"), "{text}");
 }
@@ -159,8 +121,8 @@ fn escape_sequences_in_a_line_are_shown_not_sent_to_the_terminal() {
 #[test]
 fn rules_test_passes_on_the_shipped_library() {
     let out = safe_run(&["rules", "test"], None);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let text = &out.stdout;
+    assert_eq!(out.status, 0, "{text}");
     assert!(text.contains("behaved as written"), "{text}");
 }
 
@@ -183,8 +145,8 @@ allow = ["ls", "shutdown -c"]
     )
     .unwrap();
     let out = safe_run(&["rules", "test", file.to_str().unwrap()], None);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = &out.stdout;
+    assert_eq!(out.status, 1, "{text}");
     assert!(text.contains("echo reboot"), "{text}");
     assert!(text.contains("site-reboot"), "{text}");
 }
@@ -201,11 +163,11 @@ fn a_broken_site_rule_file_warns_but_keeps_every_other_rule() {
         &["--rules", dir.path().to_str().unwrap(), "check", "reboot"],
         None,
     );
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = &out.stderr;
     assert!(err.contains("broken.toml:3:1"), "{err}");
     assert!(err.contains("WARNING"), "{err}");
     // The shipped rules are still in force.
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status, 1);
 }
 
 #[test]
@@ -235,7 +197,7 @@ allow = ["ls", "echo reboot"]
         ],
         None,
     );
-    let v = json_lines(&out);
+    let v = out.json_lines();
     assert_eq!(v[0]["risk"], "low", "{v:?}");
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status, 0);
 }

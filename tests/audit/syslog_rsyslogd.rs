@@ -6,30 +6,18 @@
 //! at that socket; the test polls `out.log` (bounded) for the records.
 //!
 //! rsyslogd is installed by `.ci/run`; where it is missing the tests print
-//! a skip message and pass.
-
-mod common;
+//! a `skipped:` line and pass, or under `CI=true` fail (`common::tools`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Env, short_host, toml_str, wait_for};
 use serde_json::Value;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+use crate::common::{Env, require_tool, short_host, toml_str, wait_for};
 
-/// rsyslogd on PATH or in the usual sbin directories.
-fn find_rsyslogd() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|d| d.join("rsyslogd"))
-        .find(|p| p.is_file())
-}
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A private rsyslogd, killed when dropped.
 struct Rsyslogd {
@@ -73,7 +61,7 @@ template(name="facsev" type="string" string="%syslogfacility-text%.%syslogseveri
             .stdin(Stdio::null())
             .stdout(fs::File::create(dir.join("rsyslogd.stdout")).expect("stdout file"))
             .stderr(fs::File::create(&stderr).expect("stderr file"));
-        let child = common::spawn(&mut cmd);
+        let child = crate::common::spawn(&mut cmd);
         let mut daemon = Rsyslogd {
             child,
             socket,
@@ -144,12 +132,7 @@ fn parse_out(text: &str) -> Vec<(String, Value)> {
 
 /// rsyslogd and a safe-run env sending to it, or `None` (skip).
 fn setup(facility: &str) -> Option<(Env, Rsyslogd)> {
-    let Some(exe) = find_rsyslogd() else {
-        eprintln!(
-            "SKIP: rsyslogd is not installed (.ci/run installs the rsyslog package); syslog delivery not tested"
-        );
-        return None;
-    };
+    let exe = require_tool("rsyslogd")?;
     let facility = facility.to_string();
     let env = Env::with_config(|dir| {
         format!(

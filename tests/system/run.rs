@@ -7,29 +7,20 @@
 //! exit; nothing real is ever rebooted. Every run goes through `setsid -w`
 //! (see `common`), so the binary never has a terminal to prompt on.
 
-mod common;
-
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use common::{Env, Run, pid_alive, read_records, sh_quote, short_host, spawn, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-const REASON: &str = "CHG-1234 kernel patch rollout";
+use crate::common::fixtures::payload;
+use crate::common::{
+    Env, Run, pid_alive, read_records, require, rules_of, sh_quote, short_host, spawn, wait_for,
+};
 
-fn rules_of(decision: &Value) -> Vec<String> {
-    decision["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|f| f["rule"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+const REASON: &str = "CHG-1234 kernel patch rollout";
 
 // ---------------------------------------------------------------------------
 // Exit statuses pass through
@@ -58,7 +49,7 @@ fn check_status(env: &Env, args: &[&str], want: i32) -> Run {
 fn exit_statuses_pass_through_in_argv_mode() {
     let env = Env::new();
     let notexec = env.bin.join("notexec");
-    common::write_file(&notexec, b"#!/bin/sh\necho should not run\n", 0o644);
+    crate::common::write_file(&notexec, b"#!/bin/sh\necho should not run\n", 0o644);
     let notexec = notexec.display().to_string();
 
     check_status(&env, &["--", "true"], 0);
@@ -75,7 +66,7 @@ fn exit_statuses_pass_through_in_argv_mode() {
 fn exit_statuses_pass_through_in_dash_c_mode() {
     let env = Env::new();
     let notexec = env.bin.join("notexec");
-    common::write_file(&notexec, b"#!/bin/sh\necho should not run\n", 0o644);
+    crate::common::write_file(&notexec, b"#!/bin/sh\necho should not run\n", 0o644);
     let notexec = notexec.display().to_string();
 
     check_status(&env, &["-c", "true"], 0);
@@ -108,15 +99,7 @@ fn a_large_binary_payload_streams_unchanged() {
     let env = Env::new();
     // 1 MiB of every byte value, in a pattern that is not periodic at
     // pipe-buffer sizes.
-    let mut x: u32 = 0x1234_5678;
-    let payload: Vec<u8> = (0..(1 << 20))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect();
+    let payload = payload(1 << 20, 0x1234_5678);
     let run = env.run_stdin(&["--", "cat"], &payload);
     run.expect_status(0);
     assert_eq!(run.stdout_bytes.len(), payload.len());
@@ -545,8 +528,7 @@ fn log_under_a_regular_file_refuses_risky_but_runs_safe() {
 #[test]
 fn log_on_a_full_disk_refuses_risky_but_runs_safe() {
     let dev_full = std::path::Path::new("/dev/full");
-    if !dev_full.exists() {
-        eprintln!("SKIP: /dev/full does not exist on this system");
+    if !require(dev_full.exists(), "there is no /dev/full here") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

@@ -12,30 +12,23 @@
 //! matched as `x-42`), since the editor redraws what is typed. Timeouts
 //! are generous and only bound a hang; nothing asserts on wall-clock time.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
-use common::{Env, pid_alive, sh_quote, short_host, wait_for, with_spawn_lock};
-use expectrl::process::unix::WaitStatus;
-use expectrl::{Expect, Session};
-use nix::sys::signal::{Signal, kill};
-use nix::sys::termios::{self, LocalFlags};
-use nix::unistd::{Pid, tcgetpgrp};
+use nix::sys::signal::Signal;
 
-const TIMEOUT: Duration = Duration::from_secs(20);
+use crate::common::fixtures::without_terminal;
+use crate::common::pty::TIMEOUT;
+use crate::common::{Env, Pty, pid_alive, require_tool, sh_quote, short_host, wait_for};
+
 const REASON: &str = "CHG-1234 kernel patch rollout";
 /// The end of the test prompt (see `shell_env`).
 const PROMPT: &str = "sr> ";
 
-type Pty = expectrl::session::OsSession;
-
 /// An env with a `reboot` that prints FAKE-REBOOT and records each run, a
-/// prompt that is easy to find, and HOME / XDG_STATE_HOME in the temp dir.
+/// prompt that is easy to find, and XDG_STATE_HOME in the temp dir.
 fn shell_env() -> Env {
     let env =
         Env::with_config(|_| "[shell]\nprompt = \"[{env}] {user}@{host}:{cwd} sr> \"\n".into());
@@ -47,14 +40,12 @@ fn shell_env() -> Env {
             sh_quote(&marker.display().to_string())
         ),
     );
-    for d in ["home", "state"] {
-        fs::create_dir(env.path().join(d)).expect("mkdir");
-    }
+    fs::create_dir(state_home(&env)).expect("mkdir");
     env
 }
 
 fn home(env: &Env) -> PathBuf {
-    env.path().join("home")
+    env.home.clone()
 }
 
 fn state_home(env: &Env) -> PathBuf {
@@ -64,58 +55,31 @@ fn state_home(env: &Env) -> PathBuf {
 /// `safe-run [ARGS]` with the env's settings, before spawning.
 fn shell_command(env: &Env, args: &[&str]) -> Command {
     let mut cmd = env.bare_command(args);
-    cmd.env("HOME", home(env))
-        .env("XDG_STATE_HOME", state_home(env))
-        .env("TERM", "xterm")
-        .env_remove("LESS")
-        .env_remove("PROMPT_COMMAND");
+    cmd.env("XDG_STATE_HOME", state_home(env))
+        .env("TERM", "xterm");
     cmd
 }
 
-/// Spawns the interactive shell on a new 120×40 pty and waits for its
-/// first prompt.
+/// `shell_command` without a terminal (`setsid -w`), to run with
+/// `Env::run_cmd`.
+fn shell_without_terminal(env: &Env, args: &[&str]) -> Command {
+    without_terminal(shell_command(env, args))
+}
+
+/// Spawns the interactive shell on a new pty and waits for its first
+/// prompt.
 fn spawn_shell(env: &Env, args: &[&str]) -> Pty {
-    let cmd = shell_command(env, args);
-    let mut session = with_spawn_lock(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
-    session.set_expect_timeout(Some(TIMEOUT));
-    session
-        .get_process_mut()
-        .set_window_size(120, 40)
-        .expect("window size");
+    let mut session = Pty::spawn(shell_command(env, args));
     wait_prompt(&mut session);
     session
-}
-
-/// Expects `text` in the output; returns what came before it.
-#[track_caller]
-fn expect_text(session: &mut Pty, text: &str) -> String {
-    match session.expect(text) {
-        Ok(found) => String::from_utf8_lossy(found.before()).into_owned(),
-        Err(e) => panic!("did not see {text:?}: {e}"),
-    }
-}
-
-/// Waits until the program reads a key at a time (line editor or prompt).
-#[track_caller]
-fn wait_until_reading(session: &Pty) {
-    let ready = wait_for(TIMEOUT, || {
-        let t = termios::tcgetattr(session.get_stream()).ok()?;
-        (!t.local_flags.contains(LocalFlags::ICANON)).then_some(())
-    });
-    assert!(ready.is_some(), "the terminal never left canonical mode");
 }
 
 /// Waits for the next prompt, ready for keys.
 #[track_caller]
 fn wait_prompt(session: &mut Pty) -> String {
-    let before = expect_text(session, PROMPT);
-    wait_until_reading(session);
+    let before = session.expect(PROMPT);
+    session.wait_reading();
     before
-}
-
-/// Types a line and presses Enter.
-fn type_line(session: &mut Pty, line: &str) {
-    session.send(format!("{line}\r")).expect("type");
 }
 
 /// Waits until a line that ran has ended and the next prompt reads keys:
@@ -133,66 +97,30 @@ fn wait_ran(session: &Pty, env: &Env, outcomes_before: usize) {
         "the line did not finish: {}",
         env.audit_text()
     );
-    wait_until_reading(session);
+    session.wait_reading();
 }
 
 /// Types a line that prints nothing and waits until it has run.
 #[track_caller]
 fn run_quiet(session: &mut Pty, env: &Env, line: &str) {
     let before = env.outcomes().len();
-    type_line(session, line);
+    session.send_line(line);
     wait_ran(session, env, before);
-}
-
-/// Waits until a command started from the shell owns the terminal.
-#[track_caller]
-fn wait_child_in_foreground(session: &Pty) {
-    let shell = session.get_process().pid().as_raw();
-    let running = wait_for(TIMEOUT, || {
-        let group = tcgetpgrp(session.get_stream()).ok()?;
-        (group.as_raw() != shell).then_some(())
-    });
-    assert!(running.is_some(), "no command took the terminal");
-}
-
-/// Waits (bounded) for the shell to end; returns its exit status.
-#[track_caller]
-fn exit_code(session: &Pty) -> i32 {
-    let status = wait_for(TIMEOUT, || match session.get_process().status() {
-        Ok(WaitStatus::StillAlive) => None,
-        Ok(s) => Some(s),
-        Err(e) => panic!("waitpid: {e}"),
-    });
-    match status {
-        Some(WaitStatus::Exited(_, code)) => code,
-        Some(other) => panic!("safe-run did not exit normally: {other:?}"),
-        None => panic!("safe-run did not end within {TIMEOUT:?}"),
-    }
-}
-
-/// The shell's pid (expectrl has its own nix).
-fn shell_pid(session: &Pty) -> Pid {
-    Pid::from_raw(session.get_process().pid().as_raw())
-}
-
-fn alive(session: &Pty) -> bool {
-    matches!(session.get_process().status(), Ok(WaitStatus::StillAlive))
 }
 
 /// Leaves with `exit` and checks the status.
 #[track_caller]
 fn leave(mut session: Pty, want: i32) {
-    type_line(&mut session, "exit");
-    assert_eq!(exit_code(&session), want);
+    session.send_line("exit");
+    assert_eq!(session.exit_code(), want);
 }
 
 #[test]
 fn the_banner_names_the_environment_and_the_rules_and_a_safe_command_runs() {
     let env = shell_env();
     let cmd = shell_command(&env, &[]);
-    let mut s = with_spawn_lock(|| Session::spawn(cmd)).expect("spawn");
-    s.set_expect_timeout(Some(TIMEOUT));
-    let banner = expect_text(&mut s, "rules before it runs");
+    let mut s = Pty::spawn(cmd);
+    let banner = s.expect("rules before it runs");
     assert!(banner.contains("[PRODUCTION]"), "{banner}");
     assert!(banner.contains("checked against"), "{banner}");
     let before = wait_prompt(&mut s);
@@ -200,8 +128,8 @@ fn the_banner_names_the_environment_and_the_rules_and_a_safe_command_runs() {
         before.contains("[PRODUCTION] ") && before.contains('@'),
         "the prompt shows the environment and user@host: {before:?}"
     );
-    type_line(&mut s, "echo hello-$((6*7))");
-    expect_text(&mut s, "hello-42");
+    s.send_line("echo hello-$((6*7))");
+    s.expect("hello-42");
     wait_prompt(&mut s);
     let d = env.last_decision();
     assert_eq!(d["mode"], "shell", "{d}");
@@ -222,8 +150,7 @@ fn the_banner_warns_loudly_about_a_broken_rule_file() {
     .expect("write");
     let rules = rules.display().to_string();
     let cmd = shell_command(&env, &["--rules", &rules]);
-    let mut s = with_spawn_lock(|| Session::spawn(cmd)).expect("spawn");
-    s.set_expect_timeout(Some(TIMEOUT));
+    let mut s = Pty::spawn(cmd);
     let banner = wait_prompt(&mut s);
     assert!(
         banner.contains("broken.toml"),
@@ -242,22 +169,22 @@ fn cd_and_export_persist_also_inside_compound_lines() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
     run_quiet(&mut s, &env, "cd /tmp && true");
-    type_line(&mut s, "echo \"at=$(pwd)\"");
-    expect_text(&mut s, "at=/tmp");
+    s.send_line("echo \"at=$(pwd)\"");
+    s.expect("at=/tmp");
     wait_prompt(&mut s);
     run_quiet(&mut s, &env, "export X=1; true");
-    type_line(&mut s, "echo \"x=$X\"");
-    expect_text(&mut s, "x=1\r\n");
+    s.send_line("echo \"x=$X\"");
+    s.expect("x=1\r\n");
     wait_prompt(&mut s);
     // A plain assignment and a bare `cd` (home) carry over too.
     run_quiet(&mut s, &env, "Y=two; cd");
-    type_line(&mut s, "echo \"y=$Y at=$(pwd)\"");
-    expect_text(&mut s, &format!("y=two at={}", home(&env).display()));
+    s.send_line("echo \"y=$Y at=$(pwd)\"");
+    s.expect(&format!("y=two at={}", home(&env).display()));
     // The prompt shows the home directory as ~.
     let prompt = wait_prompt(&mut s);
     assert!(prompt.contains(":~ "), "{prompt:?}");
-    type_line(&mut s, "cd - >/dev/null; echo \"back=$(pwd)\"");
-    expect_text(&mut s, "back=/tmp");
+    s.send_line("cd - >/dev/null; echo \"back=$(pwd)\"");
+    s.expect("back=/tmp");
     wait_prompt(&mut s);
     // The audit log follows the shell's directory.
     run_quiet(&mut s, &env, "true");
@@ -269,24 +196,24 @@ fn cd_and_export_persist_also_inside_compound_lines() {
 fn a_risky_line_asks_a_wrong_host_name_aborts_the_right_one_runs_it() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    type_line(&mut s, "reboot");
-    let explained = expect_text(&mut s, "Type the host name");
+    s.send_line("reboot");
+    let explained = s.expect("Type the host name");
     assert!(explained.contains("power-reboot"), "{explained}");
-    wait_until_reading(&s);
-    type_line(&mut s, &format!("{}-not", short_host()));
-    expect_text(&mut s, "Nothing was run");
+    s.wait_reading();
+    s.send_line(&format!("{}-not", short_host()));
+    s.expect("Nothing was run");
     wait_prompt(&mut s);
     assert!(!env.ran("reboot"), "reboot ran after a wrong host name");
     assert_eq!(env.last_decision()["decision"], "aborted");
 
-    type_line(&mut s, "reboot");
-    expect_text(&mut s, "Type the host name");
-    wait_until_reading(&s);
-    type_line(&mut s, &short_host());
-    expect_text(&mut s, "Reason (");
-    wait_until_reading(&s);
-    type_line(&mut s, REASON);
-    expect_text(&mut s, "FAKE-REBOOT");
+    s.send_line("reboot");
+    s.expect("Type the host name");
+    s.wait_reading();
+    s.send_line(&short_host());
+    s.expect("Reason (");
+    s.wait_reading();
+    s.send_line(REASON);
+    s.expect("FAKE-REBOOT");
     wait_prompt(&mut s);
     assert!(env.ran("reboot"));
     let d = env.last_decision();
@@ -300,19 +227,19 @@ fn a_risky_line_asks_a_wrong_host_name_aborts_the_right_one_runs_it() {
 fn the_risk_hint_shows_while_typing_before_enter() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    s.send("reboot").expect("type without Enter");
-    let hint = expect_text(&mut s, "power-reboot");
-    expect_text(&mut s, ":");
+    s.send("reboot");
+    let hint = s.expect("power-reboot");
+    s.expect(":");
     assert!(hint.contains("high"), "the hint names the risk: {hint:?}");
     // Nothing ran or was logged: it was only typed.
     assert!(!env.ran("reboot"));
     assert!(env.decisions().is_empty(), "{}", env.audit_text());
-    s.send("\x03").expect("Ctrl-C");
-    expect_text(&mut s, "[130] ");
+    s.send("\x03");
+    s.expect("[130] ");
     wait_prompt(&mut s);
     // `check` explains without running.
-    type_line(&mut s, "check sudo reboot");
-    expect_text(&mut s, "CONFIRM (high)");
+    s.send_line("check sudo reboot");
+    s.expect("CONFIRM (high)");
     wait_prompt(&mut s);
     assert!(!env.ran("reboot"));
     // `check` sets $? as `safe-run check` would: 1, needs approval.
@@ -323,17 +250,17 @@ fn the_risk_hint_shows_while_typing_before_enter() {
 fn an_unclosed_quote_continues_on_the_next_line() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    type_line(&mut s, "echo \"a-$((1+1))");
-    type_line(&mut s, "b-$((2+2))\"");
-    expect_text(&mut s, "a-2\r\nb-4");
+    s.send_line("echo \"a-$((1+1))");
+    s.send_line("b-$((2+2))\"");
+    s.expect("a-2\r\nb-4");
     wait_prompt(&mut s);
     // One line in the log, run as one.
     let d = env.last_decision();
     assert_eq!(d["line"], "echo \"a-$((1+1))\nb-$((2+2))\"", "{d}");
     // An open `for` too.
-    type_line(&mut s, "for i in 1 2; do");
-    type_line(&mut s, "echo \"n-$((i*10))\"; done");
-    expect_text(&mut s, "n-10\r\nn-20");
+    s.send_line("for i in 1 2; do");
+    s.send_line("echo \"n-$((i*10))\"; done");
+    s.expect("n-10\r\nn-20");
     wait_prompt(&mut s);
     leave(s, 0);
 }
@@ -342,14 +269,14 @@ fn an_unclosed_quote_continues_on_the_next_line() {
 fn ctrl_c_at_the_prompt_clears_the_line_and_the_shell_stays() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    s.send("reboot-never-typed-out").expect("type");
-    s.send("\x03").expect("Ctrl-C");
+    s.send("reboot-never-typed-out");
+    s.send("\x03");
     // The new prompt shows the status of an interrupted line, as bash.
-    expect_text(&mut s, "[130] ");
+    s.expect("[130] ");
     wait_prompt(&mut s);
-    assert!(alive(&s));
-    type_line(&mut s, "echo still-$((40+2))-here");
-    expect_text(&mut s, "still-42-here");
+    assert!(s.alive());
+    s.send_line("echo still-$((40+2))-here");
+    s.expect("still-42-here");
     wait_prompt(&mut s);
     assert!(
         env.decisions()
@@ -364,8 +291,8 @@ fn ctrl_d_leaves_with_the_last_status() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
     run_quiet(&mut s, &env, "false");
-    s.send("\x04").expect("Ctrl-D");
-    assert_eq!(exit_code(&s), 1);
+    s.send("\x04");
+    assert_eq!(s.exit_code(), 1);
 }
 
 #[test]
@@ -375,32 +302,32 @@ fn exit_with_a_status_and_exit_inside_a_compound_line() {
     // `exit` inside a compound line ends that line only.
     run_quiet(&mut s, &env, "cd /tmp && exit 4");
     // The prompt shows the status.
-    expect_text(&mut s, "[4] [PRODUCTION]");
-    type_line(&mut s, "echo \"st=$? at=$(pwd)\"");
-    expect_text(&mut s, "st=4 at=/tmp");
+    s.expect("[4] [PRODUCTION]");
+    s.send_line("echo \"st=$? at=$(pwd)\"");
+    s.expect("st=4 at=/tmp");
     wait_prompt(&mut s);
     leave(s, 0);
     let mut s = spawn_shell(&env, &[]);
-    type_line(&mut s, "exit 3");
-    assert_eq!(exit_code(&s), 3);
+    s.send_line("exit 3");
+    assert_eq!(s.exit_code(), 3);
 }
 
 #[test]
 fn ctrl_c_interrupts_the_command_and_ctrl_z_never_hangs_the_session() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    type_line(&mut s, "sleep 60; echo after-$((1+1))");
-    wait_child_in_foreground(&s);
-    s.send("\x1a").expect("Ctrl-Z");
-    expect_text(&mut s, "not supported");
+    s.send_line("sleep 60; echo after-$((1+1))");
+    s.wait_foreground();
+    s.send("\x1a");
+    s.expect("not supported");
     // The command goes on (it was not left stopped): Ctrl-C ends it.
-    s.send("\x03").expect("Ctrl-C");
-    expect_text(&mut s, "[130] ");
+    s.send("\x03");
+    s.expect("[130] ");
     let prompt = wait_prompt(&mut s);
     assert!(!prompt.contains("after-2"), "Ctrl-C ends the whole line");
-    assert!(alive(&s), "the shell survives Ctrl-C");
-    type_line(&mut s, "echo alive-$((2+3))");
-    expect_text(&mut s, "alive-5");
+    assert!(s.alive(), "the shell survives Ctrl-C");
+    s.send_line("echo alive-$((2+3))");
+    s.expect("alive-5");
     wait_prompt(&mut s);
     let d = env.decisions();
     let sleep = d
@@ -419,45 +346,41 @@ fn ctrl_c_interrupts_the_command_and_ctrl_z_never_hangs_the_session() {
 fn a_hangup_ends_the_session_and_the_command_it_was_running() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    type_line(&mut s, "sh -c 'echo $$ > sleeper.pid; exec sleep 60'");
+    s.send_line("sh -c 'echo $$ > sleeper.pid; exec sleep 60'");
     let pid_file = env.path().join("sleeper.pid");
     let sleeper: i32 = wait_for(TIMEOUT, || {
         fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
     })
     .expect("the command started");
-    kill(shell_pid(&s), Signal::SIGHUP).expect("SIGHUP");
-    assert_eq!(exit_code(&s), 128 + 1);
+    s.signal(Signal::SIGHUP);
+    assert_eq!(s.exit_code(), 128 + 1);
     assert!(
         wait_for(TIMEOUT, || (!pid_alive(sleeper)).then_some(())).is_some(),
         "the command got the hangup too"
     );
     // At the prompt, SIGTERM ends the session at once.
     let s = spawn_shell(&env, &[]);
-    kill(shell_pid(&s), Signal::SIGTERM).expect("SIGTERM");
-    assert_eq!(exit_code(&s), 128 + 15);
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.exit_code(), 128 + 15);
 }
 
 #[test]
 fn a_full_screen_program_leaves_the_terminal_usable() {
-    if !["/usr/bin/less", "/bin/less"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists())
-    {
-        eprintln!("less is not installed; skipped");
+    if require_tool("less").is_none() {
         return;
     }
     let env = shell_env();
     let text: String = (1..=200).map(|i| format!("LESS-LINE-{i}\n")).collect();
     fs::write(env.path().join("big.txt"), text).expect("write");
     let mut s = spawn_shell(&env, &[]);
-    type_line(&mut s, "less big.txt");
-    expect_text(&mut s, "LESS-LINE-3");
-    wait_until_reading(&s);
+    s.send_line("less big.txt");
+    s.expect("LESS-LINE-3");
+    s.wait_reading();
     let before = env.outcomes().len();
-    s.send("q").expect("q");
+    s.send("q");
     wait_ran(&s, &env, before);
-    type_line(&mut s, "echo ok-$((1+2))");
-    expect_text(&mut s, "ok-3");
+    s.send_line("echo ok-$((1+2))");
+    s.expect("ok-3");
     wait_prompt(&mut s);
     leave(s, 0);
 }
@@ -470,11 +393,8 @@ fn a_program_that_dies_in_raw_mode_leaves_the_terminal_usable() {
     run_quiet(&mut s, &env, "stty raw -echo; kill -9 $$");
     // The next line finds the terminal cooked again: line editing,
     // signal keys and output processing on (`stty raw` turned them off).
-    type_line(
-        &mut s,
-        "echo \"modes-$(stty -a | tr ' ;' '\\n\\n' | grep -cxE 'icanon|isig|opost')\"",
-    );
-    expect_text(&mut s, "modes-3");
+    s.send_line("echo \"modes-$(stty -a | tr ' ;' '\\n\\n' | grep -cxE 'icanon|isig|opost')\"");
+    s.expect("modes-3");
     wait_prompt(&mut s);
     leave(s, 0);
 }
@@ -483,8 +403,8 @@ fn a_program_that_dies_in_raw_mode_leaves_the_terminal_usable() {
 fn history_is_kept_in_a_private_file() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    type_line(&mut s, "echo first-$((1))");
-    expect_text(&mut s, "first-1");
+    s.send_line("echo first-$((1))");
+    s.expect("first-1");
     wait_prompt(&mut s);
     leave(s, 0);
     let path = state_home(&env).join("safe-run/history");
@@ -494,8 +414,8 @@ fn history_is_kept_in_a_private_file() {
     assert_eq!(mode & 0o777, 0o600);
     // The next session sees it: up arrow twice (past `exit`) recalls it.
     let mut s = spawn_shell(&env, &[]);
-    s.send("\x1b[A\x1b[A\r").expect("up, up, Enter");
-    expect_text(&mut s, "first-1");
+    s.send("\x1b[A\x1b[A\r");
+    s.expect("first-1");
     wait_prompt(&mut s);
     leave(s, 0);
 }
@@ -505,9 +425,9 @@ fn tab_completes_programs_on_the_path() {
     let env = shell_env();
     env.fake("zz-safe-run-probe", "echo PROBE-RAN-$((2*21))");
     let mut s = spawn_shell(&env, &[]);
-    s.send("zz-safe-run-pr\t").expect("type, Tab");
-    s.send("\r").expect("Enter");
-    expect_text(&mut s, "PROBE-RAN-42");
+    s.send("zz-safe-run-pr\t");
+    s.send("\r");
+    s.expect("PROBE-RAN-42");
     wait_prompt(&mut s);
     assert_eq!(env.last_decision()["line"], "zz-safe-run-probe ");
     leave(s, 0);
@@ -517,7 +437,7 @@ fn tab_completes_programs_on_the_path() {
 fn the_shells_own_commands_work_without_a_terminal_too() {
     let env = shell_env();
     let run = env.run_cmd(
-        shell_command(&env, &[]).arg0_setsid(),
+        shell_without_terminal(&env, &[]),
         Some(b"help\nrules\ncheck reboot\necho \"st=$?\"\nexit 5\necho not-reached\n"),
     );
     run.expect_status(5);
@@ -545,7 +465,7 @@ fn lines_from_a_pipe_go_through_the_same_checks() {
     let env = shell_env();
     let input =
         b"cd /tmp\necho \"at=$(pwd)\"\nreboot\necho \"st=$?\"\necho \"a\nb\"\ncat\nfor-cat\n";
-    let run = env.run_cmd(shell_command(&env, &[]).arg0_setsid(), Some(input));
+    let run = env.run_cmd(shell_without_terminal(&env, &[]), Some(input));
     run.expect_status(0);
     assert!(run.stdout.contains("at=/tmp\n"), "{}", run.stdout);
     assert!(
@@ -572,11 +492,11 @@ fn lines_from_a_pipe_go_through_the_same_checks() {
     let decisions = env.decisions();
     assert!(decisions.iter().all(|d| d["mode"] == "shell"));
     assert!(decisions.iter().any(|d| d["decision"] == "refused"));
-    let run = env.run_cmd(shell_command(&env, &[]).arg0_setsid(), Some(b"false\n"));
+    let run = env.run_cmd(shell_without_terminal(&env, &[]), Some(b"false\n"));
     run.expect_status(1);
     // A line that removes the directory it is in does not break the next.
     let run = env.run_cmd(
-        shell_command(&env, &[]).arg0_setsid(),
+        shell_without_terminal(&env, &[]),
         Some(b"mkdir gone && cd gone\nrmdir ../gone\necho \"after-$((1+1))\"\n"),
     );
     run.expect_status(0);
@@ -592,7 +512,7 @@ fn a_login_shell_takes_the_profiles_environment() {
     )
     .expect("profile");
     let run = env.run_cmd(
-        shell_command(&env, &["-l"]).arg0_setsid(),
+        shell_without_terminal(&env, &["-l"]),
         Some(b"echo \"fp=$FROM_PROFILE\"; umask\n"),
     );
     run.expect_status(0);
@@ -603,30 +523,4 @@ fn a_login_shell_takes_the_profiles_environment() {
         "{}",
         run.stdout
     );
-}
-
-/// Runs a prepared command without a controlling terminal (`setsid -w`),
-/// as `Env::command` does, with stdio piped.
-trait Setsid {
-    fn arg0_setsid(self) -> Command;
-}
-
-impl Setsid for Command {
-    fn arg0_setsid(self) -> Command {
-        let mut c = Command::new("setsid");
-        c.arg("-w").arg(self.get_program()).args(self.get_args());
-        for (k, v) in self.get_envs() {
-            match v {
-                Some(v) => c.env(k, v),
-                None => c.env_remove(k),
-            };
-        }
-        if let Some(dir) = self.get_current_dir() {
-            c.current_dir(dir);
-        }
-        c.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        c
-    }
 }

@@ -15,7 +15,7 @@
 //! of a chain, from the beginning: that is why the syslog copy matters.
 //! The tests pin those limits down.
 
-#[path = "../fuzz/invariants.rs"]
+#[path = "../../fuzz/invariants.rs"]
 mod invariants;
 
 use proptest::prelude::*;

@@ -7,7 +7,8 @@
 //!
 //! Needs root (to create the user and run sshd) and the OpenSSH server and
 //! clients and rsync (`.ci/run` installs them); without them the test
-//! prints a `SKIP:` line and passes.
+//! prints a `skipped:` line and passes, or under `CI=true` fails
+//! (`common::tools`).
 //!
 //! The remote side's environment comes from sshd's `SetEnv`: PATH with a
 //! fake `reboot` first (it prints FAKE-REBOOT and leaves a marker file;
@@ -28,16 +29,13 @@
 //! wait has a deadline; nothing asserts on wall-clock time.
 
 use std::fs::{self, OpenOptions};
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, chown};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use expectrl::process::unix::WaitStatus;
-use expectrl::{Expect, Session};
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::termios::{self, LocalFlags};
@@ -45,166 +43,41 @@ use nix::unistd::{Pid, User, geteuid};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// How long a pty expectation or a poll may wait before the test fails.
-const TIMEOUT: Duration = Duration::from_secs(15);
+use crate::common::bin::{cmd, run_within};
+use crate::common::fixtures::{copy_file, mkdir, payload};
+use crate::common::pty::TIMEOUT;
+use crate::common::tools::{require_exe, require_tools};
+use crate::common::{
+    Pty, Run, bin, read_records, require, rules_of, short_host, spawn, toml_str, wait_for,
+    write_file,
+};
+
 /// How long one client command (a transfer) may take before it is killed.
 const COMMAND_LIMIT: Duration = Duration::from_secs(90);
-
-type Pty = expectrl::session::OsSession;
 
 // ---------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------
 
-/// Polls `f` every 20 ms until it returns `Some`, for at most `limit`.
-fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The first of `candidates` that is an executable file.
-fn find_exe(candidates: &[&str]) -> Option<PathBuf> {
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-}
-
-/// `name` on PATH (or in the usual system directories).
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .chain([
-            "/usr/local/sbin",
-            "/usr/local/bin",
-            "/usr/sbin",
-            "/usr/bin",
-            "/sbin",
-            "/bin",
-        ])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(name))
-        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-}
-
-/// The host's short name, as the confirmation prompt asks for it.
-fn short_host() -> String {
-    let host = nix::unistd::gethostname()
-        .expect("gethostname")
-        .into_string()
-        .expect("host name is UTF-8");
-    host.split('.')
-        .next()
-        .filter(|s| !s.is_empty())
-        .unwrap_or(&host)
-        .to_string()
-}
-
-/// A TOML basic string.
-fn toml_str(path: &Path) -> String {
-    let s = path.display().to_string();
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-fn write_file(path: &Path, data: &[u8], mode: u32) {
-    fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-fn mkdir(path: &Path, mode: u32) {
-    fs::create_dir_all(path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-/// How a command run to its end went.
-#[derive(Debug)]
-struct Output {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `cmd` with stdin from /dev/null and the output captured; kills it
 /// and fails if it has not ended within `limit`.
-fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
-    use std::os::unix::process::ExitStatusExt;
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            String::from_utf8_lossy(&v).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().expect("stdout pipe")));
-    let err = drain(Box::new(child.stderr.take().expect("stderr pipe")));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status: status
-            .code()
-            .or_else(|| status.signal().map(|s| 128 + s))
-            .expect("exit status"),
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
+#[track_caller]
+fn run_bounded(cmd: Command, limit: Duration) -> Run {
+    run_within(cmd, None, limit)
 }
 
 /// Runs a setup command that must succeed.
 #[track_caller]
-fn must(cmd: Command) -> Output {
+fn must(cmd: Command) -> Run {
     let what = format!("{cmd:?}");
     let out = run_bounded(cmd, COMMAND_LIMIT);
     assert_eq!(out.status, 0, "{what} failed: {out:?}");
     out
 }
 
-fn cmd(program: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(program);
-    c.args(args);
-    c
-}
-
 /// A file's bytes, failing with its name.
 fn read(path: &Path) -> Vec<u8> {
     fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// `n` bytes of every value, in a pattern that is not periodic.
-fn payload(n: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// Every entry under `root`, by relative path: file contents, link
@@ -242,28 +115,6 @@ fn tree(root: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     walk(root, root, &mut out);
     out
-}
-
-/// Parses the JSON Lines audit log (empty when there is none yet).
-fn read_records(path: &Path) -> Vec<Value> {
-    let Ok(text) = fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad audit line {l:?}: {e}")))
-        .collect()
-}
-
-fn rules_of(decision: &Value) -> Vec<String> {
-    decision["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|f| f["rule"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The PIDs of the processes whose real uid is `uid`.
@@ -470,48 +321,6 @@ impl Fixture {
             "the remote terminal never left canonical mode"
         );
     }
-
-    /// Spawns a client command on a new 120×40 pty.
-    fn spawn_pty(&self, mut cmd: Command) -> Pty {
-        cmd.env("TERM", "xterm");
-        let mut session = Session::spawn(cmd).expect("spawn on a pty");
-        session.set_expect_timeout(Some(TIMEOUT));
-        session
-            .get_process_mut()
-            .set_window_size(120, 40)
-            .expect("window size");
-        session
-    }
-}
-
-/// Expects `text` on the pty; returns what came before it.
-#[track_caller]
-fn expect_text(session: &mut Pty, text: &str) -> String {
-    match session.expect(text) {
-        Ok(found) => String::from_utf8_lossy(found.before()).into_owned(),
-        Err(e) => {
-            // What did come, for the failure message.
-            let seen = session
-                .check(expectrl::Regex("(?s).+"))
-                .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
-                .unwrap_or_default();
-            panic!("did not see {text:?}: {e}; the terminal showed (after the last match):\n{seen}")
-        }
-    }
-}
-
-/// Waits (bounded) for the program on the pty to end; returns its status.
-fn exit_code(session: &Pty) -> i32 {
-    let status = wait_for(TIMEOUT, || match session.get_process().status() {
-        Ok(WaitStatus::StillAlive) => None,
-        Ok(s) => Some(s),
-        Err(e) => panic!("waitpid: {e}"),
-    });
-    match status {
-        Some(WaitStatus::Exited(_, code)) => code,
-        Some(other) => panic!("the client did not exit normally: {other:?}"),
-        None => panic!("the client did not end within {TIMEOUT:?}"),
-    }
 }
 
 /// A user name no earlier run can have left behind.
@@ -529,15 +338,17 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
-/// Why the test cannot run here, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    if !geteuid().is_root() {
-        return Some("not root (needs to create a user and run sshd)".into());
+/// The sshd to run, or `None` when the test cannot run here (after a
+/// `skipped:` line; under `CI=true` the test fails instead).
+fn prerequisites() -> Option<PathBuf> {
+    if !require(
+        geteuid().is_root(),
+        "not root (needs to create a user and run sshd)",
+    ) {
+        return None;
     }
-    if find_exe(&["/usr/sbin/sshd"]).is_none() {
-        return Some("/usr/sbin/sshd is not installed (openssh-server)".into());
-    }
-    for tool in [
+    let sshd = require_exe("sshd (openssh-server)", &["/usr/sbin/sshd"])?;
+    require_tools(&[
         "ssh",
         "scp",
         "sftp",
@@ -546,17 +357,13 @@ fn missing_prerequisite() -> Option<String> {
         "useradd",
         "userdel",
         "usermod",
-    ] {
-        if on_path(tool).is_none() {
-            return Some(format!("`{tool}` is not installed"));
-        }
-    }
-    None
+    ])?;
+    Some(sshd)
 }
 
 /// Creates the user, its files, the config and the sshd, and waits until
 /// sshd accepts connections.
-fn setup() -> Fixture {
+fn setup(sshd: &Path) -> Fixture {
     let dir = tempfile::Builder::new()
         .prefix("safe-run-ssh-")
         .tempdir_in("/tmp")
@@ -565,8 +372,7 @@ fn setup() -> Fixture {
     let root = dir.path().to_path_buf();
 
     let shell = root.join("safe-run");
-    fs::copy(env!("CARGO_BIN_EXE_safe-run"), &shell).expect("copy the binary");
-    fs::set_permissions(&shell, fs::Permissions::from_mode(0o755)).expect("chmod binary");
+    copy_file(Path::new(bin()), &shell, 0o755);
 
     let user = unique_user();
     let mut fx = Fixture {
@@ -581,12 +387,15 @@ fn setup() -> Fixture {
         audit: root.join("log/audit.jsonl"),
         marks: root.join("marks"),
         sshd_log: root.join("sshd.log"),
-        sftp_server: find_exe(&[
+        sftp_server: [
             "/usr/lib/openssh/sftp-server",
             "/usr/libexec/openssh/sftp-server",
             "/usr/lib/ssh/sftp-server",
             "/usr/libexec/sftp-server",
-        ]),
+        ]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file()),
         dir,
     };
 
@@ -720,15 +529,14 @@ fn setup() -> Fixture {
         0o600,
     );
     let sshd_config = sshd_config.display().to_string();
-    must(cmd("/usr/sbin/sshd", &["-t", "-f", &sshd_config]));
+    must(cmd(sshd, &["-t", "-f", &sshd_config]));
     let log = fs::File::create(&fx.sshd_log).expect("sshd log");
-    let child = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f", &sshd_config])
+    let mut daemon = cmd(sshd, &["-D", "-e", "-f", &sshd_config]);
+    daemon
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("dup log"))
-        .stderr(log)
-        .spawn()
-        .expect("start sshd");
+        .stderr(log);
+    let child = spawn(&mut daemon);
     fx.sshd = Some(child);
     let addr = SocketAddr::from(([127, 0, 0, 1], fx.port));
     let up = wait_for(TIMEOUT, || {
@@ -773,11 +581,10 @@ impl Steps {
 
 #[test]
 fn a_real_login_shell_over_openssh() {
-    if let Some(why) = missing_prerequisite() {
-        println!("SKIP: a_real_login_shell_over_openssh: {why}");
+    let Some(sshd) = prerequisites() else {
         return;
-    }
-    let fx = setup();
+    };
+    let fx = setup(&sshd);
     let client = fx.path().join("client");
     mkdir(&client, 0o700);
     // Before anything risky is sent: the remote side must find the fake
@@ -952,10 +759,10 @@ fn a_real_login_shell_over_openssh() {
     );
 
     steps.run("6. an interactive login shows the banner", || {
-        let mut s = fx.spawn_pty(fx.ssh(&["-tt"], None));
+        let mut s = Pty::spawn(fx.ssh(&["-tt"], None));
         let banner = "every command line is checked against";
-        expect_text(&mut s, banner);
-        expect_text(&mut s, &format!("{}@", fx.user));
+        s.expect(banner);
+        s.expect(&format!("{}@", fx.user));
         fx.wait_remote_reading();
         let outcomes = fx
             .records()
@@ -964,8 +771,8 @@ fn a_real_login_shell_over_openssh() {
             .count();
         // Matched on text the typed line does not contain: the editor
         // echoes what is typed.
-        s.send("echo x-$((6*7))\r").expect("type a line");
-        expect_text(&mut s, "x-42");
+        s.send_line("echo x-$((6*7))");
+        s.expect("x-42");
         let ran = wait_for(TIMEOUT, || {
             (fx.records()
                 .iter()
@@ -980,24 +787,23 @@ fn a_real_login_shell_over_openssh() {
             fx.audit_text()
         );
         fx.wait_remote_reading();
-        s.send("exit\r").expect("type exit");
-        assert_eq!(exit_code(&s), 0);
+        s.send_line("exit");
+        assert_eq!(s.exit_code(), 0);
     });
 
     steps.run(
         "7. ssh -t host 'reboot' asks on the remote terminal; a wrong answer aborts",
         || {
-            let mut s = fx.spawn_pty(fx.ssh(&["-tt"], Some("reboot")));
-            let before = expect_text(&mut s, "Type the host name");
+            let mut s = Pty::spawn(fx.ssh(&["-tt"], Some("reboot")));
+            let before = s.expect("Type the host name");
             assert!(
                 before.contains("power-reboot"),
                 "the explanation names the rule: {before}"
             );
             fx.wait_remote_reading();
-            s.send(format!("{}-not\r", short_host()))
-                .expect("type a wrong host name");
-            expect_text(&mut s, "Nothing was run");
-            assert_eq!(exit_code(&s), 1);
+            s.send_line(&format!("{}-not", short_host()));
+            s.expect("Nothing was run");
+            assert_eq!(s.exit_code(), 1);
             assert!(!fx.reboot_ran(), "the fake reboot ran");
         },
     );
@@ -1073,7 +879,7 @@ fn a_real_login_shell_over_openssh() {
         // Many sessions wrote the one log; its chain is intact.
         let out = run_bounded(
             cmd(
-                env!("CARGO_BIN_EXE_safe-run"),
+                bin(),
                 &[
                     "--config",
                     "/dev/null",

@@ -23,6 +23,9 @@ use safe_run::audit::syslog::{self, Facility, Severity};
 use safe_run::verdict::Risk;
 use safe_run::verdict::{Decision, Mode};
 
+use crate::common::require;
+use crate::common::tools::skip_part;
+
 const CHILD_LOG: &str = "SAFE_RUN_TEST_APPEND_LOG";
 const CHILD_ID: &str = "SAFE_RUN_TEST_APPEND_CHILD";
 const WRITERS: usize = 16;
@@ -103,16 +106,16 @@ fn sixteen_processes_lose_and_tear_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     let exe = std::env::current_exe().unwrap();
+    let child_test = crate::common::bin::own_test(module_path!(), "child_appender");
     let children: Vec<_> = (0..WRITERS)
         .map(|child| {
-            Command::new(&exe)
-                .args(["--exact", "child_appender", "--test-threads=1", "--quiet"])
+            let mut cmd = Command::new(&exe);
+            cmd.args(["--exact", &child_test, "--test-threads=1", "--quiet"])
                 .env(CHILD_LOG, &path)
                 .env(CHILD_ID, child.to_string())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+                .stderr(Stdio::piped());
+            crate::common::spawn(&mut cmd)
         })
         .collect();
     // Each child's own test report stays out of this one's, unless it failed.
@@ -227,8 +230,7 @@ fn a_created_directory_is_0700_and_the_file_0600() {
 #[test]
 fn a_full_disk_is_a_clear_error() {
     let full = Path::new("/dev/full");
-    if !full.exists() {
-        eprintln!("skipped: no /dev/full here");
+    if !require(full.exists(), "there is no /dev/full here") {
         return;
     }
     let err = AuditLog::open(full)
@@ -259,7 +261,10 @@ fn an_unwritable_place_is_a_clear_error() {
 
     // Permission bits stop everyone but root.
     if nix::unistd::geteuid().is_root() {
-        eprintln!("running as root: the read-only directory case is skipped");
+        skip_part(
+            "the read-only directory case",
+            "running as root, whom permission bits do not stop",
+        );
         return;
     }
     let read_only = dir.path().join("ro");
@@ -273,11 +278,7 @@ fn an_unwritable_place_is_a_clear_error() {
 fn a_fifo_in_place_of_the_log_fails_instead_of_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let made = Command::new("mkfifo").arg(&path).status();
-    if !made.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: mkfifo not available");
-        return;
-    }
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
     let err = append_with_timeout(&path, &record("a"), false, Duration::from_secs(5)).unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -555,8 +555,8 @@ fn every_row_gets_the_expected_verdict() {
     let mut unexpected = Vec::new();
     let mut fixed = Vec::new();
     let mut total = 0;
-    // `VERDICTS_SHOW=1 cargo test --test verdicts -- --nocapture` prints
-    // every row's verdict, to help write expectations for new rows.
+    // `VERDICTS_SHOW=1 cargo test --test engine verdicts:: -- --nocapture`
+    // prints every row's verdict, to help write expectations for new rows.
     let show = std::env::var_os("VERDICTS_SHOW").is_some();
     for (table, (name, line, expect)) in all_rows() {
         total += 1;

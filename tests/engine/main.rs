@@ -1,0 +1,16 @@
+//! The engine, through the library and through `safe-run check` and
+//! `safe-run rules`: verdicts on whole lines, output contracts, properties
+//! and the fuzz targets' invariants on random input. Nothing here runs a
+//! command line.
+//!
+//! One test binary (each former `tests/*.rs` file is a module): cargo
+//! links one binary per target, and on a small CI machine the linking
+//! dominated. `cargo test --test engine [MODULE::]` runs these alone.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli_check;
+mod fuzz_smoke;
+mod properties;
+mod verdicts;
