@@ -10,7 +10,8 @@
 //! file) touches the file system, through [`mod@file`], which refuses a file
 //! others could change, one that is not a regular file, and one too large.
 //! Files are never layered: the file that is read decides every setting it
-//! names, and every other setting is its default.
+//! names, and every other setting is its default. Which file a command
+//! reads is `session`'s decision.
 //!
 //! The document is parsed as a spanned table (`toml::de::DeTable`), not
 //! deserialized into a struct, so that each key is checked on its own: a
@@ -243,6 +244,7 @@ pub struct Config {
     pub shell: Shell,
     pub preview: Preview,
     pub rules: Rules,
+    pub session: SessionPolicy,
 }
 
 /// `[environment]`: what kind of machine this is.
@@ -369,6 +371,16 @@ impl Default for Preview {
             max_lines: 20,
         }
     }
+}
+
+/// `[session]`: what a login shell or `-c` session takes from the command
+/// line and the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Honour `--config`, `--rules`, `--no-site-rules`, `SAFE_RUN_CONFIG`
+    /// and `SAFE_RUN_RULES_DIR` in login shells and `-c` sessions. Only
+    /// read from the system file.
+    pub allow_overrides: bool,
 }
 
 /// `[rules]`: changes to the rule set.
@@ -821,6 +833,7 @@ const TABLES: &[&str] = &[
     "shell",
     "preview",
     "rules",
+    "session",
 ];
 
 /// Every setting, top-level keys first, then table by table.
@@ -1116,6 +1129,18 @@ static SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| Some(toml_list(c.rules.dirs.iter().map(|p| toml_path(p)))),
+    },
+    Setting {
+        name: "session.allow_overrides",
+        help: "Let login shells and -c sessions take another configuration or other rules from --config, --rules, --no-site-rules, SAFE_RUN_CONFIG or SAFE_RUN_RULES_DIR: true or false. Read only from /etc/safe-run/config.toml.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.session.allow_overrides = false),
+        read: |f, c| {
+            c.session.allow_overrides = f.boolean()?;
+            Ok(())
+        },
+        show: |c| Some(c.session.allow_overrides.to_string()),
     },
 ];
 
@@ -1693,7 +1718,9 @@ pub fn commented_defaults() -> String {
          # came from; CONFIG.md in the documentation is the full reference.\n\
          #\n\
          # Another file can be used with `safe-run --config FILE` or the\n\
-         # SAFE_RUN_CONFIG environment variable; it then replaces this one.\n",
+         # SAFE_RUN_CONFIG environment variable; it then replaces this one.\n\
+         # Login shells and -c sessions take another file only where\n\
+         # [session] allow_overrides = true is set here.\n",
     );
     let mut table = "";
     for s in SETTINGS {
@@ -1754,6 +1781,9 @@ max_lines = 100
 [rules]
 disable = ["apt-full-upgrade", "reboot"]
 dirs = ["/opt/site/rules"]
+
+[session]
+allow_overrides = true
 "#;
 
     fn full() -> Config {
@@ -1794,6 +1824,9 @@ dirs = ["/opt/site/rules"]
             rules: Rules {
                 disable: vec!["apt-full-upgrade".into(), "reboot".into()],
                 dirs: vec!["/opt/site/rules".into()],
+            },
+            session: SessionPolicy {
+                allow_overrides: true,
             },
         }
     }
@@ -2288,6 +2321,7 @@ disable = [1, \"ok\", \"Not Ok\"]
         let (loaded, _) = broken("\"\\u0068igh\" = 1\n[oops\n");
         assert_eq!(loaded.config.confirm.critical, Ask::Deny);
         assert!(loaded.config.syslog.required);
+        assert!(!loaded.config.session.allow_overrides);
     }
 
     #[test]
