@@ -70,6 +70,11 @@ pub trait AuditSink {
     fn take_warnings(&mut self) -> Vec<String> {
         Vec::new()
     }
+    /// Whether the off-host copy (syslog) of the last record could not be
+    /// sent. A sink that sends no copy never fails to.
+    fn offhost_failed(&self) -> bool {
+        false
+    }
 }
 
 /// Syslog settings, resolved.
@@ -89,6 +94,8 @@ pub struct Recorder {
     cwd: String,
     last_decision: Option<Record>,
     warnings: Vec<String>,
+    /// The syslog copy of the last record could not be sent.
+    offhost_failed: bool,
 }
 
 impl Recorder {
@@ -108,6 +115,7 @@ impl Recorder {
             cwd: identity.cwd.clone(),
             last_decision: None,
             warnings: Vec::new(),
+            offhost_failed: false,
         }
     }
 
@@ -123,6 +131,7 @@ impl Recorder {
     }
 
     fn write(&mut self, record: &Record, risky: bool) -> Result<(), SinkError> {
+        self.offhost_failed = false;
         if let Some(target) = &self.syslog {
             let severity = if risky {
                 syslog::Severity::Notice
@@ -138,6 +147,7 @@ impl Recorder {
                 &body,
                 Duration::from_millis(200),
             ) {
+                self.offhost_failed = true;
                 self.warnings
                     .push(format!("{e} (the local audit log still gets the record)"));
             }
@@ -190,6 +200,10 @@ impl AuditSink for Recorder {
 
     fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+
+    fn offhost_failed(&self) -> bool {
+        self.offhost_failed
     }
 }
 
