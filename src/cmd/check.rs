@@ -108,7 +108,7 @@ fn write_json(out: &mut dyn Write, report: &JsonReport) -> io::Result<()> {
 /// overrides, line and paragraph separators) the same way, as `\uXXXX`.
 /// Those characters only occur inside strings, so the JSON stays valid
 /// and means the same. Pure.
-fn escape_json(text: &str) -> String {
+pub(crate) fn escape_json(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let code = c as u32;
