@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use crate::audit::identity;
 use crate::cmd::{audit, check, man, rules};
 use crate::exec::ProcessRunner;
-use crate::exit::Error;
+use crate::exit::{self, Error};
 use crate::pipeline::{Request, Target};
-use crate::session::{self, Session, Sources};
+use crate::session::{self, EnvSources, Session, Setup, SitePaths, Sources, Use};
 use crate::term::paint::{self, ColorChoice, Style};
+use crate::term::sanitize::clean;
 use crate::term::width;
 use crate::verdict::Mode;
 
@@ -105,8 +107,12 @@ pub struct CheckArgs {
     /// Check every command of a script file (`-` for stdin).
     #[arg(long, value_name = "PATH", conflicts_with = "line")]
     pub file: Option<PathBuf>,
-    /// The command line to check.
-    #[arg(value_name = "LINE", required_unless_present = "file")]
+    /// The command line to check (it may start with `-`: `check -rf` checks `-rf`).
+    #[arg(
+        value_name = "LINE",
+        required_unless_present = "file",
+        allow_hyphen_values = true
+    )]
     pub line: Option<String>,
 }
 
@@ -146,15 +152,6 @@ impl Cli {
     }
 }
 
-/// The `color` setting of the configuration in force, for the commands
-/// that only report. A configuration that cannot be read leaves `auto`;
-/// its errors are for `safe-run config` and the running paths to show.
-fn configured_color(sources: &Sources) -> ColorChoice {
-    session::load_config(sources.config.as_deref(), false, &mut io::sink())
-        .map(|loaded| loaded.config.color)
-        .unwrap_or_default()
-}
-
 /// How `check` and `rules` draw on stdout: the configured colour choice
 /// (`auto`: only on a terminal and never with `NO_COLOR`), and the
 /// terminal's width.
@@ -177,9 +174,21 @@ fn read_input(path: &Path) -> Result<String, Error> {
         return Ok(s);
     }
     std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.display().to_string(),
+        path: clean(&path.display().to_string(), false),
         source,
     })
+}
+
+/// Loads the configuration and rules in force for a command that only
+/// looks (`check`, `rules`): the same loading as running, see `session`.
+fn setup_for_look(sources: &Sources, err: &mut dyn Write) -> Result<Setup, Error> {
+    session::load_setup(
+        sources,
+        &EnvSources::from_env(),
+        Use::Look,
+        &SitePaths::default(),
+        err,
+    )
 }
 
 /// Runs the program; returns the exit status.
@@ -190,28 +199,41 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let sources = cli.sources();
     match &cli.command {
         Some(Command::Check(args)) => {
-            let (rules, _) = session::load_rules(&session::rule_dirs(&sources), &mut err);
-            let style = style_for_stdout(configured_color(&sources));
+            let setup = setup_for_look(&sources, &mut err)?;
+            let style = style_for_stdout(setup.loaded.config.color);
+            let policy = setup.policy(&identity::host_name(), style.color, style.width);
             let code = match (&args.file, &args.line) {
                 (Some(path), _) => {
                     let text = read_input(path)?;
                     let name = path.display().to_string();
-                    check::check_script(&rules, &name, &text, args.json, style, &mut out)?
+                    check::check_script(
+                        &setup.rules,
+                        &policy,
+                        &name,
+                        &text,
+                        args.json,
+                        style,
+                        &mut out,
+                    )?
                 }
-                (None, Some(line)) => check::check_line(&rules, line, args.json, style, &mut out)?,
+                (None, Some(line)) => {
+                    check::check_line_with(&setup.rules, &policy, line, args.json, style, &mut out)?
+                }
                 (None, None) => return Err(Error::Usage("give a LINE or --file PATH".into())),
             };
             Ok(code)
         }
         Some(Command::Rules(cmd)) => {
-            let dirs = session::rule_dirs(&sources);
-            let (rules, _) = session::load_rules(&dirs, &mut err);
+            let setup = setup_for_look(&sources, &mut err)?;
+            let rules = &setup.rules;
             let code = match cmd {
-                RulesCommand::List { json } => rules::list(&rules, *json, &mut out)?,
-                RulesCommand::Show { id } => rules::show(&rules, id, &mut out)?,
+                RulesCommand::List { json } => rules::list(rules, *json, &mut out)?,
+                RulesCommand::Show { id } => rules::show(rules, id, &mut out)?,
                 RulesCommand::Lint { files } if files.is_empty() => {
-                    // The rule files in force: the site directory and --rules.
-                    let dirs: Vec<PathBuf> = dirs.into_iter().filter(|d| d.is_dir()).collect();
+                    // The rule files in force: the site directory, --rules
+                    // and [rules] dirs.
+                    let dirs: Vec<PathBuf> =
+                        setup.rule_dirs.into_iter().filter(|d| d.is_dir()).collect();
                     if dirs.is_empty() {
                         writeln!(
                             out,
@@ -223,24 +245,35 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                     }
                 }
                 RulesCommand::Lint { files } => rules::lint(files, &mut out)?,
-                RulesCommand::Test { files } => rules::test(&rules, files, &mut out)?,
+                RulesCommand::Test { files } => rules::test(rules, files, &mut out)?,
             };
             Ok(code)
         }
         Some(Command::Config) => {
-            let loaded = session::load_config(sources.config.as_deref(), true, &mut err)?;
+            let (loaded, problem) = session::load_config(
+                &sources,
+                &EnvSources::from_env(),
+                Use::Look,
+                &SitePaths::default(),
+                &mut err,
+            )?;
             write!(out, "{}", crate::config::render(&loaded))?;
-            Ok(0)
+            Ok(if problem { exit::USAGE } else { exit::OK })
         }
         Some(Command::Audit(args)) => {
+            let (loaded, _) = session::load_config(
+                &sources,
+                &EnvSources::from_env(),
+                Use::Look,
+                &SitePaths::default(),
+                &mut err,
+            )?;
             let mut default_log = || -> Result<PathBuf, Error> {
-                let loaded =
-                    session::load_config(sources.config.as_deref(), false, &mut io::stderr())?;
                 audit::default_log(&loaded.config).map_err(Error::Usage)
             };
             audit::run(
                 args,
-                configured_color(&sources),
+                loaded.config.color,
                 &mut default_log,
                 &mut out,
                 &mut err,
@@ -252,12 +285,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
         Some(Command::Man(args)) => Ok(man::run(args, &Cli::command(), &mut out)?),
         None => {
-            let (mode, target) = match (&cli.line, cli.argv.is_empty()) {
-                (Some(line), _) => (Mode::DashC, Target::Line(line.clone())),
-                (None, false) => (Mode::Argv, Target::Argv(cli.argv.clone())),
+            let (mode, target, usage) = match (&cli.line, cli.argv.is_empty()) {
+                (Some(line), _) => (Mode::DashC, Target::Line(line.clone()), Use::DashC),
+                (None, false) => (Mode::Argv, Target::Argv(cli.argv.clone()), Use::Argv),
                 (None, true) => {
                     drop(out);
-                    let session = Session::load(&sources, &mut err);
+                    let usage = if cli.login { Use::Login } else { Use::Shell };
+                    let session = Session::load(&sources, usage, &mut err)?;
                     return Ok(crate::shell::run(session, cli.login, &mut err));
                 }
             };
@@ -268,7 +302,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 confirm: cli.confirm.clone(),
             };
             drop(out);
-            let mut session = Session::load(&sources, &mut err);
+            let mut session = Session::load(&sources, usage, &mut err)?;
             Ok(session.run(&request, &mut ProcessRunner, &mut err))
         }
     }

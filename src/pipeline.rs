@@ -135,8 +135,11 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
     };
     let decision = answer.decision;
 
-    // 4. audit the decision, before anything runs
-    let risky = verdict.action != Action::Allow || verdict.risk >= Risk::Medium;
+    // 4. audit the decision, before anything runs; a line is risky when
+    // a rule or the site's policy asks for more than a notice
+    let risky = verdict.action != Action::Allow
+        || ask.action() != Action::Allow
+        || verdict.risk >= Risk::Medium;
     let info = DecisionInfo {
         mode: req.mode,
         line: &line,
@@ -147,7 +150,11 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
         preview: answer.preview.as_ref(),
     };
     let recorded = io.audit.decision(&info, risky);
+    let offhost_failed = io.audit.offhost_failed();
     show_warnings(io);
+    if policy.syslog_required && risky && decision.runs() && offhost_failed {
+        return refuse_without_offhost_copy(&info, io);
+    }
     let decision_id = match recorded {
         Ok(id) => Some(id),
         Err(e) if risky && decision.runs() => {
@@ -201,6 +208,28 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
     outcome.status
 }
 
+/// `syslog.required`: a risky line whose decision could not be copied off
+/// the host does not run. The local log already has the decision that
+/// would have run it, so the refusal is recorded after it: a reviewer
+/// reads both, and no outcome.
+fn refuse_without_offhost_copy(info: &DecisionInfo, io: &mut Io) -> i32 {
+    let _ = writeln!(
+        io.err,
+        "safe-run: refused: the off-host copy of this decision (syslog) could not be sent, and this site requires one before a risky line runs (syslog.required). Nothing was run.\n  Check that the syslog daemon or journald is running and its socket is where the configuration says, then try again."
+    );
+    let refused = DecisionInfo {
+        decision: Decision::Refused,
+        reason: Some("the off-host audit copy (syslog) could not be sent; syslog.required"),
+        ..info.clone()
+    };
+    let recorded = io.audit.decision(&refused, true);
+    show_warnings(io);
+    if let Err(e) = recorded {
+        let _ = writeln!(io.err, "safe-run: warning: {e}");
+    }
+    exit::REFUSED
+}
+
 /// A preview runs only if it is itself harmless: it must parse as one
 /// argv that the rules in force allow.
 fn preview_is_safe(preview: &[String], rules: &RuleSet) -> bool {
@@ -241,6 +270,8 @@ mod tests {
         decisions: Vec<(String, Option<String>)>,
         outcomes: usize,
         fail: bool,
+        /// The off-host copy of every record fails.
+        offhost_down: bool,
     }
 
     impl AuditSink for Log {
@@ -259,6 +290,9 @@ mod tests {
         fn outcome(&mut self, _id: &str, _o: &Outcome) -> Result<(), SinkError> {
             self.outcomes += 1;
             Ok(())
+        }
+        fn offhost_failed(&self) -> bool {
+            self.offhost_down
         }
     }
 
@@ -483,6 +517,88 @@ allow = ["echo bomb", "ls"]
             text.contains("refused") && text.contains("warning"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_required_offhost_copy_that_fails_refuses_a_risky_line_but_not_a_safe_one() {
+        let mut log = Log {
+            offhost_down: true,
+            ..Log::default()
+        };
+        let mut fake = Fake { ran: vec![] };
+        let mut err = Vec::new();
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput {
+            lines: vec![],
+            more: 0,
+            problem: None,
+        };
+        let policy = Policy {
+            syslog_required: true,
+            ..policy()
+        };
+        let mut io = Io {
+            prompter: None,
+            err: &mut err,
+            audit: &mut log,
+            runner: &mut fake,
+            previewer: &mut previewer,
+        };
+        let approved = Request {
+            mode: Mode::Argv,
+            target: Target::Argv(vec!["reboot".into()]),
+            reason: Some("CHG-1 kernel patch".into()),
+            confirm: Some("core-1".into()),
+        };
+        assert_eq!(run_request(&approved, &rules(), &policy, &mut io), REFUSED);
+        let safe = Request {
+            mode: Mode::Argv,
+            target: Target::Argv(vec!["ls".into()]),
+            reason: None,
+            confirm: None,
+        };
+        assert_eq!(run_request(&safe, &rules(), &policy, &mut io), 0);
+        assert_eq!(fake.ran.len(), 1, "only the safe line ran");
+        let said: Vec<&str> = log.decisions.iter().map(|(d, _)| d.as_str()).collect();
+        assert_eq!(said, ["confirmed", "refused", "allowed"]);
+        assert!(
+            log.decisions[1]
+                .1
+                .as_deref()
+                .unwrap_or("")
+                .contains("syslog")
+        );
+        let text = String::from_utf8_lossy(&err);
+        assert!(text.contains("syslog.required"), "{text}");
+    }
+
+    #[test]
+    fn an_offhost_copy_that_fails_is_only_a_warning_when_not_required() {
+        let mut log = Log {
+            offhost_down: true,
+            ..Log::default()
+        };
+        let mut fake = Fake { ran: vec![] };
+        let mut err = Vec::new();
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput {
+            lines: vec![],
+            more: 0,
+            problem: None,
+        };
+        let mut io = Io {
+            prompter: None,
+            err: &mut err,
+            audit: &mut log,
+            runner: &mut fake,
+            previewer: &mut previewer,
+        };
+        let approved = Request {
+            mode: Mode::Argv,
+            target: Target::Argv(vec!["reboot".into()]),
+            reason: Some("CHG-1 kernel patch".into()),
+            confirm: Some("core-1".into()),
+        };
+        assert_eq!(run_request(&approved, &rules(), &policy(), &mut io), 0);
+        assert_eq!(fake.ran.len(), 1);
     }
 
     #[test]

@@ -72,6 +72,11 @@ pub trait AuditSink {
     fn take_warnings(&mut self) -> Vec<String> {
         Vec::new()
     }
+    /// Whether the off-host copy (syslog) of the last record could not be
+    /// sent. A sink that sends no copy never fails to.
+    fn offhost_failed(&self) -> bool {
+        false
+    }
 }
 
 /// Syslog settings, resolved.
@@ -91,6 +96,8 @@ pub struct Recorder {
     cwd: String,
     last_decision: Option<Record>,
     warnings: Vec<String>,
+    /// The syslog copy of the last record could not be sent.
+    offhost_failed: bool,
 }
 
 impl Recorder {
@@ -110,6 +117,7 @@ impl Recorder {
             cwd: identity.cwd.clone(),
             last_decision: None,
             warnings: Vec::new(),
+            offhost_failed: false,
         }
     }
 
@@ -125,6 +133,7 @@ impl Recorder {
     }
 
     fn write(&mut self, record: &Record, risky: bool) -> Result<(), SinkError> {
+        self.offhost_failed = false;
         if let Some(target) = &self.syslog {
             let severity = if risky {
                 syslog::Severity::Notice
@@ -140,6 +149,7 @@ impl Recorder {
                 &body,
                 Duration::from_millis(200),
             ) {
+                self.offhost_failed = true;
                 self.warnings
                     .push(format!("{e} (the local audit log still gets the record)"));
             }
@@ -194,6 +204,10 @@ impl AuditSink for Recorder {
 
     fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+
+    fn offhost_failed(&self) -> bool {
+        self.offhost_failed
     }
 }
 

@@ -6,7 +6,8 @@
 //! (`classify::check_line`), because an example is only worth something if
 //! it exercises what the operator's line will go through. Everything taken
 //! from a rule file or an example is passed through `sanitize::clean`
-//! before it is printed: a rule file may hold escape sequences.
+//! before it is printed, and `--json` escapes the same characters: a rule
+//! file may hold escape sequences.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::classify::check_line;
+use crate::cmd::check::escape_json;
 use crate::rules::dir::{load_file, toml_files};
 use crate::rules::spec::RuleSpec;
 use crate::rules::{Rule, RuleSet};
@@ -57,8 +59,8 @@ pub fn list(rules: &RuleSet, json: bool, out: &mut dyn Write) -> io::Result<i32>
                 why: rule.why(),
                 instead: rule.instead(),
             };
-            serde_json::to_writer(&mut *out, &row)?;
-            writeln!(out)?;
+            let text = serde_json::to_string(&row).map_err(io::Error::other)?;
+            writeln!(out, "{}", escape_json(&text))?;
         }
         return Ok(OK);
     }
@@ -404,6 +406,29 @@ mod tests {
         assert_eq!(first["action"], "confirm");
         assert_eq!(first["line"], 2);
         assert_eq!(out.lines().count(), 2);
+    }
+
+    #[test]
+    fn list_json_escapes_what_could_act_on_a_terminal() {
+        let text = include_str!("../../tests/fixtures/good_rules.toml").replacen(
+            "why = \"",
+            "why = \"\\u009b2J\\u001b[31m\\u202e",
+            1,
+        );
+        let mut set = RuleSet::new();
+        set.add(RuleSet::parse_file(&text, "r.toml").expect("still valid"));
+        let (_, out) = run(|out| list(&set, true, out));
+        for c in ['\u{9b}', '\u{1b}', '\u{202e}'] {
+            assert!(!out.contains(c), "{c:?} in {out:?}");
+        }
+        let first: serde_json::Value =
+            serde_json::from_str(out.lines().next().expect("a line")).expect("JSON");
+        assert!(
+            first["why"]
+                .as_str()
+                .unwrap()
+                .starts_with("\u{9b}2J\u{1b}[31m")
+        );
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! The site configuration: `/etc/safe-run/config.toml` (docs/CONFIG.md).
 //!
 //! Everything has a default, so a host with no file at all is fully
-//! configured. Parsing and validation are pure ([`Config::from_toml`]): the
-//! text comes in, a [`Config`] or every error of the file comes out. Only
-//! [`load`] touches the file system, to pick the one file that applies and
-//! read it. Files are never layered: the file that is read decides every
-//! setting it names, and every other setting is its default.
+//! configured. Parsing and validation are pure ([`Config::from_toml`],
+//! [`Loaded::read_toml`]): the text comes in, a [`Config`] or every error
+//! of the file comes out — or, for the running paths, the file's valid
+//! settings with every setting it meant to set but that cannot be read at
+//! its strictest reading (the `strict` of the settings table), so a broken file never
+//! weakens the policy. Only [`read_file`] (and [`load`], which picks the
+//! file) touches the file system, through [`mod@file`], which refuses a file
+//! others could change, one that is not a regular file, and one too large.
+//! Files are never layered: the file that is read decides every setting it
+//! names, and every other setting is its default. Which file a command
+//! reads is `session`'s decision.
 //!
 //! The document is parsed as a spanned table (`toml::de::DeTable`), not
 //! deserialized into a struct, so that each key is checked on its own: a
@@ -20,10 +26,8 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::ops::Range;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -38,6 +42,10 @@ use crate::term::diag::Diagnostic;
 use crate::term::paint::ColorChoice;
 use crate::term::sanitize::clean;
 use crate::verdict::Ask;
+
+pub mod file;
+
+use file::FileProblem;
 
 /// The system-wide configuration file, read when it exists.
 pub const SYSTEM_CONFIG: &str = "/etc/safe-run/config.toml";
@@ -236,6 +244,7 @@ pub struct Config {
     pub shell: Shell,
     pub preview: Preview,
     pub rules: Rules,
+    pub session: SessionPolicy,
 }
 
 /// `[environment]`: what kind of machine this is.
@@ -304,14 +313,25 @@ impl Default for Audit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Syslog {
     pub enabled: bool,
+    /// A risky line runs only once its decision's copy was sent (`true`
+    /// also turns the copy on).
+    pub required: bool,
     pub facility: Facility,
     pub socket: PathBuf,
+}
+
+impl Syslog {
+    /// Whether records are copied to syslog: `enabled`, or `required`.
+    pub fn sends(&self) -> bool {
+        self.enabled || self.required
+    }
 }
 
 impl Default for Syslog {
     fn default() -> Self {
         Syslog {
             enabled: false,
+            required: false,
             facility: Facility::Authpriv,
             socket: PathBuf::from("/dev/log"),
         }
@@ -360,6 +380,16 @@ impl Default for Preview {
     }
 }
 
+/// `[session]`: what a login shell or `-c` session takes from the command
+/// line and the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Honour `--config`, `--rules`, `--no-site-rules`, `SAFE_RUN_CONFIG`
+    /// and `SAFE_RUN_RULES_DIR` in login shells and `-c` sessions. Only
+    /// read from the system file.
+    pub allow_overrides: bool,
+}
+
 /// `[rules]`: changes to the rule set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rules {
@@ -373,9 +403,12 @@ impl Config {
     /// Reads a configuration file's text. `file_name` is only used in the
     /// errors' `file:line:col`. Returns every error of the file, in order.
     pub fn from_toml(text: &str, file_name: &str) -> Result<Config, Vec<ConfigError>> {
-        read_document(text)
-            .map(|(config, _)| config)
-            .map_err(|bad| diagnostics(text, file_name, bad))
+        let reading = read_document(text);
+        if reading.bad.is_empty() {
+            Ok(reading.config)
+        } else {
+            Err(diagnostics(text, file_name, reading.bad))
+        }
     }
 }
 
@@ -502,6 +535,9 @@ pub enum ConfigError {
     /// Anyone may write to the file, so anyone could turn every check off.
     #[error("the configuration file {} is writable by every user (mode {mode:o}): run `chmod o-w` on it", clean(&.path.display().to_string(), false))]
     WorldWritable { path: PathBuf, mode: u32 },
+    /// Someone besides root and this user could change the file.
+    #[error("the configuration file {} is refused: {why}", clean(&.path.display().to_string(), false))]
+    NotTrusted { path: PathBuf, why: String },
     /// The file has errors; each is an [`ConfigError::At`].
     #[error("{}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid {
@@ -538,6 +574,9 @@ fn diagnostics(text: &str, file_name: &str, mut bad: Vec<Bad>) -> Vec<ConfigErro
 pub enum Source {
     Default,
     File(PathBuf),
+    /// The file meant to set it but its value cannot be read (or the file
+    /// cannot be read or trusted at all): the strictest reading is in force.
+    Strict(PathBuf),
 }
 
 impl fmt::Display for Source {
@@ -545,6 +584,11 @@ impl fmt::Display for Source {
         match self {
             Source::Default => f.write_str("default"),
             Source::File(path) => write!(f, "from {}", clean(&path.display().to_string(), false)),
+            Source::Strict(path) => write!(
+                f,
+                "STRICTEST READING: {} has an error here",
+                clean(&path.display().to_string(), false)
+            ),
         }
     }
 }
@@ -557,6 +601,9 @@ pub struct Loaded {
     pub path: Option<PathBuf>,
     /// The settings (dotted names) the file sets.
     set: BTreeSet<&'static str>,
+    /// The settings at their strictest reading because the file's value
+    /// for them cannot be read.
+    strict: BTreeSet<&'static str>,
 }
 
 impl Loaded {
@@ -566,35 +613,168 @@ impl Loaded {
             config: Config::default(),
             path: None,
             set: BTreeSet::new(),
+            strict: BTreeSet::new(),
         }
     }
 
-    /// Reads a file's text as if it had been loaded from `path`. Pure.
+    /// Reads a file's text as if it had been loaded from `path`; any error
+    /// makes it an error. Pure.
     pub fn from_toml(text: &str, path: &Path) -> Result<Loaded, Vec<ConfigError>> {
-        match read_document(text) {
-            Ok((config, set)) => Ok(Loaded {
-                config,
-                path: Some(path.to_path_buf()),
-                set,
-            }),
-            Err(bad) => Err(diagnostics(text, &path.display().to_string(), bad)),
+        match Loaded::read_toml(text, path) {
+            (loaded, errors) if errors.is_empty() => Ok(loaded),
+            (_, errors) => Err(errors),
         }
+    }
+
+    /// Reads a file's text as if it had been loaded from `path`, keeping
+    /// every valid setting and putting each one the file meant to set but
+    /// that cannot be read at its strictest reading (see the module's
+    /// `read_document`). Returns every error too. Pure.
+    pub fn read_toml(text: &str, path: &Path) -> (Loaded, Vec<ConfigError>) {
+        let reading = read_document(text);
+        let errors = diagnostics(text, &path.display().to_string(), reading.bad);
+        let loaded = Loaded {
+            config: reading.config,
+            path: Some(path.to_path_buf()),
+            set: reading.set,
+            strict: reading.strict,
+        };
+        (loaded, errors)
+    }
+
+    /// A file that cannot be read or trusted at all: it might have set
+    /// anything, so every risk level is refused (`deny`). With every
+    /// level refused nothing risky runs, so the other strict readings
+    /// (`syslog.required`) would change nothing and stay at their
+    /// defaults. What may still run — lines with no finding — is what it
+    /// takes to see and fix the file. Pure.
+    pub fn unreadable(path: &Path) -> Loaded {
+        let mut loaded = Loaded {
+            path: Some(path.to_path_buf()),
+            ..Loaded::defaults()
+        };
+        for s in SETTINGS.iter().filter(|s| s.table() == "confirm") {
+            if let Some(strict) = s.strict {
+                strict(&mut loaded.config);
+                loaded.strict.insert(s.name);
+            }
+        }
+        loaded
     }
 
     /// Where a setting (dotted name, as in [`keys`]) came from. A name that
     /// is not a setting is reported as a default.
     pub fn source(&self, key: &str) -> Source {
         match &self.path {
+            Some(path) if self.strict.contains(key) => Source::Strict(path.clone()),
             Some(path) if self.set.contains(key) => Source::File(path.clone()),
             _ => Source::Default,
         }
+    }
+
+    /// The settings at their strictest reading, each as `key = value`.
+    pub fn strict_settings(&self) -> Vec<String> {
+        SETTINGS
+            .iter()
+            .filter(|s| self.strict.contains(s.name))
+            .map(|s| match (s.show)(&self.config) {
+                Some(value) => format!("{} = {value}", s.name),
+                None => s.name.to_string(),
+            })
+            .collect()
+    }
+}
+
+/// One configuration file read: what is in force, and what was wrong with
+/// the file. With a problem, `loaded` holds the file's valid settings and
+/// the strictest reading of the rest ([`Loaded::read_toml`]), or, when the
+/// file could not be read or trusted at all, [`Loaded::unreadable`].
+#[derive(Debug)]
+pub struct FileRead {
+    pub loaded: Loaded,
+    pub problem: Option<ConfigError>,
+    /// The file could not be read or trusted at all: `loaded` is
+    /// [`Loaded::unreadable`].
+    pub unusable: bool,
+}
+
+impl FileRead {
+    /// Whether the file was missing (and nothing else was wrong).
+    pub fn is_missing(&self) -> bool {
+        matches!(&self.problem, Some(ConfigError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// Reads the configuration file at `path`. A missing file is the defaults
+/// unless `required`, when it is a problem. Never fails: what is wrong is
+/// in [`FileRead::problem`].
+pub fn read_file(path: &Path, required: bool) -> FileRead {
+    let unreadable = |problem| FileRead {
+        loaded: Loaded::unreadable(path),
+        problem: Some(problem),
+        unusable: true,
+    };
+    let bytes = match file::read_trusted(path, MAX_FILE_BYTES, "the configuration file") {
+        Ok(bytes) => bytes,
+        Err(FileProblem::Io(e)) if !required && e.kind() == io::ErrorKind::NotFound => {
+            return FileRead {
+                loaded: Loaded::defaults(),
+                problem: None,
+                unusable: false,
+            };
+        }
+        Err(FileProblem::Io(source)) => {
+            return unreadable(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Err(FileProblem::TooLarge) => {
+            return unreadable(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(FileProblem::WorldWritable(mode)) => {
+            return unreadable(ConfigError::WorldWritable {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        Err(FileProblem::NotTrusted(why)) => {
+            return unreadable(ConfigError::NotTrusted {
+                path: path.to_path_buf(),
+                why,
+            });
+        }
+    };
+    let invalid = |errors| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        errors,
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes());
+            let message = "this file is not UTF-8 text".to_string();
+            let here = Diagnostic::at(&path.display().to_string(), &lossy, at..at + 1, message);
+            return unreadable(invalid(vec![ConfigError::At(here)]));
+        }
+    };
+    let (loaded, errors) = Loaded::read_toml(&text, path);
+    FileRead {
+        loaded,
+        problem: (!errors.is_empty()).then(|| invalid(errors)),
+        unusable: false,
     }
 }
 
 /// Picks the configuration file and reads it: `explicit` (`--config`), else
 /// `env_path` (`$SAFE_RUN_CONFIG`; an empty value counts as unset), else
 /// [`SYSTEM_CONFIG`] if it exists, else the defaults. A file that was asked
-/// for must exist; the system file may be missing.
+/// for must exist; the system file may be missing. Any problem is an error:
+/// for tools that only look (`safe-run config`); the running paths read
+/// with [`read_file`] and keep the valid parts.
 pub fn load(explicit: Option<&Path>, env_path: Option<&Path>) -> Result<Loaded, ConfigError> {
     load_with_system(explicit, env_path, Path::new(SYSTEM_CONFIG))
 }
@@ -610,69 +790,11 @@ pub fn load_with_system(
         (Some(path), _) | (None, Some(path)) => (path, true),
         (None, None) => (system, false),
     };
-    let bytes = match read_limited(path) {
-        Ok(bytes) => bytes,
-        Err(ReadError::Io(e)) if !required && e.kind() == io::ErrorKind::NotFound => {
-            return Ok(Loaded::defaults());
-        }
-        Err(ReadError::Io(source)) => {
-            return Err(ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-        Err(ReadError::TooLarge) => {
-            return Err(ConfigError::TooLarge {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(ReadError::WorldWritable(mode)) => {
-            return Err(ConfigError::WorldWritable {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-    };
-    let invalid = |errors| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        errors,
-    };
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let lossy = String::from_utf8_lossy(e.as_bytes());
-            let message = "this file is not UTF-8 text".to_string();
-            let here = Diagnostic::at(&path.display().to_string(), &lossy, at..at + 1, message);
-            return Err(invalid(vec![ConfigError::At(here)]));
-        }
-    };
-    Loaded::from_toml(&text, path).map_err(invalid)
-}
-
-enum ReadError {
-    Io(io::Error),
-    TooLarge,
-    WorldWritable(u32),
-}
-
-fn read_limited(path: &Path) -> Result<Vec<u8>, ReadError> {
-    let file = File::open(path).map_err(ReadError::Io)?;
-    let meta = file.metadata().map_err(ReadError::Io)?;
-    // Only a regular file is held to this: `--config /dev/null` (mode 666)
-    // is a fine way to say "defaults".
-    let mode = meta.permissions().mode();
-    if meta.is_file() && mode & 0o002 != 0 {
-        return Err(ReadError::WorldWritable(mode & 0o7777));
+    let read = read_file(path, required);
+    match read.problem {
+        None => Ok(read.loaded),
+        Some(problem) => Err(problem),
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(ReadError::Io)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge);
-    }
-    Ok(bytes)
 }
 
 // ---------------------------------------------------------------------------
@@ -689,6 +811,11 @@ struct Setting {
     example: &'static str,
     /// What an unset setting means, for [`render`].
     unset: &'static str,
+    /// The strictest reading, for when the file meant to set this but its
+    /// value cannot be read: a broken file must never weaken the policy.
+    /// `None`: the default is used (for most settings it is the strictest
+    /// value there is, or there is no stricter one that can be guessed).
+    strict: Option<fn(&mut Config)>,
     read: fn(&Field<'_, '_>, &mut Config) -> Result<(), Vec<Bad>>,
     /// The value as TOML, or `None` when unset.
     show: fn(&Config) -> Option<String>,
@@ -713,6 +840,7 @@ const TABLES: &[&str] = &[
     "shell",
     "preview",
     "rules",
+    "session",
 ];
 
 /// Every setting, top-level keys first, then table by table.
@@ -722,6 +850,7 @@ static SETTINGS: &[Setting] = &[
         help: "Colour in safe-run's own output: auto (only on a terminal), always or never.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.color = f.keyword()?;
             Ok(())
@@ -733,6 +862,7 @@ static SETTINGS: &[Setting] = &[
         help: "Name of this environment, shown in the prompt banner and written to every audit record.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.environment.name = f.label()?;
             Ok(())
@@ -744,6 +874,7 @@ static SETTINGS: &[Setting] = &[
         help: "Colour of the environment banner: black, red, green, yellow, blue, magenta, cyan, white, or bright-black … bright-white.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.environment.color = f.keyword()?;
             Ok(())
@@ -755,6 +886,7 @@ static SETTINGS: &[Setting] = &[
         help: "What a low-risk line asks: run, notice, confirm-yes, confirm-host or deny.",
         example: "",
         unset: "",
+        strict: Some(|c| c.confirm.low = Ask::Deny),
         read: |f, c| {
             c.confirm.low = f.keyword()?;
             Ok(())
@@ -766,6 +898,7 @@ static SETTINGS: &[Setting] = &[
         help: "What a medium-risk line asks (same choices).",
         example: "",
         unset: "",
+        strict: Some(|c| c.confirm.medium = Ask::Deny),
         read: |f, c| {
             c.confirm.medium = f.keyword()?;
             Ok(())
@@ -777,6 +910,7 @@ static SETTINGS: &[Setting] = &[
         help: "What a high-risk line asks (same choices).",
         example: "",
         unset: "",
+        strict: Some(|c| c.confirm.high = Ask::Deny),
         read: |f, c| {
             c.confirm.high = f.keyword()?;
             Ok(())
@@ -788,6 +922,7 @@ static SETTINGS: &[Setting] = &[
         help: "What a critical-risk line asks (same choices).",
         example: "",
         unset: "",
+        strict: Some(|c| c.confirm.critical = Ask::Deny),
         read: |f, c| {
             c.confirm.critical = f.keyword()?;
             Ok(())
@@ -799,6 +934,7 @@ static SETTINGS: &[Setting] = &[
         help: "Fewest characters a reason may have, surrounding spaces not counted (1-1000).",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.confirm.reason_min_chars = f.integer(1, 1000)? as usize;
             Ok(())
@@ -810,6 +946,7 @@ static SETTINGS: &[Setting] = &[
         help: "Fewest characters of a reason at critical risk; the larger of this and reason_min_chars applies (1-1000).",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.confirm.critical_reason_min_chars = f.integer(1, 1000)? as usize;
             Ok(())
@@ -821,6 +958,7 @@ static SETTINGS: &[Setting] = &[
         help: "A regex every reason must contain a match of, such as a ticket id. Not set by default.",
         example: "'[A-Z]+-[0-9]+'",
         unset: "not set: any reason of the right length is accepted",
+        strict: None,
         read: |f, c| {
             let pattern = f.string()?;
             c.confirm.reason_pattern = Some(ReasonPattern::new(&pattern).map_err(|m| f.bad(m))?);
@@ -838,6 +976,7 @@ static SETTINGS: &[Setting] = &[
         help: "The audit log. Not set by default: /var/log/safe-run/audit.jsonl where writable, else $XDG_STATE_HOME/safe-run/audit.jsonl.",
         example: "\"/var/log/safe-run/audit.jsonl\"",
         unset: "not set: /var/log/safe-run/audit.jsonl where writable, else $XDG_STATE_HOME/safe-run/audit.jsonl",
+        strict: None,
         read: |f, c| {
             c.audit.path = Some(f.absolute_path()?);
             Ok(())
@@ -849,6 +988,7 @@ static SETTINGS: &[Setting] = &[
         help: "Which records are flushed to disk before going on: risky (lines with any finding), always or never.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.audit.fsync = f.keyword()?;
             Ok(())
@@ -860,6 +1000,7 @@ static SETTINGS: &[Setting] = &[
         help: "How long to wait for the audit log (its lock, the disk), in milliseconds, before giving up (0-60000).",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.audit.wait = Duration::from_millis(f.integer(0, 60_000)?);
             Ok(())
@@ -871,6 +1012,7 @@ static SETTINGS: &[Setting] = &[
         help: "Also send every audit record to the local syslog/journal: true or false.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.syslog.enabled = f.boolean()?;
             Ok(())
@@ -878,10 +1020,23 @@ static SETTINGS: &[Setting] = &[
         show: |c| Some(c.syslog.enabled.to_string()),
     },
     Setting {
+        name: "syslog.required",
+        help: "Refuse a risky line when its audit record cannot be sent to syslog (the off-host copy): true or false. true also turns the copy on.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.syslog.required = true),
+        read: |f, c| {
+            c.syslog.required = f.boolean()?;
+            Ok(())
+        },
+        show: |c| Some(c.syslog.required.to_string()),
+    },
+    Setting {
         name: "syslog.facility",
         help: "Syslog facility: authpriv, auth, user, daemon or local0 … local7.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.syslog.facility = f.keyword()?;
             Ok(())
@@ -893,6 +1048,7 @@ static SETTINGS: &[Setting] = &[
         help: "The local syslog socket.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.syslog.socket = f.absolute_path()?;
             Ok(())
@@ -904,6 +1060,7 @@ static SETTINGS: &[Setting] = &[
         help: "The shell that runs checked command lines (safe-run -c LINE): an absolute path.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.shell.program = f.absolute_path()?;
             Ok(())
@@ -915,6 +1072,7 @@ static SETTINGS: &[Setting] = &[
         help: "The interactive prompt; {env}, {user}, {host}, {cwd} and {sigil} are filled in, {{ and }} are braces.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.shell.prompt = f.prompt()?;
             Ok(())
@@ -926,6 +1084,7 @@ static SETTINGS: &[Setting] = &[
         help: "Longest a rule's dry-run preview may run, in seconds, before it is stopped (1-600).",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.preview.timeout = Duration::from_secs(f.integer(1, 600)?);
             Ok(())
@@ -937,6 +1096,7 @@ static SETTINGS: &[Setting] = &[
         help: "Most lines of a preview's output shown; the rest is cut (1-10000).",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.preview.max_lines = f.integer(1, 10_000)? as usize;
             Ok(())
@@ -973,6 +1133,7 @@ static SETTINGS: &[Setting] = &[
         help: "Ids of rules to turn off, e.g. [\"apt-full-upgrade\"].",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.rules.disable = f.list(|item| {
                 (!is_rule_id(item)).then(|| {
@@ -990,6 +1151,7 @@ static SETTINGS: &[Setting] = &[
         help: "Extra directories of rule files (*.toml), read after /etc/safe-run/rules.d: absolute paths.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             let dirs = f.list(|item| {
                 (!item.starts_with('/'))
@@ -999,6 +1161,18 @@ static SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| Some(toml_list(c.rules.dirs.iter().map(|p| toml_path(p)))),
+    },
+    Setting {
+        name: "session.allow_overrides",
+        help: "Let login shells and -c sessions take another configuration or other rules from --config, --rules, --no-site-rules, SAFE_RUN_CONFIG or SAFE_RUN_RULES_DIR: true or false. Read only from /etc/safe-run/config.toml.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.session.allow_overrides = false),
+        read: |f, c| {
+            c.session.allow_overrides = f.boolean()?;
+            Ok(())
+        },
+        show: |c| Some(c.session.allow_overrides.to_string()),
     },
 ];
 
@@ -1014,34 +1188,95 @@ fn setting(name: &str) -> Option<&'static Setting> {
 // ---------------------------------------------------------------------------
 // Reading the document.
 
-/// Reads every key of the document; returns the configuration and the
-/// settings the file sets, or every problem found.
-fn read_document(text: &str) -> Result<(Config, BTreeSet<&'static str>), Vec<Bad>> {
+/// What reading a document found.
+#[derive(Debug, Default)]
+struct Reading {
+    /// The valid settings applied, the broken ones at their strictest
+    /// reading, every other one its default.
+    config: Config,
+    /// The settings the file sets with a valid value.
+    set: BTreeSet<&'static str>,
+    /// The settings the file meant to set but that cannot be read, now at
+    /// their strictest reading.
+    strict: BTreeSet<&'static str>,
+    /// Every problem, for the diagnostics.
+    bad: Vec<Bad>,
+}
+
+impl Reading {
+    /// Puts `setting` at its strictest reading, if it has one.
+    fn make_strict(&mut self, setting: &'static Setting) {
+        if setting.strict.is_some() {
+            self.strict.insert(setting.name);
+        }
+    }
+}
+
+/// Reads every key of the document. Nothing stops the reading: a valid
+/// setting is in force whatever is wrong elsewhere, and a setting the file
+/// meant to set but that cannot be read takes its strictest reading
+/// ([`Setting::strict`]):
+///
+/// - a value of the wrong type or out of range: that setting;
+/// - an unknown key or table: the setting it is a misspelling of
+///   (`hihg` is `high`), or that it belongs to (`required` under
+///   `[audit]` is `syslog.required`);
+/// - a table given as something else (`confirm = "yes"`): every setting
+///   of that table;
+/// - a TOML syntax error: every setting the file might have set, i.e.
+///   whose key appears in it (or every one, if it has `\u` escapes, which
+///   can spell any key). The settings without a strict reading keep what
+///   was written in full before the first error; nothing after it is
+///   trusted.
+fn read_document(text: &str) -> Reading {
+    let mut r = Reading::default();
     let (doc, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
-        // After a syntax error the rest of the document cannot be trusted.
-        return Err(syntax
+        r.bad = syntax
             .iter()
             .map(|e| Bad {
                 span: e.span().unwrap_or(0..0),
                 message: format!("this is not valid TOML: {}", e.message().trim()),
             })
-            .collect());
+            .collect();
+        // Entries complete before the first error are what the site wrote:
+        // TOML allows no key twice, so nothing after can change them.
+        let cut = syntax
+            .iter()
+            .map(|e| e.span().map_or(0, |s| s.start))
+            .min()
+            .unwrap_or(0);
+        for (setting, value) in leaves(&doc) {
+            if setting.strict.is_none() && value.span().end < cut {
+                let field = Field {
+                    name: setting.name,
+                    value,
+                };
+                if (setting.read)(&field, &mut r.config).is_ok() {
+                    r.set.insert(setting.name);
+                }
+            }
+        }
+        for s in SETTINGS.iter().filter(|s| might_set(text, s)) {
+            r.make_strict(s);
+        }
+        r.apply_strict();
+        return r;
     }
 
-    let mut config = Config::default();
-    let mut set = BTreeSet::new();
-    let mut bad = Vec::new();
-    let mut read = |setting: &'static Setting, value: &Spanned<DeValue<'_>>, bad: &mut Vec<Bad>| {
+    let read = |setting: &'static Setting, value: &Spanned<DeValue<'_>>, r: &mut Reading| {
         let field = Field {
             name: setting.name,
             value,
         };
-        match (setting.read)(&field, &mut config) {
+        match (setting.read)(&field, &mut r.config) {
             Ok(()) => {
-                set.insert(setting.name);
+                r.set.insert(setting.name);
             }
-            Err(problems) => bad.extend(problems),
+            Err(problems) => {
+                r.bad.extend(problems);
+                r.make_strict(setting);
+            }
         }
     };
 
@@ -1049,22 +1284,42 @@ fn read_document(text: &str) -> Result<(Config, BTreeSet<&'static str>), Vec<Bad
         let name: &str = key.get_ref();
         if !TABLES.contains(&name) {
             match setting(name) {
-                Some(s) if s.table().is_empty() => read(s, value, &mut bad),
-                _ => bad.push(Bad {
-                    span: key.span(),
-                    message: unknown_top_level(name, value.get_ref().is_table()),
-                }),
+                Some(s) if s.table().is_empty() => read(s, value, &mut r),
+                _ => {
+                    r.bad.push(Bad {
+                        span: key.span(),
+                        message: unknown_top_level(name, value.get_ref().is_table()),
+                    });
+                    match value.get_ref() {
+                        DeValue::Table(table) => {
+                            let meant = closest(name, TABLES);
+                            for (key, _) in table {
+                                if let Some(s) = meant_setting(meant, key.get_ref()) {
+                                    r.make_strict(s);
+                                }
+                            }
+                        }
+                        _ => {
+                            if let Some(s) = meant_setting(None, name) {
+                                r.make_strict(s);
+                            }
+                        }
+                    }
+                }
             }
             continue;
         }
         let DeValue::Table(table) = value.get_ref() else {
-            bad.push(Bad {
+            r.bad.push(Bad {
                 span: value.span(),
                 message: format!(
                     "`{name}` must be a table (a [{name}] section), not {}",
                     a_type(value.get_ref())
                 ),
             });
+            for s in SETTINGS.iter().filter(|s| s.table() == name) {
+                r.make_strict(s);
+            }
             continue;
         };
         for (key, value) in table {
@@ -1073,19 +1328,94 @@ fn read_document(text: &str) -> Result<(Config, BTreeSet<&'static str>), Vec<Bad
                 .iter()
                 .find(|s| s.table() == name && s.key() == key_name)
             {
-                Some(s) => read(s, value, &mut bad),
-                None => bad.push(Bad {
-                    span: key.span(),
-                    message: unknown_in_table(name, key_name),
-                }),
+                Some(s) => read(s, value, &mut r),
+                None => {
+                    r.bad.push(Bad {
+                        span: key.span(),
+                        message: unknown_in_table(name, key_name),
+                    });
+                    if let Some(s) = meant_setting(Some(name), key_name) {
+                        r.make_strict(s);
+                    }
+                }
             }
         }
     }
-    if bad.is_empty() {
-        Ok((config, set))
-    } else {
-        Err(bad)
+    r.apply_strict();
+    r
+}
+
+impl Reading {
+    /// Applies the strict readings, after every valid value: a misspelt
+    /// `hihg = "run"` beside `high = "deny"` must not be what decides.
+    fn apply_strict(&mut self) {
+        for name in &self.strict {
+            if let Some(strict) = setting(name).and_then(|s| s.strict) {
+                strict(&mut self.config);
+            }
+        }
     }
+}
+
+/// Every known setting the document gives a value for, with that value.
+fn leaves<'a, 'v>(
+    doc: &'a Spanned<DeTable<'v>>,
+) -> Vec<(&'static Setting, &'a Spanned<DeValue<'v>>)> {
+    let mut found = Vec::new();
+    for (key, value) in doc.get_ref() {
+        let name: &str = key.get_ref();
+        match value.get_ref() {
+            DeValue::Table(table) if TABLES.contains(&name) => {
+                for (key, value) in table {
+                    let key_name: &str = key.get_ref();
+                    if let Some(s) = SETTINGS
+                        .iter()
+                        .find(|s| s.table() == name && s.key() == key_name)
+                    {
+                        found.push((s, value));
+                    }
+                }
+            }
+            _ => {
+                if let Some(s) = setting(name).filter(|s| s.table().is_empty()) {
+                    found.push((s, value));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The setting an unknown key in `table` (`None`: at the top, or in an
+/// unknown table) most likely meant: a key of that name in another table,
+/// else the closest key of that table (of every table, at the top).
+fn meant_setting(table: Option<&str>, key: &str) -> Option<&'static Setting> {
+    if let Some(s) = SETTINGS.iter().find(|s| s.key() == key) {
+        return Some(s);
+    }
+    let in_scope: Vec<&'static Setting> = SETTINGS
+        .iter()
+        .filter(|s| table.is_none_or(|t| s.table() == t))
+        .collect();
+    let keys: Vec<&str> = in_scope.iter().map(|s| s.key()).collect();
+    let close = closest(key, &keys)?;
+    in_scope.into_iter().find(|s| s.key() == close)
+}
+
+/// Whether a file whose text cannot be parsed might set `setting`: its key
+/// appears in the text as a word, or the text has an escape that could
+/// spell it.
+fn might_set(text: &str, setting: &Setting) -> bool {
+    if text.contains("\\u") || text.contains("\\U") {
+        return true;
+    }
+    let key = setting.key();
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(key).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + key.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
 }
 
 fn unknown_top_level(name: &str, is_table: bool) -> String {
@@ -1420,7 +1750,9 @@ pub fn commented_defaults() -> String {
          # came from; CONFIG.md in the documentation is the full reference.\n\
          #\n\
          # Another file can be used with `safe-run --config FILE` or the\n\
-         # SAFE_RUN_CONFIG environment variable; it then replaces this one.\n",
+         # SAFE_RUN_CONFIG environment variable; it then replaces this one.\n\
+         # Login shells and -c sessions take another file only where\n\
+         # [session] allow_overrides = true is set here.\n",
     );
     let mut table = "";
     for s in SETTINGS {
@@ -1466,6 +1798,7 @@ wait_ms = 0
 
 [syslog]
 enabled = true
+required = true
 facility = "local3"
 socket = "/run/systemd/journal/dev-log"
 
@@ -1481,6 +1814,9 @@ critical_packages = ["docker-ce", "postgresql-1[0-9]"]
 [rules]
 disable = ["apt-full-upgrade", "reboot"]
 dirs = ["/opt/site/rules"]
+
+[session]
+allow_overrides = true
 "#;
 
     fn full() -> Config {
@@ -1506,6 +1842,7 @@ dirs = ["/opt/site/rules"]
             },
             syslog: Syslog {
                 enabled: true,
+                required: true,
                 facility: Facility::Local3,
                 socket: "/run/systemd/journal/dev-log".into(),
             },
@@ -1521,6 +1858,9 @@ dirs = ["/opt/site/rules"]
             rules: Rules {
                 disable: vec!["apt-full-upgrade".into(), "reboot".into()],
                 dirs: vec!["/opt/site/rules".into()],
+            },
+            session: SessionPolicy {
+                allow_overrides: true,
             },
         }
     }
@@ -1934,6 +2274,123 @@ disable = [1, \"ok\", \"Not Ok\"]
                 .windows(2)
                 .all(|w| (w[0].0, w[0].1) <= (w[1].0, w[1].1))
         );
+    }
+
+    /// The file's valid settings, and the settings at their strictest
+    /// reading, of a broken file.
+    fn broken(text: &str) -> (Loaded, Vec<String>) {
+        let (loaded, errors) = Loaded::read_toml(text, Path::new("/etc/x.toml"));
+        assert!(!errors.is_empty(), "{text:?} should have errors");
+        let strict = loaded.strict_settings();
+        (loaded, strict)
+    }
+
+    #[test]
+    fn a_broken_value_keeps_the_valid_settings_and_reads_strictest() {
+        let (loaded, strict) =
+            broken("[confirm]\nhigh = \"deny\"\nlow = \"maybe\"\n[environment]\nname = \"lab\"\n");
+        let c = &loaded.config;
+        assert_eq!((c.confirm.high, c.confirm.low), (Ask::Deny, Ask::Deny));
+        assert_eq!(c.confirm.medium, Ask::ConfirmYes, "not named: its default");
+        assert_eq!(c.environment.name, "lab", "a valid setting stays in force");
+        assert_eq!(strict, ["confirm.low = \"deny\""]);
+        assert_eq!(
+            loaded.source("confirm.low"),
+            Source::Strict("/etc/x.toml".into())
+        );
+        assert_eq!(
+            loaded.source("confirm.high"),
+            Source::File("/etc/x.toml".into())
+        );
+        // A setting without a strict reading falls back to its default.
+        let (loaded, strict) = broken("[shell]\nprogram = \"bash\"\n");
+        assert_eq!(loaded.config, Config::default());
+        assert!(strict.is_empty());
+        let (loaded, _) = broken("[syslog]\nrequired = \"yes\"\n");
+        assert!(loaded.config.syslog.required);
+    }
+
+    #[test]
+    fn an_unknown_key_reads_as_the_setting_it_misspells_at_its_strictest() {
+        for text in [
+            "[confirm]\nhihg = \"run\"\n",
+            "[confirm]\nhigh = \"run\"\nhihg = \"run\"\n",
+            "[confrim]\nhigh = \"run\"\n",
+            "high = \"run\"\n",
+        ] {
+            let (loaded, strict) = broken(text);
+            assert_eq!(loaded.config.confirm.high, Ask::Deny, "{text:?}");
+            assert_eq!(strict, ["confirm.high = \"deny\""], "{text:?}");
+        }
+        // A key that belongs to another table.
+        let (loaded, _) = broken("[audit]\nrequired = true\n");
+        assert!(loaded.config.syslog.required);
+        // Nothing close: nothing is guessed.
+        let (loaded, strict) = broken("[confirm]\nzzzzzz = 1\n");
+        assert_eq!(loaded.config, Config::default());
+        assert!(strict.is_empty());
+    }
+
+    #[test]
+    fn a_table_given_as_a_value_makes_each_of_its_settings_strict() {
+        let (loaded, strict) = broken("confirm = \"yes\"\n[environment]\nname = \"lab\"\n");
+        let c = &loaded.config.confirm;
+        assert_eq!([c.low, c.medium, c.high, c.critical], [Ask::Deny; 4]);
+        assert_eq!(strict.len(), 4);
+        assert_eq!(loaded.config.environment.name, "lab");
+    }
+
+    #[test]
+    fn a_syntax_error_makes_strict_every_setting_the_file_might_set() {
+        // `high` and `low` appear, `medium` and `critical` do not.
+        let (loaded, strict) = broken("[confirm]\nhigh = \"run\"\nlow = \n");
+        let c = &loaded.config.confirm;
+        assert_eq!((c.high, c.low), (Ask::Deny, Ask::Deny));
+        assert_eq!((c.medium, c.critical), (Ask::ConfirmYes, Ask::ConfirmHost));
+        assert_eq!(strict.len(), 2, "{strict:?}");
+        // A word inside another word does not count.
+        let (loaded, _) = broken("[environment]\nname = \"highlow\nx\n");
+        assert_eq!(loaded.config, Config::default());
+        // An escape could spell any key: everything is strict.
+        let (loaded, _) = broken("\"\\u0068igh\" = 1\n[oops\n");
+        assert_eq!(loaded.config.confirm.critical, Ask::Deny);
+        assert!(loaded.config.syslog.required);
+        assert!(!loaded.config.session.allow_overrides);
+    }
+
+    #[test]
+    fn a_syntax_error_keeps_the_harmless_settings_written_before_it() {
+        let text = "[audit]\npath = \"/srv/a.jsonl\"\n[confirm]\nhigh = \"run\"\nlow = \n[environment]\nname = \"lab\"\n";
+        let (loaded, _) = broken(text);
+        let c = &loaded.config;
+        assert_eq!(c.audit.path.as_deref(), Some(Path::new("/srv/a.jsonl")));
+        assert_eq!(
+            c.confirm.high,
+            Ask::Deny,
+            "a level is never kept, only made strict"
+        );
+        assert_eq!(
+            c.environment.name, "production",
+            "after the error: not trusted"
+        );
+        // A string left open swallows the rest: none of it counts.
+        let (loaded, _) = broken("[environment]\nname = \"\"\"abc\n[audit]\npath = \"/x\"\n");
+        assert_eq!(loaded.config, Config::default());
+    }
+
+    #[test]
+    fn an_unreadable_file_denies_every_risk_level() {
+        let loaded = Loaded::unreadable(Path::new("/etc/x.toml"));
+        let c = &loaded.config.confirm;
+        assert_eq!([c.low, c.medium, c.high, c.critical], [Ask::Deny; 4]);
+        assert_eq!(loaded.strict_settings().len(), 4);
+        assert!(render(&loaded).contains("STRICTEST READING"));
+    }
+
+    #[test]
+    fn the_strict_api_still_refuses_a_file_with_any_error() {
+        assert!(Loaded::from_toml("[confirm]\nhigh = \"x\"\n", Path::new("/x")).is_err());
+        assert!(Config::from_toml("[confirm]\nhigh = \"x\"\n", "x").is_err());
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! files define the same id the later name wins predictably. Nothing here
 //! stops at the first problem: a file that cannot be read, or a rule with a
 //! mistake, becomes a [`Diagnostic`] and every valid rule is still returned,
-//! because a broken site rule must never lock the operator out.
+//! because a broken site rule must never lock the operator out. A file or
+//! directory that others could change is refused the same way.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::config::file::{check_dir, describe, read_trusted};
 use crate::rules::{Rule, RuleSet};
 use crate::term::diag::Diagnostic;
 
@@ -34,16 +36,20 @@ pub fn toml_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Reads one rule file: its valid rules, and every error in it.
+/// A rule file larger than this is refused rather than read.
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads one rule file: its valid rules, and every error in it. A file
+/// that others than root and this user could change, or that is not a
+/// regular file, is refused (`config::file`), as sudo refuses such a
+/// sudoers file.
 pub fn load_file(path: &Path) -> (Vec<Rule>, Vec<Diagnostic>) {
     let name = path.display().to_string();
-    match std::fs::read(path) {
-        Err(e) => (
+    let what = "the rule file";
+    match read_trusted(path, MAX_FILE_BYTES, what) {
+        Err(problem) => (
             Vec::new(),
-            vec![Diagnostic::whole_file(
-                &name,
-                format!("cannot read the rule file: {e}"),
-            )],
+            vec![Diagnostic::whole_file(&name, describe(&problem, what))],
         ),
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => RuleSet::parse_file_lenient(&text, &name),
@@ -59,8 +65,13 @@ pub fn load_file(path: &Path) -> (Vec<Rule>, Vec<Diagnostic>) {
 }
 
 /// Reads every `*.toml` file of `dir` in name order. A missing directory
-/// means no rules and no error.
+/// means no rules and no error; a directory others could add files to is
+/// refused whole.
 pub fn load_dir(dir: &Path) -> (Vec<Rule>, Vec<Diagnostic>) {
+    if let Err(why) = check_dir(dir) {
+        let name = dir.display().to_string();
+        return (Vec::new(), vec![Diagnostic::whole_file(&name, why)]);
+    }
     let files = match toml_files(dir) {
         Ok(files) => files,
         Err(e) => {

@@ -418,7 +418,7 @@ fn run_line(
 fn run_builtin(
     b: &Builtin<'_>,
     rules: &RuleSet,
-    shell: &str,
+    policy: &Policy,
     state: &ShellState,
     color: bool,
     history: Option<&FileHistory>,
@@ -426,7 +426,7 @@ fn run_builtin(
     let mut out = io::stdout().lock();
     match b {
         Builtin::Help => {
-            let _ = write!(out, "{}", help_text(shell, state.carries_state()));
+            let _ = write!(out, "{}", help_text(&policy.shell, state.carries_state()));
             0
         }
         Builtin::Check("") => {
@@ -436,8 +436,9 @@ fn run_builtin(
             );
             exit::CHECK_ERROR
         }
-        Builtin::Check(text) => check::check_line(
+        Builtin::Check(text) => check::check_line_with(
             rules,
+            policy,
             text,
             false,
             Style {
@@ -625,14 +626,8 @@ fn interactive(
             }
             Some(other) => {
                 let color = use_color(config.color, state);
-                state.last_status = run_builtin(
-                    &other,
-                    rules,
-                    &policy.shell,
-                    state,
-                    color,
-                    Some(editor.history()),
-                );
+                state.last_status =
+                    run_builtin(&other, rules, policy, state, color, Some(editor.history()));
             }
             None => {
                 state.last_status = run_line(
@@ -711,14 +706,8 @@ fn from_stdin(
         match builtin(&line) {
             Some(Builtin::Exit(code)) => return code.unwrap_or(state.last_status),
             Some(other) => {
-                state.last_status = run_builtin(
-                    &other,
-                    &system.rules,
-                    &system.policy.shell,
-                    state,
-                    color,
-                    None,
-                );
+                state.last_status =
+                    run_builtin(&other, &system.rules, &system.policy, state, color, None);
             }
             None => {
                 state.last_status = run_line(

@@ -9,17 +9,23 @@ use std::io::{self, Write};
 use crate::term::paint::{Style, risk_sgr};
 use crate::term::sanitize::clean;
 use crate::term::width::field;
-use crate::verdict::{Action, Finding, Risk, Verdict};
+use crate::verdict::{Action, Ask, Finding, Risk, Verdict};
 
-/// A one-line summary of a verdict, e.g. `CONFIRM (high)`.
-pub fn headline(verdict: &Verdict) -> String {
-    match (verdict.action, verdict.risk) {
-        (Action::Allow, Risk::None) => "ALLOW: nothing risky found".to_string(),
-        (Action::Allow, risk) => format!("ALLOW with a notice ({risk})"),
-        (Action::Confirm, risk) => {
+/// A one-line summary of what a verdict comes to when its level asks
+/// `ask` (the policy's answer), e.g. `CONFIRM (high): …`.
+pub fn headline(verdict: &Verdict, ask: Ask) -> String {
+    match (verdict.action, ask, verdict.risk) {
+        (Action::Allow, _, Risk::None) if verdict.findings.is_empty() => {
+            "ALLOW: nothing risky found".to_string()
+        }
+        (Action::Deny, _, risk) | (_, Ask::Deny, risk) => {
+            format!("DENY ({risk}): refused by policy")
+        }
+        (_, Ask::Run, risk) => format!("ALLOW ({risk}): runs without a notice or a confirmation"),
+        (_, Ask::Notice, risk) => format!("ALLOW with a notice ({risk})"),
+        (_, Ask::ConfirmYes | Ask::ConfirmHost, risk) => {
             format!("CONFIRM ({risk}): needs a typed confirmation and a reason")
         }
-        (Action::Deny, risk) => format!("DENY ({risk}): refused by policy"),
     }
 }
 
