@@ -1,7 +1,7 @@
 //! The audit review core over an in-memory log: `cargo bench --bench review`.
 //!
 //! 100,000 sealed records of a busy fleet (the shape of
-//! `tests/review.rs`'s generator), read line by line as `safe-run audit`
+//! `tests/audit/review.rs`'s generator), read line by line as `safe-run audit`
 //! reads a file: the filtered query of the issue (`--risk high --since`),
 //! the full join (every row), the stats, and `audit verify`'s chain check.
 //! Figures are records per second. The end-to-end figures on a

@@ -1,6 +1,6 @@
 //! The properties the fuzz targets check, in one place: the cargo-fuzz
 //! targets (fuzz_targets/*.rs, nightly) and the stable stand-in
-//! (tests/fuzz_smoke.rs, part of `cargo test`) both include this file, so
+//! (tests/engine/fuzz_smoke.rs, part of `cargo test`) both include this file, so
 //! a property added here is checked by both.
 
 #![allow(dead_code)] // each includer uses some of it

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Audit review figures for BENCHMARKS.md ("Audit review"): generates
-# 100,000- and 1,000,000-record logs (tests/review.rs, generate_bench_log),
+# 100,000- and 1,000,000-record logs (tests/audit/review.rs, generate_bench_log),
 # times `audit verify` and `audit --risk high --since …` on the large one
 # with hyperfine, and measures peak memory (max RSS, /usr/bin/time -v) of
 # each command on both sizes: flat memory means the same figure for both.
@@ -22,7 +22,7 @@ for n in 100000 1000000; do
     if [ ! -s "$log" ]; then
         echo "generating $log"
         SAFE_RUN_BENCH_LOG="$PWD/$log" SAFE_RUN_BENCH_RECORDS=$n \
-            cargo test --release --quiet --test review -- --ignored --exact generate_bench_log >/dev/null
+            cargo test --release --quiet --test audit -- --ignored --exact review::generate_bench_log >/dev/null
     fi
 done
 big=$dir/audit-1000000.jsonl

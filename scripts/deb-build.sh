@@ -9,7 +9,7 @@
 #   logrotate          packaging/logrotate/safe-run, adapted to the
 #                      package's group-writable, append-only log
 # /etc/safe-run/config.toml is packaging/etc/config.toml, which a test
-# (tests/packaging.rs) keeps equal to config::commented_defaults().
+# (tests/system/packaging.rs) keeps equal to config::commented_defaults().
 #
 # Needs cargo-deb (`cargo install cargo-deb --locked`).
 set -euo pipefail

@@ -9,7 +9,7 @@
 # The properties checked are in fuzz/invariants.rs. cargo-fuzz needs a
 # nightly toolchain (-Zsanitizer=address); without one this says so and
 # exits 0: the same properties run on stable, with random inputs, in
-# `cargo test --test fuzz_smoke`. Not part of CI (bounded, but minutes).
+# `cargo test --test engine fuzz_smoke::`. Not part of CI (bounded, but minutes).
 #
 # Exit status: 0 when no target found anything; 1 when one crashed, hung
 # (an input taking over 10 s) or ran out of memory (2 GiB): the input is
@@ -26,7 +26,7 @@ if ! cargo +nightly --version >/dev/null 2>&1; then
 fuzz: no nightly toolchain here (cargo +nightly fails), and cargo-fuzz needs
 fuzz: one for its sanitizer flags. Nothing was fuzzed. Install one with
 fuzz: `rustup toolchain install nightly` where toolchains can be downloaded.
-fuzz: The same properties, with random inputs on stable: cargo test --test fuzz_smoke
+fuzz: The same properties, with random inputs on stable: cargo test --test engine fuzz_smoke::
 EOF
     exit 0
 fi

@@ -527,11 +527,7 @@ allow = ["echo bomb", "ls"]
         };
         let mut fake = Fake { ran: vec![] };
         let mut err = Vec::new();
-        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput {
-            lines: vec![],
-            more: 0,
-            problem: None,
-        };
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
         let policy = Policy {
             syslog_required: true,
             ..policy()
@@ -579,11 +575,7 @@ allow = ["echo bomb", "ls"]
         };
         let mut fake = Fake { ran: vec![] };
         let mut err = Vec::new();
-        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput {
-            lines: vec![],
-            more: 0,
-            problem: None,
-        };
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
         let mut io = Io {
             prompter: None,
             err: &mut err,

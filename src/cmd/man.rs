@@ -67,7 +67,7 @@ pub fn completions(shell: Shell, cli: &clap::Command, out: &mut dyn Write) -> io
         // complete it are labelled `safe__subcmd__run__subcmd__rules`, so
         // nothing after a subcommand would complete (clap-rs/clap#6421).
         // Spell the arms the loop's way; once clap is fixed this changes
-        // nothing. tests/packaging.rs completes `safe-run rules <TAB>`.
+        // nothing. tests/system/packaging.rs completes `safe-run rules <TAB>`.
         let text = String::from_utf8_lossy(&buf).replace("safe__subcmd__run", "safe__run");
         return out.write_all(text.as_bytes());
     }

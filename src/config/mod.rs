@@ -1108,6 +1108,7 @@ static SETTINGS: &[Setting] = &[
         help: "Packages this host's workload runs on, as name patterns (*, ?, [0-9]): an upgrade's preview names them and what restarts.",
         example: "",
         unset: "",
+        strict: None,
         read: |f, c| {
             c.preview.critical_packages = f.list(|item| {
                 (item.is_empty()

@@ -1,7 +1,8 @@
 //! The engine, through the library and through `safe-run check` and
 //! `safe-run rules`: verdicts on whole lines, output contracts, properties
-//! and the fuzz targets' invariants on random input. Nothing here runs a
-//! command line.
+//! and the fuzz targets' invariants on random input; the named-line tables
+//! (tests/tables), the crate's module graph and the figures the docs state.
+//! Nothing here runs a command line.
 //!
 //! One test binary (each former `tests/*.rs` file is a module): cargo
 //! links one binary per target, and on a small CI machine the linking
@@ -11,6 +12,10 @@
 mod common;
 
 mod cli_check;
+mod docs_figures;
+mod domain_tables;
+mod engine_lines;
 mod fuzz_smoke;
+mod layout;
 mod properties;
 mod verdicts;

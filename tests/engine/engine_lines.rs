@@ -439,14 +439,16 @@ fn runaway_inputs_stay_within_a_memory_and_time_budget() {
     // returning, and is caught here.
     let bin = env!("CARGO_BIN_EXE_safe-run");
     for line in RUNAWAY_INPUTS {
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg("ulimit -v 1000000; exec timeout 10 \"$0\" check --no-site-rules \"$1\"")
-            .arg(bin)
-            .arg(line)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run bash");
+        let out = crate::common::with_spawn_lock(|| {
+            std::process::Command::new("bash")
+                .arg("-c")
+                .arg("ulimit -v 1000000; exec timeout 10 \"$0\" check --no-site-rules \"$1\"")
+                .arg(bin)
+                .arg(line)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("run bash")
+        });
         let code = out.status.code();
         assert!(
             matches!(code, Some(0..=2)),
