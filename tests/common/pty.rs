@@ -36,7 +36,13 @@ impl Pty {
     /// Spawns `cmd` (its environment is the caller's, plus `TERM=xterm`)
     /// on a new 120×40 pty.
     #[track_caller]
-    pub fn spawn(mut cmd: Command) -> Pty {
+    pub fn spawn(cmd: Command) -> Pty {
+        Pty::spawn_sized(cmd, 120, 40)
+    }
+
+    /// [`Pty::spawn`] on a pty of `cols`×`rows`.
+    #[track_caller]
+    pub fn spawn_sized(mut cmd: Command, cols: u16, rows: u16) -> Pty {
         cmd.env("TERM", "xterm");
         let what = format!("{:?}", cmd.get_program());
         // The pty crate's master and error pipe are not close-on-exec: no
@@ -46,7 +52,7 @@ impl Pty {
         session.set_expect_timeout(Some(TIMEOUT));
         session
             .get_process_mut()
-            .set_window_size(120, 40)
+            .set_window_size(cols, rows)
             .expect("set the window size");
         Pty {
             session,
@@ -78,6 +84,16 @@ impl Pty {
                     self.what
                 )
             }
+        }
+    }
+
+    /// Everything the program still writes, until it closes the terminal
+    /// (it ended).
+    #[track_caller]
+    pub fn rest(&mut self) -> String {
+        match self.session.expect(expectrl::Eof) {
+            Ok(found) => String::from_utf8_lossy(found.as_bytes()).into_owned(),
+            Err(e) => panic!("{}: did not end: {e}", self.what),
         }
     }
 

@@ -15,3 +15,4 @@ mod common;
 
 mod confirm_pty;
 mod shell_pty;
+mod term_output;
