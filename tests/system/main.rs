@@ -1,6 +1,7 @@
 //! The binary as the system runs it: commands without a terminal (exit
 //! statuses, streams, signals, approval, the audit log left behind), the
-//! configuration files it reads, a real OpenSSH login with the binary as
+//! configuration files it reads and how every command loads them alike
+//! (`loading`), a real OpenSSH login with the binary as
 //! the login shell, and what the Debian package ships.
 //!
 //! One test binary (each former `tests/*.rs` file is a module);
@@ -16,6 +17,7 @@
 mod common;
 
 mod config;
+mod loading;
 mod packaging;
 mod run;
 mod ssh_login;

@@ -19,7 +19,6 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -29,15 +28,14 @@ use tempfile::TempDir;
 const DEADLINE: Duration = Duration::from_secs(30);
 const REASON: &str = "CHG-1234 planned kernel rollout";
 
-/// Held for writing while an executable is written, for reading while a
-/// process is spawned (a fork holding a file open for writing makes
-/// another thread's exec of it fail with ETXTBSY).
-static SPAWN_LOCK: RwLock<()> = RwLock::new(());
-
+/// Writes a file while no other test thread forks (`common::bin`'s spawn
+/// lock: a fork holding a file open for writing makes another thread's
+/// exec of it fail with ETXTBSY).
 fn write_file(path: &Path, data: &[u8], mode: u32) {
-    let _guard = SPAWN_LOCK.write().unwrap_or_else(|e| e.into_inner());
-    fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+    crate::common::bin::without_forks(|| {
+        fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+    });
 }
 
 fn toml_str(path: &Path) -> String {
@@ -89,11 +87,7 @@ fn run_bounded(mut cmd: Command, input: Option<&str>) -> Out {
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = {
-        let _guard = SPAWN_LOCK.read().unwrap_or_else(|e| e.into_inner());
-        cmd.spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"))
-    };
+    let mut child = crate::common::spawn(&mut cmd);
     if let Some(text) = input {
         let mut stdin = child.stdin.take().expect("stdin");
         let _ = stdin.write_all(text.as_bytes());
