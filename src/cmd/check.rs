@@ -236,17 +236,159 @@ fn report_error(
     }
 }
 
-/// The 1-based line number of a byte offset.
-fn line_number(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+/// Where each line of a text starts, for turning byte offsets into line
+/// numbers in O(log n) (a script of thousands of commands stays linear).
+struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        Lines { text, starts }
+    }
+
+    /// How many lines (a final newline does not start another).
+    fn count(&self) -> usize {
+        if self.text.ends_with('\n') {
+            self.starts.len() - 1
+        } else {
+            self.starts.len()
+        }
+    }
+
+    /// The 1-based line number of a byte offset.
+    fn number(&self, offset: usize) -> usize {
+        self.starts.partition_point(|s| *s <= offset).max(1)
+    }
+
+    /// The byte offset where 1-based line `n` starts.
+    fn start(&self, n: usize) -> usize {
+        self.starts
+            .get(n.saturating_sub(1))
+            .copied()
+            .unwrap_or(self.text.len())
+    }
+
+    /// The byte offset where 1-based line `n` ends (before its newline).
+    fn end(&self, n: usize) -> usize {
+        let next = self.start(n + 1);
+        if next > 0 && self.text.as_bytes().get(next - 1) == Some(&b'\n') {
+            next - 1
+        } else {
+            next
+        }
+    }
+
+    /// Lines `from..=to` (1-based), as written.
+    fn span(&self, from: usize, to: usize) -> &'t str {
+        let (s, e) = (self.start(from), self.end(to.max(from)));
+        self.text.get(s..e).unwrap_or("")
+    }
+}
+
+/// A part of a script that parsed, or a region that did not.
+enum Part {
+    /// Commands, with spans into the whole text.
+    Parsed(crate::parse::Script),
+    /// A region could not be parsed; the error is reported at line `at`
+    /// (1-based, in the whole text).
+    Broken { at: usize, error: ParseError },
+}
+
+/// How many lines a construct may span while recovery looks for its end.
+const MAX_CHUNK_LINES: usize = 2_000;
+
+/// Parses a script; when the whole text does not parse, recovers at the
+/// next top-level command: lines are parsed in chunks that grow while the
+/// parser says "not finished", a syntax error is reported at its own line
+/// and parsing starts again on the line after it, and a construct left
+/// open to the end of the file is reported where it opens.
+fn parse_parts(lines: &Lines) -> Vec<Part> {
+    match parse_line(lines.text) {
+        Ok(script) => return vec![Part::Parsed(script)],
+        Err(e) if !matches!(e, ParseError::Syntax { .. } | ParseError::Incomplete { .. }) => {
+            return vec![Part::Broken { at: 1, error: e }];
+        }
+        Err(_) => {}
+    }
+    let total = lines.count();
+    let mut parts = Vec::new();
+    let mut first = 1;
+    while first <= total {
+        let mut last = first;
+        loop {
+            let offset = lines.start(first);
+            let chunk = lines.span(first, last);
+            match parse_line(chunk) {
+                Ok(mut script) => {
+                    for cmd in &mut script.commands {
+                        shift(cmd, offset);
+                    }
+                    parts.push(Part::Parsed(script));
+                    first = last + 1;
+                    break;
+                }
+                Err(e) if e.is_incomplete() && last < total && last - first < MAX_CHUNK_LINES => {
+                    last += 1;
+                }
+                Err(e) => {
+                    // A syntax error at its own line; a construct still
+                    // open at the end of the file where the chunk began,
+                    // which is where it opened.
+                    let at = match &e {
+                        ParseError::Syntax { line, .. } => first + line.saturating_sub(1),
+                        _ => first,
+                    };
+                    let at = at.clamp(first, last);
+                    // Say the line in the whole file, not in the chunk.
+                    let error = match e {
+                        ParseError::Syntax { col, near, .. } => ParseError::Syntax {
+                            line: at,
+                            col,
+                            near,
+                        },
+                        ParseError::Incomplete { what, .. } => ParseError::Incomplete {
+                            what: format!(
+                                "{what} (it opens here and is still open at the end of the file)"
+                            ),
+                            line: at,
+                            col: 1,
+                        },
+                        other => other,
+                    };
+                    parts.push(Part::Broken { at, error });
+                    // Start again after the bad line (an unfinished
+                    // construct: after the line that opened it).
+                    first = at + 1;
+                    break;
+                }
+            }
+        }
+    }
+    parts
+}
+
+/// Moves a command's spans (and those of its redirections and words) by
+/// `offset` bytes: from a chunk to the whole text.
+fn shift(cmd: &mut crate::command::SimpleCommand, offset: usize) {
+    cmd.span = (cmd.span.0 + offset, cmd.span.1 + offset);
+    let words = cmd
+        .argv
+        .iter_mut()
+        .chain(cmd.assignments.iter_mut().map(|(_, w)| w))
+        .chain(cmd.redirects.iter_mut().map(|r| &mut r.target));
+    for w in words {
+        w.span = (w.span.0 + offset, w.span.1 + offset);
+    }
 }
 
 /// `safe-run check --file PATH`: every command of a script, reported with
-/// the number of the line it starts on.
+/// the number of the line it starts on. A part that cannot be parsed is
+/// reported at its line, with that line's text, and the rest is still
+/// checked; the status is then "error" (2).
 pub(crate) fn check_script(
     rules: &RuleSet,
     policy: &Policy,
@@ -256,79 +398,99 @@ pub(crate) fn check_script(
     style: Style,
     out: &mut dyn Write,
 ) -> io::Result<i32> {
-    let script = match parse_line(text) {
-        Ok(s) => s,
-        Err(e) => {
-            let lineno = match &e {
-                ParseError::Syntax { line, .. } => *line,
-                _ => 1,
-            };
-            let line = text.lines().nth(lineno.saturating_sub(1)).unwrap_or("");
-            if !json {
-                write!(out, "{}: ", clean(name, false))?;
+    let lines = Lines::new(text);
+    let shown_name = clean(name, false);
+    // Each reported line: its number, the last physical line its commands
+    // reach (a command continued with `\` is reported whole), and its
+    // findings; or a parse error.
+    enum Report {
+        Findings { last: usize, findings: Vec<Finding> },
+        Error(ParseError),
+    }
+    let mut reports: std::collections::BTreeMap<usize, Vec<Report>> = Default::default();
+    let mut commands = 0usize;
+    for part in parse_parts(&lines) {
+        match part {
+            Part::Broken { at, error } => {
+                reports.entry(at).or_default().push(Report::Error(error));
             }
-            report_error(out, Some(lineno), line, &e, json, policy)?;
-            return Ok(exit::CHECK_ERROR);
-        }
-    };
-    // Group commands by the line they start on, in order.
-    let mut by_line: Vec<(usize, Vec<Finding>)> = Vec::new();
-    for cmd in &script.commands {
-        let n = line_number(text, cmd.span.0);
-        let findings = classify_command(cmd, rules);
-        match by_line.iter_mut().find(|(l, _)| *l == n) {
-            Some((_, fs)) => {
-                for f in findings {
-                    push_unique(fs, f);
+            Part::Parsed(script) => {
+                for cmd in &script.commands {
+                    commands += 1;
+                    let n = lines.number(cmd.span.0);
+                    let last = lines.number(cmd.span.1.saturating_sub(1).max(cmd.span.0));
+                    let findings = classify_command(cmd, rules);
+                    let entry = reports.entry(n).or_default();
+                    match entry
+                        .iter_mut()
+                        .find(|r| matches!(r, Report::Findings { .. }))
+                    {
+                        Some(Report::Findings {
+                            last: l,
+                            findings: fs,
+                        }) => {
+                            *l = (*l).max(last);
+                            for f in findings {
+                                push_unique(fs, f);
+                            }
+                        }
+                        _ => entry.push(Report::Findings { last, findings }),
+                    }
                 }
             }
-            None => by_line.push((n, findings)),
         }
     }
-    by_line.sort_by_key(|(n, _)| *n);
-    let shown_name = clean(name, false);
     let mut worst = exit::CHECK_SILENT;
     let mut counted = 0usize;
-    for (n, findings) in by_line {
-        let verdict = Verdict::from_findings(findings);
-        let ask = policy.action_for(&verdict);
-        let line = text.lines().nth(n - 1).unwrap_or("");
-        worst = worst.max(status(ask));
-        if json {
-            write_json(
-                out,
-                &JsonReport::judged(Some(n), line, &verdict, ask, policy),
-            )?;
-        } else if !verdict.findings.is_empty() {
-            counted += 1;
-            writeln!(
-                out,
-                "{shown_name}:{n}: {}",
-                headline_under(&verdict, ask, policy)
-            )?;
-            // Spans are offsets in the whole text; show them on this line.
-            let start = text.lines().take(n - 1).map(|l| l.len() + 1).sum::<usize>();
-            let shifted: Vec<Finding> = verdict
-                .findings
-                .iter()
-                .map(|f| {
-                    let mut g = f.clone();
-                    g.span = (
-                        f.span.0.saturating_sub(start),
-                        f.span.1.saturating_sub(start).min(line.len()),
-                    );
-                    g
-                })
-                .collect();
-            writeln!(out, "{}", underline(line, &shifted, style))?;
-            write_findings(out, &verdict.findings, style)?;
+    for (n, at_line) in reports {
+        for report in at_line {
+            match report {
+                Report::Error(e) => {
+                    worst = exit::CHECK_ERROR;
+                    let line = lines.span(n, n);
+                    if !json {
+                        write!(out, "{shown_name}: ")?;
+                    }
+                    report_error(out, Some(n), line, &e, json, policy)?;
+                }
+                Report::Findings { last, findings } => {
+                    let verdict = Verdict::from_findings(findings);
+                    let ask = policy.action_for(&verdict);
+                    let line = lines.span(n, last);
+                    worst = worst.max(status(ask));
+                    // Spans are offsets in the whole text; report them
+                    // relative to the reported line.
+                    let start = lines.start(n);
+                    let mut relative = verdict.clone();
+                    for f in &mut relative.findings {
+                        f.span = (
+                            f.span.0.saturating_sub(start).min(line.len()),
+                            f.span.1.saturating_sub(start).min(line.len()),
+                        );
+                    }
+                    if json {
+                        write_json(
+                            out,
+                            &JsonReport::judged(Some(n), line, &relative, ask, policy),
+                        )?;
+                    } else if !relative.findings.is_empty() {
+                        counted += 1;
+                        writeln!(
+                            out,
+                            "{shown_name}:{n}: {}",
+                            headline_under(&relative, ask, policy)
+                        )?;
+                        writeln!(out, "{}", underline(line, &relative.findings, style))?;
+                        write_findings(out, &relative.findings, style)?;
+                    }
+                }
+            }
         }
     }
-    if !json && counted == 0 {
+    if !json && counted == 0 && worst != exit::CHECK_ERROR {
         writeln!(
             out,
-            "{shown_name}: ALLOW: nothing risky found in {} commands",
-            script.commands.len()
+            "{shown_name}: ALLOW: nothing risky found in {commands} commands"
         )?;
     }
     Ok(worst)
@@ -341,9 +503,13 @@ mod tests {
     #[test]
     fn line_numbers_count_newlines_before_the_offset() {
         let text = "a\nbb\nccc";
-        assert_eq!(line_number(text, 0), 1);
-        assert_eq!(line_number(text, 2), 2);
-        assert_eq!(line_number(text, 5), 3);
+        let lines = Lines::new(text);
+        assert_eq!(lines.number(0), 1);
+        assert_eq!(lines.number(2), 2);
+        assert_eq!(lines.number(5), 3);
+        assert_eq!(lines.count(), 3);
+        assert_eq!(lines.span(2, 3), "bb\nccc");
+        assert_eq!(Lines::new("x\n").count(), 1);
     }
 
     fn rules() -> RuleSet {

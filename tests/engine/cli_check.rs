@@ -201,3 +201,56 @@ allow = ["ls", "echo reboot"]
     assert_eq!(v[0]["risk"], "low", "{v:?}");
     assert_eq!(out.status, 0);
 }
+
+#[test]
+fn check_file_reports_a_syntax_error_at_its_line_and_checks_everything_else() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("deploy.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n\
+         echo start\n\
+         reboot\n\
+         apt-get upgrade -y\n\
+         rm -rf /var/lib/docker\n\
+         fi oops (\n\
+         echo after\n\
+         shutdown -h now\n\
+         kubectl delete ns prod \\\n  --wait=false\n",
+    )
+    .expect("write the script");
+    let script = script.display().to_string();
+    let out = crate::common::SafeRun::new(&["check", "--json", "--file", &script]).run();
+    assert_eq!(out.status, 2, "a part could not be checked: {}", out.stdout);
+    let rows: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let at = |n: u64| {
+        rows.iter()
+            .find(|r| r["lineno"] == n)
+            .unwrap_or_else(|| panic!("no report for line {n}: {}", out.stdout))
+    };
+    for n in [3, 4, 5, 8, 9] {
+        assert_eq!(at(n)["verdict"], "confirm", "line {n}: {}", at(n));
+    }
+    assert_eq!(at(6)["verdict"], "error");
+    assert_eq!(at(6)["line"], "fi oops (");
+    assert!(
+        at(6)["error"].as_str().unwrap_or("").contains("line 6"),
+        "{}",
+        at(6)
+    );
+    // A command continued with `\` is reported whole, and its span is
+    // relative to the reported line.
+    let continued = at(9);
+    assert_eq!(
+        continued["line"],
+        "kubectl delete ns prod \\\n  --wait=false"
+    );
+    let span = &continued["findings"][0]["span"];
+    assert_eq!(span[0], 0, "{continued}");
+    // A span relative to the line: `reboot` on line 3 starts at 0.
+    assert_eq!(at(3)["findings"][0]["span"][0], 0);
+}
