@@ -144,13 +144,15 @@ fn run_quiet(session: &mut Pty, env: &Env, line: &str) {
     wait_ran(session, env, before);
 }
 
-/// Waits until a command started from the shell owns the terminal.
+/// Waits until a command started from the shell owns the terminal: the
+/// foreground group is neither safe-run's nor the session's bash's.
 #[track_caller]
 fn wait_child_in_foreground(session: &Pty) {
     let shell = session.get_process().pid().as_raw();
     let running = wait_for(TIMEOUT, || {
-        let group = tcgetpgrp(session.get_stream()).ok()?;
-        (group.as_raw() != shell).then_some(())
+        let group = tcgetpgrp(session.get_stream()).ok()?.as_raw();
+        let comm = fs::read_to_string(format!("/proc/{group}/comm")).ok()?;
+        (group != shell && comm.trim() != "bash").then_some(())
     });
     assert!(running.is_some(), "no command took the terminal");
 }
@@ -372,14 +374,15 @@ fn ctrl_d_leaves_with_the_last_status() {
 fn exit_with_a_status_and_exit_inside_a_compound_line() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    // `exit` inside a compound line ends that line only.
-    run_quiet(&mut s, &env, "cd /tmp && exit 4");
-    // The prompt shows the status.
+    // A failed line's status is `$?` and shows in the prompt.
+    run_quiet(&mut s, &env, "cd /tmp && (exit 4)");
     expect_text(&mut s, "[4] [PRODUCTION]");
     type_line(&mut s, "echo \"st=$? at=$(pwd)\"");
     expect_text(&mut s, "st=4 at=/tmp");
     wait_prompt(&mut s);
-    leave(s, 0);
+    // `exit` inside a compound line ends the shell, as in bash.
+    type_line(&mut s, "cd / && exit 5");
+    assert_eq!(exit_code(&s), 5);
     let mut s = spawn_shell(&env, &[]);
     type_line(&mut s, "exit 3");
     assert_eq!(exit_code(&s), 3);
@@ -391,20 +394,29 @@ fn ctrl_c_interrupts_the_command_and_ctrl_z_never_hangs_the_session() {
     let mut s = spawn_shell(&env, &[]);
     type_line(&mut s, "sleep 60; echo after-$((1+1))");
     wait_child_in_foreground(&s);
+    // Ctrl-Z stops the job, as in bash; `fg` brings it back.
     s.send("\x1a").expect("Ctrl-Z");
-    expect_text(&mut s, "not supported");
-    // The command goes on (it was not left stopped): Ctrl-C ends it.
+    expect_text(&mut s, "Stopped");
+    wait_prompt(&mut s);
+    type_line(&mut s, "fg");
+    wait_child_in_foreground(&s);
+    s.send("\x03").expect("Ctrl-C");
+    expect_text(&mut s, "[130] ");
+    wait_prompt(&mut s);
+    assert!(alive(&s), "the shell survives Ctrl-C");
+    type_line(&mut s, "sleep 60; echo after-$((1+1))");
+    wait_child_in_foreground(&s);
     s.send("\x03").expect("Ctrl-C");
     expect_text(&mut s, "[130] ");
     let prompt = wait_prompt(&mut s);
     assert!(!prompt.contains("after-2"), "Ctrl-C ends the whole line");
-    assert!(alive(&s), "the shell survives Ctrl-C");
     type_line(&mut s, "echo alive-$((2+3))");
     expect_text(&mut s, "alive-5");
     wait_prompt(&mut s);
     let d = env.decisions();
     let sleep = d
         .iter()
+        .rev()
         .find(|d| d["line"].as_str().is_some_and(|l| l.starts_with("sleep")))
         .expect("the sleep line is logged");
     let outcome = env.outcome_of(sleep).expect("its outcome");
@@ -467,7 +479,7 @@ fn a_program_that_dies_in_raw_mode_leaves_the_terminal_usable() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
     // The shell puts back the modes it saved before the line ran.
-    run_quiet(&mut s, &env, "stty raw -echo; kill -9 $$");
+    run_quiet(&mut s, &env, "stty raw -echo; sh -c 'kill -9 $$'");
     // The next line finds the terminal cooked again: line editing,
     // signal keys and output processing on (`stty raw` turned them off).
     type_line(

@@ -7,7 +7,8 @@
 //! changes what the next Tab offers. The word splitting here is only good
 //! enough to complete — checking a line is the parser's job.
 
-use std::ffi::OsStr;
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -89,15 +90,65 @@ pub fn programs_on_path(path: &OsStr, prefix: &str) -> Vec<String> {
     found
 }
 
+/// `$VA` → the session's variables starting with `VA`.
+pub fn variables(env: &BTreeMap<OsString, OsString>, prefix: &str) -> Vec<String> {
+    env.keys()
+        .filter_map(|k| k.to_str())
+        .filter(|k| k.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `~ro` → the users (from `/etc/passwd`) starting with `ro`.
+pub fn users(passwd: &str, prefix: &str) -> Vec<String> {
+    let mut out: Vec<String> = passwd
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .filter(|u| !u.is_empty() && u.starts_with(prefix))
+        .map(str::to_string)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Completes the word at `pos`; returns where it starts and the candidates.
 pub fn complete(
     files: &FilenameCompleter,
     path: Option<&OsStr>,
+    env: &BTreeMap<OsString, OsString>,
     line: &str,
     pos: usize,
 ) -> (usize, Vec<Pair>) {
     let (start, command) = word_at(line, pos);
     let word = &line[start..pos.min(line.len())];
+    if let Some(prefix) = word.strip_prefix('$')
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        let pairs = variables(env, prefix)
+            .into_iter()
+            .map(|v| Pair {
+                display: format!("${v}"),
+                replacement: format!("${v}"),
+            })
+            .collect();
+        return (start, pairs);
+    }
+    if let Some(prefix) = word.strip_prefix('~')
+        && !prefix.contains('/')
+    {
+        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let pairs = users(&passwd, prefix)
+            .into_iter()
+            .map(|u| Pair {
+                display: format!("~{u}"),
+                replacement: format!("~{u}/"),
+            })
+            .collect();
+        return (start, pairs);
+    }
     let names_a_program = command
         && !word.is_empty()
         && !word.contains('/')
@@ -173,13 +224,29 @@ mod tests {
             vec!["zz-safe-run-tool".to_string()]
         );
         let files = FilenameCompleter::new();
-        let (start, pairs) = complete(&files, Some(&path), "sudo zz-s", 9);
+        let env = BTreeMap::new();
+        let (start, pairs) = complete(&files, Some(&path), &env, "sudo zz-s", 9);
         assert_eq!(start, 5);
         let shown: Vec<&str> = pairs.iter().map(|p| p.display.as_str()).collect();
         assert_eq!(shown, vec!["zz-safe-run-tool"]);
         assert_eq!(pairs[0].replacement, "zz-safe-run-tool ");
-        let (_, pairs) = complete(&files, Some(&path), "che", 3);
+        let (_, pairs) = complete(&files, Some(&path), &env, "che", 3);
         assert!(pairs.iter().any(|p| p.display == "check"));
+    }
+
+    #[test]
+    fn variables_and_users() {
+        let env: BTreeMap<OsString, OsString> = [("HOME", "/h"), ("HOSTNAME", "x"), ("PATH", "/b")]
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect();
+        assert_eq!(variables(&env, "HO"), vec!["HOME", "HOSTNAME"]);
+        let files = FilenameCompleter::new();
+        let (start, pairs) = complete(&files, None, &env, "echo $PA", 8);
+        assert_eq!(start, 5);
+        assert_eq!(pairs[0].replacement, "$PATH");
+        let passwd = "root:x:0:0::/root:/bin/bash\nops:x:1000:1000::/home/ops:/bin/sh\nopsbot:x:1001:1001::/:/bin/sh\n";
+        assert_eq!(users(passwd, "op"), vec!["ops", "opsbot"]);
     }
 
     #[test]
@@ -188,7 +255,7 @@ mod tests {
         fs::write(dir.path().join("notes.txt"), "x").expect("write");
         let files = FilenameCompleter::new();
         let line = format!("cat {}/no", dir.path().display());
-        let (start, pairs) = complete(&files, None, &line, line.len());
+        let (start, pairs) = complete(&files, None, &BTreeMap::new(), &line, line.len());
         assert_eq!(start, 4);
         assert_eq!(pairs.len(), 1);
         assert!(
