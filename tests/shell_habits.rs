@@ -594,3 +594,70 @@ fn approval_in_the_sessions_environment_does_not_reach_child_programs() {
     assert!(env.ran("reboot"));
     leave(s, 0);
 }
+
+#[test]
+fn tab_completes_subcommands_through_a_bash_completion_script() {
+    let env = shell_env();
+    env.fake_echo("zz-svc");
+    let comp = env.path().join("data/bash-completion/completions");
+    fs::create_dir_all(&comp).expect("mkdir");
+    fs::write(
+        comp.join("zz-svc"),
+        "_zz_svc() { COMPREPLY=( $(compgen -W 'restart status stop' -- \"${COMP_WORDS[COMP_CWORD]}\") ); }\ncomplete -F _zz_svc zz-svc\n",
+    )
+    .expect("completion script");
+    let mut s = spawn_shell(&env, &[]);
+    s.send("zz-svc rest\t").expect("type, Tab");
+    // The completed word is followed by a blank; then Enter.
+    expect_text(&mut s, "restart ");
+    s.send("\r").expect("Enter");
+    expect_text(&mut s, "FAKE-zz-svc restart");
+    wait_prompt(&mut s);
+    assert_eq!(env.last_decision()["line"], "zz-svc restart ");
+    leave(s, 0);
+}
+
+#[test]
+fn history_and_rules_work_in_pipelines_alt_dot_and_ctrl_x_ctrl_e() {
+    let env = shell_env();
+    // An "editor" that appends to the line it is given.
+    let editor = env.fake(
+        "zz-editor",
+        "sed -i 's/$/ \\&\\& echo edited-$((3*4))/' \"$1\"",
+    );
+    let mut s = spawn_shell(&env, &[]);
+    type_line(&mut s, "echo first-$((1*1)) word-$((2*1))");
+    expect_text(&mut s, "word-2");
+    wait_prompt(&mut s);
+    type_line(
+        &mut s,
+        "history | grep -c '[e]cho first-' | sed 's/^/count=/'",
+    );
+    expect_text(&mut s, "count=1");
+    wait_prompt(&mut s);
+    type_line(&mut s, "rules | grep -c power-reboot | sed 's/^/rules=/'");
+    expect_text(&mut s, "rules=1");
+    wait_prompt(&mut s);
+    // Alt-. inserts the last word of the previous line.
+    type_line(&mut s, "echo ok-$((5*5)) last-$((6*6))");
+    expect_text(&mut s, "last-36");
+    wait_prompt(&mut s);
+    s.send("echo again \x1b.\r").expect("Alt-.");
+    expect_text(&mut s, "again last-36");
+    wait_prompt(&mut s);
+    // Ctrl-X Ctrl-E: the edited text is the line, checked and logged.
+    type_line(
+        &mut s,
+        &format!("export VISUAL={}", sh_quote(&editor.display().to_string())),
+    );
+    wait_prompt(&mut s);
+    s.send("echo from-editor").expect("type");
+    s.send("\x18\x05").expect("Ctrl-X Ctrl-E");
+    expect_text(&mut s, "edited-12");
+    wait_prompt(&mut s);
+    assert_eq!(
+        logged_lines(&env).last().map(String::as_str),
+        Some("echo from-editor && echo edited-$((3*4))")
+    );
+    leave(s, 0);
+}

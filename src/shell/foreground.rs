@@ -140,6 +140,9 @@ pub struct ForegroundRunner<'a> {
     pub warnings: Vec<String>,
     /// Set when the session's bash ended during the line (`exit` in it).
     pub ended: Option<Ended>,
+    /// What bash runs instead of the line, when safe-run provides part of
+    /// it (`history | grep x`: safe-run's output, then the rest).
+    pub instead: Option<String>,
     /// Set when the line left a job behind (`CMD &`, Ctrl-Z): its
     /// outcome waits for the job (`shell::jobs`).
     pub defer: &'a std::cell::Cell<bool>,
@@ -159,7 +162,8 @@ impl Runner for ForegroundRunner<'_> {
                 if let Some(t) = self.terminal {
                     let _ = t.give_to(pid);
                 }
-                let sent = bash.send_line(line, self.state.last_status);
+                let text = self.instead.as_deref().unwrap_or(line);
+                let sent = bash.send_line(text, self.state.last_status);
                 let report = match sent {
                     Ok(()) => bash.report(),
                     Err(_) => bash.report(),

@@ -566,7 +566,7 @@ impl AuditSink for ShellAudit<'_> {
 impl Shell<'_> {
     /// Runs one line through the pipeline, checked through the session's
     /// aliases and functions. `text` is what is logged and run.
-    fn run_line(&mut self, text: &str, err: &mut dyn Write) -> i32 {
+    fn run_line(&mut self, text: &str, history: Option<&FileHistory>, err: &mut dyn Write) -> i32 {
         let request = Request {
             mode: Mode::Shell,
             target: Target::Line(text.to_string()),
@@ -579,6 +579,7 @@ impl Shell<'_> {
         let started = Instant::now();
         let defer = Cell::new(false);
         let jobs_before = self.state.jobs.clone();
+        let fed = self.feed_builtin(text, history);
         let mut runner = ForegroundRunner {
             state: &mut self.state,
             bash: self.bash.as_mut(),
@@ -587,7 +588,9 @@ impl Shell<'_> {
             warnings: Vec::new(),
             ended: None,
             defer: &defer,
+            instead: None,
         };
+        runner.instead = fed.as_ref().map(|(_, run)| run.clone());
         let mut audit = ShellAudit {
             inner: self.recorder,
             decision: None,
@@ -612,6 +615,9 @@ impl Shell<'_> {
             )
         };
         let ended = runner.ended;
+        if let Some((file, _)) = fed {
+            let _ = fs::remove_file(file);
+        }
         for w in &runner.warnings {
             let _ = writeln!(err, "safe-run: warning: {w}");
         }
@@ -638,6 +644,42 @@ impl Shell<'_> {
             .set_cwd(self.state.cwd().display().to_string());
         self.state.last_status = status;
         status
+    }
+
+    /// `history [N] | …` and `rules | …`: safe-run's own output feeds the
+    /// rest of the pipeline. The output goes to a private file, and bash
+    /// runs `cat FILE | …` — the line checked and logged is the one typed.
+    fn feed_builtin(&self, text: &str, history: Option<&FileHistory>) -> Option<(PathBuf, String)> {
+        let (head, rest) = text.split_once('|')?;
+        if rest.starts_with('|') || self.bash.is_none() {
+            return None;
+        }
+        let output = match builtin(head)? {
+            Builtin::History(n) => history::listing(history?, n),
+            Builtin::Rules => {
+                let mut out = Vec::new();
+                rules::list(self.rules, false, &mut out).ok()?;
+                String::from_utf8_lossy(&out).into_owned()
+            }
+            _ => return None,
+        };
+        let path = std::env::temp_dir().join(format!(
+            "safe-run-{}-{}.out",
+            std::process::id(),
+            crate::audit::recorder::new_id()
+        ));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .ok()?;
+        file.write_all(output.as_bytes()).ok()?;
+        let run = format!(
+            "\\command cat -- {} |{rest}",
+            bash::sh_quote(&path.to_string_lossy())
+        );
+        Some((path, run))
     }
 
     /// Asks bash how the jobs are doing (only when there are some).
@@ -771,7 +813,7 @@ fn run_rc_file(sh: &mut Shell<'_>, err: &mut dyn Write) {
     if text.trim().is_empty() {
         return;
     }
-    let status = sh.run_line(&text, err);
+    let status = sh.run_line(&text, None, err);
     if status != 0 {
         let _ = writeln!(
             err,
@@ -1147,7 +1189,7 @@ fn interactive(sh: &mut Shell<'_>, facts: &PromptFacts, login: bool, err: &mut d
                 );
             }
             None => {
-                sh.run_line(&line, err);
+                sh.run_line(&line, Some(editor.history()), err);
             }
         }
     }
@@ -1225,7 +1267,7 @@ fn from_stdin(sh: &mut Shell<'_>, color: bool, err: &mut dyn Write) -> i32 {
                 );
             }
             None => {
-                sh.run_line(&line, err);
+                sh.run_line(&line, None, err);
             }
         }
     }
