@@ -10,7 +10,8 @@
 //! it, one approved line at a time:
 //!
 //! - bash's **stdin is a pipe from safe-run**: bash only ever runs what
-//!   safe-run writes there, which is, per line,
+//!   safe-run writes there (every word quoted against the operator's
+//!   aliases, every function read-only), which is, per line,
 //!   `\builtin eval -- 'LINE' <the operator's stdio>` followed by
 //!   `__safe_run_report`. Interactive (`-i`), bash gives each job its own
 //!   process group and the terminal, and Ctrl-C abandons the line and
@@ -221,7 +222,7 @@ impl SessionBash {
     /// jobs that ended, and forgets them: see [`SessionBash::take_messages`].
     pub fn send_line(&mut self, line: &str, status: i32) -> io::Result<()> {
         let text = format!(
-            "__safe_run_rc {} && :; \\builtin eval -- {} 0<&$__safe_run_0 1>&$__safe_run_1 2>&$__safe_run_2 {{__safe_run_0}}<&- {{__safe_run_1}}>&- {{__safe_run_2}}>&-\n__safe_run_report\n",
+            "\\__safe_run_rc {} && :; \\builtin eval -- {} 0<&$__safe_run_0 1>&$__safe_run_1 2>&$__safe_run_2 {{__safe_run_0}}<&- {{__safe_run_1}}>&- {{__safe_run_2}}>&-\n\\__safe_run_report\n",
             status & 0xff,
             sh_quote(line)
         );
@@ -230,14 +231,14 @@ impl SessionBash {
 
     /// Asks for a report without running anything (the jobs' states).
     pub fn send_query(&mut self) -> io::Result<()> {
-        self.write(b"__safe_run_report\n")
+        self.write(b"\\__safe_run_report\n")
     }
 
     /// The status bash remembers for a job's process that is gone from its
     /// table (`wait PID`); `None` when bash does not know it (127) or has
     /// ended.
     pub fn status_of(&mut self, pid: i32) -> Option<i32> {
-        self.write(format!("__safe_run_wait {pid}\n").as_bytes())
+        self.write(format!("\\__safe_run_wait {pid}\n").as_bytes())
             .ok()?;
         let status = self.report().ok()?.status;
         (status != 127).then_some(status)

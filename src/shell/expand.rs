@@ -94,10 +94,21 @@ pub fn parse_functions(text: &str) -> Vec<(String, String)> {
 /// The text a line is checked as, or `None` when it is the line itself
 /// (no alias in it, no function it could call).
 pub fn checked_text(line: &str, defs: &Definitions) -> Option<String> {
-    let expanded = if defs.aliases.is_empty() {
+    // Bash reads a line of several lines (a paste, the rc file) one input
+    // line at a time, so an alias defined on one is in force on the next:
+    // the aliases the text defines count too (over the whole text, the
+    // careful side).
+    let mut aliases = defs.aliases.clone();
+    if line.contains('\n') {
+        for (name, value) in aliases_defined_in(line) {
+            aliases.retain(|(n, _)| *n != name);
+            aliases.push((name, value));
+        }
+    }
+    let expanded = if aliases.is_empty() {
         line.to_string()
     } else {
-        expand_aliases(line, &defs.aliases)
+        expand_aliases(line, &aliases)
     };
     let mut wanted: Vec<&str> = Vec::new();
     let mut queue: Vec<&str> = vec![expanded.as_str()];
@@ -143,6 +154,48 @@ pub fn checked_text(line: &str, defs: &Definitions) -> Option<String> {
         text.push_str(call);
     }
     Some(text)
+}
+
+/// `alias NAME=VALUE` definitions written in `text` (the value single- or
+/// double-quoted, or one plain word), for [`checked_text`].
+pub fn aliases_defined_in(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("alias ") {
+        let before = rest[..at].chars().last();
+        rest = &rest[at + "alias ".len()..];
+        if before.is_some_and(|c| !(c.is_whitespace() || ";&|(".contains(c))) {
+            continue;
+        }
+        loop {
+            let r = rest.trim_start_matches([' ', '\t']);
+            let Some(eq) = r.find('=') else { break };
+            let name = &r[..eq];
+            if name.is_empty() || name.contains(|c: char| c.is_whitespace() || "'\";|&".contains(c))
+            {
+                break;
+            }
+            let v = &r[eq + 1..];
+            let (value, used) = match v.chars().next() {
+                Some(q @ ('\'' | '"')) => match v[1..].find(q) {
+                    Some(end) => (v[1..=end].to_string(), end + 2),
+                    None => (v[1..].to_string(), v.len()),
+                },
+                _ => {
+                    let end = v
+                        .find(|c: char| c.is_whitespace() || ";&|".contains(c))
+                        .unwrap_or(v.len());
+                    (v[..end].to_string(), end)
+                }
+            };
+            out.push((name.to_string(), value));
+            rest = &v[used..];
+            if !rest.starts_with([' ', '\t']) {
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// The words of `text`, split at blanks, operators and quotes: the names a
@@ -428,6 +481,20 @@ mod tests {
         for (line, want) in cases {
             assert_eq!(expand_aliases(line, &a), *want, "{line:?}");
         }
+    }
+
+    #[test]
+    fn an_alias_defined_on_an_earlier_line_of_the_text_counts() {
+        assert_eq!(
+            aliases_defined_in("alias rb='sudo reboot' x=y\nrb; alias z=\"a b\"; noalias q=1"),
+            aliases(&[("rb", "sudo reboot"), ("x", "y"), ("z", "a b")])
+        );
+        let text = checked_text("alias rb='reboot'\nrb", &Definitions::default()).expect("changed");
+        assert!(text.ends_with("\nreboot"), "{text}");
+        assert_eq!(
+            checked_text("alias rb='reboot'; rb", &Definitions::default()),
+            None
+        );
     }
 
     #[test]
