@@ -661,3 +661,26 @@ fn history_and_rules_work_in_pipelines_alt_dot_and_ctrl_x_ctrl_e() {
     );
     leave(s, 0);
 }
+
+#[test]
+fn traps_last_for_their_line_and_exit_warns_once_about_stopped_jobs() {
+    let env = shell_env();
+    let mut s = spawn_shell(&env, &[]);
+    type_line(&mut s, "trap 'echo TRAP-RAN' DEBUG; echo in-$((1+1))");
+    expect_text(&mut s, "in-2");
+    wait_prompt(&mut s);
+    type_line(&mut s, "echo out-$((2+2))");
+    let shown = expect_text(&mut s, "out-4");
+    assert!(!shown.contains("TRAP-RAN"), "{shown}");
+    wait_prompt(&mut s);
+    type_line(&mut s, "sleep 30");
+    wait_child_in_foreground(&s);
+    s.send("\x1a").expect("Ctrl-Z");
+    expect_text(&mut s, "Stopped");
+    wait_prompt(&mut s);
+    type_line(&mut s, "exit");
+    expect_text(&mut s, "There are stopped jobs");
+    wait_prompt(&mut s);
+    type_line(&mut s, "exit");
+    assert_eq!(exit_code(&s), 148);
+}

@@ -76,10 +76,8 @@ fn init_script(fds: [i32; 3]) -> String {
 \builtin shopt -s expand_aliases checkwinsize
 __safe_run_report() {{
 \builtin local __safe_run_st=$?
-\builtin set +e
-\builtin trap - {TRAPS}
 \builtin export -n {approval}
-\builtin printf 'S%s\0D' "$__safe_run_st"
+\builtin printf '\0%s\0S%s\0D' "{MARK}" "$__safe_run_st"
 \builtin pwd
 \builtin printf '\0E'
 \builtin declare -px
@@ -97,6 +95,20 @@ __safe_run_wait() {{ \builtin wait "$1" 2>/dev/null; \builtin printf 'S%s\0Z\0' 
 __safe_run_report
 "#,
         approval = APPROVAL_VARS.join(" "),
+        MARK = MARK,
+    )
+}
+
+/// Opens every report: what comes before it on the pipe (a trap's output,
+/// before the traps are removed) is not part of the report.
+const MARK: &str = "@safe-run-report@";
+
+/// After a line, at the top level (a DEBUG or RETURN trap removed inside a
+/// function comes back when it returns): `$?` kept, traps removed, `set -e`
+/// undone, then the report.
+fn after_line() -> String {
+    format!(
+        "__safe_run_st=$?; \\builtin trap - {TRAPS}; \\builtin set +e; \\__safe_run_rc \"$__safe_run_st\" && :; \\__safe_run_report\n"
     )
 }
 
@@ -222,9 +234,10 @@ impl SessionBash {
     /// jobs that ended, and forgets them: see [`SessionBash::take_messages`].
     pub fn send_line(&mut self, line: &str, status: i32) -> io::Result<()> {
         let text = format!(
-            "\\__safe_run_rc {} && :; \\builtin eval -- {} 0<&$__safe_run_0 1>&$__safe_run_1 2>&$__safe_run_2 {{__safe_run_0}}<&- {{__safe_run_1}}>&- {{__safe_run_2}}>&-\n\\__safe_run_report\n",
+            "\\__safe_run_rc {} && :; \\builtin eval -- {} 0<&$__safe_run_0 1>&$__safe_run_1 2>&$__safe_run_2 {{__safe_run_0}}<&- {{__safe_run_1}}>&- {{__safe_run_2}}>&-\n{}",
             status & 0xff,
-            sh_quote(line)
+            sh_quote(line),
+            after_line()
         );
         self.write(text.as_bytes())
     }
@@ -253,7 +266,12 @@ impl SessionBash {
         loop {
             if let Some(end) = find_end(&self.pending) {
                 let bytes: Vec<u8> = self.pending.drain(..end).collect();
-                return Ok(parse_report(&bytes));
+                let mark = format!("\0{MARK}\0");
+                let from = bytes
+                    .windows(mark.len())
+                    .rposition(|w| w == mark.as_bytes())
+                    .map_or(0, |at| at + mark.len());
+                return Ok(parse_report(&bytes[from..]));
             }
             match self.reports.read(&mut buf) {
                 Ok(0) => break,
