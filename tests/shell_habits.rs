@@ -557,11 +557,12 @@ fn approval_in_the_sessions_environment_does_not_reach_child_programs() {
     let bin = sh_quote(common::bin());
     let config = sh_quote(&env.config.display().to_string());
     let inner = format!("{bin} --config {config} --no-site-rules");
-    // Exported in the session, then a program (here sh) runs safe-run.
+    // Exported in the session, then a program runs safe-run, as vim runs
+    // `$SHELL -c CMD` for `:!CMD` (here sh, which stays its parent).
     type_line(
         &mut s,
         &format!(
-            "export SAFE_RUN_CONFIRM={} SAFE_RUN_REASON='{REASON}'; sh -c \"{} -c reboot\"",
+            "export SAFE_RUN_CONFIRM={} SAFE_RUN_REASON='{REASON}'; sh -c \"{} -c reboot; true\"",
             short_host(),
             inner.replace('"', "\\\"")
         ),
