@@ -297,6 +297,10 @@ fn aliases_and_functions_carry_over_and_are_checked_through_what_they_run() {
     type_line(&mut s, "hi");
     expect_text(&mut s, "hi-42");
     wait_prompt(&mut s);
+    // `check` judges a call as Enter will.
+    type_line(&mut s, "check rb");
+    expect_text(&mut s, "power-reboot");
+    wait_prompt(&mut s);
     // The alias runs reboot: confirmed like reboot.
     type_line(&mut s, "rb");
     let explained = expect_text(&mut s, "Type the host name");

@@ -831,6 +831,7 @@ fn run_builtin(
     rules: &RuleSet,
     shell: &str,
     carries: bool,
+    defs: &expand::Definitions,
     color: bool,
     history: Option<&FileHistory>,
 ) -> i32 {
@@ -847,9 +848,11 @@ fn run_builtin(
             );
             exit::CHECK_ERROR
         }
+        // Judged as Enter would judge it: through the session's aliases
+        // and functions.
         Builtin::Check(text) => check::check_line(
             rules,
-            text,
+            &expand::checked_text(text, defs).unwrap_or_else(|| (*text).to_string()),
             false,
             Style {
                 color,
@@ -1184,6 +1187,7 @@ fn interactive(sh: &mut Shell<'_>, facts: &PromptFacts, login: bool, err: &mut d
                     rules,
                     &sh.policy.shell,
                     sh.bash.is_some(),
+                    &sh.state.defs,
                     color,
                     Some(editor.history()),
                 );
@@ -1262,6 +1266,7 @@ fn from_stdin(sh: &mut Shell<'_>, color: bool, err: &mut dyn Write) -> i32 {
                     sh.rules,
                     &sh.policy.shell,
                     sh.bash.is_some(),
+                    &sh.state.defs,
                     color,
                     None,
                 );
