@@ -9,8 +9,13 @@
 //! (`sleep 30 &` returns at once). A job that ends in the foreground
 //! (`fg`, `wait`) gets the status of the line that ran it.
 //!
-//! Pure apart from the clock: report text in, finished jobs out.
+//! Pure apart from the clock: report text in, finished jobs out. The one
+//! edge is [`EndWatch`]: a job that ends while the prompt waits is only
+//! reported by bash at the next prompt, so a thread notes when each job's
+//! process went away, and the outcome's duration ends there.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A shell's `$?` as the audit log records it: an exit code, or the
@@ -173,10 +178,55 @@ pub struct During<'a> {
     pub status: i32,
 }
 
+/// Notes when the followed jobs' processes go away (checked every 200 ms
+/// in `/proc`; bash reaps its children at once, so a gone process is an
+/// ended job).
+#[derive(Clone, Debug, Default)]
+pub struct EndWatch {
+    watched: Arc<Mutex<Vec<i32>>>,
+    ended: Arc<Mutex<HashMap<i32, Instant>>>,
+    started: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EndWatch {
+    /// Follows `pids` from now on (the thread starts with the first).
+    pub fn watch(&self, pids: &[i32]) {
+        if let Ok(mut w) = self.watched.lock() {
+            *w = pids.to_vec();
+        }
+        if pids.is_empty() {
+            return;
+        }
+        let (watched, ended) = (Arc::clone(&self.watched), Arc::clone(&self.ended));
+        if !self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let _ = std::thread::Builder::new()
+                .name("job-ends".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_millis(200));
+                        let pids = watched.lock().map(|w| w.clone()).unwrap_or_default();
+                        for pid in pids {
+                            let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists();
+                            if gone && let Ok(mut e) = ended.lock() {
+                                e.entry(pid).or_insert_with(Instant::now);
+                            }
+                        }
+                    }
+                });
+        }
+    }
+
+    /// When `pid` was seen gone, if it was.
+    pub fn ended_at(&self, pid: i32) -> Option<Instant> {
+        self.ended.lock().ok()?.remove(&pid)
+    }
+}
+
 /// The jobs followed so far.
 #[derive(Debug, Default)]
 pub struct Jobs {
     pub tracked: Vec<Tracked>,
+    pub watch: EndWatch,
 }
 
 impl Jobs {
@@ -247,8 +297,9 @@ impl Jobs {
                         (None, None) => "Done".to_string(),
                     };
                     let notice = format!("[{}]   {state:<24}{}", t.number, t.command);
+                    let end = self.watch.ended_at(t.pid).unwrap_or(now);
                     finished.push(Finished {
-                        duration: now.saturating_duration_since(t.started),
+                        duration: end.saturating_duration_since(t.started),
                         exit,
                         signal,
                         notice,
@@ -258,6 +309,8 @@ impl Jobs {
             }
         }
         self.tracked = kept;
+        let pids: Vec<i32> = self.tracked.iter().map(|t| t.pid).collect();
+        self.watch.watch(&pids);
         // Only the ones seen ending get a notice (bash shows none for a
         // job brought to the foreground).
         for f in &mut finished {
@@ -279,6 +332,26 @@ impl Jobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_watch_notes_when_a_process_is_gone() {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = i32::try_from(child.id()).expect("pid");
+        child.wait().expect("reaped");
+        let watch = EndWatch::default();
+        watch.watch(&[pid]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let seen = loop {
+            if let Some(at) = watch.ended_at(pid) {
+                break Some(at);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(seen.is_some(), "the end of {pid} was not seen");
+    }
 
     #[test]
     fn jobs_l_is_read() {
