@@ -689,3 +689,25 @@ fn traps_last_for_their_line_and_exit_warns_once_about_stopped_jobs() {
     type_line(&mut s, "exit");
     assert_eq!(exit_code(&s), 148);
 }
+
+#[test]
+fn a_paste_too_long_to_read_ahead_is_not_dropped_without_a_word() {
+    let env = shell_env();
+    let mut s = spawn_shell(&env, &[]);
+    // A risky first line, then more than the editor reads ahead (1 KiB).
+    let mut paste = String::from("reboot\r");
+    for i in 0..40 {
+        paste.push_str(&format!("echo filler-{i:02}-{}\r", "x".repeat(40)));
+    }
+    s.send(paste).expect("paste");
+    expect_text(&mut s, "more pasted input is waiting");
+    expect_text(&mut s, "Type the host name");
+    wait_until_reading(&s);
+    type_line(&mut s, "no");
+    expect_text(&mut s, "Nothing was run");
+    assert!(!env.ran("reboot"));
+    // What the editor had read ahead still runs; the last line it holds may
+    // be cut short: Enter ends it before `exit`.
+    s.send("\r").expect("Enter");
+    leave(s, 0);
+}

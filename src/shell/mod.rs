@@ -576,6 +576,7 @@ impl Shell<'_> {
             confirm: None,
         };
         let checked = expand::checked_text(text, &self.state.defs);
+        self.warn_pending_input(checked.as_deref().unwrap_or(text), err);
         let started = Instant::now();
         let defer = Cell::new(false);
         let jobs_before = self.state.jobs.clone();
@@ -644,6 +645,36 @@ impl Shell<'_> {
             .set_cwd(self.state.cwd().display().to_string());
         self.state.last_status = status;
         status
+    }
+
+    /// A confirmation reads only what is typed after its question, and
+    /// drops what waits in the terminal before it (the rest of a long paste
+    /// the editor could not read ahead): the operator is told so first.
+    fn warn_pending_input(&self, checked: &str, err: &mut dyn Write) {
+        if self.terminal.is_none() {
+            return;
+        }
+        let asks = crate::classify::check_line(checked, self.rules).is_ok_and(|v| {
+            matches!(
+                self.policy.action_for(&v),
+                crate::verdict::Ask::ConfirmYes | crate::verdict::Ask::ConfirmHost
+            )
+        });
+        if !asks {
+            return;
+        }
+        let stdin = io::stdin();
+        let mut fds = [nix::poll::PollFd::new(
+            stdin.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let pending = nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).is_ok_and(|n| n > 0);
+        if pending {
+            let _ = writeln!(
+                err,
+                "safe-run: note: more pasted input is waiting; the confirmation below discards it (it reads only what is typed after its question). Paste the rest again afterwards."
+            );
+        }
     }
 
     /// `history [N] | …` and `rules | …`: safe-run's own output feeds the
