@@ -105,11 +105,25 @@ pub fn checked_text(line: &str, defs: &Definitions) -> Option<String> {
             aliases.push((name, value));
         }
     }
-    let expanded = if aliases.is_empty() {
+    let mut expanded = if aliases.is_empty() {
         line.to_string()
     } else {
         expand_aliases(line, &aliases)
     };
+    // `eval rb` parses `rb` again, in the session's shell: its aliases
+    // apply there too. What eval is given is checked once more, quotes
+    // removed and aliases expanded, after the line.
+    for args in eval_arguments(line) {
+        let plain: String = args
+            .trim_start()
+            .chars()
+            .filter(|c| !"'\"\\".contains(*c))
+            .collect();
+        if words(&plain).any(|w| aliases.iter().any(|(n, _)| n == w)) {
+            expanded.push('\n');
+            expanded.push_str(&expand_aliases(&plain, &aliases));
+        }
+    }
     let mut wanted: Vec<&str> = Vec::new();
     let mut queue: Vec<&str> = vec![expanded.as_str()];
     let implicit: Vec<&str> = defs
@@ -154,6 +168,27 @@ pub fn checked_text(line: &str, defs: &Definitions) -> Option<String> {
         text.push_str(call);
     }
     Some(text)
+}
+
+/// What follows each `eval` word of `text`, to the end of its line.
+fn eval_arguments(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut from = 0;
+        while let Some(at) = line[from..].find("eval") {
+            let start = from + at;
+            let end = start + "eval".len();
+            let before = line[..start].chars().last();
+            let after = line[end..].chars().next();
+            if before.is_none_or(|c| c.is_whitespace() || ";&|(`".contains(c))
+                && after.is_some_and(char::is_whitespace)
+            {
+                out.push(&line[end..]);
+            }
+            from = end;
+        }
+    }
+    out
 }
 
 /// `alias NAME=VALUE` definitions written in `text` (the value single- or
@@ -495,6 +530,20 @@ mod tests {
             checked_text("alias rb='reboot'; rb", &Definitions::default()),
             None
         );
+    }
+
+    #[test]
+    fn what_eval_is_given_is_expanded_too() {
+        let defs = Definitions {
+            aliases: aliases(&[("rb", "reboot")]),
+            functions: vec![],
+        };
+        let text = checked_text("eval rb", &defs).expect("changed");
+        assert_eq!(text, "eval rb\nreboot");
+        let text = checked_text("true && eval 'rb now'", &defs).expect("changed");
+        assert!(text.ends_with("\nreboot now"), "{text}");
+        assert_eq!(checked_text("evaluate rb", &defs), None);
+        assert_eq!(checked_text("eval ls", &defs), None);
     }
 
     #[test]
