@@ -138,9 +138,6 @@ pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
         .is_some_and(|n| n.to_string_lossy().starts_with("bash"));
     let mut bash = None;
     if is_bash {
-        if let Some(t) = terminal.as_ref() {
-            let _ = t.modes();
-        }
         match start_bash(&shell, &state, terminal.as_ref()) {
             Ok((b, report)) => {
                 signals.bash.store(b.pid().as_raw(), Ordering::SeqCst);
