@@ -191,6 +191,28 @@ fn setup_for_look(sources: &Sources, err: &mut dyn Write) -> Result<Setup, Error
     )
 }
 
+/// `--reason` / `--confirm`. Inside an interactive session
+/// (`SAFE_RUN_SESSION`), values that came from the environment count only
+/// when the session's shell started this process itself: approval set in
+/// a session is not inherited by what its programs run (docs/SHELL.md).
+fn approval(cli: &Cli) -> (Option<String>, Option<String>) {
+    if crate::shell::bash::env_approval_counts() {
+        return (cli.reason.clone(), cli.confirm.clone());
+    }
+    let matches = Cli::command()
+        .try_get_matches_from(std::env::args_os())
+        .ok();
+    let typed = |id: &str| {
+        matches
+            .as_ref()
+            .is_some_and(|m| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    };
+    (
+        cli.reason.clone().filter(|_| typed("reason")),
+        cli.confirm.clone().filter(|_| typed("confirm")),
+    )
+}
+
 /// Runs the program; returns the exit status.
 pub fn run(cli: Cli) -> Result<i32, Error> {
     let stdout = io::stdout();
@@ -295,11 +317,12 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                     return Ok(crate::shell::run(session, cli.login, &mut err));
                 }
             };
+            let (reason, confirm) = approval(&cli);
             let request = Request {
                 mode,
                 target,
-                reason: cli.reason.clone(),
-                confirm: cli.confirm.clone(),
+                reason,
+                confirm,
             };
             drop(out);
             let mut session = Session::load(&sources, usage, &mut err)?;

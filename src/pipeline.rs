@@ -24,7 +24,7 @@ use crate::policy::Policy;
 use crate::preview::PreviewOutput;
 use crate::rules::RuleSet;
 use crate::term::sanitize::clean;
-use crate::verdict::{Action, Decision, Mode, Risk, Verdict};
+use crate::verdict::{Action, Ask, Decision, Mode, Risk, Verdict};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -63,9 +63,24 @@ fn show_warnings(io: &mut Io) {
 
 /// Runs one request through the whole pipeline; returns the exit status.
 pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io) -> i32 {
+    run_checked(req, None, rules, policy, io)
+}
+
+/// [`run_request`] where the checks see `checked` instead of the line: the
+/// interactive shell's line with its aliases expanded and the definitions
+/// of the session's functions it may call written before it, so that a
+/// call is judged by what it runs. The explanation shows that text (the
+/// findings point into it); the line as typed is what is logged and run.
+pub fn run_checked(
+    req: &Request,
+    checked: Option<&str>,
+    rules: &RuleSet,
+    policy: &Policy,
+    io: &mut Io,
+) -> i32 {
     // 1. parse
     let parsed: Result<(String, Script), (String, ParseError)> = match &req.target {
-        Target::Line(line) => parse_line(line)
+        Target::Line(line) => parse_line(checked.unwrap_or(line))
             .map(|s| (line.clone(), s))
             .map_err(|e| (line.clone(), e)),
         Target::Argv(argv) => parse_argv(argv).map_err(|e| (argv.join(" "), e)),
@@ -105,6 +120,18 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
     let verdict = classify(&script, rules);
     let ask = policy.action_for(&verdict);
 
+    // Nobody is asked for a reason that cannot be recorded.
+    if matches!(ask, Ask::ConfirmYes | Ask::ConfirmHost)
+        && let Err(e) = io.audit.ready()
+    {
+        let _ = writeln!(
+            io.err,
+            "safe-run: refused: this line needs confirmation ({}), and the audit log cannot be written: {e}\n  A risky line runs only once its decision is on record. Nothing was asked or run.",
+            rule_list(&verdict)
+        );
+        return exit::REFUSED;
+    }
+
     // 3. confirm (a preview is classified before it runs)
     let answer = {
         let previewer = &mut *io.previewer;
@@ -131,7 +158,8 @@ pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io)
             reason: req.reason.as_deref(),
             confirm: req.confirm.as_deref(),
         };
-        confirm::decide(&line, &verdict, ask, policy, given, &mut talk)
+        let shown = checked.unwrap_or(&line);
+        confirm::decide(shown, &verdict, ask, policy, given, &mut talk)
     };
     let decision = answer.decision;
 
@@ -272,6 +300,7 @@ mod tests {
         fail: bool,
         /// The off-host copy of every record fails.
         offhost_down: bool,
+        not_ready: bool,
     }
 
     impl AuditSink for Log {
@@ -293,6 +322,12 @@ mod tests {
         }
         fn offhost_failed(&self) -> bool {
             self.offhost_down
+        }
+        fn ready(&mut self) -> Result<(), SinkError> {
+            if self.not_ready {
+                return Err(SinkError::NoLog("no writable place".into()));
+            }
+            Ok(())
         }
     }
 
@@ -598,5 +633,78 @@ allow = ["echo bomb", "ls"]
         let (status, _, fake, text) = run("ls )", vec![], true, (None, None));
         assert_eq!((status, fake.ran.len()), (USAGE, 0));
         assert!(text.contains("cannot tell"));
+    }
+
+    #[test]
+    fn a_risky_line_is_refused_before_asking_when_the_log_cannot_be_written() {
+        let mut log = Log {
+            not_ready: true,
+            ..Log::default()
+        };
+        let mut fake = Fake { ran: vec![] };
+        let mut err = Vec::new();
+        let mut prompter = Script {
+            answers: vec![Ok("core-1".into()), Ok("CHG-1 kernel patch".into())],
+            said: String::new(),
+        };
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
+        let mut io = Io {
+            prompter: Some(&mut prompter),
+            err: &mut err,
+            audit: &mut log,
+            runner: &mut fake,
+            previewer: &mut previewer,
+        };
+        let req = Request {
+            mode: Mode::Shell,
+            target: Target::Line("reboot".into()),
+            reason: None,
+            confirm: None,
+        };
+        assert_eq!(run_request(&req, &rules(), &policy(), &mut io), REFUSED);
+        let safe = Request {
+            target: Target::Line("ls".into()),
+            ..req
+        };
+        assert_eq!(run_request(&safe, &rules(), &policy(), &mut io), 0);
+        assert_eq!(fake.ran.len(), 1, "only the safe line ran");
+        assert!(
+            prompter.said.is_empty(),
+            "nothing was asked: {}",
+            prompter.said
+        );
+        assert!(String::from_utf8_lossy(&err).contains("Nothing was asked"));
+    }
+
+    #[test]
+    fn checked_text_is_judged_and_the_typed_line_is_logged_and_run() {
+        let (mut log, mut fake) = (Log::default(), Fake { ran: vec![] });
+        let mut err = Vec::new();
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
+        let mut io = Io {
+            prompter: None,
+            err: &mut err,
+            audit: &mut log,
+            runner: &mut fake,
+            previewer: &mut previewer,
+        };
+        let req = Request {
+            mode: Mode::Shell,
+            target: Target::Line("f".into()),
+            reason: None,
+            confirm: None,
+        };
+        let status = run_checked(
+            &req,
+            Some("f() { reboot; }\nf"),
+            &rules(),
+            &policy(),
+            &mut io,
+        );
+        assert_eq!(status, REFUSED, "the function's body needs confirmation");
+        assert!(fake.ran.is_empty());
+        assert_eq!(log.decisions[0].0, "refused");
+        let text = String::from_utf8_lossy(&err);
+        assert!(text.contains("test-reboot"), "{text}");
     }
 }

@@ -9,13 +9,16 @@
 //! that could not be sent) are handed over through
 //! [`AuditSink::take_warnings`], never printed from here.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::unistd::{AccessFlags, access};
 
 use crate::audit::identity::Identity;
-use crate::audit::log::{AuditError, FsyncPolicy, append_with_timeout};
+use crate::audit::log::{AuditError, AuditLog, FsyncPolicy, append_with_timeout};
 use crate::audit::record::{Actor, DecisionDetails, FindingRecord, PreviewFacts, Record};
 use crate::audit::syslog;
 use crate::exec::Outcome;
@@ -77,7 +80,21 @@ pub trait AuditSink {
     fn offhost_failed(&self) -> bool {
         false
     }
+
+    /// Whether a record could be written now, asked before a risky line's
+    /// conversation so that nobody is asked for a reason that cannot be
+    /// recorded. Bounded in time; writes nothing.
+    fn ready(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
+
+/// Decisions kept for outcomes that come later than the next decision (a
+/// background job of the interactive shell ends after other lines ran).
+const RECENT_DECISIONS: usize = 256;
+
+/// How long [`Recorder::probe`] waits for the log to open.
+pub const PROBE_WAIT: Duration = Duration::from_millis(300);
 
 /// Syslog settings, resolved.
 #[derive(Clone, Debug)]
@@ -94,10 +111,14 @@ pub struct Recorder {
     syslog: Option<SyslogTarget>,
     actor: Actor,
     cwd: String,
-    last_decision: Option<Record>,
+    /// The last decisions, newest last, for their outcomes.
+    recent: VecDeque<Record>,
     warnings: Vec<String>,
     /// The syslog copy of the last record could not be sent.
     offhost_failed: bool,
+    /// A probe thread that has not come back (a hung filesystem): no new
+    /// one is started while it is stuck.
+    probing: Arc<AtomicBool>,
 }
 
 impl Recorder {
@@ -115,9 +136,10 @@ impl Recorder {
             syslog,
             actor: identity.who.clone(),
             cwd: identity.cwd.clone(),
-            last_decision: None,
+            recent: VecDeque::new(),
             warnings: Vec::new(),
             offhost_failed: false,
+            probing: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -130,6 +152,48 @@ impl Recorder {
     /// The log file, or why there is none.
     pub fn log_path(&self) -> Result<&Path, &str> {
         self.path.as_deref().map_err(String::as_str)
+    }
+
+    /// Whether the log can be opened for appending now: tried on a helper
+    /// thread and waited for at most `wait`, so a log on a hung filesystem
+    /// costs the caller `wait`, once (while that thread stays stuck, later
+    /// probes fail at once). Writes nothing; a log that opens may still fail
+    /// to take a record (a full disk), which the append then reports.
+    pub fn probe(&self, wait: Duration) -> Result<(), SinkError> {
+        let path = self
+            .path
+            .as_ref()
+            .map_err(|why| SinkError::NoLog(why.clone()))?
+            .clone();
+        if self.probing.swap(true, Ordering::SeqCst) {
+            return Err(SinkError::TimedOut(format!(
+                "the audit log {} did not answer (a hung filesystem?)",
+                path.display()
+            )));
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let probing = Arc::clone(&self.probing);
+        let shown = path.display().to_string();
+        let spawned = std::thread::Builder::new()
+            .name("audit-probe".into())
+            .spawn(move || {
+                let result = AuditLog::open(&path).map(drop);
+                probing.store(false, Ordering::SeqCst);
+                let _ = tx.send(result);
+            });
+        if let Err(e) = spawned {
+            self.probing.store(false, Ordering::SeqCst);
+            return Err(SinkError::NotWritten(format!(
+                "cannot check the audit log {shown}: {e}"
+            )));
+        }
+        match rx.recv_timeout(wait) {
+            Ok(result) => result.map_err(SinkError::from),
+            Err(_) => Err(SinkError::TimedOut(format!(
+                "the audit log {shown} did not answer within {} ms (a hung filesystem?)",
+                wait.as_millis()
+            ))),
+        }
     }
 
     fn write(&mut self, record: &Record, risky: bool) -> Result<(), SinkError> {
@@ -186,12 +250,15 @@ impl AuditSink for Recorder {
         let record = record.redacted();
         let result = self.write(&record, risky);
         let id = record.id.clone();
-        self.last_decision = Some(record);
+        self.recent.push_back(record);
+        if self.recent.len() > RECENT_DECISIONS {
+            self.recent.pop_front();
+        }
         result.map(|()| id)
     }
 
     fn outcome(&mut self, decision_id: &str, outcome: &Outcome) -> Result<(), SinkError> {
-        let Some(decision) = self.last_decision.as_ref().filter(|d| d.id == decision_id) else {
+        let Some(decision) = self.recent.iter().rev().find(|d| d.id == decision_id) else {
             return Err(SinkError::NotWritten(format!(
                 "no decision record {decision_id} to attach the outcome to"
             )));
@@ -208,6 +275,10 @@ impl AuditSink for Recorder {
 
     fn offhost_failed(&self) -> bool {
         self.offhost_failed
+    }
+
+    fn ready(&mut self) -> Result<(), SinkError> {
+        self.probe(PROBE_WAIT)
     }
 }
 

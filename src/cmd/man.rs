@@ -213,8 +213,10 @@ fn description() -> Roff {
     item(
         &mut r,
         [bold("safe-run")],
-        "With no arguments: an interactive shell. Each line is checked before it runs; \
-         cd, export, variables and umask carry over between lines. As a login shell \
+        "With no arguments: an interactive shell. Each line is checked before it runs \
+         (a call to an alias or function through what it runs); one bash per session \
+         keeps cd, variables, aliases, functions and jobs between lines, and \
+         ~/.safe-runrc is read at start. As a login shell \
          (chsh -s /usr/bin/safe-run, or argv[0] starting with `-') it takes the \
          environment of a bash login shell.",
     );

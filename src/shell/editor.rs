@@ -14,17 +14,24 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::sync::{Arc, Mutex};
 
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::{Hint, Hinter};
+use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Context, Helper};
+use rustyline::{
+    Cmd, ConditionalEventHandler, Context, Editor, Event, EventContext, EventHandler, Helper,
+    KeyCode, KeyEvent, Modifiers, RepeatCount,
+};
 
 use crate::parse::parse_line;
 use crate::rules::RuleSet;
 use crate::shell::complete;
+use crate::shell::expand::{Definitions, checked_text};
 use crate::shell::hint::{self, Assessment, Tone};
 use crate::term::paint;
 
@@ -63,6 +70,11 @@ pub struct ShellHelper<'r> {
     /// Whether to paint the line and the hint (rustyline only asks when
     /// its own colour mode allows; this follows the session's NO_COLOR).
     pub color: Cell<bool>,
+    /// The session's environment (`$VAR` completion, bash completion).
+    pub env: RefCell<BTreeMap<OsString, OsString>>,
+    /// The session's aliases and functions: the hint judges a line
+    /// through them, as Enter will.
+    pub defs: RefCell<Definitions>,
 }
 
 impl<'r> ShellHelper<'r> {
@@ -75,6 +87,8 @@ impl<'r> ShellHelper<'r> {
             prompt_width: Cell::new(0),
             path: RefCell::new(None),
             color: Cell::new(true),
+            env: RefCell::new(BTreeMap::new()),
+            defs: RefCell::new(Definitions::default()),
         }
     }
 
@@ -85,7 +99,20 @@ impl<'r> ShellHelper<'r> {
         {
             return a.clone();
         }
-        let a = hint::assess(line, self.rules);
+        let a = match checked_text(line, &self.defs.borrow()) {
+            // Judged through the session's aliases and functions; what is
+            // marked cannot be pointed at in the typed line.
+            Some(text) => match hint::assess(&text, self.rules) {
+                hint::Assessment::Findings(mut v) => {
+                    for f in &mut v.findings {
+                        f.span = (0, 0);
+                    }
+                    hint::Assessment::Findings(v)
+                }
+                other => other,
+            },
+            None => hint::assess(line, self.rules),
+        };
         *self.last.borrow_mut() = Some((line.to_string(), a.clone()));
         a
     }
@@ -187,8 +214,66 @@ impl Completer for ShellHelper<'_> {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let path = self.path.borrow();
-        Ok(complete::complete(&self.files, path.as_deref(), line, pos))
+        let env = self.env.borrow();
+        Ok(complete::complete(
+            &self.files,
+            path.as_deref(),
+            &env,
+            line,
+            pos,
+        ))
     }
+}
+
+/// What a key asked the loop to do after `readline` returns.
+#[derive(Clone, Debug, Default)]
+pub struct Requests {
+    /// The last line run, for Alt-. (its last word).
+    pub last_line: String,
+    /// Ctrl-X Ctrl-E: the buffer to edit in `$EDITOR`.
+    pub edit: Option<String>,
+}
+
+/// Alt-. inserts the last word of the previous line.
+struct LastArg(Arc<Mutex<Requests>>);
+
+impl ConditionalEventHandler for LastArg {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {
+        let r = self.0.lock().ok()?;
+        let word = last_word(&r.last_line)?;
+        Some(Cmd::Insert(1, word.to_string()))
+    }
+}
+
+/// Ctrl-X Ctrl-E: leaves `readline` with the buffer, to be edited.
+struct EditInEditor(Arc<Mutex<Requests>>);
+
+impl ConditionalEventHandler for EditInEditor {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        if let Ok(mut r) = self.0.lock() {
+            r.edit = Some(ctx.line().to_string());
+        }
+        Some(Cmd::Interrupt)
+    }
+}
+
+/// The last shell word of `line` (quotes kept), as bash's `!$` / Alt-.
+pub fn last_word(line: &str) -> Option<&str> {
+    line.split_whitespace().last()
+}
+
+/// Binds the keys that need the loop: Alt-. and Ctrl-X Ctrl-E.
+pub fn bind_keys(editor: &mut Editor<ShellHelper<'_>, FileHistory>) -> Arc<Mutex<Requests>> {
+    let requests = Arc::new(Mutex::new(Requests::default()));
+    editor.bind_sequence(
+        KeyEvent(KeyCode::Char('.'), Modifiers::ALT),
+        EventHandler::Conditional(Box::new(LastArg(Arc::clone(&requests)))),
+    );
+    editor.bind_sequence(
+        Event::KeySeq(vec![KeyEvent::ctrl('X'), KeyEvent::ctrl('E')]),
+        EventHandler::Conditional(Box::new(EditInEditor(Arc::clone(&requests)))),
+    );
+    requests
 }
 
 #[cfg(test)]

@@ -2,18 +2,17 @@
 //! terminal, and getting the terminal back afterwards.
 //!
 //! The policy, written down (docs/SHELL.md has the operator's version):
-//! - Each line's shell (`bash -c`, see `shell_state`) runs in a process
-//!   group of its own, which is made the terminal's foreground group. So
-//!   editors, pagers and `top` own the terminal, and Ctrl-C / Ctrl-\ go to
-//!   the line's processes only: the wrapper is not in that group and never
-//!   sees them.
-//! - Ctrl-Z is refused: when the line's shell stops (SIGTSTP, or SIGSTOP
-//!   sent to it), the wrapper says so and continues the whole group with
-//!   SIGCONT. A stopped line would otherwise leave its audit outcome open
-//!   and its state unsaved; and there is no `fg` to forget about. A program
-//!   that suspends itself (vim, less) redraws and goes on.
-//! - A stop by SIGTTIN/SIGTTOU (the child touched the terminal before it
-//!   was handed over) is answered by handing it over and continuing.
+//! - With the session's bash (`shell::bash`), the terminal is handed to
+//!   bash's process group for the line; bash, interactive with job
+//!   control, gives each job its own group and the terminal, so Ctrl-C and
+//!   Ctrl-\\ reach the line's processes only and Ctrl-Z stops a job the
+//!   way it does in bash (`fg` and `bg` bring it back). safe-run is in none
+//!   of those groups and never sees those keys.
+//! - Without bash (another shell is configured), each line's `SHELL -c`
+//!   runs in a process group of its own, made the foreground group, and
+//!   Ctrl-Z is refused: the line is continued at once, since nothing could
+//!   bring it back. A stop by SIGTTIN/SIGTTOU (the child touched the
+//!   terminal before it was handed over) is answered by handing it over.
 //! - Afterwards the wrapper takes the terminal back and restores the
 //!   terminal modes saved before the line ran, so a program that died in
 //!   raw mode leaves a usable prompt behind.
@@ -21,8 +20,7 @@
 //!   it is in the background (blocked, not ignored: an ignored signal would
 //!   be inherited by the next child, and std resets the mask at spawn).
 //!
-//! Without a terminal (lines read from a pipe) the child stays in the
-//! wrapper's group and is waited for like any program.
+//! Without a terminal (lines read from a pipe) nothing is handed over.
 //!
 //! No `unsafe`: process groups come from std (`process_group`), the rest
 //! from nix.
@@ -41,6 +39,7 @@ use nix::unistd::{Pid, getpgrp, tcgetpgrp, tcsetpgrp};
 
 use crate::exec::{Outcome, Program, Runner};
 use crate::exit;
+use crate::shell::bash::{Ended, SessionBash, is_approval_var};
 use crate::shell::state::ShellState;
 
 /// The terminal the shell reads from, when the shell is in its foreground.
@@ -72,6 +71,11 @@ impl Terminal {
         })
     }
 
+    /// The terminal's descriptor.
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
     /// The terminal's current modes.
     pub fn modes(&self) -> Option<Termios> {
         termios::tcgetattr(&self.fd).ok()
@@ -83,12 +87,12 @@ impl Terminal {
     }
 
     /// Makes `group` the foreground process group.
-    fn give_to(&self, group: Pid) -> nix::Result<()> {
+    pub fn give_to(&self, group: Pid) -> nix::Result<()> {
         with_ttou_blocked(|| tcsetpgrp(&self.fd, group))
     }
 
     /// Makes the wrapper's group the foreground group again.
-    fn take_back(&self) {
+    pub fn take_back(&self) {
         let _ = self.give_to(self.group);
     }
 }
@@ -116,20 +120,32 @@ fn say(text: &str) {
     });
 }
 
-/// What the operator reads when Ctrl-Z is refused.
-pub const STOP_REFUSED: &str = "\r\nsafe-run: stopping a command (Ctrl-Z) is not supported in this shell; it goes on. Ctrl-C interrupts it.\r\n";
+/// What the operator reads when Ctrl-Z is refused (a shell other than bash).
+pub const STOP_REFUSED: &str = "\r\nsafe-run: stopping a command (Ctrl-Z) needs bash as the shell; it goes on. Ctrl-C interrupts it.\r\n";
 
-/// The runner for the interactive shell: runs each line through the
-/// shell state's wrapper, in the foreground, and takes the state back.
+/// The runner for the interactive shell: hands each approved line to the
+/// session's bash ([`SessionBash`]) with the terminal, waits for its report
+/// and takes the terminal back; or, when the configured shell is not bash,
+/// runs `SHELL -c LINE` in the foreground and carries nothing over.
 pub struct ForegroundRunner<'a> {
     pub state: &'a mut ShellState,
+    /// The session's bash; `None`: each line runs on its own.
+    pub bash: Option<&'a mut SessionBash>,
     /// `None`: no terminal (lines from a pipe).
     pub terminal: Option<&'a Terminal>,
-    /// The running child's process group (0: none), for the signal thread
-    /// that passes SIGTERM/SIGHUP on.
+    /// The process group running the line (0: none), for the signal
+    /// thread that passes SIGTERM/SIGHUP on.
     pub child: &'a AtomicI32,
     /// Problems met while taking the state back, for the caller to show.
     pub warnings: Vec<String>,
+    /// Set when the session's bash ended during the line (`exit` in it).
+    pub ended: Option<Ended>,
+    /// What bash runs instead of the line, when safe-run provides part of
+    /// it (`history | grep x`: safe-run's output, then the rest).
+    pub instead: Option<String>,
+    /// Set when the line left a job behind (`CMD &`, Ctrl-Z): its
+    /// outcome waits for the job (`shell::jobs`).
+    pub defer: &'a std::cell::Cell<bool>,
 }
 
 impl Runner for ForegroundRunner<'_> {
@@ -137,9 +153,72 @@ impl Runner for ForegroundRunner<'_> {
         let Program::Shell { shell, line } = program else {
             return crate::exec::run(program);
         };
+        match self.bash.as_deref_mut() {
+            Some(bash) => {
+                let started = Instant::now();
+                let modes = self.terminal.and_then(Terminal::modes);
+                let pid = bash.pid();
+                self.child.store(pid.as_raw(), Ordering::SeqCst);
+                if let Some(t) = self.terminal {
+                    let _ = t.give_to(pid);
+                }
+                let text = self.instead.as_deref().unwrap_or(line);
+                let sent = bash.send_line(text, self.state.last_status);
+                let report = match sent {
+                    Ok(()) => bash.report(),
+                    Err(_) => bash.report(),
+                };
+                self.child.store(0, Ordering::SeqCst);
+                if let Some(t) = self.terminal {
+                    t.take_back();
+                    if let Some(m) = &modes {
+                        t.restore(m);
+                    }
+                }
+                let status = match report {
+                    Ok(report) => {
+                        let status = report.status;
+                        let new = crate::shell::jobs::parse_jobs(&report.jobs)
+                            .iter()
+                            .any(|j| {
+                                !crate::shell::jobs::parse_jobs(&self.state.jobs)
+                                    .iter()
+                                    .any(|o| o.pid == j.pid)
+                            });
+                        self.defer.set(new);
+                        let warnings = self.state.apply(report);
+                        self.warnings.extend(warnings);
+                        status
+                    }
+                    Err(ended) => {
+                        self.ended = Some(ended);
+                        ended.status
+                    }
+                };
+                let (exit, signal) = crate::shell::jobs::split_status(status);
+                Outcome {
+                    exit,
+                    signal,
+                    status,
+                    duration: started.elapsed(),
+                    error: None,
+                }
+            }
+            None => self.run_alone(shell, line),
+        }
+    }
+}
+
+impl ForegroundRunner<'_> {
+    /// `SHELL -c LINE` in the foreground, for a shell that is not bash.
+    fn run_alone(&mut self, shell: &str, line: &str) -> Outcome {
         let started = Instant::now();
-        self.state.clear_save();
-        let mut command = self.state.command(shell, line);
+        let mut command = std::process::Command::new(shell);
+        command
+            .arg("-c")
+            .arg(line)
+            .env_clear()
+            .envs(self.state.env().iter().filter(|(k, _)| !is_approval_var(k)));
         let modes = self.terminal.and_then(Terminal::modes);
         if self.terminal.is_some() {
             command.process_group(0);
@@ -160,8 +239,6 @@ impl Runner for ForegroundRunner<'_> {
         let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(0));
         self.child.store(pid.as_raw(), Ordering::SeqCst);
         if let Some(t) = self.terminal {
-            // The child is its own group's leader (std set it up before
-            // exec), so the group exists now.
             let _ = t.give_to(pid);
         }
         let ended = wait_foreground(pid, self.terminal);
@@ -172,16 +249,14 @@ impl Runner for ForegroundRunner<'_> {
                 t.restore(m);
             }
         }
-        let applied = self.state.take_back();
-        self.warnings.extend(applied.warnings);
         let (exit, signal, error) = match ended {
-            Ok(Ended::Exited(code)) => (Some(code), None, None),
-            Ok(Ended::Killed(sig)) => (None, Some(sig), None),
+            Ok(Ended2::Exited(code)) => (Some(code), None, None),
+            Ok(Ended2::Killed(sig)) => (None, Some(sig), None),
             Err(e) => (Some(1), None, Some(format!("lost track of {shell}: {e}"))),
         };
         let status = exit::of_wait(exit, signal);
+        self.state.last_status = status;
         if signal == Some(Signal::SIGINT as i32) {
-            // As bash does: the prompt starts on a fresh line after ^C.
             say("\n");
         }
         Outcome {
@@ -194,24 +269,24 @@ impl Runner for ForegroundRunner<'_> {
     }
 }
 
-/// How the child ended.
+/// How a line run on its own ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ended {
+enum Ended2 {
     Exited(i32),
     Killed(i32),
 }
 
 /// Waits for the child; with a terminal, also watches it stop and
 /// continues it (see the module's policy).
-fn wait_foreground(pid: Pid, terminal: Option<&Terminal>) -> Result<Ended, Errno> {
+fn wait_foreground(pid: Pid, terminal: Option<&Terminal>) -> Result<Ended2, Errno> {
     let flags = terminal.map(|_| WaitPidFlag::WUNTRACED);
     // Stops for the terminal in a short time: a child that keeps getting
     // them cannot be helped and must not spin the wrapper.
     let mut terminal_stops: Vec<Instant> = Vec::new();
     loop {
         match waitpid(pid, flags) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(Ended::Exited(code)),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Ended::Killed(sig as i32)),
+            Ok(WaitStatus::Exited(_, code)) => return Ok(Ended2::Exited(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Ended2::Killed(sig as i32)),
             Ok(WaitStatus::Stopped(_, sig)) => {
                 if matches!(sig, Signal::SIGTTIN | Signal::SIGTTOU) {
                     let now = Instant::now();

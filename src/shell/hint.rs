@@ -125,6 +125,8 @@ fn worst(findings: &[Finding]) -> Option<&Finding> {
 /// texts from site files, the parse error quoting the line) is cleaned.
 pub fn hint_text(assessment: &Assessment, width: usize) -> Option<String> {
     let mut text = String::from("  ");
+    // `(+N more)` is kept when the rest is cut, while it fits at all.
+    let mut more = String::new();
     match assessment {
         Assessment::Empty | Assessment::Quiet | Assessment::Incomplete => return None,
         Assessment::Findings(v) => {
@@ -144,14 +146,18 @@ pub fn hint_text(assessment: &Assessment, width: usize) -> Option<String> {
             );
             let others = v.findings.len() - 1;
             if others > 0 {
-                let _ = write!(text, " (+{others} more)");
+                more = format!(" (+{others} more)");
             }
         }
         Assessment::Unparseable(e) => {
             let _ = write!(text, "✖ cannot tell what this runs: {}", clean(e, false));
         }
     }
-    Some(cut_to_width(&text, width))
+    let more_width = display_width(&more);
+    if more_width > 0 && width >= more_width + 8 {
+        return Some(cut_to_width(&text, width - more_width) + &more);
+    }
+    Some(cut_to_width(&(text + &more), width))
 }
 
 /// Cuts `text` to at most `width` columns, ending in `…` when cut.
@@ -350,6 +356,10 @@ allow = ["echo note", "ls"]
         assert_eq!(cut_to_width("abc", 3), "abc");
         assert_eq!(cut_to_width("abcd", 3), "ab…");
         assert_eq!(cut_to_width("abcd", 0), "");
+        let many = assess("note; bomb; reboot", &rules());
+        let h = hint_text(&many, 30).expect("hint");
+        assert!(h.ends_with("… (+2 more)"), "{h}");
+        assert_eq!(display_width(&h), 30);
     }
 
     #[test]

@@ -1,175 +1,60 @@
-//! The shell state that outlives one line of the interactive shell: the
-//! working directory, the exported environment, the shell variables and
-//! the umask — so `cd /var/log && ls`, `export X=1; …` or `umask 077`
-//! typed on one line still hold on the next, as in any shell.
+//! What safe-run knows of the session between lines: the working
+//! directory, the exported environment, `$?`, and the aliases, functions
+//! and jobs of the session's bash — as bash last reported them
+//! (`shell::bash`). The directory and the environment serve the prompt,
+//! completion, the audit record's `cwd` and the programs safe-run starts
+//! itself (previews, completion); the aliases and functions are what the
+//! next line is checked with (`shell::expand`); the jobs are followed to
+//! their end for the audit log (`shell::jobs`).
 //!
-//! Why it is shaped this way: every line must go through the pipeline and
-//! run in a real shell (`bash -c`), and a child cannot change its parent.
-//! So each line runs as
+//! Bash keeps the state itself; this is a mirror, refreshed after every
+//! line. Also here: the login profile's environment, read once at start.
 //!
-//! ```text
-//! <prologue: restore variables, set the EXIT trap, restore $?>; LINE
-//! ```
-//!
-//! and the EXIT trap — which runs however the line ends: at its end, on
-//! `exit N` inside it, on `set -e`, on Ctrl-C — writes `$?`, the working
-//! directory, the umask, the exported environment and `declare -p` of the
-//! shell variables to a private directory (0700), then exits with the
-//! line's own status. The wrapper reads that back after the child ends and
-//! applies it to itself (working directory, umask) and to the environment
-//! it passes to the next child. The status file is written last and marks
-//! a complete save; a line that replaced the trap or exec'd another program
-//! leaves no save and the previous state stays.
-//!
-//! The prologue sits on the line's first line, so bash's messages about
-//! the line say `line 1`. What is deliberately *not* carried from one line
-//! to the next: functions and aliases (a function defined on one line and
-//! called on the next would run commands the checks never saw), shell
-//! options (`set -e`), traps, and bash's own special variables.
-//!
-//! The environment is kept in a map here rather than in the process
-//! environment (`set_var` is not thread-safe), and given to each child.
+//! The environment is kept in a map rather than in the process
+//! environment (`set_var` is not thread-safe).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::{self, Read};
+use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
-use nix::sys::stat::{Mode, umask};
 use nix::unistd::Pid;
 
-/// Variables never carried from one line to the next: bash's own (many are
-/// read-only or change on their own), and the ones the save uses.
-const SKIPPED_VARS: &str = "BASH*|COMP_*|__safe_run_*|_|EUID|UID|PPID|SHELLOPTS|SHLVL|PWD|\
-RANDOM|SRANDOM|SECONDS|LINENO|HISTCMD|FUNCNAME|GROUPS|DIRSTACK|PIPESTATUS|EPOCHREALTIME|\
-EPOCHSECONDS|COLUMNS|LINES|OPTIND|OPTERR|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|IFS";
-
-/// Environment entries a child sets up for itself and the wrapper must not
-/// take back (SHLVL would grow by one on every line).
-const NOT_TAKEN_BACK: &[&str] = &["SHLVL", "_"];
-
-/// The saved files, in the private directory.
-const STATUS: &str = "status";
-const CWD: &str = "cwd";
-const UMASK: &str = "umask";
-const ENV: &str = "env";
-const VARS_NEXT: &str = "vars.next";
-const VARS: &str = "vars";
-
-/// A private directory (0700) that is removed when dropped.
-#[derive(Debug)]
-pub struct StateDir {
-    path: PathBuf,
-}
-
-impl StateDir {
-    /// Creates `$TMPDIR/safe-run-PID-N` (or under /tmp), mode 0700.
-    pub fn create() -> io::Result<StateDir> {
-        let base = std::env::var_os("TMPDIR")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| PathBuf::from("/tmp"));
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let mut last = None;
-        for attempt in 0..100u32 {
-            let path = base.join(format!(
-                "safe-run-{}-{:08x}",
-                std::process::id(),
-                nanos.wrapping_add(attempt.wrapping_mul(0x9e37_79b9))
-            ));
-            match fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return Ok(StateDir { path }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| io::Error::other("cannot create a private directory")))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-}
-
-impl Drop for StateDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
+use crate::shell::bash::Report;
+use crate::shell::expand::{Definitions, parse_aliases, parse_functions};
 
 /// What is carried from one line to the next.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ShellState {
     env: BTreeMap<OsString, OsString>,
     cwd: PathBuf,
     /// The status of the last line (`$?`).
     pub last_status: i32,
-    /// Where lines save their state; `None` when it could not be created.
-    dir: Option<StateDir>,
-    /// Whether lines carry their state: the shell is bash (which the
-    /// prologue needs) and there is a directory. Otherwise each line runs
-    /// plainly and nothing is carried over.
-    wraps: bool,
-}
-
-/// What changed after a line, for the caller to act on.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Applied {
-    /// The line saved its state (false: the previous state stays).
-    pub saved: bool,
-    /// Problems applying it, for the operator.
-    pub warnings: Vec<String>,
+    /// The session's aliases and functions, for checking the next line.
+    pub defs: Definitions,
+    /// `jobs -l` as last reported.
+    pub jobs: String,
 }
 
 impl ShellState {
-    /// A state starting from `env` and the current directory. `shell` is
-    /// the configured shell; the state is carried over only for bash.
-    pub fn new(
-        env: impl IntoIterator<Item = (OsString, OsString)>,
-        shell: &str,
-    ) -> io::Result<ShellState> {
-        let is_bash = Path::new(shell)
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("bash"));
-        let mut state = ShellState::without_carry(env);
-        state.dir = Some(StateDir::create()?);
-        state.wraps = is_bash;
-        Ok(state)
-    }
-
-    /// A state that carries nothing from one line to the next (each line
-    /// runs plainly): the fallback when no private directory can be made.
-    pub fn without_carry(env: impl IntoIterator<Item = (OsString, OsString)>) -> ShellState {
+    /// A state starting from `env` and the current directory.
+    pub fn new(env: impl IntoIterator<Item = (OsString, OsString)>) -> ShellState {
         let env: BTreeMap<OsString, OsString> = env.into_iter().collect();
         let cwd = logical_cwd(env.get(OsStr::new("PWD")).map(PathBuf::from));
         let mut state = ShellState {
             env,
             cwd,
-            last_status: 0,
-            dir: None,
-            wraps: false,
+            ..ShellState::default()
         };
         let cwd = state.cwd.clone().into_os_string();
         state.env.insert("PWD".into(), cwd);
         state
-    }
-
-    /// Whether lines carry their state to the next (the shell is bash).
-    pub fn carries_state(&self) -> bool {
-        self.wraps
     }
 
     /// The environment given to the next child.
@@ -183,18 +68,8 @@ impl ShellState {
     }
 
     /// The working directory, as the shell spells it (symbolic links kept).
-    pub fn cwd(&self) -> &Path {
+    pub fn cwd(&self) -> &std::path::Path {
         &self.cwd
-    }
-
-    /// The private directory (for cleaning up on a fatal signal).
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_ref().map(StateDir::path)
-    }
-
-    /// A file of the private directory.
-    fn file(&self, name: &str) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.file(name))
     }
 
     /// Replaces the environment by `entries` (the login profile's), keeping
@@ -212,131 +87,35 @@ impl ShellState {
         self.env.extend(keep);
     }
 
-    /// The script that runs `line` and saves the state afterwards.
-    pub fn script(&self, line: &str) -> String {
-        let Some(dir) = self.dir.as_ref().filter(|_| self.wraps) else {
-            return line.to_string();
-        };
-        let vars = sh_quote(&dir.file(VARS).to_string_lossy());
-        let dir = sh_quote(&dir.path().to_string_lossy());
-        // One line: the first line of the operator's input shares it.
-        let prologue = [
-            format!("declare -r __safe_run_dir={dir}"),
-            format!("if [[ -f {vars} ]]; then builtin . {vars} 2>/dev/null; fi"),
-            save_function(),
-            "__safe_run_status() { return \"$1\"; }".to_string(),
-            "trap '__safe_run_save \"$?\" \"${IFS+set}\" \"$IFS\"' EXIT".to_string(),
-            format!("__safe_run_status {}", self.last_status & 0xff),
-        ]
-        .join("; ");
-        format!("{prologue}; {line}\n")
-    }
-
-    /// The command that runs `line` with `shell`, in this state. The
-    /// child inherits the working directory of this process, which
-    /// `take_back` keeps at the shell's (inheriting also works when the
-    /// directory has been removed, where naming it would fail the spawn).
-    pub fn command(&self, shell: &str, line: &str) -> Command {
-        let mut c = Command::new(shell);
-        c.arg("-c")
-            .arg(self.script(line))
-            .env_clear()
-            .envs(&self.env);
-        c
-    }
-
-    /// Forgets the last save, before a line runs.
-    pub fn clear_save(&self) {
-        for f in [STATUS, CWD, UMASK, ENV, VARS_NEXT] {
-            if let Some(path) = self.file(f) {
-                let _ = fs::remove_file(path);
+    /// Takes in what bash reported after a line: `$?`, the directory
+    /// (this process follows it, so relative paths complete from there),
+    /// the environment, aliases, functions and jobs. Returns problems for
+    /// the operator.
+    pub fn apply(&mut self, report: Report) -> Vec<String> {
+        let mut warnings = Vec::new();
+        self.last_status = report.status;
+        let cwd = report.cwd;
+        if cwd.is_absolute() && cwd != self.cwd {
+            match std::env::set_current_dir(&cwd) {
+                Ok(()) => self.cwd = cwd,
+                Err(e) => warnings.push(format!(
+                    "cannot follow the shell into {}: {e}",
+                    crate::term::sanitize::clean(&cwd.to_string_lossy(), false)
+                )),
             }
         }
-    }
-
-    /// Takes back what the line saved, if it saved anything: the working
-    /// directory and umask of this process, the environment for the next
-    /// child, the variables for the next prologue.
-    pub fn take_back(&mut self) -> Applied {
-        let mut applied = Applied::default();
-        let Some(dir) = self.dir.as_ref().filter(|_| self.wraps) else {
-            return applied;
-        };
-        let [status, cwd_file, umask_file, env_file, vars_next, vars] =
-            [STATUS, CWD, UMASK, ENV, VARS_NEXT, VARS].map(|f| dir.file(f));
-        if !status.exists() {
-            return applied;
-        }
-        applied.saved = true;
-        if let Ok(cwd) = fs::read(cwd_file) {
-            let mut cwd = cwd;
-            if cwd.last() == Some(&b'\n') {
-                cwd.pop();
-            }
-            let cwd = PathBuf::from(OsString::from_vec(cwd));
-            if cwd.is_absolute() && cwd != self.cwd {
-                match std::env::set_current_dir(&cwd) {
-                    Ok(()) => self.cwd = cwd,
-                    Err(e) => applied.warnings.push(format!(
-                        "cannot follow the shell into {}: {e}",
-                        crate::term::sanitize::clean(&cwd.to_string_lossy(), false)
-                    )),
-                }
-            }
-        }
-        if let Ok(text) = fs::read_to_string(umask_file)
-            && let Some(mask) = parse_umask(&text)
-        {
-            umask(Mode::from_bits_truncate(mask));
-        }
-        if let Ok(bytes) = fs::read(env_file) {
-            let mut env = parse_env0(&bytes);
-            env.retain(|(k, _)| !NOT_TAKEN_BACK.iter().any(|n| k.as_bytes() == n.as_bytes()));
-            let kept: Vec<(OsString, OsString)> = NOT_TAKEN_BACK
-                .iter()
-                .filter_map(|k| self.env.get_key_value(OsStr::new(k)))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            self.env = env.into_iter().chain(kept).collect();
+        if !report.env.is_empty() {
+            self.env = report.env.into_iter().collect();
             self.env
                 .insert("PWD".into(), self.cwd.clone().into_os_string());
         }
-        if fs::rename(vars_next, &vars).is_err() {
-            let _ = fs::remove_file(vars);
-        }
-        applied
+        self.defs = Definitions {
+            aliases: parse_aliases(&report.aliases),
+            functions: parse_functions(&report.functions),
+        };
+        self.jobs = report.jobs;
+        warnings
     }
-}
-
-/// The EXIT trap's function. `$1` is the line's status, `$2`/`$3` the
-/// caller's IFS (a `local IFS` here would hide it from `declare -p`).
-/// Everything is a builtin, called as `builtin …` so that a function of
-/// the same name defined by the line cannot get in the way.
-const SAVE_FUNCTION: &str = concat!(
-    "__safe_run_save() { ",
-    "local __safe_run_st=\"$1\" __safe_run_v IFS=$' \\t\\n'; ",
-    "local -a __safe_run_names=(); ",
-    "builtin set +eux +o noclobber +o noglob; ",
-    "for __safe_run_v in $(builtin compgen -v); do ",
-    "case $__safe_run_v in (@SKIPPED@) continue;; esac; ",
-    "__safe_run_names+=(\"$__safe_run_v\"); ",
-    "done; ",
-    "{ if (( ${#__safe_run_names[@]} )); then builtin declare -p \"${__safe_run_names[@]}\"; fi; ",
-    "if [[ $2 == set ]]; then builtin printf 'IFS=%q\\n' \"$3\"; fi; ",
-    "} >| \"$__safe_run_dir/vars.next\" 2>/dev/null; ",
-    "for __safe_run_v in $(builtin compgen -e); do ",
-    "builtin printf '%s=%s\\0' \"$__safe_run_v\" \"${!__safe_run_v}\"; ",
-    "done >| \"$__safe_run_dir/env\" 2>/dev/null; ",
-    "builtin pwd >| \"$__safe_run_dir/cwd\" 2>/dev/null; ",
-    "builtin umask >| \"$__safe_run_dir/umask\" 2>/dev/null; ",
-    "builtin printf '%s' \"$__safe_run_st\" >| \"$__safe_run_dir/status\" 2>/dev/null; ",
-    "builtin exit \"$__safe_run_st\"; ",
-    "}"
-);
-
-/// The save function with the skipped names filled in.
-fn save_function() -> String {
-    SAVE_FUNCTION.replace("@SKIPPED@", SKIPPED_VARS)
 }
 
 /// The working directory: `$PWD` when it names the same directory (so a
@@ -376,11 +155,6 @@ pub fn parse_env0(bytes: &[u8]) -> Vec<(OsString, OsString)> {
             ))
         })
         .collect()
-}
-
-/// A single-quoted shell word.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// What the login profile gives a login shell.
@@ -465,13 +239,6 @@ fn parse_login_output(bytes: &[u8]) -> Option<LoginEnv> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-
-    fn bash() -> Option<&'static str> {
-        ["/bin/bash", "/usr/bin/bash"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-    }
 
     #[test]
     fn umask_and_env_parsing() {
@@ -499,148 +266,24 @@ mod tests {
     }
 
     #[test]
-    fn the_private_directory_is_0700_and_removed() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = StateDir::create().expect("create");
-        let path = dir.path().to_path_buf();
-        let mode = fs::metadata(&path).expect("stat").permissions().mode();
-        assert_eq!(mode & 0o777, 0o700);
-        drop(dir);
-        assert!(!path.exists());
-    }
-
-    #[test]
-    fn the_save_function_lists_the_skipped_names() {
-        let text = save_function();
-        assert!(text.contains("(BASH*|COMP_*|"), "{text}");
-        assert!(!text.contains("@SKIPPED@"));
-    }
-
-    /// Runs lines one after another the way the shell does (without the
-    /// wrapper's own directory change, which would race other tests).
-    struct Session {
-        state: ShellState,
-    }
-
-    impl Session {
-        fn new(bash: &str) -> Session {
-            let env = [
-                ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-                ("HOME", "/tmp"),
-                ("SHLVL", "1"),
-            ]
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
-            Session {
-                state: ShellState::new(env, bash).expect("state"),
-            }
-        }
-
-        fn run(&mut self, bash: &str, line: &str) -> (i32, String) {
-            self.state.clear_save();
-            let out = Command::new(bash)
-                .arg("-c")
-                .arg(self.state.script(line))
-                .env_clear()
-                .envs(self.state.env())
-                .current_dir(self.state.cwd())
-                .output()
-                .expect("run bash");
-            let status = out.status.code().unwrap_or(-1);
-            // Take the state back without moving this test process.
-            if self.state.file(STATUS).expect("dir").exists() {
-                let cwd = fs::read_to_string(self.state.file(CWD).expect("dir")).expect("cwd");
-                self.state.cwd = PathBuf::from(cwd.trim_end_matches('\n'));
-                let env = parse_env0(&fs::read(self.state.file(ENV).expect("dir")).expect("env"));
-                let shlvl = self.state.env.get(OsStr::new("SHLVL")).cloned();
-                self.state.env = env.into_iter().collect();
-                self.state.env.remove(OsStr::new("_"));
-                if let Some(s) = shlvl {
-                    self.state.env.insert("SHLVL".into(), s);
-                }
-                fs::rename(
-                    self.state.file(VARS_NEXT).expect("dir"),
-                    self.state.file(VARS).expect("dir"),
-                )
-                .expect("vars");
-            }
-            self.state.last_status = status;
-            (status, String::from_utf8_lossy(&out.stdout).into_owned())
-        }
-    }
-
-    #[test]
-    fn state_persists_between_lines_like_in_a_shell() {
-        let Some(bash) = bash() else { return };
-        let mut s = Session::new(bash);
-        assert_eq!(s.run(bash, "cd /usr && true"), (0, String::new()));
-        assert_eq!(s.state.cwd(), Path::new("/usr"));
-        assert_eq!(s.run(bash, "pwd").1, "/usr\n");
-        s.run(bash, "export X=1; Y=two; declare -a A=(1 'b c' $'d\\ne')");
-        assert_eq!(s.state.var("X"), Some(OsStr::new("1")));
-        assert_eq!(s.state.var("Y"), None, "Y is not exported");
-        let (_, out) = s.run(
-            bash,
-            "echo \"$X $Y ${A[1]} ${#A[@]}\"; printf '%s' \"${A[2]}\"",
-        );
-        assert_eq!(out, "1 two b c 3\nd\ne");
-        s.run(bash, "unset X");
-        assert_eq!(s.state.var("X"), None);
-        assert_eq!(s.run(bash, "echo \"[${X-unset}]\"").1, "[unset]\n");
-        s.run(bash, "cd /; cd /tmp");
-        assert_eq!(s.run(bash, "cd - >/dev/null; pwd").1, "/\n");
+    fn a_report_updates_the_mirror() {
+        let mut s = ShellState::new([(OsString::from("A"), OsString::from("1"))]);
+        let report = Report {
+            status: 4,
+            cwd: s.cwd().to_path_buf(),
+            env: vec![("B".into(), "2".into())],
+            aliases: "alias ll='ls -l'\n".into(),
+            functions: "f () \n{ \n    reboot\n}\n".into(),
+            jobs: String::new(),
+        };
+        assert!(s.apply(report).is_empty());
+        assert_eq!(s.last_status, 4);
+        assert_eq!(s.var("A"), None);
+        assert_eq!(s.var("B"), Some(OsStr::new("2")));
         assert_eq!(
-            s.state.var("SHLVL"),
-            Some(OsStr::new("1")),
-            "SHLVL does not grow"
+            s.defs.aliases,
+            vec![("ll".to_string(), "ls -l".to_string())]
         );
-    }
-
-    #[test]
-    fn status_and_exit_inside_a_line() {
-        let Some(bash) = bash() else { return };
-        let mut s = Session::new(bash);
-        assert_eq!(s.run(bash, "false").0, 1);
-        assert_eq!(
-            s.run(bash, "echo $?").1,
-            "1\n",
-            "$? is the last line's status"
-        );
-        assert_eq!(s.run(bash, "cd /usr && exit 3").0, 3);
-        assert_eq!(s.state.cwd(), Path::new("/usr"), "saved on exit");
-        assert_eq!(s.run(bash, "set -e; cd /; false; echo no").0, 1);
-        assert_eq!(s.state.cwd(), Path::new("/"));
-        let (status, out) = s.run(bash, "set -u; echo ok");
-        assert_eq!((status, out.as_str()), (0, "ok\n"));
-        assert_eq!(
-            s.run(bash, "echo \"${NOPE-fine}\"").1,
-            "fine\n",
-            "set -u is not kept"
-        );
-    }
-
-    #[test]
-    fn functions_and_user_builtins_do_not_break_the_save() {
-        let Some(bash) = bash() else { return };
-        let mut s = Session::new(bash);
-        s.run(
-            bash,
-            "f() { echo hi; }; printf() { :; }; pwd() { :; }; cd /usr; IFS=:",
-        );
-        assert_eq!(s.state.cwd(), Path::new("/usr"));
-        let (_, out) = s.run(
-            bash,
-            "type f >/dev/null 2>&1 && echo has-f; echo \"[$IFS]\"",
-        );
-        assert_eq!(out, "[:]\n", "functions are not carried, IFS is");
-    }
-
-    #[test]
-    fn a_line_that_replaces_the_trap_keeps_the_previous_state() {
-        let Some(bash) = bash() else { return };
-        let mut s = Session::new(bash);
-        s.run(bash, "cd /usr");
-        let (status, out) = s.run(bash, "trap 'echo bye' EXIT; cd /; exit 4");
-        assert_eq!((status, out.as_str()), (4, "bye\n"));
-        assert_eq!(s.state.cwd(), Path::new("/usr"));
+        assert_eq!(s.defs.functions.len(), 1);
     }
 }

@@ -158,6 +158,13 @@ impl Pty {
         }
     }
 
+    /// The terminal's foreground process group, when it can be read.
+    pub fn foreground_group(&self) -> Option<i32> {
+        tcgetpgrp(self.session.get_stream())
+            .ok()
+            .map(|g| g.as_raw())
+    }
+
     /// The program's PID (expectrl has its own nix).
     pub fn pid(&self) -> Pid {
         Pid::from_raw(self.session.get_process().pid().as_raw())

@@ -108,6 +108,20 @@ fn run_quiet(session: &mut Pty, env: &Env, line: &str) {
     wait_ran(session, env, before);
 }
 
+/// Waits until a command started from the shell owns the terminal: the
+/// foreground group is neither safe-run's nor the session's bash's.
+#[track_caller]
+fn wait_child_in_foreground(session: &Pty) {
+    let shell = session.pid().as_raw();
+    session.wait_until("a command taking the terminal", || {
+        let Some(group) = session.foreground_group() else {
+            return false;
+        };
+        let comm = fs::read_to_string(format!("/proc/{group}/comm")).unwrap_or_default();
+        group != shell && comm.trim() != "bash"
+    });
+}
+
 /// Leaves with `exit` and checks the status.
 #[track_caller]
 fn leave(mut session: Pty, want: i32) {
@@ -299,14 +313,15 @@ fn ctrl_d_leaves_with_the_last_status() {
 fn exit_with_a_status_and_exit_inside_a_compound_line() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
-    // `exit` inside a compound line ends that line only.
-    run_quiet(&mut s, &env, "cd /tmp && exit 4");
-    // The prompt shows the status.
+    // A failed line's status is `$?` and shows in the prompt.
+    run_quiet(&mut s, &env, "cd /tmp && (exit 4)");
     s.expect("[4] [PRODUCTION]");
     s.send_line("echo \"st=$? at=$(pwd)\"");
     s.expect("st=4 at=/tmp");
     wait_prompt(&mut s);
-    leave(s, 0);
+    // `exit` inside a compound line ends the shell, as in bash.
+    s.send_line("cd / && exit 5");
+    assert_eq!(s.exit_code(), 5);
     let mut s = spawn_shell(&env, &[]);
     s.send_line("exit 3");
     assert_eq!(s.exit_code(), 3);
@@ -317,21 +332,30 @@ fn ctrl_c_interrupts_the_command_and_ctrl_z_never_hangs_the_session() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
     s.send_line("sleep 60; echo after-$((1+1))");
-    s.wait_foreground();
+    wait_child_in_foreground(&s);
+    // Ctrl-Z stops the job, as in bash; `fg` brings it back.
     s.send("\x1a");
-    s.expect("not supported");
-    // The command goes on (it was not left stopped): Ctrl-C ends it.
+    s.expect("Stopped");
+    wait_prompt(&mut s);
+    s.send_line("fg");
+    wait_child_in_foreground(&s);
+    s.send("\x03");
+    s.expect("[130] ");
+    wait_prompt(&mut s);
+    assert!(s.alive(), "the shell survives Ctrl-C");
+    s.send_line("sleep 60; echo after-$((1+1))");
+    wait_child_in_foreground(&s);
     s.send("\x03");
     s.expect("[130] ");
     let prompt = wait_prompt(&mut s);
     assert!(!prompt.contains("after-2"), "Ctrl-C ends the whole line");
-    assert!(s.alive(), "the shell survives Ctrl-C");
     s.send_line("echo alive-$((2+3))");
     s.expect("alive-5");
     wait_prompt(&mut s);
     let d = env.decisions();
     let sleep = d
         .iter()
+        .rev()
         .find(|d| d["line"].as_str().is_some_and(|l| l.starts_with("sleep")))
         .expect("the sleep line is logged");
     let outcome = env.outcome_of(sleep).expect("its outcome");
@@ -390,7 +414,7 @@ fn a_program_that_dies_in_raw_mode_leaves_the_terminal_usable() {
     let env = shell_env();
     let mut s = spawn_shell(&env, &[]);
     // The shell puts back the modes it saved before the line ran.
-    run_quiet(&mut s, &env, "stty raw -echo; kill -9 $$");
+    run_quiet(&mut s, &env, "stty raw -echo; sh -c 'kill -9 $$'");
     // The next line finds the terminal cooked again: line editing,
     // signal keys and output processing on (`stty raw` turned them off).
     s.send_line("echo \"modes-$(stty -a | tr ' ;' '\\n\\n' | grep -cxE 'icanon|isig|opost')\"");
