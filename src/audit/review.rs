@@ -571,6 +571,7 @@ impl Status {
 
     fn of(decision: &Record, outcome: Option<&Record>, waiting: Status) -> Status {
         match outcome {
+            Some(o) if o.not_run.is_some() => Status::NotRun,
             Some(o) => match (o.exit, o.signal) {
                 (_, Some(_)) => Status::Killed,
                 (Some(0), None) => Status::Ok,
@@ -634,6 +635,8 @@ pub struct JsonRow<'a> {
     ended: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_run: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     late: bool,
 }
@@ -665,6 +668,7 @@ impl Row {
             duration_ms: o.and_then(|o| o.duration_ms),
             ended: o.map(|o| o.ts.as_str()),
             outcome_id: o.map(|o| o.id.as_str()),
+            not_run: o.and_then(|o| o.not_run.as_deref()),
             late: self.late,
         }
     }
