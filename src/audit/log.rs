@@ -999,6 +999,60 @@ mod tests {
             .unwrap();
     }
 
+    /// The writer's side of giving up (the caller's side, a real hang, is
+    /// in tests/audit_fuse.rs): given up before the write, nothing is
+    /// written; given up while it was in the kernel, the void follows it.
+    #[test]
+    fn a_write_given_up_on_is_never_made_or_is_followed_by_its_void() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        let decision = Record {
+            id: "d1".into(),
+            ..Record::default()
+        };
+        let void = Record::not_run("o1", "t", &decision, "refused");
+        let wait = Duration::from_secs(5);
+        let before_write = Hooks {
+            bypass_after: None,
+            gate: &|| false,
+            abandoned: &|| true,
+            void: Some(&void),
+            copy: None,
+        };
+        let err = log
+            .append_until(&decision, true, deadline_after(wait), wait, &before_write)
+            .unwrap_err();
+        assert!(matches!(err, AuditError::Abandoned { .. }), "{err}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+
+        static COPIED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let copy = |line: &str| {
+            COPIED.lock().unwrap().push(line.to_string());
+            Ok(())
+        };
+        let during_write = Hooks {
+            bypass_after: None,
+            gate: &|| true,
+            abandoned: &|| true,
+            void: Some(&void),
+            copy: Some(&copy),
+        };
+        log.append_until(&decision, true, deadline_after(wait), wait, &during_write)
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let records: Vec<Record> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].decision_id.as_deref(), Some("d1"));
+        assert_eq!(records[1].not_run.as_deref(), Some("refused"));
+        assert_eq!(*COPIED.lock().unwrap(), text.lines().collect::<Vec<_>>());
+        let summary = record::verify(text.as_bytes(), None).unwrap();
+        assert_eq!((summary.records, summary.notes.len()), (2, 0));
+    }
+
     #[test]
     fn the_tail_is_found_behind_torn_and_foreign_lines() {
         let dir = tempfile::tempdir().unwrap();

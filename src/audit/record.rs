@@ -215,6 +215,9 @@ pub struct Record {
     pub duration_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_run: Option<String>,
+    /// Read from a queued line ([`QUEUED_MARK`]); never written as a field.
+    #[serde(default, skip_serializing)]
+    pub queued: bool,
 }
 
 /// A record that does not have the shape of its kind (see [`Record::check`]).

@@ -896,7 +896,12 @@ pub struct Review {
     pub filter: Filter,
     joiner: Joiner,
     pub counts: Counts,
+    /// Ids of queued records shown, whose sealed copies are skipped.
+    queued: std::collections::HashSet<String>,
 }
+
+/// How many queued ids are remembered at once.
+const MAX_QUEUED: usize = 10_000;
 
 impl Review {
     pub fn new(filter: Filter, options: JoinOptions) -> Review {
@@ -904,6 +909,7 @@ impl Review {
             filter,
             joiner: Joiner::new(options),
             counts: Counts::default(),
+            queued: std::collections::HashSet::new(),
         }
     }
 
@@ -943,6 +949,17 @@ impl Review {
                 }
             }
         };
+        // A record queued while the lock was held is shown once: as the
+        // queued line, and its sealed copy further down is skipped.
+        if record.queued {
+            if self.queued.len() >= MAX_QUEUED {
+                self.queued.clear();
+            }
+            self.queued.insert(record.id.clone());
+        } else if !self.queued.is_empty() && self.queued.remove(&record.id) {
+            self.counts.records -= 1;
+            return;
+        }
         let filter = &self.filter;
         let mut keep = |row: Row| {
             if filter.matches_row(&row) {
