@@ -585,8 +585,16 @@ fn open_file(path: &Path) -> Result<Open, AuditError> {
     // Only a missing directory is created; one that exists as something
     // else makes the open below fail with "Not a directory".
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-        && !parent.exists()
+        && let Err(err) = std::fs::metadata(parent)
     {
+        // Anything but "not there" (a dead mount: ENOTCONN, EIO) is the
+        // open's error, not a reason to create it.
+        if err.kind() != io::ErrorKind::NotFound {
+            return Err(AuditError::Open {
+                path: path.to_path_buf(),
+                source: err,
+            });
+        }
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
