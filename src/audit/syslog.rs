@@ -18,7 +18,7 @@
 //! but a *stream* socket under syslog-ng's `unix-stream()` and rsyslog's
 //! imptcp with `path=`. Like glibc, [`send`] tries a datagram first; the
 //! kernel answers `EPROTOTYPE` when the socket is a stream one, and the
-//! message then goes over a fresh stream connection (non-blocking connect,
+//! message then goes over a stream connection (non-blocking connect,
 //! retried until the timeout, so a listener that does not accept cannot
 //! hang it), framed by a trailing newline: RFC 6587's non-transparent
 //! framing, which rsyslog's imptcp (its default) and syslog-ng's
@@ -26,7 +26,12 @@
 //! instead; imptcp would keep the NUL in the message, and octet counting,
 //! the other RFC 6587 framing, is not read by syslog-ng's `unix-stream()`.)
 //! The body never holds a newline: [`format_message`] turns control
-//! characters into spaces.
+//! characters into spaces. The connection is kept for the life of the
+//! process (and made again if it breaks), because a daemon serves separate
+//! connections in any order: rsyslog's imptcp, with one connection per
+//! message, wrote a process's outcome before its decision. One connection
+//! keeps a process's records in order; records of different processes
+//! sent at the same moment may still be written in either order.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -226,8 +231,48 @@ pub fn send(
     })
 }
 
-/// One message over a new stream connection, newline-framed, by `deadline`.
+/// The stream connection of this process, if one is open.
+static STREAM: std::sync::Mutex<Option<(PathBuf, UnixStream)>> = std::sync::Mutex::new(None);
+
+/// One message over this process's stream connection (made when there is
+/// none, or again once if it broke), newline-framed, by `deadline`.
 fn send_stream(socket: &Path, message: &str, deadline: Instant) -> io::Result<()> {
+    let mut framed = Vec::with_capacity(message.len() + 1);
+    framed.extend_from_slice(message.as_bytes());
+    framed.push(b'\n');
+    let write = |stream: &mut UnixStream| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+        stream.write_all(&framed)
+    };
+    let mut held = STREAM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((path, stream)) = held.as_mut()
+        && path == socket
+    {
+        match write(stream) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(e);
+            }
+            Err(_) => {} // the daemon went away: connect again
+        }
+    }
+    *held = None;
+    let mut stream = connect_stream(socket, deadline)?;
+    write(&mut stream)?;
+    *held = Some((socket.to_path_buf(), stream));
+    Ok(())
+}
+
+/// A new stream connection to `socket`, by `deadline`.
+fn connect_stream(socket: &Path, deadline: Instant) -> io::Result<UnixStream> {
     let fd = socket::socket(
         AddressFamily::Unix,
         SockType::Stream,
@@ -251,14 +296,9 @@ fn send_stream(socket: &Path, message: &str, deadline: Instant) -> io::Result<()
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(10));
     }
-    let mut stream = UnixStream::from(fd);
+    let stream = UnixStream::from(fd);
     stream.set_nonblocking(false)?;
-    let left = deadline.saturating_duration_since(Instant::now());
-    stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
-    let mut framed = Vec::with_capacity(message.len() + 1);
-    framed.extend_from_slice(message.as_bytes());
-    framed.push(b'\n');
-    stream.write_all(&framed)
+    Ok(stream)
 }
 
 #[cfg(test)]
@@ -350,9 +390,13 @@ mod tests {
         assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), want);
     }
 
+    /// The stream tests share the process's one stream connection.
+    static STREAM_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn a_stream_socket_gets_the_message_newline_framed() {
         use std::io::Read;
+        let _one_at_a_time = STREAM_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
@@ -367,10 +411,17 @@ mod tests {
             )
             .unwrap();
         }
+        // One connection for both (kept open: read what it holds).
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
         let mut text = String::new();
-        for _ in 0..2 {
-            let (mut conn, _) = listener.accept().unwrap();
-            conn.read_to_string(&mut text).unwrap();
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            text.push_str(std::str::from_utf8(&buf[..n]).unwrap());
         }
         let pid = std::process::id();
         assert_eq!(
@@ -381,6 +432,7 @@ mod tests {
 
     #[test]
     fn a_stream_listener_that_never_accepts_times_out() {
+        let _one_at_a_time = STREAM_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         // A backlog that fills at once; nobody accepts.

@@ -124,6 +124,7 @@ pub struct Run {
 /// Runs `cmd` to its end (spawned under the spawn lock), timed.
 pub fn run_timed(mut cmd: Command) -> Run {
     use std::os::unix::process::ExitStatusExt;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
     let child = {
         let _guard = SPAWN_LOCK.read().unwrap_or_else(|e| e.into_inner());
