@@ -11,15 +11,18 @@
 //!   `write` on an `O_APPEND` descriptor, then unlocks. Reading the tail
 //!   under the lock is what keeps the chain linear across processes.
 //! - **A lock held by someone else costs a moment, not the session.** The
-//!   product's appends ([`append_bounded`]) wait for the lock at most
-//!   [`LOCK_WAIT`]; then they append *without* it: still one whole record in
-//!   one `O_APPEND` write (writes to a local file are not interleaved), so
-//!   nothing is torn or lost, and still chained from the tail as read. What
-//!   the lock no longer guards is the instant between reading the tail and
-//!   writing: two sessions that both skip the held lock and append in the
-//!   same microseconds chain from the same record, and `audit verify` then
-//!   reports the second as out of order. docs/AUDIT.md ("Misuse") has the
-//!   trade.
+//!   lock can be held by anyone who can open the file (a group member's
+//!   `flock`, a stuck program), so the product's appends
+//!   ([`append_bounded`]) wait for it at most [`LOCK_WAIT`] and then
+//!   *queue* the record: its JSON with the last member `"queued":true`
+//!   ([`record::QUEUED_MARK`]) and no seal, one whole line in one
+//!   `O_APPEND` write (writes to a local file are not interleaved), flushed
+//!   like any other. Only a writer that holds the lock seals: it first seals
+//!   the queued records that follow the last sealed line (same records,
+//!   same ids), then its own, and after its write, the records queued while
+//!   it read the tail (they landed before its write, behind no sealed
+//!   line). So the chain never forks, whoever holds the lock for however
+//!   long; `record::verify` skips queued lines and notes those never sealed.
 //! - **No torn record, no record of what did not happen.** A write that
 //!   fails part-way (a full disk) is cut back to the file's previous length
 //!   under the lock, so the file never ends in half a record that safe-run
@@ -74,7 +77,7 @@ use crate::audit::record::{self, GENESIS, Record, SEAL_LEN};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long [`append_bounded`] waits for a lock held by another process
-/// before it appends without it (at most half its timeout).
+/// before it queues the record instead (at most half its timeout).
 pub const LOCK_WAIT: Duration = Duration::from_millis(200);
 
 /// When records are flushed to disk (`fdatasync`) before the append returns.
@@ -213,7 +216,8 @@ pub struct Appended {
     /// The sealed line, without its newline.
     pub line: String,
     /// Whether the lock was held (false: it was held by another process
-    /// for longer than [`LOCK_WAIT`], and the record went in without it).
+    /// for longer than [`LOCK_WAIT`], and the record was queued; `hash` is
+    /// then empty and `line` the queued line).
     pub locked: bool,
     /// Copies that could not be made.
     pub copy_errors: Vec<String>,
@@ -221,7 +225,7 @@ pub struct Appended {
 
 /// What the writing code asks of its caller, and may do for it.
 struct Hooks<'a> {
-    /// Wait for the lock at most this long, then append without it.
+    /// Wait for the lock at most this long, then queue the record.
     bypass_after: Option<Duration>,
     /// Asked with the lock held, just before the write: may it go ahead?
     /// (It also tells the caller that the write is starting.)
@@ -354,7 +358,7 @@ impl AuditLog {
 }
 
 /// The lock on `file`, waiting until `until`; `None` when it is held by
-/// someone else that long and `hooks` allow appending without it.
+/// someone else that long and `hooks` allow queueing instead.
 fn lock_or_bypass<'a>(
     file: &'a File,
     path: &Path,
@@ -420,7 +424,7 @@ impl Shared {
 }
 
 /// The bounded append the product uses: opens `path` on a helper thread,
-/// waits for its lock at most [`LOCK_WAIT`] (then appends without it),
+/// waits for its lock at most [`LOCK_WAIT`] (then queues the record),
 /// seals `record`, writes and flushes it, copies the line, and waits for
 /// all of that at most `options.timeout` (see the module header for what a
 /// timeout guarantees).

@@ -56,6 +56,14 @@
 //! `head -c -76 <<<"$line" | sha256sum` (the line without its last 75
 //! bytes and newline).
 //!
+//! A *queued* line is a record written while another process held the
+//! log's lock: the record's JSON with the last member `"queued":true`
+//! ([`QUEUED_MARK`]) and no seal. It is not a chain member; the next writer
+//! that holds the lock appends its sealed copy (same record, same id).
+//! [`verify`] counts queued lines and notes those with no sealed copy after
+//! them ([`VerifyErrorKind::Unsealed`]); until sealed, nothing protects
+//! them.
+//!
 //! `seal` redacts the record's `line`, `argv` and `reason` first
 //! (`redact`): sealing is the only way into the log, so no secret reaches
 //! it even if a caller forgets.

@@ -25,7 +25,9 @@
 //! - **Lenient input.** A line counts if it *contains* a record: a syslog or
 //!   journal header before the JSON, a JSON wrapper holding the record as a
 //!   string (`journalctl -o json`'s `MESSAGE`) or as an object. Anything
-//!   else is counted as skipped, never an error.
+//!   else is counted as skipped, never an error. A record queued while
+//!   another process held the lock (`audit::log`) is read from its queued
+//!   line, and its sealed copy further down is skipped, so it shows once.
 //! - **The join.** Rows come out in the order of their decisions. A
 //!   decision that cannot have an outcome (refused, denied, aborted) is a
 //!   complete row at once; one that ran waits for the outcome carrying its
