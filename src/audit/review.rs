@@ -931,8 +931,12 @@ impl Review {
                 *record
             }
             Body::Native { line, obj, peek } => {
-                self.counts.records += 1;
                 let obj = &line[obj];
+                // The sealed copy of a queued record already shown.
+                if !self.queued.is_empty() && self.queued.remove(peek.id(obj)) {
+                    return;
+                }
+                self.counts.records += 1;
                 let wanted = match peek.kind {
                     Kind::Outcome => peek
                         .decision_id(obj)
