@@ -261,6 +261,11 @@ impl Holder {
         let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         let _ = self.child.wait();
+        // Until the whole group is gone (userdel refuses a user with live
+        // processes).
+        let _ = wait_for(TIMEOUT, || {
+            nix::sys::signal::killpg(group, None).is_err().then_some(())
+        });
     }
 }
 
