@@ -88,8 +88,11 @@ status=0
 cd fuzz
 for target in "${targets[@]}"; do
     echo "== fuzz: $target for ${seconds}s"
+    # The shell's quoting, nesting and here-document tokens (fuzz/shell.dict).
+    dict=()
+    [ "$target" = parse_classify ] && dict=(-dict=shell.dict)
     if ! cargo +nightly fuzz run --release "$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+        "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
         -print_final_stats=1 2>"../target/fuzz-$target.log"; then
         status=1
         echo "fuzz: $target FOUND A PROBLEM: see target/fuzz-$target.log and fuzz/artifacts/$target/" >&2

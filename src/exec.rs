@@ -6,10 +6,18 @@
 //!   SIGINT and SIGQUIT and does nothing with them, so it outlives the child
 //!   and can log the outcome.
 //! - SIGTERM and SIGHUP sent to the wrapper alone (a supervisor, a closed
-//!   ssh connection) are passed on to the child. Without a controlling
-//!   terminal the child leads its own process group and the whole group is
-//!   signalled (SIGINT and SIGQUIT too), so nothing a `-c` line started is
-//!   left behind; with a terminal the child stays in the foreground group.
+//!   ssh connection) end the whole job, not only the child: `bash -c 'a;
+//!   b'` does not pass signals on, so a lone `kill` of bash would leave `a`
+//!   running. Without a controlling terminal the child leads its own
+//!   process group and the whole group is signalled (SIGINT and SIGQUIT
+//!   too). With a terminal the child stays in the terminal's foreground
+//!   group (Ctrl-C and Ctrl-Z reach it and the wrapper together, and job
+//!   control of the calling shell keeps working), so the group cannot be
+//!   the target: the signal goes to the child and to every process
+//!   descending from it, found in `/proc` and signalled again until none is
+//!   left that was not (a process that forks while being signalled is
+//!   caught in the next round). A daemon that double-forks away from the
+//!   tree escapes, as it would from a shell.
 //! - The child starts with default dispositions and an empty signal mask:
 //!   caught signals are reset by `exec`, and the standard library clears the
 //!   mask and SIGPIPE. The wrapper never *ignores* a signal while a child
@@ -142,7 +150,7 @@ pub fn run_with(program: &Program, own_group: bool) -> Outcome {
             if early > 0
                 && let Ok(sig) = Signal::try_from(early)
             {
-                let _ = kill(target(pid, own_group), sig);
+                deliver(pid, own_group, sig);
             }
             let waited = child.wait();
             child_pid.store(0, Ordering::SeqCst);
@@ -188,6 +196,67 @@ fn target(pid: i32, group: bool) -> Pid {
     }
 }
 
+/// Sends `sig` to the child's process group (`group`), or else to the
+/// child and all its descendants (see the module header).
+fn deliver(pid: i32, group: bool, sig: Signal) {
+    if group {
+        let _ = kill(target(pid, true), sig);
+        return;
+    }
+    if !matches!(sig, Signal::SIGTERM | Signal::SIGHUP) {
+        let _ = kill(Pid::from_raw(pid), sig);
+        return;
+    }
+    let mut signalled = std::collections::HashSet::new();
+    for _ in 0..8 {
+        let tree = process_tree(pid);
+        let fresh: Vec<i32> = tree.into_iter().filter(|p| signalled.insert(*p)).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for p in fresh {
+            let _ = kill(Pid::from_raw(p), sig);
+        }
+    }
+}
+
+/// `root` and every process descending from it, read from `/proc` (the
+/// parent of each process). Just `root` when `/proc` cannot be read.
+fn process_tree(root: i32) -> Vec<i32> {
+    let mut parents: Vec<(i32, i32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if let Some(ppid) = parent_of(pid) {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, ppid)| *ppid == parent)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+    }
+    tree
+}
+
+/// The parent pid from `/proc/PID/stat` (`pid (comm) state ppid …`; the
+/// command name may hold spaces and parentheses, so read after the last `)`).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn start_forwarding(
     child: Arc<AtomicI32>,
     pending: Arc<AtomicI32>,
@@ -207,7 +276,7 @@ fn start_forwarding(
             };
             let pid = child.load(Ordering::SeqCst);
             if pid > 0 {
-                let _ = kill(target(pid, group), forward);
+                deliver(pid, group, forward);
             } else {
                 // The child is not started yet: leave the signal for `run`,
                 // and take it back if the child appeared meanwhile (whoever
@@ -215,7 +284,7 @@ fn start_forwarding(
                 pending.store(forward as i32, Ordering::SeqCst);
                 let pid = child.load(Ordering::SeqCst);
                 if pid > 0 && pending.swap(0, Ordering::SeqCst) != 0 {
-                    let _ = kill(target(pid, group), forward);
+                    deliver(pid, group, forward);
                 }
             }
         }

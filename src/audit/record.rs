@@ -27,6 +27,7 @@
 //! | `decision_id` | – | ✓ | the `id` of the decision this outcome belongs to |
 //! | `exit`, `signal` | – | one of them | exit status, or the signal that killed the command |
 //! | `duration_ms` | – | ✓ | how long the command ran |
+//! | `not_run` | – | if so | the command did not run after all, and why (its decision record was written after safe-run had given up on it: see `audit::log`) |
 //!
 //! An outcome follows only an `allowed` or `confirmed` decision; a decision
 //! with no outcome means the command never ran (refused, denied, aborted) or
@@ -56,6 +57,14 @@
 //! `head -c -76 <<<"$line" | sha256sum` (the line without its last 75
 //! bytes and newline).
 //!
+//! A *queued* line is a record written while another process held the
+//! log's lock: the record's JSON with the last member `"queued":true`
+//! ([`QUEUED_MARK`]) and no seal. It is not a chain member; the next writer
+//! that holds the lock appends its sealed copy (same record, same id).
+//! [`verify`] counts queued lines and notes those with no sealed copy after
+//! them ([`VerifyErrorKind::Unsealed`]); until sealed, nothing protects
+//! them.
+//!
 //! `seal` redacts the record's `line`, `argv` and `reason` first
 //! (`redact`): sealing is the only way into the log, so no secret reaches
 //! it even if a caller forgets.
@@ -77,12 +86,25 @@
 //! match ([`VerifyErrorKind::Edited`]), a `prev` that does not name the
 //! previous record ([`VerifyErrorKind::Broken`], saying whether the named
 //! predecessor is elsewhere in the file, i.e. reordered, or nowhere, i.e.
-//! missing), a line cut off or without its final newline
-//! ([`VerifyErrorKind::Truncated`]), anything else
-//! ([`VerifyErrorKind::Malformed`]). [`verify_report`] goes on past
-//! problems and lists them all: after a torn or foreign line the chain goes
+//! missing), anything else ([`VerifyErrorKind::Malformed`]: garbage, an
+//! empty line, a whole JSON record without a seal). [`verify_report`] goes
+//! on past problems and lists them all: after a foreign line the chain goes
 //! on from the last sealed record (the rule `audit_log` appends by), after
 //! an edited or relinked one from that line's own hash.
+//!
+//! A line cut off before its seal — the start of a record and no end, what
+//! a writer that died or a full disk leaves — is a *note*
+//! ([`VerifyErrorKind::Truncated`], `TruncatedLast` for the log's last
+//! line), not a problem: the writer chains the next record from the last
+//! whole one, so the chain goes on around it. That costs no detection: a
+//! whole record cut short by hand still breaks the link of the record after
+//! it (which names the cut record's hash), and cutting the *last* record is
+//! no more than removing records from the end, which the file alone never
+//! shows (see above). A sealed record that only lacks its final newline is
+//! whole.
+//!
+//! Text before `{"v":` on a line (a syslog header) is not part of the
+//! record: the syslog copy of a log verifies like the log.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufRead, Read};
@@ -207,6 +229,11 @@ pub struct Record {
     pub signal: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
+    /// Read from a queued line ([`QUEUED_MARK`]); never written as a field.
+    #[serde(default, skip_serializing)]
+    pub queued: bool,
 }
 
 /// A record that does not have the shape of its kind (see [`Record::check`]).
@@ -278,6 +305,20 @@ impl Record {
         }
     }
 
+    /// The outcome of a `decision` whose command did not run after all:
+    /// no exit status, no signal, `not_run` says why.
+    pub fn not_run(
+        id: impl Into<String>,
+        ts: impl Into<String>,
+        decision: &Record,
+        why: impl Into<String>,
+    ) -> Record {
+        Record {
+            not_run: Some(why.into()),
+            ..Record::outcome(id, ts, decision, None, None, 0)
+        }
+    }
+
     fn with_actor(id: String, ts: String, actor: &Actor) -> Record {
         Record {
             v: VERSION,
@@ -328,11 +369,12 @@ impl Record {
         let outcome_optional = [
             ("exit", self.exit.is_some()),
             ("signal", self.signal.is_some()),
+            ("not_run", self.not_run.is_some()),
         ];
         let (required, forbidden): (Vec<_>, Vec<_>) = match self.kind {
             Kind::Decision => (
                 decision_fields.to_vec(),
-                [outcome_fields, outcome_optional].concat(),
+                [&outcome_fields[..], &outcome_optional[..]].concat(),
             ),
             Kind::Outcome => (
                 outcome_fields.to_vec(),
@@ -366,6 +408,32 @@ impl Record {
             ..self.clone()
         }
     }
+}
+
+/// The end of a queued line: a record appended while another process held
+/// the log's lock, not yet sealed into the chain (see `audit::log`).
+pub const QUEUED_MARK: &str = ",\"queued\":true}";
+
+/// `record`, redacted, as a queued line (no trailing newline): its JSON
+/// with [`QUEUED_MARK`] as the last member and no seal. The next writer
+/// that holds the lock appends the sealed copy (same record, same id).
+pub fn queued_line(record: &Record) -> String {
+    let json = serde_json::to_string(&record.redacted()).unwrap_or_else(|_| String::from("{}"));
+    let body = json.strip_suffix('}').unwrap_or(&json);
+    format!("{body}{QUEUED_MARK}")
+}
+
+/// Is this (a newline allowed) a queued line, by its end?
+pub fn is_queued_line(line: &[u8]) -> bool {
+    strip_newline(line).ends_with(QUEUED_MARK.as_bytes())
+}
+
+/// The `id` of a line written by safe-run (sealed or queued), read from
+/// its fixed start `{"v":1,"id":"…"`.
+pub fn id_of_line(line: &[u8]) -> Option<&str> {
+    let rest = line.strip_prefix(b"{\"v\":1,\"id\":\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    std::str::from_utf8(&rest[..end]).ok()
 }
 
 /// Turns `record` into a sealed line (no trailing newline) that follows the
@@ -408,6 +476,25 @@ pub fn hash_of_line(line: &[u8]) -> Option<String> {
 /// The `prev` of a sealed line, like [`hash_of_line`].
 pub fn prev_of_line(line: &[u8]) -> Option<String> {
     parse_seal(strip_newline(line)).map(|seal| ascii(seal.prev))
+}
+
+/// The record in a line: from `{"v":` on when something else (a syslog
+/// header, `Nov 21 09:00:00 core-1 safe-run[4242]: `) comes before it. The
+/// header is not part of the record, nor of its hash.
+fn record_part(line: &[u8]) -> &[u8] {
+    if line.first() == Some(&b'{') {
+        return line;
+    }
+    match memchr::memmem::find(line, b"{\"v\":") {
+        Some(start) => &line[start..],
+        None => line,
+    }
+}
+
+/// Is `line` one whole JSON value (a record someone wrote without a seal),
+/// rather than the start of one (a torn line)?
+fn is_json(line: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
 }
 
 fn strip_newline(line: &[u8]) -> &[u8] {
@@ -472,6 +559,14 @@ pub struct VerifySummary {
     pub first_prev: Option<String>,
     /// The last record's hash: the `start_prev` of the file that follows.
     pub last_hash: Option<String>,
+    /// Queued lines seen (records appended while another process held the
+    /// lock; not chain members themselves).
+    pub queued: u64,
+    /// Incomplete lines ([`VerifyErrorKind::Truncated`], `TruncatedLast`)
+    /// and queued records never sealed ([`VerifyErrorKind::Unsealed`]):
+    /// reported, but no failure (see "What `verify` reports" in the module
+    /// header).
+    pub notes: Vec<VerifyError>,
 }
 
 impl VerifySummary {
@@ -499,8 +594,18 @@ pub enum VerifyErrorKind {
     Edited,
     #[error("the chain is broken: {0}")]
     Broken(Break),
-    #[error("record is incomplete (the line was cut off before its end)")]
+    /// A note, not a failure: a line cut off before its seal (a writer
+    /// died, the disk filled), with the chain going on around it.
+    #[error("record is incomplete: a writer died or the disk filled (the chain goes on around it)")]
     Truncated,
+    /// A note, not a failure: the log's last line is cut off before its seal.
+    #[error("the last record is incomplete: a writer died or the disk filled")]
+    TruncatedLast,
+    /// A note, not a failure: a queued record with no sealed copy after it.
+    #[error(
+        "a record queued while another process held the lock, not sealed into the chain yet (the next safe-run that gets the lock seals it)"
+    )]
+    Unsealed,
     #[error("line is not an audit record ({0})")]
     Malformed(&'static str),
     #[error("cannot read the log: {0}")]
@@ -661,8 +766,14 @@ struct Checker {
     /// the `prev` they name).
     pending: Vec<(usize, [u8; 64])>,
     problems: Vec<VerifyError>,
+    notes: Vec<VerifyError>,
+    /// Queued records waiting for their sealed copy: id → (file, line).
+    queued: std::collections::HashMap<String, (usize, usize)>,
     summary: VerifySummary,
 }
+
+/// How many queued records at once wait for their sealed copy.
+const MAX_QUEUED: usize = 100_000;
 
 impl Checker {
     fn new(start_prev: Option<&str>, stop_at_first: bool) -> Checker {
@@ -678,6 +789,8 @@ impl Checker {
             recent: VecDeque::with_capacity(RECENT),
             pending: Vec::new(),
             problems: Vec::new(),
+            notes: Vec::new(),
+            queued: std::collections::HashMap::new(),
             summary: VerifySummary::default(),
         }
     }
@@ -706,9 +819,15 @@ impl Checker {
 
     fn line(&mut self, line: &[u8], end: LineEnd) {
         self.line += 1;
+        let line = record_part(line);
         let seal = parse_seal(line);
         if let Some(seal) = &seal {
             self.settle_pending(seal.hash);
+            if !self.queued.is_empty()
+                && let Some(id) = id_of_line(line)
+            {
+                self.queued.remove(id);
+            }
         }
         if self.stop_at_first && !self.problems.is_empty() {
             return; // only looking ahead for a broken link's cause
@@ -717,12 +836,32 @@ impl Checker {
             (_, LineEnd::TooLong) => {
                 return self.problem(VerifyErrorKind::Malformed("longer than 16 MiB"));
             }
-            (_, LineEnd::EndOfFile) => return self.problem(VerifyErrorKind::Truncated),
-            (Some(seal), LineEnd::Newline) => seal,
-            (None, LineEnd::Newline) => {
+            // A complete record that only lacks its final newline counts,
+            // as it does for the writer.
+            (Some(seal), LineEnd::Newline | LineEnd::EndOfFile) => seal,
+            (None, _) => {
                 let kind = match line.first() {
                     None => VerifyErrorKind::Malformed("empty line"),
-                    Some(b'{') => VerifyErrorKind::Truncated,
+                    Some(b'{') if is_queued_line(line) && is_json(line) => {
+                        self.summary.queued += 1;
+                        if let Some(id) = id_of_line(line)
+                            && self.queued.len() < MAX_QUEUED
+                        {
+                            self.queued.insert(id.to_string(), (self.file, self.line));
+                        }
+                        return;
+                    }
+                    Some(b'{') if is_json(line) => VerifyErrorKind::Malformed(
+                        "a record without a seal: safe-run seals every line it writes",
+                    ),
+                    Some(b'{') => {
+                        let note = VerifyError {
+                            file: self.file,
+                            line: self.line,
+                            kind: VerifyErrorKind::Truncated,
+                        };
+                        return self.notes.push(note);
+                    }
                     Some(_) => VerifyErrorKind::Malformed("no JSON object with a seal"),
                 };
                 return self.problem(kind);
@@ -783,6 +922,21 @@ impl Checker {
     }
 
     fn finish(mut self) -> VerifyReport {
+        if let Some(last) = self.notes.last_mut()
+            && (last.file, last.line) == (self.file, self.line)
+        {
+            last.kind = VerifyErrorKind::TruncatedLast;
+        }
+        let mut unsealed: Vec<_> = self.queued.drain().map(|(_, at)| at).collect();
+        unsealed.sort_unstable();
+        self.notes
+            .extend(unsealed.into_iter().map(|(file, line)| VerifyError {
+                file,
+                line,
+                kind: VerifyErrorKind::Unsealed,
+            }));
+        self.notes.sort_by_key(|note| (note.file, note.line));
+        self.summary.notes = std::mem::take(&mut self.notes);
         self.summary.last_hash = self
             .expected
             .filter(|_| self.summary.records > 0)
@@ -987,6 +1141,24 @@ mod tests {
     }
 
     #[test]
+    fn a_syslog_copy_verifies_past_its_headers() {
+        let lines = log(3);
+        let copy: String = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("Nov 21 09:00:0{i} core-1 safe-run[4242]: {l}"))
+            .collect();
+        let summary = verify(copy.as_bytes(), None).unwrap();
+        assert_eq!(summary.records, 3);
+        // The header is not covered by the hash; the record still is.
+        let edited = copy.replacen("\"ops\"", "\"eve\"", 1);
+        assert_eq!(
+            verify(edited.as_bytes(), None).unwrap_err().kind,
+            VerifyErrorKind::Edited
+        );
+    }
+
+    #[test]
     fn an_intact_chain_verifies() {
         let lines = log(5);
         let summary = check(&lines).unwrap();
@@ -1039,14 +1211,51 @@ mod tests {
             )
         );
 
+        // A record cut short in the middle breaks the next record's link;
+        // the cut line itself is a note.
+        let mut cut = lines.clone();
+        cut[3].truncate(100);
+        cut[3].push('\n');
+        let err = at(cut.clone());
+        assert_eq!(
+            (err.line, err.kind),
+            (5, VerifyErrorKind::Broken(Break::Missing))
+        );
+        let report = verify_report([cut.concat().as_bytes()], None);
+        assert_eq!(report.summary.notes[0].line, 4);
+        assert_eq!(report.summary.notes[0].kind, VerifyErrorKind::Truncated);
+
+        // The last record cut short: a note, like a writer that died.
         let mut cut = lines.clone();
         cut[5].truncate(100);
-        let err = at(cut);
-        assert_eq!((err.line, err.kind), (6, VerifyErrorKind::Truncated));
+        let summary = check(&cut).unwrap();
+        assert_eq!(summary.records, 5);
+        assert_eq!(
+            summary.notes,
+            vec![VerifyError {
+                file: 0,
+                line: 6,
+                kind: VerifyErrorKind::TruncatedLast
+            }]
+        );
+        assert_eq!(
+            summary.notes[0].to_string(),
+            "line 6: the last record is incomplete: a writer died or the disk filled"
+        );
 
+        // A whole record without its final newline is whole.
         let mut no_newline = lines.clone();
         no_newline[5].pop();
-        assert_eq!(at(no_newline).kind, VerifyErrorKind::Truncated);
+        let summary = check(&no_newline).unwrap();
+        assert_eq!((summary.records, summary.notes.len()), (6, 0));
+
+        // A whole record without a seal was not written by safe-run.
+        let mut unsealed = lines.clone();
+        let record = serde_json::to_string(&decision("forged")).unwrap();
+        unsealed.push(record + "\n");
+        let err = at(unsealed);
+        assert_eq!(err.line, 7);
+        assert!(err.to_string().contains("without a seal"), "{err}");
 
         let mut garbage = lines.clone();
         garbage.insert(2, "hello\n".into());
@@ -1063,8 +1272,9 @@ mod tests {
         lines.insert(2, "{\"v\":1,\"id\":\"torn\n".into());
         let report = verify_report([lines.concat().as_bytes()], None);
         assert_eq!(report.summary.records, 4);
+        assert_eq!(report.problems, vec![]);
         assert_eq!(
-            report.problems,
+            report.summary.notes,
             vec![VerifyError {
                 file: 0,
                 line: 3,
@@ -1143,7 +1353,10 @@ mod tests {
             proptest::prop_assume!(text[index] != byte);
             let mut damaged = text.clone();
             damaged[index] = byte;
-            proptest::prop_assert!(verify(damaged.as_slice(), None).is_err());
+            // Found: a problem, or (damage that leaves the last record
+            // looking cut off) a note about it.
+            let found = verify(damaged.as_slice(), None).map_or(true, |s| !s.notes.is_empty());
+            proptest::prop_assert!(found);
         }
     }
 

@@ -2,6 +2,17 @@
 //! records, removes secrets, appends them to the log file (bounded wait,
 //! fsync for risky lines) and copies them to syslog when configured.
 //!
+//! The order is the point: a record is sealed into the local chain first,
+//! and only the *sealed* line (with `prev` and `hash`) is sent to syslog,
+//! from the writer thread while the log is still locked, so the off-host
+//! copy holds exactly the local chain's records, in chain order, and
+//! `safe-run audit verify` checks it like the file. A record the local log
+//! did not take is not sent at all: the syslog copy never says "confirmed"
+//! about a command that was refused because its record could not be
+//! written. A risky decision that runs is passed a "not run" outcome to
+//! append behind it should its write land after the pipeline gave up
+//! (`audit::log`, `LateWrite`).
+//!
 //! An edge module: it reads the clock and writes files and sockets. The
 //! record format and the hash chain live in `record`; the file locking in
 //! `log`; what to do when a write fails is the pipeline's decision, so a
@@ -11,14 +22,14 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use nix::unistd::{AccessFlags, access};
 
 use crate::audit::identity::Identity;
-use crate::audit::log::{AuditError, AuditLog, FsyncPolicy, append_with_timeout};
+use crate::audit::log::{self, AuditError, AuditLog, FsyncPolicy, append_bounded};
 use crate::audit::record::{Actor, DecisionDetails, FindingRecord, PreviewFacts, Record};
 use crate::audit::syslog;
 use crate::exec::Outcome;
@@ -54,9 +65,9 @@ pub enum SinkError {
 impl From<AuditError> for SinkError {
     fn from(e: AuditError) -> Self {
         match e {
-            AuditError::Timeout { .. } | AuditError::Stuck { .. } => {
-                SinkError::TimedOut(e.to_string())
-            }
+            AuditError::Timeout { .. }
+            | AuditError::LateWrite { .. }
+            | AuditError::Stuck { .. } => SinkError::TimedOut(e.to_string()),
             other => SinkError::NotWritten(other.to_string()),
         }
     }
@@ -66,7 +77,10 @@ impl From<AuditError> for SinkError {
 /// scripted fake in tests.
 pub trait AuditSink {
     /// Records a decision before anything runs; returns its id. `risky`
-    /// asks for the record to be on disk (fsync) before returning.
+    /// asks for the record to be on disk (fsync) before returning; a risky
+    /// decision that runs is carried out only if this returns `Ok` (the
+    /// pipeline refuses it otherwise), so the sink must never leave it on
+    /// record as the last word about that command.
     fn decision(&mut self, info: &DecisionInfo, risky: bool) -> Result<String, SinkError>;
     /// Records how the command ended.
     fn outcome(&mut self, decision_id: &str, outcome: &Outcome) -> Result<(), SinkError>;
@@ -196,37 +210,56 @@ impl Recorder {
         }
     }
 
-    fn write(&mut self, record: &Record, risky: bool) -> Result<(), SinkError> {
+    /// Appends `record` (and copies its sealed line to syslog); `void`: the
+    /// record to append behind it if its write lands after the wait.
+    fn write(
+        &mut self,
+        record: &Record,
+        risky: bool,
+        void: Option<Record>,
+    ) -> Result<(), SinkError> {
         self.offhost_failed = false;
-        if let Some(target) = &self.syslog {
+        let path = self
+            .path
+            .as_ref()
+            .map_err(|why| SinkError::NoLog(why.clone()))?;
+        let copy = self.syslog.clone().map(|target| {
             let severity = if risky {
                 syslog::Severity::Notice
             } else {
                 syslog::Severity::Info
             };
-            let body = serde_json::to_string(record).unwrap_or_default();
-            if let Err(e) = syslog::send(
-                &target.socket,
-                target.facility,
-                severity,
-                syslog::DEFAULT_TAG,
-                &body,
-                Duration::from_millis(200),
-            ) {
-                self.offhost_failed = true;
-                self.warnings
-                    .push(format!("{e} (the local audit log still gets the record)"));
-            }
+            Arc::new(move |line: &str| {
+                syslog::send(
+                    &target.socket,
+                    target.facility,
+                    severity,
+                    syslog::DEFAULT_TAG,
+                    line,
+                    SYSLOG_WAIT,
+                )
+                .map_err(|e| e.to_string())
+            }) as Arc<log::CopyFn>
+        });
+        let options = log::Options {
+            fsync: self.fsync.should_sync(risky),
+            timeout: self.wait,
+            void,
+            copy,
+        };
+        let appended = append_bounded(path, record, options).map_err(SinkError::from)?;
+        self.offhost_failed = !appended.copy_errors.is_empty();
+        for e in appended.copy_errors {
+            self.warnings
+                .push(format!("{e} (the local audit log has the record)"));
         }
-        let path = self
-            .path
-            .as_ref()
-            .map_err(|why| SinkError::NoLog(why.clone()))?;
-        append_with_timeout(path, record, self.fsync.should_sync(risky), self.wait)
-            .map(drop)
-            .map_err(SinkError::from)
+        Ok(())
     }
 }
+
+/// How long a syslog copy may wait for a full socket (it is sent while the
+/// log is locked).
+const SYSLOG_WAIT: Duration = Duration::from_millis(200);
 
 impl AuditSink for Recorder {
     fn decision(&mut self, info: &DecisionInfo, risky: bool) -> Result<String, SinkError> {
@@ -248,7 +281,17 @@ impl AuditSink for Recorder {
         let mut record = Record::decision(new_id(), now(), &self.actor, details);
         record.preview = info.preview.cloned();
         let record = record.redacted();
-        let result = self.write(&record, risky);
+        // Should the record land after the pipeline gave up on it, the
+        // pipeline has refused the command: the log must say so behind it.
+        let void = (risky && info.decision.runs()).then(|| {
+            Record::not_run(
+                new_id(),
+                now(),
+                &record,
+                "refused: this decision's record was written after safe-run had stopped waiting for the audit log",
+            )
+        });
+        let result = self.write(&record, risky, void);
         let id = record.id.clone();
         self.recent.push_back(record);
         if self.recent.len() > RECENT_DECISIONS {
@@ -266,7 +309,7 @@ impl AuditSink for Recorder {
         let ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
         let record = Record::outcome(new_id(), now(), decision, outcome.exit, outcome.signal, ms);
         let risky = decision.risk.is_some_and(|r| r >= Risk::Medium);
-        self.write(&record, risky)
+        self.write(&record, risky, None)
     }
 
     fn take_warnings(&mut self) -> Vec<String> {
@@ -355,8 +398,12 @@ pub fn new_id() -> String {
     )
 }
 
-/// The audit log to use: the configured path, else the first of `candidates`
-/// whose directory exists and is writable or can be created.
+/// The audit log to use: the configured path (not looked at here: only the
+/// bounded writer touches it), else the first of `candidates` whose
+/// directory exists and is writable or can be created. The candidates are
+/// looked at on a helper thread for at most [`RESOLVE_WAIT`], so a hung
+/// filesystem (a home directory on a dead NFS server) delays a session by
+/// that much at most, and then counts as no usable log.
 pub fn resolve_log_path(
     configured: Option<&Path>,
     candidates: &[PathBuf],
@@ -364,13 +411,46 @@ pub fn resolve_log_path(
     if let Some(p) = configured {
         return Ok(p.to_path_buf());
     }
+    let tried = candidates
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let owned = candidates.to_vec();
+    let (tx, rx) = mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("audit-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(first_usable(&owned));
+        });
+    if let Err(e) = spawned {
+        return Err(format!(
+            "cannot start a thread to look for the audit log's place: {e}"
+        ));
+    }
+    match rx.recv_timeout(RESOLVE_WAIT) {
+        Ok(Some(path)) => Ok(path),
+        Ok(None) => Err(format!(
+            "no writable place for the audit log (tried {tried}); set [audit] path in the configuration"
+        )),
+        Err(_) => Err(format!(
+            "the places for the audit log did not answer within {RESOLVE_WAIT:?} (tried {tried}; a filesystem hangs); set [audit] path in the configuration"
+        )),
+    }
+}
+
+/// How long [`resolve_log_path`] looks at the candidate places.
+pub const RESOLVE_WAIT: Duration = log::DEFAULT_TIMEOUT;
+
+/// The first candidate whose directory is writable, or can be created.
+fn first_usable(candidates: &[PathBuf]) -> Option<PathBuf> {
     for c in candidates {
         let Some(dir) = c.parent() else { continue };
         if dir.is_dir() {
             if access(dir, AccessFlags::W_OK).is_ok()
                 || (c.exists() && access(c.as_path(), AccessFlags::W_OK).is_ok())
             {
-                return Ok(c.clone());
+                return Some(c.clone());
             }
             continue;
         }
@@ -378,17 +458,10 @@ pub fn resolve_log_path(
         if let Some(up) = dir.parent()
             && (access(up, AccessFlags::W_OK).is_ok() || !up.exists())
         {
-            return Ok(c.clone());
+            return Some(c.clone());
         }
     }
-    Err(format!(
-        "no writable place for the audit log (tried {}); set [audit] path in the configuration",
-        candidates
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+    None
 }
 
 #[cfg(test)]

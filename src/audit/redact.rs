@@ -20,16 +20,27 @@
 //! | secret query parameters | `https://h/x?token=abc&y=1` | `https://h/x?token=***&y=1` |
 //! | secret headers | `-H 'Authorization: Bearer abc'` | `-H 'Authorization: Bearer ***'` |
 //! | `curl -u user:pass` / `--user user:pass` | `curl -u bob:pw URL` | `curl -u bob:*** URL` |
+//! | curl's proxy user, bearer token | `curl -U bob:pw`, `--oauth2-bearer T` | `curl -U bob:***`, `--oauth2-bearer ***` |
+//! | `redis-cli -a SECRET` / `-aSECRET` | `redis-cli -a hunter2 ping` | `redis-cli -a *** ping` |
+//! | `mongo`/`mongosh -p SECRET` | `mongosh -u admin -p hunter2` | `mongosh -u admin -p ***` |
+//! | registry logins `-p SECRET` (docker, podman, nerdctl, buildah, skopeo, helm, oras) | `docker login -u bob -p hunter2 r` | `docker login -u bob -p *** r` |
+//! | `vault login TOKEN` (the positional token) | `vault login s.abc` | `vault login ***` |
+//! | `htpasswd -b FILE USER PASS`, `-nb USER PASS` | `htpasswd -b f bob hunter2` | `htpasswd -b f bob ***` |
+//! | token shapes anywhere: AWS access key ids, GitHub, GitLab and Slack tokens, JWTs | `echo AKIAIOSFODNN7EXAMPLE` | `echo AKIA***` |
 //! | the same inside a quoted script | `sh -c 'PGPASSWORD=x psql'` | `sh -c 'PGPASSWORD=*** psql'` |
 //!
 //! Decisions, each one a trade between losing a secret and losing what the
 //! auditor needs to read:
 //! - A *secret name* (assignments, query parameters) contains `PASSWORD`,
-//!   `PASSWD`, `PASSPHRASE`, `TOKEN` or `SECRET` (any case), or has `KEY`
-//!   or `PWD` as a whole `_`/`-`/`.`-separated word (`API_KEY`, `SSH_KEY`,
-//!   `AWS_SECRET_ACCESS_KEY`, `MYSQL_PWD`) or one of the run-together forms
-//!   `APIKEY`, `ACCESSKEY`, `PRIVATEKEY`, `AUTHKEY`. So `keyboard=us`,
-//!   `MONKEY=1`, `AUTHORIZED_KEYS=…`, `PWD=/root` and `OLDPWD=…` stay.
+//!   `PASSWD`, `PASSPHRASE`, `TOKEN` or `SECRET` (any case), or has `KEY`,
+//!   `PASS` or `PWD` as a whole `_`/`-`/`.`-separated word (`API_KEY`,
+//!   `SSH_KEY`, `AWS_SECRET_ACCESS_KEY`, `SMTP_PASS`, `MYSQL_PWD`) or one of
+//!   the run-together forms `APIKEY`, `ACCESSKEY`, `PRIVATEKEY`, `AUTHKEY`.
+//!   So `keyboard=us`, `MONKEY=1`, `BYPASS=1`, `AUTHORIZED_KEYS=…`,
+//!   `PWD=/root` and `OLDPWD=…` stay. A name whose last word says it holds
+//!   where the secret is, not the secret (`…_FILE`, `…_PATH`, `…_DIR`,
+//!   `…_FD`, `…_CMD`, `…_COMMAND`, `…_ENV`), is not one either:
+//!   `TOKEN_FILE=/run/secrets/t` stays.
 //! - A *secret long option* is the same, except that a bare `--key` (sort's
 //!   field, curl's key *file*) is not one, and options that never carry the
 //!   secret itself are not either: `--no-…`, `…-file`, `…-stdin`, `…-fd`,
@@ -37,10 +48,17 @@
 //! - `--password VALUE`: the next word is masked unless it starts with `-`.
 //!   For mysql a bare `--password` prompts and the next word is a database
 //!   name; masking it too is the safe side of the trade.
-//! - `-pVALUE` is a password only for the mysql family and sshpass, and only
-//!   in the same simple command (the context resets at `;`, `|`, `&`, `(`,
-//!   `)` and newlines): `ssh -p 2222 host`, `ssh -p2222 host`, `grep -p`,
-//!   `ps -p 1`, `tar -xpf f` and a bare `mysql -p` (which prompts) stay.
+//! - `-pVALUE` is a password only for the mysql family and sshpass, `-p
+//!   VALUE` for sshpass, mongo/mongosh and a registry `login`, `-a VALUE`
+//!   only for redis-cli, and only in the same simple command (the context
+//!   resets at `;`, `|`, `&`, `(`, `)` and newlines): `ssh -p 2222 host`,
+//!   `ssh -p2222 host`, `grep -p`, `ps -p 1`, `ls -a`, `docker run -p
+//!   80:80`, `tar -xpf f` and a bare `mysql -p` (which prompts) stay.
+//! - Token shapes are masked wherever they appear, past their prefix
+//!   (`ghp_***`), so the reader still sees what kind leaked: `AKIA`/`ASIA`
+//!   and 16 capitals or digits, `ghp_`/`gho_`/`ghs_`/`ghu_`/`ghr_` and 36
+//!   letters or digits, `github_pat_…`, `glpat-…` (20 or more), Slack's
+//!   `xoxa-`/`xoxb-`/`xoxp-`/`xoxr-…`, and JWTs (`eyJ….eyJ….…`).
 //! - A URL's user name stays (`ssh://git@host`, `https://bob@host/`): only
 //!   the part after `user:` is the password. Header values keep their
 //!   scheme word (`Bearer`, `Basic`), so the reader still sees the kind.
@@ -61,7 +79,7 @@ const MAX_DEPTH: u8 = 4;
 /// Returns the shell line `text` with every secret it recognises replaced by
 /// `***`. Never fails; text with nothing to hide comes back unchanged.
 pub fn redact(text: &str) -> String {
-    redact_shell(text, 0)
+    mask_token_shapes(&redact_shell(text, 0))
 }
 
 /// Returns `argv` with every secret replaced by `***`. The words are taken
@@ -71,7 +89,34 @@ pub fn redact_argv(argv: &[String]) -> Vec<String> {
     let mut ctx = Ctx::default();
     argv.iter()
         .map(|word| redact_word(&mut ctx, word, false, 0).unwrap_or_else(|| word.clone()))
+        .map(|word| mask_token_shapes(&word))
         .collect()
+}
+
+/// Well-known token shapes, anywhere in the text (see the module header).
+static TOKEN_SHAPES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(concat!(
+        r"\b(?:(AKIA|ASIA)[0-9A-Z]{16}",
+        r"|(gh[posur]_)[A-Za-z0-9]{36}",
+        r"|(github_pat_)[A-Za-z0-9_]{22,}",
+        r"|(glpat-)[A-Za-z0-9_-]{20,}",
+        r"|(xox[abpr]-)[A-Za-z0-9-]{10,}",
+        r"|(eyJ)[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,})",
+        r"\b",
+    ))
+    .expect("the token shapes compile")
+});
+
+/// `text` with every well-known token shape masked past its prefix.
+fn mask_token_shapes(text: &str) -> String {
+    TOKEN_SHAPES
+        .replace_all(text, |caps: &regex::Captures| {
+            let prefix = (1..caps.len())
+                .find_map(|i| caps.get(i))
+                .map_or("", |m| m.as_str());
+            format!("{prefix}{MASK}")
+        })
+        .into_owned()
 }
 
 fn redact_shell(text: &str, depth: u8) -> String {
@@ -103,9 +148,31 @@ struct Ctx {
     sshpass: bool,
     /// `curl` was seen: `-u`/`--user` take `user:password`.
     curl: bool,
+    /// `redis-cli` was seen: `-a X` / `-aX` is a password.
+    redis: bool,
+    /// `mongo` or `mongosh` was seen: `-p X` is a password.
+    mongo: bool,
+    /// A registry client (`docker`, `podman`, …) was seen, then `login`:
+    /// `-p X` is a password.
+    registry: bool,
+    login: bool,
+    /// `vault` was seen (1), then `login` (2): the next positional word
+    /// without `=` is a token (then 3).
+    vault: u8,
+    /// `htpasswd` was seen: its flags and positional words so far.
+    htpasswd: Option<Htpasswd>,
     /// The previous word was `-c`: this one is a script.
     script_next: bool,
     pending: Pending,
+}
+
+/// `htpasswd [-b] [-n] …`: with `-b` the password is the last positional
+/// (`FILE USER PASS`, or `USER PASS` with `-n`).
+#[derive(Default, Clone, Copy)]
+struct Htpasswd {
+    batch: bool,
+    no_file: bool,
+    positionals: u8,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +194,8 @@ fn redact_word(ctx: &mut Ctx, raw: &str, shell: bool, depth: u8) -> Option<Strin
         Cow::Borrowed(raw)
     };
     match std::mem::take(&mut ctx.pending) {
-        Pending::Value if !plain.is_empty() && !plain.starts_with('-') => {
+        // A redirection (`--with-token <<< "$T"`) is not the value.
+        Pending::Value if !plain.is_empty() && !plain.starts_with(['-', '<', '>']) => {
             return Some(MASK.to_string());
         }
         Pending::UserPass if !plain.starts_with('-') => {
@@ -144,6 +212,22 @@ fn redact_word(ctx: &mut Ctx, raw: &str, shell: bool, depth: u8) -> Option<Strin
     }
     ctx.sshpass |= program == "sshpass";
     ctx.curl |= program == "curl";
+    ctx.redis |= program == "redis-cli";
+    ctx.mongo |= matches!(program, "mongo" | "mongosh");
+    ctx.registry |= matches!(
+        program,
+        "docker" | "podman" | "nerdctl" | "buildah" | "skopeo" | "helm" | "oras"
+    );
+    ctx.login |= ctx.registry && plain == "login";
+    match (ctx.vault, program) {
+        (_, "vault") => ctx.vault = 1,
+        (1, "login") => ctx.vault = 2,
+        _ => {}
+    }
+    if program == "htpasswd" && ctx.htpasswd.is_none() {
+        ctx.htpasswd = Some(Htpasswd::default());
+        return None;
+    }
 
     // A header is recognised first (its value may hold blanks). A word that
     // holds a script is redacted as a line: a quoted word with blanks in a
@@ -161,6 +245,9 @@ fn redact_word(ctx: &mut Ctx, raw: &str, shell: bool, depth: u8) -> Option<Strin
         word = as_script(raw);
     }
     word = word.or_else(|| option_or_assignment(ctx, raw, &plain, shell));
+    if word.is_none() {
+        word = positional(ctx, &plain);
+    }
     if word.is_none() && !shell && !script_next {
         word = as_script(raw);
     }
@@ -184,7 +271,7 @@ fn option_or_assignment(ctx: &mut Ctx, raw: &str, plain: &str, shell: bool) -> O
                 _ if !has_value => ctx.pending = Pending::Value,
                 _ => {}
             }
-        } else if ctx.curl && name == "user" {
+        } else if ctx.curl && matches!(name, "user" | "proxy-user") {
             match value_at {
                 Some(at) if has_value => {
                     return raw[at..]
@@ -205,12 +292,24 @@ fn option_or_assignment(ctx: &mut Ctx, raw: &str, plain: &str, shell: bool) -> O
             if ctx.sshpass {
                 ctx.pending = Pending::Value;
             }
-        } else if ctx.curl && plain.starts_with("-u") {
+        } else if (ctx.mongo || ctx.login) && plain == "-p" {
+            ctx.pending = Pending::Value;
+        } else if ctx.redis && plain.starts_with("-a") {
+            if plain.len() == 2 {
+                ctx.pending = Pending::Value;
+            } else {
+                let at = raw.find("-a").map_or(raw.len(), |i| i + 2);
+                return Some(mask_from(raw, at, shell));
+            }
+        } else if ctx.curl && (plain.starts_with("-u") || plain.starts_with("-U")) {
             if plain.len() == 2 {
                 ctx.pending = Pending::UserPass;
             } else if let Some(i) = raw.find(':') {
                 return Some(mask_from(raw, i + 1, shell));
             }
+        } else if let Some(h) = ctx.htpasswd.as_mut() {
+            h.batch |= plain.contains('b');
+            h.no_file |= plain.contains('n');
         }
         return None;
     }
@@ -219,8 +318,28 @@ fn option_or_assignment(ctx: &mut Ctx, raw: &str, plain: &str, shell: bool) -> O
     let body = &raw[skip..];
     let eq = body.find('=')?;
     let name = &body[..eq];
-    if is_identifier(name) && is_secret_name(name) && !unquote(&body[eq + 1..]).is_empty() {
+    if is_identifier(name) && is_secret_assignment(name) && !unquote(&body[eq + 1..]).is_empty() {
         return Some(mask_from(raw, skip + eq + 1, shell));
+    }
+    None
+}
+
+/// The rules that decide a positional word from what came before it:
+/// `vault login TOKEN`, `htpasswd -b FILE USER PASS`.
+fn positional(ctx: &mut Ctx, plain: &str) -> Option<String> {
+    if plain.is_empty() || plain.starts_with('-') {
+        return None;
+    }
+    if ctx.vault == 2 && plain != "login" && !plain.contains('=') {
+        ctx.vault = 3;
+        return Some(MASK.to_string());
+    }
+    if let Some(h) = ctx.htpasswd.as_mut() {
+        h.positionals = h.positionals.saturating_add(1);
+        let password_at = if h.no_file { 2 } else { 3 };
+        if h.batch && h.positionals == password_at {
+            return Some(MASK.to_string());
+        }
     }
     None
 }
@@ -421,9 +540,21 @@ fn is_secret_name(name: &str) -> bool {
     lower.split(['_', '-', '.']).any(|part| {
         matches!(
             part,
-            "key" | "apikey" | "accesskey" | "privatekey" | "authkey"
+            "key" | "pass" | "apikey" | "accesskey" | "privatekey" | "authkey"
         ) || (part == "pwd" && !whole_pwd)
     })
+}
+
+/// A secret name for an assignment: one that does not end in a word that
+/// says it holds where the secret is (`TOKEN_FILE`, `SSH_KEY_PATH`).
+fn is_secret_assignment(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let last = lower.rsplit(['_', '-', '.']).next().unwrap_or_default();
+    let locates = matches!(
+        last,
+        "file" | "path" | "dir" | "fd" | "cmd" | "command" | "env"
+    );
+    !locates && is_secret_name(name)
 }
 
 /// See the module header: which long options take a secret.
@@ -435,7 +566,7 @@ fn is_secret_option(name: &str) -> bool {
     if lower.starts_with("no-") || NO_SECRET_SUFFIXES.iter().any(|s| lower.ends_with(s)) {
         return false;
     }
-    lower == "pass" || (lower != "key" && is_secret_name(&lower))
+    matches!(lower.as_str(), "pass" | "oauth2-bearer") || (lower != "key" && is_secret_name(&lower))
 }
 
 fn is_secret_header(name: &str) -> bool {
@@ -705,6 +836,216 @@ mod tests {
             "curl --user bob:pw https://h/",
             "curl --user bob:*** https://h/",
         ),
+        (
+            "redis-cli -a",
+            "redis-cli -h cache -a hunter2 ping",
+            "redis-cli -h cache -a *** ping",
+        ),
+        (
+            "redis-cli -aX",
+            "redis-cli -ahunter2 --no-auth-warning info",
+            "redis-cli -a*** --no-auth-warning info",
+        ),
+        (
+            "redis-cli --pass",
+            "redis-cli --pass hunter2 ping",
+            "redis-cli --pass *** ping",
+        ),
+        (
+            "docker login -p",
+            "docker login -u bob -p hunter2 registry.example.com",
+            "docker login -u bob -p *** registry.example.com",
+        ),
+        (
+            "podman login -p",
+            "sudo podman login -p hunter2 -u bob quay.io",
+            "sudo podman login -p *** -u bob quay.io",
+        ),
+        (
+            "helm registry login --password",
+            "helm registry login r.example.com -u bob --password hunter2",
+            "helm registry login r.example.com -u bob --password ***",
+        ),
+        (
+            "mongo -p",
+            "mongo -u admin -p hunter2 --authenticationDatabase admin",
+            "mongo -u admin -p *** --authenticationDatabase admin",
+        ),
+        (
+            "mongosh --password",
+            "mongosh --username admin --password hunter2 db1",
+            "mongosh --username admin --password *** db1",
+        ),
+        (
+            "mongosh -p",
+            "mongosh mongodb://db1 -u admin -p hunter2",
+            "mongosh mongodb://db1 -u admin -p ***",
+        ),
+        (
+            "_PASS assignment",
+            "SMTP_PASS=hunter2 ./send",
+            "SMTP_PASS=*** ./send",
+        ),
+        (
+            "export _PASS",
+            "export DB_PASS='hunter 2'",
+            "export DB_PASS=***",
+        ),
+        (
+            "_PASSWORD assignment",
+            "REDIS_PASSWORD=hunter2 redis-cli",
+            "REDIS_PASSWORD=*** redis-cli",
+        ),
+        (
+            "_TOKEN assignment",
+            "VAULT_TOKEN=s.abc vault status",
+            "VAULT_TOKEN=*** vault status",
+        ),
+        (
+            "_SECRET assignment",
+            "CLIENT_SECRET=xyz ./oauth",
+            "CLIENT_SECRET=*** ./oauth",
+        ),
+        (
+            "_KEY assignment",
+            "export STRIPE_KEY=sk_live_abc",
+            "export STRIPE_KEY=***",
+        ),
+        (
+            "env with _PASS",
+            "env -i SMTP_PASS=x ./send",
+            "env -i SMTP_PASS=*** ./send",
+        ),
+        (
+            "vault login token",
+            "vault login s.1a2b3c4d",
+            "vault login ***",
+        ),
+        (
+            "vault login after options",
+            "vault login -no-print s.1a2b3c4d",
+            "vault login -no-print ***",
+        ),
+        (
+            "vault login userpass",
+            "vault login -method=userpass username=bob password=hunter2",
+            "vault login -method=userpass username=bob password=***",
+        ),
+        (
+            "curl --oauth2-bearer",
+            "curl --oauth2-bearer abc.def https://h/",
+            "curl --oauth2-bearer *** https://h/",
+        ),
+        (
+            "curl --oauth2-bearer=",
+            "curl --oauth2-bearer=abc https://h/",
+            "curl --oauth2-bearer=*** https://h/",
+        ),
+        (
+            "curl -U proxy user",
+            "curl -U bob:hunter2 -x proxy:3128 https://h/",
+            "curl -U bob:*** -x proxy:3128 https://h/",
+        ),
+        (
+            "curl --proxy-user",
+            "curl --proxy-user bob:hunter2 https://h/",
+            "curl --proxy-user bob:*** https://h/",
+        ),
+        (
+            "mysql --password value",
+            "mysql --password hunter2 -e 'select 1'",
+            "mysql --password *** -e 'select 1'",
+        ),
+        (
+            "htpasswd -b",
+            "htpasswd -b /etc/nginx/htpasswd bob hunter2",
+            "htpasswd -b /etc/nginx/htpasswd bob ***",
+        ),
+        (
+            "htpasswd -cb",
+            "sudo htpasswd -cbB .htpasswd bob hunter2",
+            "sudo htpasswd -cbB .htpasswd bob ***",
+        ),
+        (
+            "htpasswd -nb",
+            "htpasswd -nb bob hunter2",
+            "htpasswd -nb bob ***",
+        ),
+        (
+            "authorization bearer double quotes",
+            "curl -H \"Authorization: Bearer abc.def\" https://h/",
+            "curl -H \"Authorization: Bearer ***\" https://h/",
+        ),
+        (
+            "wget header",
+            "wget --header='Authorization: Bearer abc' https://h/f",
+            "wget --header='Authorization: Bearer ***' https://h/f",
+        ),
+        (
+            "url ftp",
+            "lftp ftp://bob:hunter2@ftp.example.com/",
+            "lftp ftp://bob:***@ftp.example.com/",
+        ),
+        (
+            "url mongodb",
+            "mongosh 'mongodb://admin:hunter2@db1:27017/app'",
+            "mongosh 'mongodb://admin:***@db1:27017/app'",
+        ),
+        (
+            "aws access key id anywhere",
+            "echo AKIAIOSFODNN7EXAMPLE >> notes",
+            "echo AKIA*** >> notes",
+        ),
+        (
+            "aws temporary key id",
+            "aws configure set aws_access_key_id ASIAY34FZKBOKMUTVV7A",
+            "aws configure set aws_access_key_id ASIA***",
+        ),
+        (
+            "github classic token",
+            "gh auth login --with-token <<< ghp_0123456789abcdefghijABCDEFGHIJ012345",
+            "gh auth login --with-token <<< ghp_***",
+        ),
+        (
+            "github oauth token in a header",
+            "curl -H 'X-Note: gho_0123456789abcdefghijABCDEFGHIJ012345' h",
+            "curl -H 'X-Note: gho_***' h",
+        ),
+        (
+            "github app token",
+            "git push https://github.com/o/r ghs_0123456789abcdefghijABCDEFGHIJ012345",
+            "git push https://github.com/o/r ghs_***",
+        ),
+        (
+            "github fine-grained token",
+            "echo github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            "echo github_pat_***",
+        ),
+        (
+            "gitlab token",
+            "glab auth login --token glpat-abcdefghij0123456789",
+            "glab auth login --token ***",
+        ),
+        (
+            "gitlab token as an argument",
+            "./deploy glpat-abcdefghij0123456789 prod",
+            "./deploy glpat-*** prod",
+        ),
+        (
+            "slack bot token",
+            "./notify xoxb-123456789012-abcdefghijkl",
+            "./notify xoxb-***",
+        ),
+        (
+            "slack user token in json",
+            "curl -d '{\"token\":\"xoxp-1234567890-abcdefg\"}' https://slack.com/api",
+            "curl -d '{\"token\":\"xoxp-***\"}' https://slack.com/api",
+        ),
+        (
+            "jwt anywhere",
+            "./call eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "./call eyJ***",
+        ),
     ];
 
     /// Lines that must come back unchanged.
@@ -739,7 +1080,43 @@ mod tests {
         ("plain", "apt-get upgrade -y && reboot"),
         ("unclosed quote", "echo 'unterminated --password"),
         ("backslash at end", "echo \\"),
+        ("ls -a", "ls -a /etc"),
+        ("ls -la", "ls -la /var/log"),
+        ("docker run -p", "docker run -p 8080:80 nginx"),
+        ("docker -p outside login", "docker compose -p proj up -d"),
+        ("redis-cli -p port", "redis-cli -p 6380 ping"),
+        ("mongo port", "mongosh --port 27018 db1"),
+        ("a token file", "echo $TOKEN_FILE"),
+        (
+            "token file assignment",
+            "TOKEN_FILE=/run/secrets/token ./app",
+        ),
+        (
+            "key path assignment",
+            "SSH_KEY_PATH=~/.ssh/id_ed25519 ./deploy",
+        ),
+        ("password file variable", "export PASSWORD_FILE=/etc/pw"),
+        ("bypass", "BYPASS=1 ./run"),
+        ("vault read", "vault read secret/data/app"),
+        ("vault status", "vault status -address=https://v:8200"),
+        ("htpasswd without -b", "htpasswd /etc/nginx/htpasswd bob"),
+        ("htpasswd delete", "htpasswd -D /etc/nginx/htpasswd bob"),
+        ("curl -U without password", "curl -U bob https://h/"),
+        ("akia too short", "echo AKIA1234"),
+        ("ghp too short", "echo ghp_abc"),
+        ("eyJ not a jwt", "echo eyJhbGciOi"),
+        ("grep for a key word", "grep -ri password /etc/app.conf"),
+        (
+            "a git sha",
+            "git show 3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+        ),
     ];
+
+    #[test]
+    fn the_tables_are_big_enough() {
+        assert!(REDACTED.len() >= 80, "{}", REDACTED.len());
+        assert!(UNCHANGED.len() >= 40, "{}", UNCHANGED.len());
+    }
 
     #[test]
     fn redacts_each_form() {
@@ -791,6 +1168,21 @@ mod tests {
                 &["ssh", "-p", "2222", "host"],
                 &["ssh", "-p", "2222", "host"],
             ),
+            (
+                &["redis-cli", "-a", "hunter2", "ping"],
+                &["redis-cli", "-a", "***", "ping"],
+            ),
+            (
+                &["docker", "login", "-p", "hunter2", "r"],
+                &["docker", "login", "-p", "***", "r"],
+            ),
+            (&["vault", "login", "s.abc"], &["vault", "login", "***"]),
+            (
+                &["htpasswd", "-b", "f", "bob", "hunter2"],
+                &["htpasswd", "-b", "f", "bob", "***"],
+            ),
+            (&["echo", "AKIAIOSFODNN7EXAMPLE"], &["echo", "AKIA***"]),
+            (&["ls", "-a"], &["ls", "-a"]),
             (&["echo", "it's", "fine"], &["echo", "it's", "fine"]),
         ];
         for (input, want) in cases {

@@ -25,7 +25,9 @@
 //! - **Lenient input.** A line counts if it *contains* a record: a syslog or
 //!   journal header before the JSON, a JSON wrapper holding the record as a
 //!   string (`journalctl -o json`'s `MESSAGE`) or as an object. Anything
-//!   else is counted as skipped, never an error.
+//!   else is counted as skipped, never an error. A record queued while
+//!   another process held the lock (`audit::log`) is read from its queued
+//!   line, and its sealed copy further down is skipped, so it shows once.
 //! - **The join.** Rows come out in the order of their decisions. A
 //!   decision that cannot have an outcome (refused, denied, aborted) is a
 //!   complete row at once; one that ran waits for the outcome carrying its
@@ -571,6 +573,7 @@ impl Status {
 
     fn of(decision: &Record, outcome: Option<&Record>, waiting: Status) -> Status {
         match outcome {
+            Some(o) if o.not_run.is_some() => Status::NotRun,
             Some(o) => match (o.exit, o.signal) {
                 (_, Some(_)) => Status::Killed,
                 (Some(0), None) => Status::Ok,
@@ -636,6 +639,8 @@ pub struct JsonRow<'a> {
     ended: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_run: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     late: bool,
 }
@@ -668,6 +673,7 @@ impl Row {
             duration_ms: o.and_then(|o| o.duration_ms),
             ended: o.map(|o| o.ts.as_str()),
             outcome_id: o.map(|o| o.id.as_str()),
+            not_run: o.and_then(|o| o.not_run.as_deref()),
             late: self.late,
         }
     }
@@ -895,7 +901,12 @@ pub struct Review {
     pub filter: Filter,
     joiner: Joiner,
     pub counts: Counts,
+    /// Ids of queued records shown, whose sealed copies are skipped.
+    queued: std::collections::HashSet<String>,
 }
+
+/// How many queued ids are remembered at once.
+const MAX_QUEUED: usize = 10_000;
 
 impl Review {
     pub fn new(filter: Filter, options: JoinOptions) -> Review {
@@ -903,6 +914,7 @@ impl Review {
             filter,
             joiner: Joiner::new(options),
             counts: Counts::default(),
+            queued: std::collections::HashSet::new(),
         }
     }
 
@@ -922,8 +934,12 @@ impl Review {
                 *record
             }
             Body::Native { line, obj, peek } => {
-                self.counts.records += 1;
                 let obj = &line[obj];
+                // The sealed copy of a queued record already shown.
+                if !self.queued.is_empty() && self.queued.remove(peek.id(obj)) {
+                    return;
+                }
+                self.counts.records += 1;
                 let wanted = match peek.kind {
                     Kind::Outcome => peek
                         .decision_id(obj)
@@ -942,6 +958,17 @@ impl Review {
                 }
             }
         };
+        // A record queued while the lock was held is shown once: as the
+        // queued line, and its sealed copy further down is skipped.
+        if record.queued {
+            if self.queued.len() >= MAX_QUEUED {
+                self.queued.clear();
+            }
+            self.queued.insert(record.id.clone());
+        } else if !self.queued.is_empty() && self.queued.remove(&record.id) {
+            self.counts.records -= 1;
+            return;
+        }
         let filter = &self.filter;
         let mut keep = |row: Row| {
             if filter.matches_row(&row) {

@@ -6,20 +6,42 @@
 //! anchor of the hash chain: records cut from the end of a local file are
 //! still known centrally.
 //!
-//! One datagram per record, in the traditional local format
+//! One message per record, in the traditional local format
 //! `<PRI>TAG[PID]: BODY` (RFC 3164 without the timestamp and host, which the
 //! local daemon adds on receipt, as it does for glibc's `syslog(3)`). Not
 //! libc's `syslog()`: it blocks when the daemon is stuck, and it keeps a
 //! process-wide connection. Here the socket is unbound, sends with a write
 //! timeout, and is closed after each message, so a full or dead socket
 //! costs at most the timeout and never the shell.
+//!
+//! `/dev/log` is a datagram socket under journald and rsyslog's imuxsock,
+//! but a *stream* socket under syslog-ng's `unix-stream()` and rsyslog's
+//! imptcp with `path=`. Like glibc, [`send`] tries a datagram first; the
+//! kernel answers `EPROTOTYPE` when the socket is a stream one, and the
+//! message then goes over a stream connection (non-blocking connect,
+//! retried until the timeout, so a listener that does not accept cannot
+//! hang it), framed by a trailing newline: RFC 6587's non-transparent
+//! framing, which rsyslog's imptcp (its default) and syslog-ng's
+//! `unix-stream()` both read. (glibc ends stream messages with a NUL
+//! instead; imptcp would keep the NUL in the message, and octet counting,
+//! the other RFC 6587 framing, is not read by syslog-ng's `unix-stream()`.)
+//! The body never holds a newline: [`format_message`] turns control
+//! characters into spaces. The connection is kept for the life of the
+//! process (and made again if it breaks), because a daemon serves separate
+//! connections in any order: rsyslog's imptcp, with one connection per
+//! message, wrote a process's outcome before its decision. One connection
+//! keeps a process's records in order; records of different processes
+//! sent at the same moment may still be written in either order.
 
 use std::fmt;
-use std::io;
-use std::os::unix::net::UnixDatagram;
+use std::io::{self, Write};
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr};
 
 /// Where the local syslog daemon or journald listens.
 pub const DEFAULT_SOCKET: &str = "/dev/log";
@@ -172,8 +194,9 @@ pub fn format_message(
     format!("<{priority}>{tag}[{pid}]: {body}")
 }
 
-/// Sends one message to the syslog datagram socket at `socket`, waiting at
-/// most `timeout` if the socket's queue is full.
+/// Sends one message to the syslog socket at `socket` (datagram or
+/// stream, see the module header), waiting at most `timeout` if the socket's
+/// queue is full or its listener does not accept.
 pub fn send(
     socket: &Path,
     facility: Facility,
@@ -183,30 +206,99 @@ pub fn send(
     timeout: Duration,
 ) -> Result<(), SyslogError> {
     let message = format_message(facility, severity, tag, std::process::id(), body);
-    let sender = UnixDatagram::unbound().map_err(SyslogError::Socket)?;
     // A zero timeout means "block forever" to the kernel: never that.
     let timeout = timeout.max(Duration::from_millis(1));
+    let deadline = Instant::now() + timeout;
+    let sender = UnixDatagram::unbound().map_err(SyslogError::Socket)?;
     sender
         .set_write_timeout(Some(timeout))
         .map_err(SyslogError::Socket)?;
-    match sender.send_to(message.as_bytes(), socket) {
-        Ok(_) => Ok(()),
-        Err(err)
-            if matches!(
-                err.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Err(SyslogError::Timeout {
-                path: socket.to_path_buf(),
-                after: timeout,
-            })
+    let sent = match sender.send_to(message.as_bytes(), socket) {
+        Err(err) if err.raw_os_error() == Some(Errno::EPROTOTYPE as i32) => {
+            send_stream(socket, &message, deadline)
         }
-        Err(source) => Err(SyslogError::Send {
+        other => other.map(drop),
+    };
+    sent.map_err(|err| match err.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => SyslogError::Timeout {
             path: socket.to_path_buf(),
-            source,
-        }),
+            after: timeout,
+        },
+        _ => SyslogError::Send {
+            path: socket.to_path_buf(),
+            source: err,
+        },
+    })
+}
+
+/// The stream connection of this process, if one is open.
+static STREAM: std::sync::Mutex<Option<(PathBuf, UnixStream)>> = std::sync::Mutex::new(None);
+
+/// One message over this process's stream connection (made when there is
+/// none, or again once if it broke), newline-framed, by `deadline`.
+fn send_stream(socket: &Path, message: &str, deadline: Instant) -> io::Result<()> {
+    let mut framed = Vec::with_capacity(message.len() + 1);
+    framed.extend_from_slice(message.as_bytes());
+    framed.push(b'\n');
+    let write = |stream: &mut UnixStream| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+        stream.write_all(&framed)
+    };
+    let mut held = STREAM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((path, stream)) = held.as_mut()
+        && path == socket
+    {
+        match write(stream) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(e);
+            }
+            Err(_) => {} // the daemon went away: connect again
+        }
     }
+    *held = None;
+    let mut stream = connect_stream(socket, deadline)?;
+    write(&mut stream)?;
+    *held = Some((socket.to_path_buf(), stream));
+    Ok(())
+}
+
+/// A new stream connection to `socket`, by `deadline`.
+fn connect_stream(socket: &Path, deadline: Instant) -> io::Result<UnixStream> {
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let address = UnixAddr::new(socket)?;
+    // A non-blocking connect to a Unix socket whose listener's backlog is
+    // full fails with EAGAIN at once: try again until the deadline.
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &address) {
+            Ok(()) => break,
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 #[cfg(test)]
@@ -296,6 +388,74 @@ mod tests {
         let n = receiver.recv(&mut buf).unwrap();
         let want = format!("<85>safe-run[{}]: hello", std::process::id());
         assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), want);
+    }
+
+    /// The stream tests share the process's one stream connection.
+    static STREAM_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn a_stream_socket_gets_the_message_newline_framed() {
+        use std::io::Read;
+        let _one_at_a_time = STREAM_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        for body in ["first", "second"] {
+            send(
+                &path,
+                Facility::Authpriv,
+                Severity::Info,
+                "safe-run",
+                body,
+                Duration::from_secs(1),
+            )
+            .unwrap();
+        }
+        // One connection for both (kept open: read what it holds).
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let mut text = String::new();
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            text.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+        let pid = std::process::id();
+        assert_eq!(
+            text,
+            format!("<86>safe-run[{pid}]: first\n<86>safe-run[{pid}]: second\n")
+        );
+    }
+
+    #[test]
+    fn a_stream_listener_that_never_accepts_times_out() {
+        let _one_at_a_time = STREAM_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        // A backlog that fills at once; nobody accepts.
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let mut held = Vec::new();
+        let started = std::time::Instant::now();
+        let err = loop {
+            match send(
+                &path,
+                Facility::User,
+                Severity::Info,
+                "t",
+                &"x".repeat(1000),
+                Duration::from_millis(50),
+            ) {
+                Ok(()) => held.push(()),
+                Err(e) => break e,
+            }
+            assert!(held.len() < 10_000, "the backlog never filled");
+        };
+        assert!(matches!(err, SyslogError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(60));
+        drop(listener);
     }
 
     #[test]

@@ -1421,6 +1421,12 @@ pub fn verify(files: &[PathBuf], out: &mut dyn Write) -> Result<i32, Error> {
                         names[0]
                     )?;
                 }
+                for note in &summary.notes {
+                    let name = names
+                        .get(note.file)
+                        .map_or_else(String::new, |n| format!("{n}:"));
+                    writeln!(out, "  note: {name}{note}")?;
+                }
             }
             Err(e) => {
                 status = 1;

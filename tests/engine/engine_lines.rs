@@ -379,6 +379,12 @@ const RUNAWAY_INPUTS: &[&str] = &[
     "cat <<'' <<E$[\t\t",
     "x=$(true <<'' )",
     "bash -c \"true <<'' \"",
+    // Found by fuzzing: an empty or carriage-return delimiter followed by a
+    // blank, and the fuzzer's own smallest inputs.
+    "cat <<'' ",
+    "x <<\r ",
+    "s \t <<\r --do ",
+    "s \t <<\r> << \t>> <<\ro ",
     "select x in a b; do echo $x; done",
     "x=$(case $1 in a) echo A;; esac)",
     "for ((i=0;;i++)); do break; done",
