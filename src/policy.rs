@@ -10,8 +10,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
+use crate::audit::record::Provenance;
 use crate::config::Config;
 use crate::term::paint::{self, Style};
 use crate::verdict::{Action, Ask, Risk, Verdict};
@@ -43,41 +42,6 @@ pub struct Policy {
     pub syslog_required: bool,
     /// Where the configuration and rules in force came from.
     pub provenance: Provenance,
-}
-
-/// Where the configuration and the rules in force came from: what `check
-/// --json` shows as `sources`, and what an audit record needs so that a
-/// session whose policy is not the site's own shows in review. Filled in
-/// by the session that loads them; the default is "nothing was read".
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Provenance {
-    /// The configuration file read, or `default` when none was.
-    pub config: String,
-    /// How that file was chosen: `--config`, `SAFE_RUN_CONFIG`, `system`,
-    /// or `none`.
-    pub config_from: String,
-    /// Whether the configuration file has errors (reported when loaded).
-    pub config_errors: bool,
-    /// Settings at their strictest reading because the file has errors
-    /// (`confirm.high = "deny"`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub strict: Vec<String>,
-    /// The rule directories read, in order (built-in rules come first and
-    /// are always in force).
-    pub rule_dirs: Vec<String>,
-    /// Whether the site's rule directory is one of them.
-    pub site_rules: bool,
-    /// Rule ids the configuration turns off.
-    pub disabled: Vec<String>,
-    /// Rule files that could not be read, were refused or have errors.
-    pub rule_errors: usize,
-    /// Overrides asked for that the site does not allow in this session,
-    /// and so were not honoured.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ignored: Vec<String>,
-    /// Whether an override chose the configuration or the rules: the
-    /// policy in force may not be the site's own.
-    pub overridden: bool,
 }
 
 /// What a reason must satisfy.

@@ -27,13 +27,14 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use crate::audit::identity::{self, Identity};
+use crate::audit::record::Provenance;
 use crate::audit::recorder::{self, Recorder, SyslogTarget};
 use crate::config::{self, Config, FileRead, Loaded};
 use crate::confirm::{Prompter, TtyPrompter};
 use crate::exec::Runner;
 use crate::exit;
 use crate::pipeline::{self, Io, Request};
-use crate::policy::{Policy, Provenance};
+use crate::policy::Policy;
 use crate::preview;
 use crate::rules::RuleSet;
 use crate::rules::dir::load_dir;
@@ -488,13 +489,14 @@ impl Session {
             socket: config.syslog.socket.clone(),
             facility: config.syslog.facility,
         });
-        let recorder = Recorder::new(
+        let mut recorder = Recorder::new(
             audit_path(config),
             config.audit.fsync,
             config.audit.wait,
             syslog_target,
             &identity,
         );
+        recorder.set_sources(policy.provenance.clone());
         Ok(Session {
             config: setup.loaded.config,
             config_path: setup.loaded.path,

@@ -186,6 +186,42 @@ pub struct DecisionDetails {
     pub reason: Option<String>,
 }
 
+/// Where the configuration and the rules in force came from: what `check
+/// --json` shows as `sources`, and what an audit record needs so that a
+/// session whose policy is not the site's own shows in review. Filled in
+/// by the session that loads them; the default is "nothing was read".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Provenance {
+    /// The configuration file read, or `default` when none was.
+    pub config: String,
+    /// How that file was chosen: `--config`, `SAFE_RUN_CONFIG`, `system`,
+    /// or `none`.
+    pub config_from: String,
+    /// Whether the configuration file has errors (reported when loaded).
+    pub config_errors: bool,
+    /// Settings at their strictest reading because the file has errors
+    /// (`confirm.high = "deny"`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub strict: Vec<String>,
+    /// The rule directories read, in order (built-in rules come first and
+    /// are always in force).
+    pub rule_dirs: Vec<String>,
+    /// Whether the site's rule directory is one of them.
+    pub site_rules: bool,
+    /// Rule ids the configuration turns off.
+    pub disabled: Vec<String>,
+    /// Rule files that could not be read, were refused or have errors.
+    pub rule_errors: usize,
+    /// Overrides asked for that the site does not allow in this session,
+    /// and so were not honoured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
+    /// Whether an override chose the configuration or the rules: the
+    /// policy in force may not be the site's own.
+    pub overridden: bool,
+}
+
 /// One audit record. See the module header for which fields each kind
 /// carries; the field order here is the order in the JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +257,9 @@ pub struct Record {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<PreviewFacts>,
+    /// Where the session's configuration and rules came from (decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Provenance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -361,6 +400,7 @@ impl Record {
             ("argv", self.argv.is_some()),
             ("reason", self.reason.is_some()),
             ("preview", self.preview.is_some()),
+            ("sources", self.sources.is_some()),
         ];
         let outcome_fields = [
             ("decision_id", self.decision_id.is_some()),

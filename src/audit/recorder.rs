@@ -30,7 +30,9 @@ use nix::unistd::{AccessFlags, access};
 
 use crate::audit::identity::Identity;
 use crate::audit::log::{self, AuditError, AuditLog, FsyncPolicy, append_bounded};
-use crate::audit::record::{Actor, DecisionDetails, FindingRecord, PreviewFacts, Record};
+use crate::audit::record::{
+    Actor, DecisionDetails, FindingRecord, PreviewFacts, Provenance, Record,
+};
 use crate::audit::syslog;
 use crate::exec::Outcome;
 use crate::verdict::{Decision, Mode, Risk, Verdict};
@@ -128,6 +130,9 @@ pub struct Recorder {
     /// The last decisions, newest last, for their outcomes.
     recent: VecDeque<Record>,
     warnings: Vec<String>,
+    /// Where the session's configuration and rules came from, written into
+    /// every decision so a weakened session shows in review.
+    sources: Option<Provenance>,
     /// The syslog copy of the last record could not be sent.
     offhost_failed: bool,
     /// A probe thread that has not come back (a hung filesystem): no new
@@ -152,6 +157,7 @@ impl Recorder {
             cwd: identity.cwd.clone(),
             recent: VecDeque::new(),
             warnings: Vec::new(),
+            sources: None,
             offhost_failed: false,
             probing: Arc::new(AtomicBool::new(false)),
         }
@@ -161,6 +167,12 @@ impl Recorder {
     /// shell follows `cd`).
     pub fn set_cwd(&mut self, cwd: String) {
         self.cwd = cwd;
+    }
+
+    /// Where the session's configuration and rules came from, for every
+    /// decision recorded from now on.
+    pub fn set_sources(&mut self, sources: Provenance) {
+        self.sources = Some(sources);
     }
 
     /// The log file, or why there is none.
@@ -280,6 +292,7 @@ impl AuditSink for Recorder {
         };
         let mut record = Record::decision(new_id(), now(), &self.actor, details);
         record.preview = info.preview.cloned();
+        record.sources = self.sources.clone();
         let record = record.redacted();
         // Should the record land after the pipeline gave up on it, the
         // pipeline has refused the command: the log must say so behind it.

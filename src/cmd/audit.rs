@@ -966,6 +966,27 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
         let label = if i == 0 { "preview" } else { "" };
         field(out, label, &format!("{}: {}", c(name), c(&value)))?;
     }
+    // Where the session's configuration and rules came from: a policy
+    // that is not the site's own shows here.
+    if let Some(s) = &d.sources {
+        let mut config = format!("{} ({})", c(&s.config), c(&s.config_from));
+        if s.config_errors {
+            config.push_str(", with errors");
+        }
+        if s.overridden {
+            config.push_str(", OVERRIDDEN in this session");
+        }
+        field(out, "config", &config)?;
+        let mut rules = if s.rule_dirs.is_empty() {
+            "built-in only".to_string()
+        } else {
+            format!("built-in + {}", c(&s.rule_dirs.join(", ")))
+        };
+        if !s.disabled.is_empty() {
+            rules.push_str(&format!("; disabled: {}", c(&s.disabled.join(", "))));
+        }
+        field(out, "rules", &rules)?;
+    }
     let outcome = match (&row.outcome, row.status) {
         (Some(o), _) => {
             let how = match (o.exit, o.signal) {

@@ -20,10 +20,11 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::audit::record::Provenance;
 use crate::classify::{classify, classify_command, push_unique};
 use crate::exit;
 use crate::parse::{ParseError, parse_line};
-use crate::policy::{Policy, Provenance};
+use crate::policy::Policy;
 use crate::rules::RuleSet;
 use crate::term::paint::Style;
 use crate::term::report::{headline, underline, write_findings};

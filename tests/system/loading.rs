@@ -874,3 +874,31 @@ fn escapes_in_check_output_and_file_names_are_shown_not_sent() {
     out.expect(2);
     assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
 }
+
+#[test]
+fn every_decision_record_names_where_its_configuration_and_rules_came_from() {
+    let env = crate::common::Env::new();
+    let rules = env.path().join("rules.d");
+    fs::create_dir(&rules).expect("rules dir");
+    let ran = env.run(&["--rules", &rules.display().to_string(), "--", "true"]);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
+    let decision = env.last_decision();
+    let sources = &decision["sources"];
+    assert_eq!(
+        sources["config"],
+        env.config.display().to_string(),
+        "{decision}"
+    );
+    assert_eq!(sources["config_from"], "--config", "{decision}");
+    assert!(
+        sources["rule_dirs"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d == &rules.display().to_string())),
+        "{decision}"
+    );
+    // `audit show` tells a reviewer.
+    let id = decision["id"].as_str().expect("an id").to_string();
+    let shown = env.run(&["audit", "show", &id]);
+    assert!(shown.stdout.contains("config"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("rules.d"), "{}", shown.stdout);
+}
