@@ -274,6 +274,16 @@ impl Rule {
         &self.source.0
     }
 
+    /// The rule's domain: the name of the file it comes from without its
+    /// directory and `.toml` (`rules/cloud.toml` → `cloud`).
+    pub fn domain(&self) -> &str {
+        let file = self.file();
+        let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+        name.strip_suffix(".toml")
+            .filter(|stem| !stem.is_empty())
+            .unwrap_or(name)
+    }
+
     pub fn line(&self) -> usize {
         self.source.1
     }
@@ -1755,6 +1765,26 @@ mod tests {
             )
         );
         assert_eq!(rule("").preview(&cmd("rm"), &RuleMatch::default()), None);
+    }
+
+    #[test]
+    fn the_domain_is_the_file_name_without_toml() {
+        for (file, domain) in [
+            ("rules/cloud.toml", "cloud"),
+            ("/etc/safe-run/rules.d/50-site.toml", "50-site"),
+            ("local.toml", "local"),
+            ("notes", "notes"),
+            (".toml", ".toml"),
+        ] {
+            assert_eq!(rule("").with_file(file).domain(), domain, "{file}");
+        }
+    }
+
+    impl Rule {
+        fn with_file(mut self, file: &str) -> Rule {
+            self.source.0 = file.to_string();
+            self
+        }
     }
 
     #[test]
