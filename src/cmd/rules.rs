@@ -396,6 +396,36 @@ mod tests {
     }
 
     #[test]
+    fn lint_checks_program_tables_and_the_words_rules_use() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tool.toml");
+        let table = "[[program]]\nprograms = [\"tool\"]\nsubcommand_prefixes = \"unique\"\ncommands = [\"volume\", \"version\"]\n";
+        let rule = "\n[[rule]]\nid = \"tool-volume-delete\"\nrisk = \"high\"\nprograms = [\"tool\"]\nsubcommand = [\"vol delete\"]\nwhy = \"w\"\ninstead = \"i\"\nmatch = [\"tool vo delete x\", \"tool volume delete x\"]\nallow = [\"tool v delete x\", \"tool version\"]\n";
+        std::fs::write(&path, format!("{table}{rule}")).expect("written");
+        let (code, out) = run(|out| lint(std::slice::from_ref(&path), out));
+        assert_eq!(code, FAILED);
+        assert!(
+            out.contains("tool.toml:10:15: `vol` is read as `volume` by `tool`, and a command's words are written out in full before rules see them: write `volume`"),
+            "{out}"
+        );
+        std::fs::write(
+            &path,
+            format!("{table}{}", rule.replace("vol delete", "volume delete")),
+        )
+        .expect("written");
+        let (code, out) = run(|out| lint(std::slice::from_ref(&path), out));
+        assert_eq!(
+            (code, out.as_str()),
+            (OK, "1 rule in 1 file: no problems found.\n")
+        );
+        let (code, out) = run(|out| test(&RuleSet::new(), std::slice::from_ref(&path), out));
+        assert_eq!(
+            (code, out.as_str()),
+            (OK, "All 4 examples of 1 rule behaved as written.\n")
+        );
+    }
+
+    #[test]
     fn lint_of_good_files_and_directories_passes() {
         let (code, out) = run(|out| lint(&[fixture("good_rules.toml")], out));
         assert_eq!(
