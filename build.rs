@@ -5,7 +5,10 @@
 //! fails the build with `file:line:col: message`. The valid set is written
 //! to `$OUT_DIR/rules.bin` as a postcard [`spec::Blob`]: an index of ids
 //! and program names plus each rule's own bytes, which `rules::RuleSet`
-//! decodes lazily. No TOML is parsed and no regex is compiled at run time
+//! decodes lazily, and each `[[program]]` declaration's bytes under every
+//! name it declares. A program is declared once across all the files, and
+//! every rule's subcommand words are checked against the declarations of
+//! every file, so the files are read twice: declarations first. No TOML is parsed and no regex is compiled at run time
 //! for the built-in rules until a line needs them.
 
 #[path = "src/rules/spec.rs"]
@@ -16,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::{env, fs, process};
 
-use spec::{Blob, BlobProgram, BlobRule, RuleSpec};
+use spec::{Blob, BlobDeclared, BlobProgram, BlobRule, ProgramSpec, RuleSpec};
 
 fn main() {
     println!("cargo:rerun-if-changed=rules");
@@ -46,6 +49,7 @@ fn run() -> Result<(), String> {
     let mut first_use: HashMap<String, String> = HashMap::new();
     let mut failures: Vec<String> = Vec::new();
 
+    let mut sources: Vec<(String, String)> = Vec::new();
     for path in toml_files(&dir)? {
         let name = match path.file_name().and_then(|n| n.to_str()) {
             Some(name) => format!("rules/{name}"),
@@ -57,13 +61,51 @@ fn run() -> Result<(), String> {
         println!("cargo:rerun-if-changed={}", path.display());
         let text = fs::read_to_string(&path)
             .map_err(|e| format!("{name}: cannot read the rule file: {e}"))?;
-        let (rules, errors) = spec::parse_file(&text);
-        for error in &errors {
-            failures.push(render(&name, &text, error));
+        sources.push((name, text));
+    }
+
+    // Declarations first: one per program name across every file.
+    let mut declarations: Vec<ProgramSpec> = Vec::new();
+    let mut declared_at: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut declared: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (name, text) in &sources {
+        for program in spec::parse_document(text, &[]).programs {
+            let bytes = postcard::to_allocvec(&program.spec)
+                .map_err(|e| format!("{name}:{}: cannot encode the table: {e}", program.line))?;
+            for program_name in &program.spec.programs {
+                if let Some((file, line)) = declared_at.get(program_name) {
+                    failures.push(format!(
+                        "{name}:{}: `{program_name}` is already declared by the [[program]] table at {file}:{line}: one table per program",
+                        program.line
+                    ));
+                    continue;
+                }
+                declared_at.insert(program_name.clone(), (name.clone(), program.line));
+                declared.insert(program_name.clone(), bytes.clone());
+            }
+            declarations.push(program.spec);
+        }
+    }
+
+    for (name, text) in &sources {
+        // This file's own declarations are found first, so they are not
+        // passed again as declarations from elsewhere.
+        let elsewhere: Vec<ProgramSpec> = declarations
+            .iter()
+            .filter(|d| {
+                d.programs
+                    .iter()
+                    .all(|p| declared_at.get(p).is_none_or(|(f, _)| f != name))
+            })
+            .cloned()
+            .collect();
+        let parsed = spec::parse_document(text, &elsewhere);
+        for error in &parsed.errors {
+            failures.push(render(name, text, error));
         }
         let file = files.len();
         files.push(name.clone());
-        for rule in rules {
+        for rule in parsed.rules {
             let here = format!("{name}:{}", rule.line);
             if let Some(there) = first_use.get(&rule.spec.id) {
                 failures.push(format!(
@@ -107,6 +149,10 @@ fn run() -> Result<(), String> {
         .map(|(name, indices)| (*name, BlobProgram::encode(indices)))
         .collect();
     let blob = Blob {
+        declared: declared
+            .iter()
+            .map(|(name, spec)| BlobDeclared { name, spec })
+            .collect(),
         files: files.iter().map(String::as_str).collect(),
         rules: shipped
             .iter()
@@ -160,6 +206,23 @@ fn check_round_trip(bytes: &[u8], shipped: &[Shipped]) -> Result<(), String> {
     }
     if !blob.programs.is_sorted_by(|a, b| a.name < b.name) {
         return Err("the rule blob's program index is not sorted".into());
+    }
+    if !blob.declared.is_sorted_by(|a, b| a.name < b.name) {
+        return Err("the rule blob's [[program]] declarations are not sorted".into());
+    }
+    for declared in &blob.declared {
+        let spec: ProgramSpec = postcard::from_bytes(declared.spec).map_err(|e| {
+            format!(
+                "the [[program]] table of `{}` does not decode: {e}",
+                declared.name
+            )
+        })?;
+        if !spec.programs.iter().any(|p| p == declared.name) {
+            return Err(format!(
+                "the [[program]] table of `{}` is stored under the wrong name",
+                declared.name
+            ));
+        }
     }
     for program in &blob.programs {
         for index in program.indices() {

@@ -35,6 +35,7 @@ fn show_text(text: &str) -> String {
 #[derive(Serialize)]
 struct ListedRule<'a> {
     id: &'a str,
+    domain: &'a str,
     risk: &'static str,
     action: &'static str,
     programs: &'a [String],
@@ -44,13 +45,24 @@ struct ListedRule<'a> {
     instead: &'a str,
 }
 
-/// Lists the rules in force, in load order: a table for people, or one
-/// JSON object per line with `json`.
+/// Lists the rules in force, grouped by domain (the file a rule comes
+/// from: `cloud`, `storage`, a site file's name) in the order the domains
+/// were loaded, and in load order within each: a table under a heading per
+/// domain for people, or one JSON object per line with `json`.
 pub fn list(rules: &RuleSet, json: bool, out: &mut dyn Write) -> io::Result<i32> {
+    let mut domains: Vec<(&str, Vec<&Rule>)> = Vec::new();
+    for rule in rules.iter() {
+        match domains.iter_mut().find(|(d, _)| *d == rule.domain()) {
+            Some((_, members)) => members.push(rule),
+            None => domains.push((rule.domain(), vec![rule])),
+        }
+    }
+
     if json {
-        for rule in rules.iter() {
+        for rule in domains.iter().flat_map(|(_, members)| members) {
             let row = ListedRule {
                 id: rule.id(),
+                domain: rule.domain(),
                 risk: rule.risk().as_str(),
                 action: rule.action().as_str(),
                 programs: rule.programs(),
@@ -65,27 +77,29 @@ pub fn list(rules: &RuleSet, json: bool, out: &mut dyn Write) -> io::Result<i32>
         return Ok(OK);
     }
 
-    let rows: Vec<[String; 5]> = rules
+    let row = |rule: &Rule| {
+        [
+            show_text(rule.id()),
+            rule.risk().to_string(),
+            rule.action().to_string(),
+            show_text(&format!("{}:{}", rule.file(), rule.line())),
+            show_text(&rule.programs().join(", ")),
+        ]
+    };
+    let grouped: Vec<(String, Vec<[String; 5]>)> = domains
         .iter()
-        .map(|rule| {
-            [
-                show_text(rule.id()),
-                rule.risk().to_string(),
-                rule.action().to_string(),
-                show_text(&format!("{}:{}", rule.file(), rule.line())),
-                show_text(&rule.programs().join(", ")),
-            ]
-        })
+        .map(|(domain, members)| (show_text(domain), members.iter().map(|r| row(r)).collect()))
         .collect();
     let header = ["ID", "RISK", "ACTION", "SOURCE", "PROGRAMS"].map(String::from);
+    // One set of column widths for every domain, so the tables line up.
     let mut widths = [0; 5];
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(&header).chain(grouped.iter().flat_map(|(_, rows)| rows)) {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
+    let line = |row: &[String; 5]| {
+        let mut line = String::from("  ");
         for (i, cell) in row.iter().enumerate() {
             if i + 1 == row.len() {
                 line.push_str(cell);
@@ -93,9 +107,30 @@ pub fn list(rules: &RuleSet, json: bool, out: &mut dyn Write) -> io::Result<i32>
                 line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
             }
         }
-        writeln!(out, "{}", line.trim_end())?;
+        line.trim_end().to_string()
+    };
+    let mut total = 0;
+    for (i, (domain, rows)) in grouped.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{domain}: {} rule{}", rows.len(), plural(rows.len()))?;
+        writeln!(out, "{}", line(&header))?;
+        for row in rows {
+            writeln!(out, "{}", line(row))?;
+        }
+        total += rows.len();
     }
-    writeln!(out, "{} rule{}", rows.len(), plural(rows.len()))?;
+    if !grouped.is_empty() {
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{total} rule{} in {} domain{}",
+        plural(total),
+        grouped.len(),
+        plural(grouped.len())
+    )?;
     Ok(OK)
 }
 
@@ -363,6 +398,36 @@ mod tests {
     }
 
     #[test]
+    fn lint_checks_program_tables_and_the_words_rules_use() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tool.toml");
+        let table = "[[program]]\nprograms = [\"tool\"]\nsubcommand_prefixes = \"unique\"\ncommands = [\"volume\", \"version\"]\n";
+        let rule = "\n[[rule]]\nid = \"tool-volume-delete\"\nrisk = \"high\"\nprograms = [\"tool\"]\nsubcommand = [\"vol delete\"]\nwhy = \"w\"\ninstead = \"i\"\nmatch = [\"tool vo delete x\", \"tool volume delete x\"]\nallow = [\"tool v delete x\", \"tool version\"]\n";
+        std::fs::write(&path, format!("{table}{rule}")).expect("written");
+        let (code, out) = run(|out| lint(std::slice::from_ref(&path), out));
+        assert_eq!(code, FAILED);
+        assert!(
+            out.contains("tool.toml:10:15: `vol` is read as `volume` by `tool`, and a command's words are written out in full before rules see them: write `volume`"),
+            "{out}"
+        );
+        std::fs::write(
+            &path,
+            format!("{table}{}", rule.replace("vol delete", "volume delete")),
+        )
+        .expect("written");
+        let (code, out) = run(|out| lint(std::slice::from_ref(&path), out));
+        assert_eq!(
+            (code, out.as_str()),
+            (OK, "1 rule in 1 file: no problems found.\n")
+        );
+        let (code, out) = run(|out| test(&RuleSet::new(), std::slice::from_ref(&path), out));
+        assert_eq!(
+            (code, out.as_str()),
+            (OK, "All 4 examples of 1 rule behaved as written.\n")
+        );
+    }
+
+    #[test]
     fn lint_of_good_files_and_directories_passes() {
         let (code, out) = run(|out| lint(&[fixture("good_rules.toml")], out));
         assert_eq!(
@@ -387,25 +452,42 @@ mod tests {
     }
 
     #[test]
-    fn list_shows_a_table_or_json_lines() {
-        let rules = fixture_rules();
+    fn list_shows_a_table_per_domain_or_json_lines() {
+        let mut rules = fixture_rules();
+        let site = include_str!("../../tests/fixtures/good_rules.toml")
+            .replace("fixture-reboot", "site-reboot")
+            .replace("fixture-rm-root", "site-rm-root");
+        rules.add(RuleSet::parse_file(&site, "rules.d/site.toml").expect("valid"));
         let (code, out) = run(|out| list(&rules, false, out));
         assert_eq!(code, OK);
         assert_eq!(
             out,
-            "ID               RISK      ACTION   SOURCE              PROGRAMS\n\
-             fixture-reboot   high      confirm  good_rules.toml:2   reboot, shutdown\n\
-             fixture-rm-root  critical  deny     good_rules.toml:11  rm\n\
-             2 rules\n"
+            "good_rules: 2 rules\n\
+             \x20 ID               RISK      ACTION   SOURCE                PROGRAMS\n\
+             \x20 fixture-reboot   high      confirm  good_rules.toml:2     reboot, shutdown\n\
+             \x20 fixture-rm-root  critical  deny     good_rules.toml:11    rm\n\
+             \n\
+             site: 2 rules\n\
+             \x20 ID               RISK      ACTION   SOURCE                PROGRAMS\n\
+             \x20 site-reboot      high      confirm  rules.d/site.toml:2   reboot, shutdown\n\
+             \x20 site-rm-root     critical  deny     rules.d/site.toml:11  rm\n\
+             \n\
+             4 rules in 2 domains\n"
         );
         let (code, out) = run(|out| list(&rules, true, out));
         assert_eq!(code, OK);
         let first: serde_json::Value =
             serde_json::from_str(out.lines().next().expect("a line")).expect("JSON");
         assert_eq!(first["id"], "fixture-reboot");
+        assert_eq!(first["domain"], "good_rules");
         assert_eq!(first["action"], "confirm");
         assert_eq!(first["line"], 2);
-        assert_eq!(out.lines().count(), 2);
+        let last: serde_json::Value =
+            serde_json::from_str(out.lines().last().expect("a line")).expect("JSON");
+        assert_eq!(last["domain"], "site");
+        assert_eq!(out.lines().count(), 4);
+        let (_, empty) = run(|out| list(&RuleSet::new(), false, out));
+        assert_eq!(empty, "0 rules in 0 domains\n");
     }
 
     #[test]

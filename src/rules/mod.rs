@@ -21,21 +21,29 @@
 //! - A pattern that does not compile (only possible for a rule built
 //!   without [`RuleSet::parse_file`]'s validation) makes the rule match
 //!   rather than be skipped: fail closed, never panic.
+//! - A `[[program]]` declaration ([`Program`]: abbreviated subcommand
+//!   words and long options, value flags) is decoded the first time a
+//!   command of that program is matched, and applied while a rule sorts the
+//!   command's words ([`RuleSet::rules_for_command`] binds it to each rule):
+//!   `ip a d` reaches the rules as `ip address delete`. A program without
+//!   one costs a binary search over a dozen names.
 
 pub(crate) mod dir;
 pub mod spec;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
 
 use crate::command::{RedirectKind, SimpleCommand, Word, program_name};
 use crate::rules::spec::{
     ANY_PROGRAM, Blob, BlobProgram, DYNAMIC_PROGRAM, Level, MatchSpec, PLACEHOLDERS, Patterns,
-    RECURSIVE_FUNCTION, RuleAction, RuleSpec,
+    PrefixMode, ProgramSpec, RECURSIVE_FUNCTION, RuleAction, RuleSpec, resolve_long_option,
+    resolve_word,
 };
 use crate::term::diag::Diagnostic;
 use crate::verdict::{Action, Risk};
@@ -55,6 +63,95 @@ pub struct RuleMatch {
     pub targets: Vec<String>,
 }
 
+/// A `[[program]]` declaration (docs/RULES.md), ready to read commands
+/// with: the subcommand words as a tree, how abbreviations of them are
+/// read, the long options an unambiguous prefix stands for, and value
+/// flags for every rule of the program.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    prefixes: Option<PrefixMode>,
+    commands: Option<CommandTree>,
+    long_options: Vec<String>,
+    value_flags: Vec<String>,
+}
+
+/// The words a program accepts at one place in its subcommand path, and
+/// for each the words that may follow it (when the table lists them).
+#[derive(Clone, Debug, Default)]
+struct CommandTree {
+    words: Vec<String>,
+    next: Vec<Option<CommandTree>>,
+}
+
+impl CommandTree {
+    fn new(words: Vec<String>) -> CommandTree {
+        let next = words.iter().map(|_| None).collect();
+        CommandTree { words, next }
+    }
+
+    /// Hangs `words` under `path`. A path through words that are not
+    /// listed is ignored (the validation of the table reports it).
+    fn insert(&mut self, path: &[&str], words: Vec<String>) {
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
+        let Some(i) = self.words.iter().position(|w| w == first) else {
+            return;
+        };
+        match (rest.is_empty(), &mut self.next[i]) {
+            (true, slot) => *slot = Some(CommandTree::new(words)),
+            (false, Some(next)) => next.insert(rest, words),
+            (false, None) => {}
+        }
+    }
+}
+
+impl Program {
+    pub fn new(spec: ProgramSpec) -> Program {
+        let mut commands = spec.commands.map(CommandTree::new);
+        if let Some(top) = &mut commands {
+            // Sorted keys: a path comes before the longer paths through it.
+            for (path, words) in spec.subcommands.into_iter().flatten() {
+                top.insert(&path.split_whitespace().collect::<Vec<_>>(), words);
+            }
+        }
+        Program {
+            prefixes: spec.subcommand_prefixes,
+            commands,
+            long_options: spec.long_options.unwrap_or_default(),
+            value_flags: spec.value_flags.unwrap_or_default(),
+        }
+    }
+
+    /// Writes the leading subcommand words of `positionals` out in full, as
+    /// the program reads them (`a d` → `address delete`), as far as the
+    /// table lists words and each word stands for one of them.
+    fn read_subcommands<'a>(&'a self, positionals: &mut [&'a str]) {
+        let mut level = self.commands.as_ref();
+        for word in positionals.iter_mut() {
+            let Some(current) = level else { break };
+            let Some(i) = resolve_word(&current.words, word, self.prefixes) else {
+                break;
+            };
+            *word = &current.words[i];
+            level = current.next[i].as_ref();
+        }
+    }
+
+    /// The long option an option word stands for (`--recur` →
+    /// `--recursive`, `--forc=yes` → `--force=yes`), or the word itself.
+    fn long_option<'w>(&self, word: &'w str) -> Cow<'w, str> {
+        if self.long_options.is_empty() {
+            return Cow::Borrowed(word);
+        }
+        resolve_long_option(&self.long_options, word).map_or(Cow::Borrowed(word), Cow::Owned)
+    }
+}
+
+/// The declarations of one rule file, by program name: they apply to that
+/// file's rules (the built-in ones apply to every rule).
+type Declarations = Vec<(String, Program)>;
+
 /// One rule, ready to match: what matching needs, the full spec as written
 /// (decoded only when its text is wanted), where it came from, and its
 /// matchers (regexes compiled on first use).
@@ -64,6 +161,9 @@ pub struct Rule {
     spec: OnceLock<RuleSpec>,
     /// The embedded postcard bytes the full spec is decoded from.
     raw: Option<&'static [u8]>,
+    /// The `[[program]]` tables of the file the rule was read from, if it
+    /// had any; they come before the rule set's.
+    local: Option<Arc<Declarations>>,
     /// File name and 1-based line of the rule's `[[rule]]` header.
     pub source: (String, usize),
     /// Each `subcommand` alternative split into words.
@@ -126,8 +226,16 @@ impl Rule {
             matcher,
             spec,
             raw,
+            local: None,
             source,
         }
+    }
+
+    /// The declaration of the command's program in the rule's own file.
+    fn local_program(&self, cmd: &SimpleCommand) -> Option<&Program> {
+        let local = self.local.as_ref()?;
+        let name = cmd.program()?;
+        local.iter().find(|(n, _)| n == name).map(|(_, p)| p)
     }
 
     /// The rule as written. For a built-in rule this decodes its text the
@@ -164,6 +272,16 @@ impl Rule {
 
     pub fn file(&self) -> &str {
         &self.source.0
+    }
+
+    /// The rule's domain: the name of the file it comes from without its
+    /// directory and `.toml` (`rules/cloud.toml` → `cloud`).
+    pub fn domain(&self) -> &str {
+        let file = self.file();
+        let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+        name.strip_suffix(".toml")
+            .filter(|stem| !stem.is_empty())
+            .unwrap_or(name)
     }
 
     pub fn line(&self) -> usize {
@@ -203,17 +321,29 @@ impl Rule {
         })
     }
 
-    /// Judges one command against this rule (docs/RULES.md): every matcher
-    /// present must hold, and no `unless_*` may. Structural checks run
-    /// first; regexes are compiled only when they are reached.
+    /// Judges one command against this rule alone (docs/RULES.md), with
+    /// the `[[program]]` tables of the rule's own file but none of a rule
+    /// set's: [`RuleSet::rules_for_command`] yields rules bound to those.
     pub fn matches(&self, cmd: &SimpleCommand) -> Option<RuleMatch> {
+        self.matches_with(cmd, self.local_program(cmd))
+    }
+
+    /// Judges one command against this rule, reading its words as
+    /// `program` declares (abbreviations written out, its value flags
+    /// added to the rule's): every matcher present must hold, and no
+    /// `unless_*` may. Structural checks run first; regexes are compiled
+    /// only when they are reached.
+    fn matches_with(&self, cmd: &SimpleCommand, program: Option<&Program>) -> Option<RuleMatch> {
         if !self.applies_to(cmd) {
             return None;
         }
         let spec = &self.matcher;
         let args = cmd.args();
-        let value_flags = spec.value_flags.as_deref().unwrap_or(&[]);
-        let words = Words::split(args, value_flags, spec.max_options);
+        let value_flags = ValueFlags {
+            rule: spec.value_flags.as_deref().unwrap_or(&[]),
+            program: program.map_or(&[], |p| &p.value_flags),
+        };
+        let words = Words::split(args, value_flags, spec.max_options, program);
 
         let sub_len = if spec.subcommand.is_some() {
             self.subcommand_len(&words.positionals)?
@@ -409,11 +539,30 @@ const OFF_VALUES: &[&str] = &["false", "no", "none", "off"];
 
 /// One option word, with its value when it has one: `--name=value`, or the
 /// word after a value flag (`-s HUP`), or the rest of a short value flag
-/// (`-sHUP`).
-#[derive(Clone, Copy, Debug)]
+/// (`-sHUP`). A long option given by an unambiguous prefix of a declared
+/// one is written out in full (`--forc` is `--force`).
+#[derive(Clone, Debug)]
 struct OptionWord<'c> {
-    word: &'c str,
+    word: Cow<'c, str>,
     value: Option<&'c str>,
+}
+
+/// The options that take the next word as their value: the rule's own
+/// `value_flags` and those of its program's `[[program]]` table.
+#[derive(Clone, Copy, Debug)]
+struct ValueFlags<'a> {
+    rule: &'a [String],
+    program: &'a [String],
+}
+
+impl<'a> ValueFlags<'a> {
+    fn iter(self) -> impl Iterator<Item = &'a str> {
+        self.rule.iter().chain(self.program).map(String::as_str)
+    }
+
+    fn contains(self, word: &str) -> bool {
+        self.iter().any(|f| f == word)
+    }
 }
 
 /// The arguments of a command sorted into options and positionals, for one
@@ -421,14 +570,21 @@ struct OptionWord<'c> {
 struct Words<'c> {
     /// Words starting with `-` (other than `-` itself) before `--`.
     options: Vec<OptionWord<'c>>,
-    /// Everything else, except values of `value_flags` and the `--` itself.
+    /// Everything else, except values of `value_flags` and the `--` itself;
+    /// the leading subcommand words written out in full as the program's
+    /// `[[program]]` table says.
     positionals: Vec<&'c str>,
 }
 
 impl<'c> Words<'c> {
     /// `max_options`: after that many option words, every word is a
     /// positional (`kill -9 -1`: `-1` is a PID).
-    fn split(args: &'c [Word], value_flags: &[String], max_options: Option<u32>) -> Words<'c> {
+    fn split(
+        args: &'c [Word],
+        value_flags: ValueFlags<'_>,
+        max_options: Option<u32>,
+        program: Option<&'c Program>,
+    ) -> Words<'c> {
         let mut options = Vec::new();
         let mut positionals = Vec::new();
         let mut words = args.iter().map(|w| w.text.as_str());
@@ -439,15 +595,22 @@ impl<'c> Words<'c> {
                 break;
             }
             if word.len() > 1 && word.starts_with('-') && options.len() < max_options {
-                let value = if takes_next_word(word, value_flags) {
+                let written = program.map_or(Cow::Borrowed(word), |p| p.long_option(word));
+                let value = if takes_next_word(&written, value_flags) {
                     words.next()
                 } else {
                     inline_value(word, value_flags)
                 };
-                options.push(OptionWord { word, value });
+                options.push(OptionWord {
+                    word: written,
+                    value,
+                });
             } else {
                 positionals.push(word);
             }
+        }
+        if let Some(program) = program {
+            program.read_subcommands(&mut positionals);
         }
         Words {
             options,
@@ -455,7 +618,7 @@ impl<'c> Words<'c> {
         }
     }
 
-    fn has_flag(&self, spec: &str, value_flags: &[String]) -> bool {
+    fn has_flag(&self, spec: &str, value_flags: ValueFlags<'_>) -> bool {
         // `-ff`: the same short flag given twice, however spelled
         // (`-ff`, `-f -f`, `-fvf`).
         if let Some(letters) = spec.strip_prefix('-')
@@ -467,20 +630,20 @@ impl<'c> Words<'c> {
             let seen: usize = self
                 .options
                 .iter()
-                .filter_map(|o| bundle_letters(o.word, value_flags))
+                .filter_map(|o| bundle_letters(&o.word, value_flags))
                 .map(|letters| letters.filter(|c| *c == first).count())
                 .sum();
             return seen >= letters.len();
         }
         self.options
             .iter()
-            .any(|option| flag_matches(spec, *option, value_flags))
+            .any(|option| flag_matches(spec, option, value_flags))
     }
 }
 
 /// The value a single option word carries itself: `--name=value`, or the
 /// rest of a short value flag (`-sHUP` when `-s` is a value flag).
-fn inline_value<'w>(word: &'w str, value_flags: &[String]) -> Option<&'w str> {
+fn inline_value<'w>(word: &'w str, value_flags: ValueFlags<'_>) -> Option<&'w str> {
     if word.starts_with("--") {
         return word.split_once('=').map(|(_, v)| v);
     }
@@ -491,7 +654,7 @@ fn inline_value<'w>(word: &'w str, value_flags: &[String]) -> Option<&'w str> {
 }
 
 /// Is `-c` one of the value flags?
-fn is_short_value_flag(c: char, value_flags: &[String]) -> bool {
+fn is_short_value_flag(c: char, value_flags: ValueFlags<'_>) -> bool {
     value_flags.iter().any(|f| {
         let mut chars = f.chars();
         chars.next() == Some('-') && chars.next() == Some(c) && chars.next().is_none()
@@ -503,7 +666,7 @@ fn is_short_value_flag(c: char, value_flags: &[String]) -> bool {
 /// bundle: `--x`, `-`, `-1`.
 fn bundle_letters<'w>(
     word: &'w str,
-    value_flags: &'w [String],
+    value_flags: ValueFlags<'w>,
 ) -> Option<impl Iterator<Item = char> + 'w> {
     let body = word.strip_prefix('-')?;
     if !body.starts_with(|c: char| c.is_ascii_alphabetic()) {
@@ -520,8 +683,8 @@ fn bundle_letters<'w>(
 }
 
 /// Does option word `word` take the next word as its value?
-fn takes_next_word(word: &str, value_flags: &[String]) -> bool {
-    if value_flags.iter().any(|f| f == word) {
+fn takes_next_word(word: &str, value_flags: ValueFlags<'_>) -> bool {
+    if value_flags.contains(word) {
         return true;
     }
     if word.starts_with("--") {
@@ -557,8 +720,8 @@ fn takes_next_word(word: &str, value_flags: &[String]) -> bool {
 /// last two when NAME is a value flag); VALUE may list alternatives
 /// separated by `|` (`-s=HUP|USR1`). `--name` does not match `--name=VALUE`
 /// when VALUE turns it off ([`OFF_VALUES`]: `--dry-run=none`).
-fn flag_matches(spec: &str, option: OptionWord<'_>, value_flags: &[String]) -> bool {
-    let word = option.word;
+fn flag_matches(spec: &str, option: &OptionWord<'_>, value_flags: ValueFlags<'_>) -> bool {
+    let word: &str = &option.word;
     if let Some((name, values)) = spec.split_once('=')
         && name.starts_with('-')
     {
@@ -781,6 +944,69 @@ fn unreadable_spec(id: &str) -> RuleSpec {
     }
 }
 
+/// A built-in `[[program]]` declaration: its postcard bytes, decoded and
+/// compiled the first time a command of that program is matched.
+#[derive(Clone, Debug)]
+struct Declared {
+    name: &'static str,
+    spec: &'static [u8],
+    program: OnceLock<Option<Program>>,
+}
+
+/// A rule as it applies to one command: bound to the built-in `[[program]]`
+/// declaration of the command's program, if there is one, so that its
+/// [`BoundRule::matches`] reads `ip a d` as `ip address delete`. Everything
+/// else is the rule's ([`Deref`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BoundRule<'s> {
+    rule: &'s Rule,
+    program: Option<&'s Program>,
+}
+
+impl<'s> BoundRule<'s> {
+    /// The rule itself.
+    pub fn rule(&self) -> &'s Rule {
+        self.rule
+    }
+
+    /// Judges the command (the one the rule was found for) against the
+    /// rule, reading its words as the program's declaration says: the
+    /// declaration in the rule's own file if it has one, else the built-in
+    /// one.
+    pub fn matches(&self, cmd: &SimpleCommand) -> Option<RuleMatch> {
+        let program = self.rule.local_program(cmd).or(self.program);
+        self.rule.matches_with(cmd, program)
+    }
+}
+
+impl Deref for BoundRule<'_> {
+    type Target = Rule;
+
+    fn deref(&self) -> &Rule {
+        self.rule
+    }
+}
+
+/// The built-in `[[program]]` tables as written, for checking the
+/// subcommand words of rules from other files against them. Decoded once.
+fn builtin_program_specs() -> &'static [ProgramSpec] {
+    static SPECS: OnceLock<Vec<ProgramSpec>> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        let Ok(blob) = postcard::from_bytes::<Blob<'static>>(BUILTIN_BLOB) else {
+            return Vec::new();
+        };
+        let mut specs: Vec<ProgramSpec> = Vec::new();
+        for declared in blob.declared {
+            if let Ok(spec) = postcard::from_bytes::<ProgramSpec>(declared.spec)
+                && !specs.contains(&spec)
+            {
+                specs.push(spec);
+            }
+        }
+        specs
+    })
+}
+
 /// Every rule in force, indexed by program name.
 ///
 /// The built-in rules keep the index `build.rs` wrote (sorted program names,
@@ -798,6 +1024,8 @@ pub struct RuleSet {
     /// to the slots of added rules, ascending.
     added: HashMap<String, Vec<usize>>,
     by_id: OnceLock<HashMap<Cow<'static, str>, usize>>,
+    /// The built-in `[[program]]` declarations, sorted by name.
+    declared: Vec<Declared>,
 }
 
 impl RuleSet {
@@ -837,13 +1065,42 @@ impl RuleSet {
         if !embedded.is_sorted_by(|a, b| a.name <= b.name) {
             embedded.sort_by(|a, b| a.name.cmp(b.name));
         }
+        let mut declared: Vec<Declared> = blob
+            .declared
+            .into_iter()
+            .map(|d| Declared {
+                name: d.name,
+                spec: d.spec,
+                program: OnceLock::new(),
+            })
+            .collect();
+        if !declared.is_sorted_by(|a, b| a.name <= b.name) {
+            declared.sort_by(|a, b| a.name.cmp(b.name));
+        }
         RuleSet {
             live: slots.len(),
             slots,
             embedded,
             added: HashMap::new(),
             by_id: OnceLock::new(),
+            declared,
         }
+    }
+
+    /// The built-in `[[program]]` declaration of a program, if it has one.
+    /// A declaration that does not decode (a damaged build) counts as none:
+    /// the words are then read as written.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        let at = self.declared.binary_search_by(|d| d.name.cmp(name)).ok()?;
+        let declared = &self.declared[at];
+        declared
+            .program
+            .get_or_init(|| {
+                postcard::from_bytes::<ProgramSpec>(declared.spec)
+                    .ok()
+                    .map(Program::new)
+            })
+            .as_ref()
     }
 
     /// Reads and validates a rule file. Every error in the file is
@@ -859,13 +1116,36 @@ impl RuleSet {
     /// valid when others are not, so that one broken rule in an extra file
     /// does not take its neighbours out of force. A TOML syntax error
     /// still yields no rules.
+    ///
+    /// The file's `[[program]]` tables apply to its own rules. Every rule's
+    /// subcommand words are checked against them and the built-in ones.
     pub fn parse_file_lenient(text: &str, file_name: &str) -> (Vec<Rule>, Vec<Diagnostic>) {
-        let (parsed, errors) = spec::parse_file(text);
+        let parsed = spec::parse_document(text, builtin_program_specs());
+        let local: Option<Arc<Declarations>> = (!parsed.programs.is_empty()).then(|| {
+            Arc::new(
+                parsed
+                    .programs
+                    .iter()
+                    .flat_map(|p| {
+                        p.spec
+                            .programs
+                            .iter()
+                            .map(|name| (name.clone(), Program::new(p.spec.clone())))
+                    })
+                    .collect(),
+            )
+        });
         let rules = parsed
+            .rules
             .into_iter()
-            .map(|p| Rule::new(p.spec, file_name, p.line))
+            .map(|p| {
+                let mut rule = Rule::new(p.spec, file_name, p.line);
+                rule.local = local.clone();
+                rule
+            })
             .collect();
-        let errors = errors
+        let errors = parsed
+            .errors
             .iter()
             .map(|e| Diagnostic::at(file_name, text, e.span.clone(), e.message.clone()))
             .collect();
@@ -966,16 +1246,23 @@ impl RuleSet {
 
     /// The rules that could match a command: those for its program name
     /// (or `<dynamic>`), `<recursive-function>` rules if it is a call of a
-    /// self-calling function, and `*` rules; in load order, each once.
-    pub fn rules_for_command(&self, cmd: &SimpleCommand) -> impl Iterator<Item = &Rule> + use<'_> {
+    /// self-calling function, and `*` rules; in load order, each once, and
+    /// each bound to the command's program's `[[program]]` declaration.
+    pub fn rules_for_command(
+        &self,
+        cmd: &SimpleCommand,
+    ) -> impl Iterator<Item = BoundRule<'_>> + use<'_> {
         let mut indices = Vec::new();
         self.collect_indices(ANY_PROGRAM, &mut indices);
         // `program()` is `None` exactly when argv[0] is only known at run time.
-        self.collect_indices(cmd.program().unwrap_or(DYNAMIC_PROGRAM), &mut indices);
+        let name = cmd.program();
+        self.collect_indices(name.unwrap_or(DYNAMIC_PROGRAM), &mut indices);
         if is_recursive_call(cmd) {
             self.collect_indices(RECURSIVE_FUNCTION, &mut indices);
         }
+        let program = name.and_then(|n| self.program(n));
         self.rules_at(indices)
+            .map(move |rule| BoundRule { rule, program })
     }
 
     pub fn get(&self, id: &str) -> Option<&Rule> {
@@ -1481,6 +1768,26 @@ mod tests {
     }
 
     #[test]
+    fn the_domain_is_the_file_name_without_toml() {
+        for (file, domain) in [
+            ("rules/cloud.toml", "cloud"),
+            ("/etc/safe-run/rules.d/50-site.toml", "50-site"),
+            ("local.toml", "local"),
+            ("notes", "notes"),
+            (".toml", ".toml"),
+        ] {
+            assert_eq!(rule("").with_file(file).domain(), domain, "{file}");
+        }
+    }
+
+    impl Rule {
+        fn with_file(mut self, file: &str) -> Rule {
+            self.source.0 = file.to_string();
+            self
+        }
+    }
+
+    #[test]
     fn action_is_deny_when_set_and_otherwise_follows_the_risk() {
         assert_eq!(rule("risk = \"low\"").action(), Action::Allow);
         assert_eq!(rule("risk = \"medium\"").action(), Action::Confirm);
@@ -1499,6 +1806,10 @@ mod tests {
         rules.map(Rule::id).collect()
     }
 
+    fn bound_ids<'a>(rules: impl Iterator<Item = BoundRule<'a>>) -> Vec<&'a str> {
+        rules.map(|r| r.rule().id()).collect()
+    }
+
     #[test]
     fn rules_for_gives_the_programs_rules_and_star_rules_in_load_order() {
         let mut set = RuleSet::new();
@@ -1514,14 +1825,14 @@ mod tests {
         assert_eq!(ids(set.rules_for("*")), vec!["b"]);
         let mut dynamic = cmd("$X");
         dynamic.argv[0].dynamic = true;
-        assert_eq!(ids(set.rules_for_command(&dynamic)), vec!["b", "d"]);
+        assert_eq!(bound_ids(set.rules_for_command(&dynamic)), vec!["b", "d"]);
         let mut glob = cmd("/sbin/reb*");
         glob.argv[0].glob = true;
-        assert_eq!(ids(set.rules_for_command(&glob)), vec!["b", "d"]);
+        assert_eq!(bound_ids(set.rules_for_command(&glob)), vec!["b", "d"]);
         let only_redirect = SimpleCommand::default();
-        assert_eq!(ids(set.rules_for_command(&only_redirect)), vec!["b"]);
+        assert_eq!(bound_ids(set.rules_for_command(&only_redirect)), vec!["b"]);
         assert_eq!(
-            ids(set.rules_for_command(&cmd("rm x"))),
+            bound_ids(set.rules_for_command(&cmd("rm x"))),
             vec!["a", "b", "c"]
         );
         assert_eq!(set.len(), 4);
@@ -1594,7 +1905,7 @@ mod tests {
         let set = RuleSet::from_blob(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff");
         let found: Vec<_> = set
             .rules_for_command(&cmd("ls"))
-            .filter_map(|r| r.matches(&cmd("ls")).map(|_| r.id()))
+            .filter_map(|r| r.matches(&cmd("ls")).map(|_| r.rule().id()))
             .collect();
         assert_eq!(found, vec!["builtin-rules-unreadable"]);
     }
@@ -1615,6 +1926,7 @@ mod tests {
                 name: "rm",
                 rules: &indices,
             }],
+            declared: vec![],
         };
         let bytes: &'static [u8] = Box::leak(
             postcard::to_allocvec(&blob)
@@ -1627,6 +1939,122 @@ mod tests {
         assert_eq!(rule.risk(), Risk::Critical);
         assert_eq!(rule.source, ("rules/x.toml".to_string(), 4));
         assert!(rule.matches(&cmd("rm x")).is_some());
+    }
+
+    /// A rule file with a `[[program]]` table for `tool` and one rule.
+    fn declared(table: &str, keys: &str) -> Rule {
+        let text = format!(
+            "[[program]]\nprograms = [\"tool\"]\n{table}\n\n[[rule]]\nid = \"t\"\nrisk = \"high\"\nprograms = [\"tool\"]\n{keys}\nwhy = \"w\"\ninstead = \"i\"\nmatch = [\"a\", \"b\"]\nallow = [\"c\", \"d\"]\n"
+        );
+        match RuleSet::parse_file(&text, "t.toml") {
+            Ok(mut rules) if rules.len() == 1 => rules.remove(0),
+            other => panic!("bad test file {text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn declared_abbreviations_reach_rules_written_in_full() {
+        let first = "subcommand_prefixes = \"first\"\ncommands = [\"address\", \"addrlabel\", \"route\", \"rule\"]\n[program.subcommands]\naddress = [\"add\", \"delete\", \"show\", \"flush\"]\nrule = [\"list\", \"show\", \"flush\"]";
+        let r = declared(first, "subcommand = [\"address delete\", \"rule flush\"]");
+        for (line, hits) in [
+            ("tool a d 10.0.0.1/24 dev eth0", true),
+            ("tool addr del 10.0.0.1/24", true),
+            ("tool address delete 10.0.0.1/24", true),
+            ("tool ru f", true),
+            ("tool r f", false), // route: no words listed after it
+            ("tool a s", false),
+            ("tool addrl d", false),
+            ("tool -4 a d x", true),
+            ("tool x a d", false),
+        ] {
+            assert_eq!(r.matches(&cmd(line)).is_some(), hits, "{line}");
+        }
+        let found = r.matches(&cmd("tool a d 10.0.0.1/24")).expect("hits");
+        assert_eq!(found.subcommand, vec!["address", "delete"]);
+        assert_eq!(found.targets, vec!["10.0.0.1/24"]);
+
+        let unique = "subcommand_prefixes = \"unique\"\ncommands = [\"scrub\", \"send\", \"subvolume\"]\n[program.subcommands]\nsubvolume = [\"delete\", \"list\"]";
+        let r = declared(unique, "subcommand = [\"subvolume delete\"]");
+        for (line, hits) in [
+            ("tool su d /x", true),
+            ("tool sub del /x", true),
+            ("tool s d /x", false),
+            ("tool subvolume delete /x", true),
+        ] {
+            assert_eq!(r.matches(&cmd(line)).is_some(), hits, "{line}");
+        }
+        // Without prefixes a table lists exact words only.
+        let exact = "commands = [\"subvolume\"]";
+        let r = declared(exact, "subcommand = [\"subvolume\"]");
+        assert!(r.matches(&cmd("tool subvolume x")).is_some());
+        assert!(r.matches(&cmd("tool sub x")).is_none());
+    }
+
+    #[test]
+    fn declared_long_options_and_value_flags_apply_to_every_rule() {
+        let table = "long_options = [\"--force\", \"--format\", \"--recursive\", \"--dry-run\", \"--namespace\"]\nvalue_flags = [\"--namespace\"]";
+        let r = declared(
+            table,
+            "subcommand = [\"delete\"]\nflags = [\"--recursive\"]\nunless_flags = [\"--dry-run\"]",
+        );
+        for (line, hits) in [
+            ("tool delete --recursive x", true),
+            ("tool delete --rec x", true),
+            ("tool delete --r x", true),
+            ("tool delete --recursive=yes x", true),
+            ("tool delete --rec --dry x", false),
+            ("tool delete --rec --d x", false),
+            ("tool delete x", false),
+            // --namespace (a prefix of it too) takes the next word.
+            ("tool --names delete --rec x", false),
+            ("tool --names prod delete --rec x", true),
+        ] {
+            assert_eq!(r.matches(&cmd(line)).is_some(), hits, "{line}");
+        }
+        let r = declared(table, "flags = [\"--force\"]");
+        assert!(r.matches(&cmd("tool --forc x")).is_some());
+        assert!(
+            r.matches(&cmd("tool --fo x")).is_none(),
+            "--force or --format"
+        );
+    }
+
+    #[test]
+    fn rules_for_command_binds_rules_to_the_builtin_declaration() {
+        let set = RuleSet::builtin();
+        let Some(ip) = set.program("ip") else {
+            return; // no shipped declaration for ip
+        };
+        let mut words = vec!["a", "d", "10.0.0.1/24"];
+        ip.read_subcommands(&mut words);
+        assert_eq!(words, vec!["address", "delete", "10.0.0.1/24"]);
+        assert!(set.program("ls").is_none());
+        // A rule added without a table of its own reads through the
+        // built-in one when found through the set, and alone it does not.
+        let mut set = set;
+        set.add([rule(
+            "id = \"site-ip\"\nprograms = [\"ip\"]\nsubcommand = [\"neighbor flush\"]",
+        )]);
+        let c = cmd("ip n f all");
+        let hit: Vec<&str> = set
+            .rules_for_command(&c)
+            .filter_map(|r| r.matches(&c).map(|_| r.rule().id()))
+            .collect();
+        assert!(hit.contains(&"site-ip"), "{hit:?}");
+        assert!(set.get("site-ip").expect("added").matches(&c).is_none());
+    }
+
+    #[test]
+    fn builtin_declarations_decode_and_name_programs() {
+        let set = RuleSet::builtin();
+        for declared in &set.declared {
+            assert!(
+                set.program(declared.name).is_some(),
+                "{} does not decode",
+                declared.name
+            );
+        }
+        assert!(builtin_program_specs().len() <= set.declared.len());
     }
 
     #[test]

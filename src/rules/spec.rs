@@ -1,5 +1,5 @@
 //! The rule file schema of docs/RULES.md as plain serde types, and the checks
-//! a rule must pass before it is used.
+//! a rule — and a `[[program]]` declaration — must pass before it is used.
 //!
 //! This file is compiled twice: into the library, and into `build.rs`
 //! (through `#[path]`), which validates the shipped `rules/*.toml` with
@@ -13,13 +13,21 @@
 //! errors, each with the byte span it is about. Turning a span into
 //! `file:line:col` is the caller's job ([`locate`] helps).
 //!
+//! A `[[program]]` table ([`ProgramSpec`]) says how one program reads its
+//! command line — the subcommand words and long options it accepts
+//! abbreviated, the options that take a value — once for every rule of
+//! that program. Rules then name full words only, and [`subcommand_problems`]
+//! checks that they do: a rule written with an abbreviation could never
+//! match, because a command's words are written out in full before rules
+//! see them.
+//!
 //! The blob format ([`Blob`]) lives here too because it is the contract
 //! between `build.rs`, which writes it, and `rules`, which reads it. Each
 //! rule is stored as its own postcard bytes behind a small index (ids,
 //! program names), so start-up decodes only the index and a process that
 //! checks `ls` never decodes the `kubeadm` rules.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
 
@@ -83,6 +91,16 @@ pub const PLACEHOLDERS: &[&str] = &["{args}", "{subcommand}", "{targets}"];
 /// The fewest `match` and `allow` examples a rule may have.
 pub const MIN_EXAMPLES: usize = 2;
 
+/// Every key a `[[program]]` table may have, in the order of docs/RULES.md.
+pub const PROGRAM_KEYS: &[&str] = &[
+    "programs",
+    "commands",
+    "subcommands",
+    "subcommand_prefixes",
+    "long_options",
+    "value_flags",
+];
+
 /// A rule's risk. `none` is not a level a rule can have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -111,6 +129,198 @@ impl Level {
 #[serde(rename_all = "lowercase")]
 pub enum RuleAction {
     Deny,
+}
+
+/// How a program reads a subcommand word that is only the start of one of
+/// its commands (`subcommand_prefixes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrefixMode {
+    /// The word stands for the one listed word it begins; a word that
+    /// begins several is refused by the program, and a listed word always
+    /// stands for itself (btrfs, Proxmox's qm and pct).
+    Unique,
+    /// The word stands for the first listed word it begins, in the order
+    /// listed, which is the program's own order (ip: `ip a` is `address`
+    /// because ip tries `address` before `addrlabel`; nmcli).
+    First,
+}
+
+impl PrefixMode {
+    pub const NAMES: &[&str] = &["unique", "first"];
+}
+
+/// The index of the listed word that `word` stands for, read as a program
+/// with these `subcommand_prefixes` reads it (`None`: exact words only).
+/// `None` when it stands for none of them, or (`unique`) for several.
+pub fn resolve_word<S: AsRef<str>>(
+    words: &[S],
+    word: &str,
+    prefixes: Option<PrefixMode>,
+) -> Option<usize> {
+    if word.is_empty() {
+        return None;
+    }
+    match prefixes {
+        None => words.iter().position(|w| w.as_ref() == word),
+        Some(PrefixMode::First) => words.iter().position(|w| w.as_ref().starts_with(word)),
+        Some(PrefixMode::Unique) => {
+            if let Some(exact) = words.iter().position(|w| w.as_ref() == word) {
+                return Some(exact);
+            }
+            let mut found = None;
+            for (i, w) in words.iter().enumerate() {
+                if w.as_ref().starts_with(word) {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(i);
+                }
+            }
+            found
+        }
+    }
+}
+
+/// The long option `word` stands for, read as `getopt_long` reads it: an
+/// exact name is itself, and a prefix of exactly one of `long_options` is
+/// that option (`--recur` is `--recursive`). The value of `--name=value`
+/// is kept. `None` when the word is not a long option, is already one of
+/// them, or begins none or several.
+pub fn resolve_long_option<S: AsRef<str>>(long_options: &[S], word: &str) -> Option<String> {
+    let (name, value) = match word.find('=') {
+        Some(at) => word.split_at(at),
+        None => (word, ""),
+    };
+    if name.len() <= 2 || !name.starts_with("--") {
+        return None;
+    }
+    let mut found = None;
+    for option in long_options {
+        let option = option.as_ref();
+        if option == name {
+            return None;
+        }
+        if option.starts_with(name) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(option);
+        }
+    }
+    found.map(|option| format!("{option}{value}"))
+}
+
+/// One `[[program]]` table: how a program reads its command line, stated
+/// once for every rule of that program (docs/RULES.md).
+///
+/// `commands` lists the program's first subcommand words; `subcommands`
+/// the words that may follow a command path (`"address"`, `"osd pool"`).
+/// With `subcommand_prefixes`, a word that is only the start of a listed
+/// word stands for it. `long_options` are read as `getopt_long` reads
+/// them, so an unambiguous prefix stands for the option. `value_flags`
+/// are added to every rule's own.
+///
+/// Like [`RuleSpec`], every field is always serialised (postcard).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramSpec {
+    pub programs: Vec<String>,
+    #[serde(default)]
+    pub subcommand_prefixes: Option<PrefixMode>,
+    #[serde(default)]
+    pub commands: Option<Vec<String>>,
+    #[serde(default)]
+    pub subcommands: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    pub long_options: Option<Vec<String>>,
+    #[serde(default)]
+    pub value_flags: Option<Vec<String>>,
+}
+
+impl ProgramSpec {
+    /// The words that may follow `path` (the command words so far, in
+    /// full): `commands` for none, else the `subcommands` list of that path.
+    pub fn words_after(&self, path: &[&str]) -> Option<&[String]> {
+        if path.is_empty() {
+            return self.commands.as_deref();
+        }
+        self.subcommands
+            .as_ref()?
+            .get(&path.join(" "))
+            .map(Vec::as_slice)
+    }
+
+    /// Why a rule's `subcommand` alternative (its words) can never match a
+    /// command of this program, or `None` if it can: every word at a level
+    /// the table lists must be one of the listed words, written in full.
+    pub fn subcommand_problem(&self, words: &[&str]) -> Option<String> {
+        let program = self.programs.first().map_or("", String::as_str);
+        let mut path: Vec<&str> = Vec::new();
+        for &word in words {
+            // Words past what the table lists are read as typed.
+            let listed = self.words_after(&path)?;
+            let at = |p: &[&str]| {
+                std::iter::once(program)
+                    .chain(p.iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            match resolve_word(listed, word, self.subcommand_prefixes) {
+                Some(i) if listed[i] == word => path.push(word),
+                Some(i) => {
+                    return Some(format!(
+                        "`{word}` is read as `{}` by `{}`, and a command's words are written out in full before rules see them: write `{}`",
+                        listed[i],
+                        at(&path),
+                        listed[i]
+                    ));
+                }
+                None => {
+                    return Some(format!(
+                        "`{word}` is not one of the commands of `{}` in its [[program]] table ({})",
+                        at(&path),
+                        listed
+                            .iter()
+                            .map(|w| format!("`{w}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The `subcommand` alternatives of a rule that can never match, given the
+/// `[[program]]` declarations in force (`declared` finds one by program
+/// name). An alternative is fine if it can match for at least one of the
+/// rule's programs: one without a declaration, or whose declaration
+/// accepts it.
+pub fn subcommand_problems<'d>(
+    rule: &RuleSpec,
+    declared: &dyn Fn(&str) -> Option<&'d ProgramSpec>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, alternative) in rule.subcommand.iter().flatten().enumerate() {
+        let words: Vec<&str> = alternative.split_whitespace().collect();
+        let mut reason = None;
+        let fine = rule.programs.iter().any(|program| match declared(program) {
+            None => true,
+            Some(table) => match table.subcommand_problem(&words) {
+                None => true,
+                Some(why) => {
+                    reason.get_or_insert(why);
+                    false
+                }
+            },
+        });
+        if let (false, Some(reason)) = (fine, reason) {
+            problems.push(Problem::new("subcommand", Some(i), reason));
+        }
+    }
+    problems
 }
 
 /// A regex key's value: one regex or a list of them (`args = "^/$"` or
@@ -316,18 +526,49 @@ pub struct SpecError {
     pub message: String,
 }
 
-/// A problem found by [`validate`] in a rule that is well-typed: which key,
-/// which item of a list (if it is about one), and what is wrong.
+/// One `[[program]]` table read from a file, with the 1-based line of its header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedProgram {
+    pub spec: ProgramSpec,
+    pub line: usize,
+}
+
+/// Everything valid in a rule file, and every error found in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParsedFile {
+    pub rules: Vec<ParsedRule>,
+    pub programs: Vec<ParsedProgram>,
+    pub errors: Vec<SpecError>,
+}
+
+/// A problem found by [`validate`] in a rule (or [`validate_program`] in a
+/// `[[program]]` table) that is well-typed: which key, which entry of a
+/// table key (`subcommands`), which item of a list, and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     pub key: &'static str,
+    pub entry: Option<String>,
     pub item: Option<usize>,
     pub message: String,
 }
 
 impl Problem {
     fn new(key: &'static str, item: Option<usize>, message: String) -> Self {
-        Problem { key, item, message }
+        Problem {
+            key,
+            entry: None,
+            item,
+            message,
+        }
+    }
+
+    fn in_entry(key: &'static str, entry: &str, item: Option<usize>, message: String) -> Self {
+        Problem {
+            key,
+            entry: Some(entry.to_string()),
+            item,
+            message,
+        }
     }
 }
 
@@ -337,7 +578,21 @@ impl Problem {
 /// position. A rule with any error is left out; the others are returned,
 /// so a caller may keep them (a broken extra file must not lock anyone out)
 /// or refuse the whole file. A TOML syntax error yields no rules at all.
+/// The file's `[[program]]` tables are checked too; [`parse_document`]
+/// also returns them.
 pub fn parse_file(text: &str) -> (Vec<ParsedRule>, Vec<SpecError>) {
+    let parsed = parse_document(text, &[]);
+    (parsed.rules, parsed.errors)
+}
+
+/// Reads a rule file: its `[[rule]]` and `[[program]]` tables.
+///
+/// Each rule's `subcommand` words are checked against the declarations in
+/// force for its programs ([`subcommand_problems`]): this file's own, then
+/// `elsewhere` (those of the other files that will be in force with it).
+/// Errors are sorted by position; a rule or table with any error is left
+/// out and the others are kept, as for [`parse_file`].
+pub fn parse_document(text: &str, elsewhere: &[ProgramSpec]) -> ParsedFile {
     let (doc, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         let mut errors: Vec<SpecError> = syntax_errors
@@ -348,20 +603,28 @@ pub fn parse_file(text: &str) -> (Vec<ParsedRule>, Vec<SpecError>) {
             })
             .collect();
         sort_errors(&mut errors);
-        return (Vec::new(), errors);
+        return ParsedFile {
+            errors,
+            ..ParsedFile::default()
+        };
     }
 
-    let mut rules = Vec::new();
     let mut errors = Vec::new();
+    let mut programs: Vec<ParsedProgram> = Vec::new();
+    // Rules that passed their own checks, with their table and header, to
+    // be checked against the declarations once all are read.
+    let mut pending = Vec::new();
     // Ids seen so far in this file, with the line that used them first.
     let mut seen: HashMap<String, usize> = HashMap::new();
+    // Program names declared so far in this file, with their table's line.
+    let mut declared: HashMap<String, usize> = HashMap::new();
     for (key, value) in doc.get_ref() {
-        if key.get_ref() != "rule" {
+        let kind = key.get_ref().as_ref();
+        if kind != "rule" && kind != "program" {
             errors.push(SpecError {
                 span: key.span(),
                 message: format!(
-                    "unknown top-level key `{}`: a rule file holds only [[rule]] tables",
-                    key.get_ref()
+                    "unknown top-level key `{kind}`: a rule file holds only [[rule]] and [[program]] tables"
                 ),
             });
             continue;
@@ -369,7 +632,9 @@ pub fn parse_file(text: &str) -> (Vec<ParsedRule>, Vec<SpecError>) {
         let DeValue::Array(items) = value.get_ref() else {
             errors.push(SpecError {
                 span: value.span(),
-                message: "`rule` must be a list of tables: start each rule with [[rule]]".into(),
+                message: format!(
+                    "`{kind}` must be a list of tables: start each one with [[{kind}]]"
+                ),
             });
             continue;
         };
@@ -378,7 +643,7 @@ pub fn parse_file(text: &str) -> (Vec<ParsedRule>, Vec<SpecError>) {
                 errors.push(SpecError {
                     span: item.span(),
                     message: format!(
-                        "each rule must be a table, not {}: start each rule with [[rule]]",
+                        "each {kind} must be a table, not {}: start each one with [[{kind}]]",
                         a_type(item.get_ref())
                     ),
                 });
@@ -386,6 +651,36 @@ pub fn parse_file(text: &str) -> (Vec<ParsedRule>, Vec<SpecError>) {
             };
             let header = item.span();
             let line = locate(text, header.start).line;
+            if kind == "program" {
+                match parse_program(table, header.clone()) {
+                    Ok(spec) => {
+                        let mut ok = true;
+                        for (i, name) in spec.programs.iter().enumerate() {
+                            if let Some(first) = declared.get(name) {
+                                ok = false;
+                                errors.push(SpecError {
+                                    span: problem_span(
+                                        table,
+                                        &header,
+                                        &Problem::new("programs", Some(i), String::new()),
+                                    ),
+                                    message: format!(
+                                        "`{name}` is already declared by the [[program]] table at line {first}: one table per program"
+                                    ),
+                                });
+                            }
+                        }
+                        if ok {
+                            for name in &spec.programs {
+                                declared.insert(name.clone(), line);
+                            }
+                            programs.push(ParsedProgram { spec, line });
+                        }
+                    }
+                    Err(program_errors) => errors.extend(program_errors),
+                }
+                continue;
+            }
             let mut ok = true;
             if let Some(id) = table.get("id")
                 && let Some(id_text) = id.get_ref().as_str()
@@ -402,15 +697,40 @@ pub fn parse_file(text: &str) -> (Vec<ParsedRule>, Vec<SpecError>) {
                     seen.insert(id_text.to_string(), line);
                 }
             }
-            match parse_rule(table, header) {
-                Ok(spec) if ok => rules.push(ParsedRule { spec, line }),
+            match parse_rule(table, header.clone()) {
+                Ok(spec) if ok => pending.push((spec, line, table, header)),
                 Ok(_) => {}
                 Err(rule_errors) => errors.extend(rule_errors),
             }
         }
     }
+
+    let find = |name: &str| {
+        programs
+            .iter()
+            .map(|p| &p.spec)
+            .chain(elsewhere)
+            .find(|p| p.programs.iter().any(|n| n == name))
+    };
+    let mut rules = Vec::new();
+    for (spec, line, table, header) in pending {
+        let problems = subcommand_problems(&spec, &find);
+        if problems.is_empty() {
+            rules.push(ParsedRule { spec, line });
+        }
+        for problem in problems {
+            errors.push(SpecError {
+                span: problem_span(table, &header, &problem),
+                message: problem.message,
+            });
+        }
+    }
     sort_errors(&mut errors);
-    (rules, errors)
+    ParsedFile {
+        rules,
+        programs,
+        errors,
+    }
 }
 
 fn sort_errors(errors: &mut [SpecError]) {
@@ -431,11 +751,11 @@ fn parse_rule(table: &DeTable<'_>, header: ByteSpan) -> Result<RuleSpec, Vec<Spe
             suggested.extend(closest_key(name));
             errors.push(SpecError {
                 span: key.span(),
-                message: unknown_key_message(name),
+                message: unknown_key_message(name, KEYS),
             });
             continue;
         };
-        if check_shape(name, value, &mut errors) {
+        if check_shape(name, shape_of(name), value, &mut errors) {
             known.insert(key.clone(), value.clone());
         } else {
             broken.push(name);
@@ -511,13 +831,61 @@ fn stand_in(key: &str, header: &ByteSpan) -> Option<Spanned<DeValue<'static>>> {
     }
 }
 
-fn unknown_key_message(name: &str) -> String {
-    let expected = KEYS
+/// Checks one `[[program]]` table: every key and its value's type, then
+/// what the declaration means ([`validate_program`]).
+fn parse_program(table: &DeTable<'_>, header: ByteSpan) -> Result<ProgramSpec, Vec<SpecError>> {
+    let mut errors = Vec::new();
+    let mut known = DeTable::new();
+    for (key, value) in table {
+        let name: &str = key.get_ref();
+        let Some(&name) = PROGRAM_KEYS.iter().find(|k| **k == name) else {
+            errors.push(SpecError {
+                span: key.span(),
+                message: unknown_key_message(name, PROGRAM_KEYS),
+            });
+            continue;
+        };
+        if check_shape(name, program_shape_of(name), value, &mut errors) {
+            known.insert(key.clone(), value.clone());
+        }
+    }
+    if !table.contains_key("programs") {
+        errors.push(SpecError {
+            span: header.clone(),
+            message: "this [[program]] table has no `programs`: name the programs it describes, like programs = [\"ip\"]".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let root = Spanned::new(header.clone(), DeValue::Table(known));
+    let spec = ProgramSpec::deserialize(ValueDeserializer::from(root)).map_err(|e| {
+        vec![SpecError {
+            span: e.span().unwrap_or(header.clone()),
+            message: format!("this [[program]] table cannot be read: {}", e.message()),
+        }]
+    })?;
+    let errors: Vec<SpecError> = validate_program(&spec)
+        .into_iter()
+        .map(|problem| SpecError {
+            span: problem_span(table, &header, &problem),
+            message: problem.message,
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(errors)
+    }
+}
+
+fn unknown_key_message(name: &str, keys: &[&str]) -> String {
+    let expected = keys
         .iter()
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    match closest_key(name) {
+    match closest(name, keys) {
         Some(close) => {
             format!("unknown key `{name}`, did you mean `{close}`? (expected one of {expected})")
         }
@@ -569,6 +937,8 @@ enum Shape {
     TextList,
     Patterns,
     OneOf(&'static [&'static str]),
+    /// A table whose every value is a list of strings (`subcommands`).
+    ListTable,
 }
 
 fn shape_of(key: &str) -> Shape {
@@ -584,15 +954,29 @@ fn shape_of(key: &str) -> Shape {
     }
 }
 
-/// Checks a value's type against its key, pushing one error per wrong value
-/// (each wrong item of a list separately). Returns whether all was well.
-fn check_shape(key: &str, value: &Spanned<DeValue<'_>>, errors: &mut Vec<SpecError>) -> bool {
+fn program_shape_of(key: &str) -> Shape {
+    match key {
+        "subcommand_prefixes" => Shape::OneOf(PrefixMode::NAMES),
+        "subcommands" => Shape::ListTable,
+        _ => Shape::TextList,
+    }
+}
+
+/// Checks a value's type against its key's shape, pushing one error per
+/// wrong value (each wrong item of a list separately). Returns whether all
+/// was well.
+fn check_shape(
+    key: &str,
+    shape: Shape,
+    value: &Spanned<DeValue<'_>>,
+    errors: &mut Vec<SpecError>,
+) -> bool {
     let before = errors.len();
     let wrong = |what: &str| SpecError {
         span: value.span(),
         message: format!("`{key}` must be {what}, not {}", a_type(value.get_ref())),
     };
-    match (shape_of(key), value.get_ref()) {
+    match (shape, value.get_ref()) {
         (Shape::Text, DeValue::String(_)) | (Shape::Bool, DeValue::Boolean(_)) => {}
         (Shape::Text, _) => errors.push(wrong("a string")),
         (Shape::Bool, _) => errors.push(wrong("true or false")),
@@ -628,6 +1012,15 @@ fn check_shape(key: &str, value: &Spanned<DeValue<'_>>, errors: &mut Vec<SpecErr
         }
         (Shape::TextList, _) => errors.push(wrong("a list of strings")),
         (Shape::Patterns, _) => errors.push(wrong("a regex string or a list of them")),
+        (Shape::ListTable, DeValue::Table(entries)) => {
+            for (entry, words) in entries {
+                let entry_key = format!("{key}.\"{}\"", entry.get_ref());
+                check_shape(&entry_key, Shape::TextList, words, errors);
+            }
+        }
+        (Shape::ListTable, _) => errors.push(wrong(
+            "a table of word lists, written [program.subcommands] under the [[program]] table",
+        )),
     }
     errors.len() == before
 }
@@ -656,10 +1049,21 @@ fn one_of(names: &[&str]) -> String {
 }
 
 /// The span a [`Problem`] points at: the list item it names, else the key's
-/// value, else the rule's `[[rule]]` header.
+/// value (for an entry of a table key: the entry's name), else the table's
+/// `[[rule]]` or `[[program]]` header.
 fn problem_span(table: &DeTable<'_>, header: &ByteSpan, problem: &Problem) -> ByteSpan {
     let Some(value) = table.get(problem.key) else {
         return header.clone();
+    };
+    let value = match (&problem.entry, value.get_ref()) {
+        (Some(entry), DeValue::Table(entries)) => {
+            match entries.iter().find(|(k, _)| k.get_ref() == entry) {
+                Some((name, _)) if problem.item.is_none() => return name.span(),
+                Some((_, list)) => list,
+                None => value,
+            }
+        }
+        _ => value,
     };
     match (value.get_ref(), problem.item) {
         (DeValue::Array(items), Some(i)) => items.get(i).map_or(value.span(), |v| v.span()),
@@ -839,6 +1243,170 @@ pub fn validate(spec: &RuleSpec) -> Vec<Problem> {
     problems
 }
 
+/// Checks what a well-typed `[[program]]` table means. Pure, like [`validate`].
+pub fn validate_program(spec: &ProgramSpec) -> Vec<Problem> {
+    let mut problems = Vec::new();
+
+    if spec.programs.is_empty() {
+        problems.push(Problem::new(
+            "programs",
+            None,
+            "`programs` is empty: name the programs this table describes".into(),
+        ));
+    }
+    for (i, program) in spec.programs.iter().enumerate() {
+        let message = if program == ANY_PROGRAM || program.starts_with('<') {
+            Some(format!(
+                "a [[program]] table describes a program by its name, not `{program}`"
+            ))
+        } else {
+            program_problem(program)
+        };
+        if let Some(message) = message {
+            problems.push(Problem::new("programs", Some(i), message));
+        }
+    }
+
+    if spec.subcommand_prefixes.is_none()
+        && spec.commands.is_none()
+        && spec.subcommands.is_none()
+        && spec.long_options.is_none()
+        && spec.value_flags.is_none()
+    {
+        problems.push(Problem::new(
+            "programs",
+            None,
+            "this [[program]] table declares nothing: give `commands`, `long_options` or `value_flags`".into(),
+        ));
+    }
+    for (key, present) in [
+        ("subcommand_prefixes", spec.subcommand_prefixes.is_some()),
+        ("subcommands", spec.subcommands.is_some()),
+    ] {
+        if present && spec.commands.is_none() {
+            problems.push(Problem::new(
+                key,
+                None,
+                format!("`{key}` needs `commands`: the program's first subcommand words"),
+            ));
+        }
+    }
+
+    if let Some(commands) = &spec.commands {
+        check_words(&mut problems, "commands", None, commands);
+    }
+    for (path, words) in spec.subcommands.iter().flatten() {
+        let steps: Vec<&str> = path.split_whitespace().collect();
+        if steps.is_empty() {
+            problems.push(Problem::in_entry(
+                "subcommands",
+                path,
+                None,
+                "a key of `subcommands` is the command path its words follow, like \"address\" or \"osd pool\"".into(),
+            ));
+        }
+        for n in 0..steps.len() {
+            let listed = spec.words_after(&steps[..n]);
+            if listed.is_some_and(|l| l.iter().any(|w| w == steps[n])) {
+                continue;
+            }
+            let parent = if n == 0 {
+                "`commands`".to_string()
+            } else {
+                format!("subcommands.\"{}\"", steps[..n].join(" "))
+            };
+            problems.push(Problem::in_entry(
+                "subcommands",
+                path,
+                None,
+                format!(
+                    "`{}` is not listed in {parent}: a path is made of words listed before it",
+                    steps[n]
+                ),
+            ));
+            break;
+        }
+        check_words(&mut problems, "subcommands", Some(path), words);
+    }
+
+    if let Some(options) = &spec.long_options {
+        if options.is_empty() {
+            problems.push(Problem::new(
+                "long_options",
+                None,
+                "`long_options` is empty: list the program's long options or remove the key".into(),
+            ));
+        }
+        for (i, option) in options.iter().enumerate() {
+            let message = if !option.starts_with("--")
+                || option.len() < 3
+                || option.contains('=')
+                || option.contains(char::is_whitespace)
+            {
+                Some(format!(
+                    "`{option}` in `long_options` is not a long option: write its name, like `--force`, without a value"
+                ))
+            } else if options[..i].contains(option) {
+                Some(format!("`{option}` is listed twice in `long_options`"))
+            } else {
+                None
+            };
+            if let Some(message) = message {
+                problems.push(Problem::new("long_options", Some(i), message));
+            }
+        }
+    }
+
+    for (i, option) in spec.value_flags.iter().flatten().enumerate() {
+        if !is_option(option) {
+            problems.push(Problem::new(
+                "value_flags",
+                Some(i),
+                format!(
+                    "`{option}` in `value_flags` is not an option: options start with `-`, like `-f` or `--file`"
+                ),
+            ));
+        }
+    }
+
+    problems
+}
+
+/// Checks a list of subcommand words: not empty, each a single word that
+/// is not an option, each once.
+fn check_words(
+    problems: &mut Vec<Problem>,
+    key: &'static str,
+    entry: Option<&str>,
+    words: &[String],
+) {
+    let problem = |item: Option<usize>, message: String| match entry {
+        Some(entry) => Problem::in_entry(key, entry, item, message),
+        None => Problem::new(key, item, message),
+    };
+    if words.is_empty() {
+        problems.push(problem(
+            None,
+            format!("`{key}` has an empty list: list the words or remove it"),
+        ));
+    }
+    for (i, word) in words.iter().enumerate() {
+        let message =
+            if word.is_empty() || word.contains(char::is_whitespace) || word.starts_with('-') {
+                Some(format!(
+                    "`{word}` is not a subcommand word: one word, not an option"
+                ))
+            } else if words[..i].contains(word) {
+                Some(format!("`{word}` is listed twice"))
+            } else {
+                None
+            };
+        if let Some(message) = message {
+            problems.push(problem(Some(i), message));
+        }
+    }
+}
+
 /// `apt-full-upgrade`: lower-case ASCII letters and digits in dash-separated groups.
 pub fn is_kebab_case(id: &str) -> bool {
     !id.is_empty()
@@ -951,6 +1519,19 @@ pub struct Blob<'a> {
     /// Sorted by name, each name once.
     #[serde(borrow)]
     pub programs: Vec<BlobProgram<'a>>,
+    /// The `[[program]]` declarations, one per program name, sorted by name.
+    #[serde(borrow)]
+    pub declared: Vec<BlobDeclared<'a>>,
+}
+
+/// One program's `[[program]]` declaration, decoded the first time a
+/// command of that program is matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobDeclared<'a> {
+    pub name: &'a str,
+    /// The postcard encoding of the [`ProgramSpec`].
+    #[serde(serialize_with = "as_bytes")]
+    pub spec: &'a [u8],
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1115,6 +1696,10 @@ allow = ["apt-get update", "apt-get -s upgrade"]
                 name: "rm",
                 rules: &indices,
             }],
+            declared: vec![BlobDeclared {
+                name: "rm",
+                spec: &[4, 5],
+            }],
         };
         let bytes = postcard::to_allocvec(&blob).expect("encodes");
         let back: Blob<'_> = postcard::from_bytes(&bytes).expect("decodes");
@@ -1256,11 +1841,13 @@ allow = ["apt-get update", "apt-get -s upgrade"]
     fn top_level_must_be_rule_tables() {
         assert_eq!(
             messages("title = \"x\"\n"),
-            vec!["unknown top-level key `title`: a rule file holds only [[rule]] tables"]
+            vec![
+                "unknown top-level key `title`: a rule file holds only [[rule]] and [[program]] tables"
+            ]
         );
         assert_eq!(
             messages("[rule]\nid = \"x\"\n"),
-            vec!["`rule` must be a list of tables: start each rule with [[rule]]"]
+            vec!["`rule` must be a list of tables: start each one with [[rule]]"]
         );
         assert_eq!(parse_file(""), (vec![], vec![]));
     }
@@ -1337,6 +1924,253 @@ allow = ["apt-get update", "apt-get -s upgrade"]
                 line_text: ""
             }
         );
+    }
+
+    const IP: &str = r#"
+[[program]]
+programs = ["ip"]
+subcommand_prefixes = "first"
+value_flags = ["-n"]
+commands = ["address", "addrlabel", "route", "rule", "link"]
+
+[program.subcommands]
+address = ["add", "delete", "list", "show", "flush"]
+route = ["add", "delete", "list", "show", "flush"]
+"#;
+
+    fn ip_spec() -> ProgramSpec {
+        let parsed = parse_document(IP, &[]);
+        assert_eq!(parsed.errors, vec![]);
+        parsed.programs[0].spec.clone()
+    }
+
+    #[test]
+    fn a_program_table_is_read_with_its_header_line() {
+        let parsed = parse_document(IP, &[]);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        assert_eq!(parsed.programs.len(), 1);
+        assert_eq!(parsed.programs[0].line, 2);
+        let spec = &parsed.programs[0].spec;
+        assert_eq!(spec.subcommand_prefixes, Some(PrefixMode::First));
+        assert_eq!(spec.words_after(&[]).map(<[String]>::len), Some(5));
+        assert_eq!(
+            spec.words_after(&["route"])
+                .and_then(|w| w.first())
+                .map(String::as_str),
+            Some("add")
+        );
+        assert_eq!(spec.words_after(&["link"]), None);
+    }
+
+    #[test]
+    fn first_and_unique_prefixes_read_words_as_ip_and_btrfs_do() {
+        let ip = ["address", "addrlabel", "route", "rule", "link"];
+        let first = |w| resolve_word(&ip, w, Some(PrefixMode::First)).map(|i| ip[i]);
+        assert_eq!(first("a"), Some("address"), "the first listed wins");
+        assert_eq!(first("addrl"), Some("addrlabel"));
+        assert_eq!(first("r"), Some("route"));
+        assert_eq!(first("ru"), Some("rule"));
+        assert_eq!(first("x"), None);
+        assert_eq!(first(""), None);
+        let btrfs = ["scrub", "send", "subvolume", "su"];
+        let unique = |w| resolve_word(&btrfs, w, Some(PrefixMode::Unique)).map(|i| btrfs[i]);
+        assert_eq!(unique("sub"), Some("subvolume"));
+        assert_eq!(unique("s"), None, "ambiguous: the program refuses it");
+        assert_eq!(unique("su"), Some("su"), "an exact word always wins");
+        assert_eq!(
+            resolve_word(&btrfs, "sub", None),
+            None,
+            "no prefixes: exact only"
+        );
+        assert_eq!(resolve_word(&btrfs, "send", None), Some(1));
+    }
+
+    #[test]
+    fn long_options_are_read_as_getopt_long_reads_them() {
+        let rm = [
+            "--force",
+            "--recursive",
+            "--no-preserve-root",
+            "--preserve-root",
+        ];
+        let read = |w| resolve_long_option(&rm, w);
+        assert_eq!(read("--recur").as_deref(), Some("--recursive"));
+        assert_eq!(read("--f=yes").as_deref(), Some("--force=yes"));
+        assert_eq!(read("--no-p").as_deref(), Some("--no-preserve-root"));
+        assert_eq!(read("--force"), None, "already in full");
+        assert_eq!(read("--x"), None);
+        assert_eq!(read("--"), None);
+        assert_eq!(read("-r"), None);
+        let ambiguous = ["--format", "--force"];
+        assert_eq!(resolve_long_option(&ambiguous, "--fo"), None);
+        assert_eq!(
+            resolve_long_option(&ambiguous, "--for").as_deref(),
+            None,
+            "still two"
+        );
+        assert_eq!(
+            resolve_long_option(&ambiguous, "--forc").as_deref(),
+            Some("--force")
+        );
+    }
+
+    #[test]
+    fn program_tables_are_checked_key_by_key_at_their_place() {
+        let text = IP
+            .replace(
+                "subcommand_prefixes = \"first\"",
+                "subcommand_prefixes = \"shortest\"",
+            )
+            .replace(
+                "value_flags = [\"-n\"]",
+                "value_flags = [\"-n\"]\nlong_opts = [\"--x\"]",
+            );
+        let errors = parse_document(&text, &[]).errors;
+        let got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (&text[e.span.clone()], e.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert_eq!(got[0].0, "\"shortest\"");
+        assert_eq!(
+            got[0].1,
+            "`subcommand_prefixes` must be one of `unique` or `first`, not `shortest`"
+        );
+        assert_eq!(got[1].0, "long_opts");
+        assert!(
+            got[1]
+                .1
+                .starts_with("unknown key `long_opts`, did you mean `long_options`?"),
+            "{}",
+            got[1].1
+        );
+    }
+
+    #[test]
+    fn program_meaning_errors_point_at_the_entry_or_item() {
+        let text = IP
+            .replace("\"link\"]", "\"link\", \"route\"]")
+            .replace("route = [", "rout = [")
+            .replace("\"show\", \"flush\"]\nrout", "\"show\", \"-f\"]\nrout")
+            .replace(
+                "value_flags = [\"-n\"]",
+                "value_flags = [\"n\"]\nlong_options = [\"--force=yes\"]",
+            );
+        let errors = parse_document(&text, &[]).errors;
+        let got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (&text[e.span.clone()], e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "\"n\"",
+                    "`n` in `value_flags` is not an option: options start with `-`, like `-f` or `--file`"
+                ),
+                (
+                    "\"--force=yes\"",
+                    "`--force=yes` in `long_options` is not a long option: write its name, like `--force`, without a value"
+                ),
+                ("\"route\"", "`route` is listed twice"),
+                (
+                    "\"-f\"",
+                    "`-f` is not a subcommand word: one word, not an option"
+                ),
+                (
+                    "rout",
+                    "`rout` is not listed in `commands`: a path is made of words listed before it"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_program_table_must_declare_something_real() {
+        let errors = |text: &str| -> Vec<String> {
+            parse_document(text, &[])
+                .errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect()
+        };
+        assert_eq!(
+            errors("[[program]]\nprograms = [\"ip\"]\n"),
+            vec![
+                "this [[program]] table declares nothing: give `commands`, `long_options` or `value_flags`"
+            ]
+        );
+        assert_eq!(
+            errors("[[program]]\nprograms = [\"*\"]\nvalue_flags = [\"-x\"]\n"),
+            vec!["a [[program]] table describes a program by its name, not `*`"]
+        );
+        assert_eq!(
+            errors("[[program]]\nprograms = [\"ip\"]\nsubcommand_prefixes = \"first\"\n"),
+            vec!["`subcommand_prefixes` needs `commands`: the program's first subcommand words"]
+        );
+        assert_eq!(
+            errors("[[program]]\nvalue_flags = [\"-x\"]\n"),
+            vec![
+                "this [[program]] table has no `programs`: name the programs it describes, like programs = [\"ip\"]"
+            ]
+        );
+        assert_eq!(
+            errors(&format!("{IP}{IP}")),
+            vec![
+                "`ip` is already declared by the [[program]] table at line 2: one table per program"
+            ]
+        );
+    }
+
+    #[test]
+    fn rules_must_name_full_listed_words_of_a_declared_program() {
+        let rule = GOOD
+            .replace("programs = [\"apt-get\", \"apt\"]", "programs = [\"ip\"]")
+            .replace(
+                "subcommand = [\"upgrade\", \"dist-upgrade\"]",
+                "subcommand = [\"address delete\", \"a flush\", \"route del default\", \"neigh flush\"]",
+            );
+        let text = format!("{IP}\n{rule}");
+        let parsed = parse_document(&text, &[]);
+        assert!(parsed.rules.is_empty(), "a rule with an error is left out");
+        let got: Vec<(&str, &str)> = parsed
+            .errors
+            .iter()
+            .map(|e| (&text[e.span.clone()], e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "\"a flush\"",
+                    "`a` is read as `address` by `ip`, and a command's words are written out in full before rules see them: write `address`"
+                ),
+                (
+                    "\"route del default\"",
+                    "`del` is read as `delete` by `ip route`, and a command's words are written out in full before rules see them: write `delete`"
+                ),
+                (
+                    "\"neigh flush\"",
+                    "`neigh` is not one of the commands of `ip` in its [[program]] table (`address`, `addrlabel`, `route`, `rule`, `link`)"
+                ),
+            ]
+        );
+        // A declaration from another file counts as well; one of the
+        // rule's programs without a declaration accepts anything.
+        let rule_only = parse_document(&rule, &[ip_spec()]);
+        assert_eq!(rule_only.errors.len(), 3);
+        let with_other = rule.replace("programs = [\"ip\"]", "programs = [\"ip\", \"ip-wrapper\"]");
+        let parsed = parse_document(&with_other, &[ip_spec()]);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        assert_eq!(parsed.rules.len(), 1);
+    }
+
+    #[test]
+    fn postcard_round_trips_a_program_spec() {
+        let spec = ip_spec();
+        let bytes = postcard::to_allocvec(&spec).expect("encodes");
+        let back: ProgramSpec = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!(back, spec);
     }
 
     #[test]

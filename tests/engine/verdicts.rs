@@ -269,7 +269,7 @@ const FLEET: &[Row] = &[
     ("ansible fleet rm -rf / is still denied", "ansible all -m ansible.builtin.shell -a 'rm -rf /'", "deny critical del-rm-root"),
     ("cordon in a loop is raised from low", "for n in node1 node2; do kubectl cordon $n; done", "confirm medium k8s-cordon"),
     ("mkfs on each device of a loop", "for d in /dev/sdb /dev/sdc; do mkfs.ext4 $d; done", "confirm critical fs-mkfs-ext"),
-    ("loop not using its variable is not raised", "for i in 1 2 3; do systemctl restart nginx; done", "confirm high svc-critical-stop"),
+    ("loop not using its variable is not raised", "for i in 1 2 3; do systemctl restart nginx; done", "confirm medium svc-critical-restart"),
     ("GNU parallel fanning ssh out", "parallel ssh {} reboot ::: web1 web2", "confirm critical power-reboot"),
     ("xargs -n1 runs drain once per node", "kubectl get nodes -o name | xargs -n1 kubectl drain", "confirm critical k8s-drain"),
     ("ansible apt module dist-upgrade", "ansible all -m apt -a 'upgrade=dist'", "confirm critical"),
@@ -385,7 +385,7 @@ const HARMLESS: &[Row] = &[
 #[rustfmt::skip]
 const RISKY: &[Row] = &[
     ("shutdown now", "shutdown -h now", "confirm high power-shutdown-halt"),
-    ("shutdown -r with a delay", "shutdown -r +5", "confirm high power-shutdown-reboot"),
+    ("shutdown -r with a delay", "shutdown -r +5", "confirm medium power-shutdown-reboot-scheduled"),
     ("poweroff", "poweroff", "confirm high power-poweroff"),
     ("halt", "halt", "confirm high power-poweroff"),
     ("systemctl reboot", "systemctl reboot", "confirm high power-systemctl-reboot"),
