@@ -17,9 +17,10 @@ use std::time::Duration;
 use crate::audit::recorder::{AuditSink, DecisionInfo};
 use crate::classify::classify;
 use crate::confirm::{self, Approval, Conversation, PreviewRun, Prompter, rule_list};
+use crate::context::LineContext;
 use crate::exec::{Program, Runner};
 use crate::exit;
-use crate::parse::{ParseError, Script, parse_argv, parse_line};
+use crate::parse::{ParseError, Script, parse_argv, parse_argv_in, parse_line_in};
 use crate::policy::Policy;
 use crate::preview::PreviewOutput;
 use crate::rules::RuleSet;
@@ -52,6 +53,9 @@ pub struct Io<'a> {
     pub audit: &'a mut dyn AuditSink,
     pub runner: &'a mut dyn Runner,
     pub previewer: &'a mut dyn FnMut(&[String], Duration, usize) -> PreviewOutput,
+    /// Where the line runs: working directory, variables, home, and the
+    /// reader of the scripts it runs.
+    pub place: &'a LineContext<'a>,
 }
 
 /// Shows the audit sink's warnings (a syslog copy that could not be sent).
@@ -65,10 +69,10 @@ fn show_warnings(io: &mut Io) {
 pub fn run_request(req: &Request, rules: &RuleSet, policy: &Policy, io: &mut Io) -> i32 {
     // 1. parse
     let parsed: Result<(String, Script), (String, ParseError)> = match &req.target {
-        Target::Line(line) => parse_line(line)
+        Target::Line(line) => parse_line_in(line, io.place)
             .map(|s| (line.clone(), s))
             .map_err(|e| (line.clone(), e)),
-        Target::Argv(argv) => parse_argv(argv).map_err(|e| (argv.join(" "), e)),
+        Target::Argv(argv) => parse_argv_in(argv, io.place).map_err(|e| (argv.join(" "), e)),
     };
     let argv = match &req.target {
         Target::Argv(a) => Some(a.as_slice()),
@@ -341,6 +345,7 @@ allow = ["echo bomb", "ls"]
                 audit: &mut log,
                 runner: &mut fake,
                 previewer: &mut previewer,
+                place: &LineContext::default(),
             };
             run_request(&req, &rules(), &policy(), &mut io)
         };
@@ -468,6 +473,7 @@ allow = ["echo bomb", "ls"]
             audit: &mut log,
             runner: &mut fake,
             previewer: &mut previewer,
+            place: &LineContext::default(),
         };
         let risky = Request {
             mode: Mode::Argv,
