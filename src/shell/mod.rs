@@ -46,12 +46,14 @@ use crate::cmd::check;
 use crate::cmd::rules;
 use crate::config::{self, PromptValues};
 use crate::confirm::{Prompter, TtyPrompter, short_host};
+use crate::context::LineContext;
 use crate::exit;
 use crate::parse::parse_line;
 use crate::pipeline::{self, Io, Request, Target};
 use crate::policy::Policy;
 use crate::preview;
 use crate::rules::RuleSet;
+use crate::script_files::ScriptFiles;
 use crate::session::Session;
 use crate::shell::editor::ShellHelper;
 use crate::shell::foreground::{ForegroundRunner, Terminal};
@@ -395,6 +397,8 @@ fn run_line(
     };
     let mut tty = TtyPrompter::open().ok();
     let mut previewer = preview::run_preview;
+    let scripts = ScriptFiles::default();
+    let place = line_context(runner.state, &scripts);
     let status = {
         let mut io = Io {
             prompter: tty.as_mut().map(|t| t as &mut dyn Prompter),
@@ -402,6 +406,7 @@ fn run_line(
             audit: recorder,
             runner: &mut runner,
             previewer: &mut previewer,
+            place: &place,
         };
         pipeline::run_request(&request, rules, policy, &mut io)
     };
@@ -410,6 +415,23 @@ fn run_line(
     }
     recorder.set_cwd(runner.state.cwd().display().to_string());
     status
+}
+
+/// Where the next line runs, from the shell's state: its directory, its
+/// variables (the environment, then the shell's own), its home.
+fn line_context<'a>(state: &ShellState, scripts: &'a ScriptFiles) -> LineContext<'a> {
+    let mut vars: std::collections::HashMap<String, String> = state
+        .env()
+        .iter()
+        .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
+        .collect();
+    vars.extend(state.shell_vars().iter().cloned());
+    LineContext {
+        cwd: state.cwd().to_str().map(str::to_string),
+        home: vars.get("HOME").filter(|h| h.starts_with('/')).cloned(),
+        vars,
+        scripts: Some(scripts),
+    }
 }
 
 /// Runs one of safe-run's own commands (not `exit`); returns its status,

@@ -123,6 +123,9 @@ pub struct ShellState {
     /// prologue needs) and there is a directory. Otherwise each line runs
     /// plainly and nothing is carried over.
     wraps: bool,
+    /// The shell variables the last line left (exported or not), with
+    /// their values: what the next line is judged with.
+    shell_vars: Vec<(String, String)>,
 }
 
 /// What changed after a line, for the caller to act on.
@@ -161,6 +164,7 @@ impl ShellState {
             last_status: 0,
             dir: None,
             wraps: false,
+            shell_vars: Vec::new(),
         };
         let cwd = state.cwd.clone().into_os_string();
         state.env.insert("PWD".into(), cwd);
@@ -185,6 +189,12 @@ impl ShellState {
     /// The working directory, as the shell spells it (symbolic links kept).
     pub fn cwd(&self) -> &Path {
         &self.cwd
+    }
+
+    /// The shell's variables as the last line left them, exported or not
+    /// (`D=/etc` typed on one line is known on the next).
+    pub fn shell_vars(&self) -> &[(String, String)] {
+        &self.shell_vars
     }
 
     /// The private directory (for cleaning up on a fatal signal).
@@ -302,8 +312,11 @@ impl ShellState {
                 .insert("PWD".into(), self.cwd.clone().into_os_string());
         }
         if fs::rename(vars_next, &vars).is_err() {
-            let _ = fs::remove_file(vars);
+            let _ = fs::remove_file(&vars);
         }
+        self.shell_vars = fs::read_to_string(&vars)
+            .map(|text| declared_scalars(&text))
+            .unwrap_or_default();
         applied
     }
 }
@@ -333,6 +346,29 @@ const SAVE_FUNCTION: &str = concat!(
     "builtin exit \"$__safe_run_st\"; ",
     "}"
 );
+
+/// The scalar variables of `declare -p` output (`declare -- D="/etc"`,
+/// `declare -x X="1"`), read with the shell parser so that quoting is
+/// undone as bash does it. Arrays and associative arrays are left out.
+fn declared_scalars(text: &str) -> Vec<(String, String)> {
+    let Ok(script) = crate::parse::parse_line(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for cmd in &script.commands {
+        let args = cmd.args();
+        let flags = args.first().map_or("", |w| w.text.as_str());
+        if cmd.program() != Some("declare") || flags.contains(['a', 'A']) {
+            continue;
+        }
+        for w in args.iter().skip(1).filter(|w| !w.dynamic) {
+            if let Some((name, value)) = w.text.split_once('=') {
+                out.push((name.to_string(), value.to_string()));
+            }
+        }
+    }
+    out
+}
 
 /// The save function with the skipped names filled in.
 fn save_function() -> String {
@@ -471,6 +507,21 @@ mod tests {
         ["/bin/bash", "/usr/bin/bash"]
             .into_iter()
             .find(|p| Path::new(p).exists())
+    }
+
+    #[test]
+    fn declared_scalars_are_read_with_their_quoting_undone() {
+        let text = "declare -- D=\"/etc\"\ndeclare -x X=\"a b\"\ndeclare -a A=([0]=\"x\")\ndeclare -i N=\"5\"\ndeclare -- Q=\"say \\\"hi\\\"\"\n";
+        let vars = declared_scalars(text);
+        assert_eq!(
+            vars,
+            vec![
+                ("D".to_string(), "/etc".to_string()),
+                ("X".to_string(), "a b".to_string()),
+                ("N".to_string(), "5".to_string()),
+                ("Q".to_string(), "say \"hi\"".to_string()),
+            ]
+        );
     }
 
     #[test]
