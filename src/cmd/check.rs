@@ -5,13 +5,16 @@
 //! confirmation or is refused; 2: the input cannot be parsed). No process,
 //! terminal or environment access: colour is decided by the caller.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use crate::classify::{classify, classify_command, push_unique};
+use crate::command::Target;
+use crate::context::LineContext;
 use crate::exit;
-use crate::parse::{ParseError, parse_line};
+use crate::parse::{ParseError, parse_line, parse_script_in};
 use crate::rules::RuleSet;
 use crate::term::paint::Style;
 use crate::term::report::{headline, underline, write_findings};
@@ -29,6 +32,9 @@ struct JsonFinding<'a> {
     instead: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     preview: Option<&'a [String]>,
+    /// Where the command acts, when it is not this host.
+    #[serde(skip_serializing_if = "Target::is_local")]
+    target: &'a Target,
 }
 
 #[derive(Serialize)]
@@ -57,6 +63,7 @@ fn json_findings(findings: &[Finding]) -> Vec<JsonFinding<'_>> {
             why: &f.why,
             instead: &f.instead,
             preview: f.preview.as_deref(),
+            target: &f.target,
         })
         .collect()
 }
@@ -142,17 +149,45 @@ fn report_error(
     }
 }
 
-/// The 1-based line number of a byte offset.
-fn line_number(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+/// Where each line of a text starts, to turn byte offsets into line
+/// numbers in O(log n) (counting newlines from the start for every command
+/// made checking a script quadratic in its length).
+struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        Lines { text, starts }
+    }
+
+    /// The 1-based line number of a byte offset.
+    fn number(&self, offset: usize) -> usize {
+        self.starts
+            .partition_point(|s| *s <= offset.min(self.text.len()))
+    }
+
+    /// The byte offset where line `n` (1-based) starts.
+    fn start(&self, n: usize) -> usize {
+        self.starts.get(n - 1).copied().unwrap_or(self.text.len())
+    }
+
+    /// Line `n` (1-based), without its newline.
+    fn line(&self, n: usize) -> &'t str {
+        let start = self.start(n);
+        let end = self.starts.get(n).map_or(self.text.len(), |e| e - 1);
+        let line = self.text.get(start..end.max(start)).unwrap_or("");
+        line.strip_suffix('\r').unwrap_or(line)
+    }
 }
 
 /// `safe-run check --file PATH`: every command of a script, reported with
-/// the number of the line it starts on.
+/// the number of the line it starts on. Function bodies are checked where
+/// they are defined (`parse_script_in`), called or not. Time is linear in
+/// the script's length.
 pub fn check_script(
     rules: &RuleSet,
     name: &str,
@@ -161,14 +196,15 @@ pub fn check_script(
     style: Style,
     out: &mut dyn Write,
 ) -> io::Result<i32> {
-    let script = match parse_line(text) {
+    let lines = Lines::new(text);
+    let script = match parse_script_in(text, &LineContext::default()) {
         Ok(s) => s,
         Err(e) => {
             let lineno = match &e {
                 ParseError::Syntax { line, .. } => *line,
                 _ => 1,
             };
-            let line = text.lines().nth(lineno.saturating_sub(1)).unwrap_or("");
+            let line = lines.line(lineno.max(1));
             if !json {
                 write!(out, "{name}: ")?;
             }
@@ -177,25 +213,18 @@ pub fn check_script(
         }
     };
     // Group commands by the line they start on, in order.
-    let mut by_line: Vec<(usize, Vec<Finding>)> = Vec::new();
+    let mut by_line: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
     for cmd in &script.commands {
-        let n = line_number(text, cmd.span.0);
-        let findings = classify_command(cmd, rules);
-        match by_line.iter_mut().find(|(l, _)| *l == n) {
-            Some((_, fs)) => {
-                for f in findings {
-                    push_unique(fs, f);
-                }
-            }
-            None => by_line.push((n, findings)),
+        let fs = by_line.entry(lines.number(cmd.span.0)).or_default();
+        for f in classify_command(cmd, rules) {
+            push_unique(fs, f);
         }
     }
-    by_line.sort_by_key(|(n, _)| *n);
     let mut worst = exit::CHECK_SILENT;
     let mut counted = 0usize;
     for (n, findings) in by_line {
         let verdict = Verdict::from_findings(findings);
-        let line = text.lines().nth(n - 1).unwrap_or("");
+        let line = lines.line(n);
         worst = worst.max(status(&verdict));
         if json {
             write_json(
@@ -213,7 +242,7 @@ pub fn check_script(
             counted += 1;
             writeln!(out, "{name}:{n}: {}", headline(&verdict))?;
             // Spans are offsets in the whole text; show them on this line.
-            let start = text.lines().take(n - 1).map(|l| l.len() + 1).sum::<usize>();
+            let start = lines.start(n);
             let shifted: Vec<Finding> = verdict
                 .findings
                 .iter()
@@ -246,10 +275,17 @@ mod tests {
 
     #[test]
     fn line_numbers_count_newlines_before_the_offset() {
-        let text = "a\nbb\nccc";
-        assert_eq!(line_number(text, 0), 1);
-        assert_eq!(line_number(text, 2), 2);
-        assert_eq!(line_number(text, 5), 3);
+        let lines = Lines::new("a\nbb\nccc");
+        assert_eq!(lines.number(0), 1);
+        assert_eq!(lines.number(1), 1);
+        assert_eq!(lines.number(2), 2);
+        assert_eq!(lines.number(5), 3);
+        assert_eq!(lines.number(99), 3);
+        assert_eq!(
+            (lines.line(1), lines.line(2), lines.line(3)),
+            ("a", "bb", "ccc")
+        );
+        assert_eq!(lines.start(3), 5);
     }
 
     #[test]
@@ -263,6 +299,7 @@ mod tests {
             why: String::new(),
             instead: String::new(),
             preview: None,
+            target: Default::default(),
         };
         let u = underline("echo; reboot", &[f], Style::default());
         assert_eq!(u, "  echo; reboot\n        ^^^^^^");

@@ -286,6 +286,7 @@ allow = ["echo note", "ls"]
             why: String::new(),
             instead: String::new(),
             preview: None,
+            target: Default::default(),
         }
     }
 
