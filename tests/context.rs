@@ -548,12 +548,23 @@ fn function_bodies_of_a_script_are_checked_where_they_are_defined() {
     // A call reports nothing twice, and a fork bomb is still one.
     let called = parse_script_in("f() { reboot; }\nf\nf\n", &LineContext::default()).unwrap();
     assert_eq!(called.commands.len(), 1, "{:?}", called.commands);
-    let bomb = parse_script_in(":(){ :|:& };:", &LineContext::default()).unwrap();
-    assert!(
-        bomb.commands
+    let recursive = |text: &str| {
+        parse_script_in(text, &LineContext::default())
+            .unwrap()
+            .commands
             .iter()
             .any(|c| c.context.via.iter().any(|v| v == "recursive-function"))
+    };
+    assert!(recursive(":(){ :|:& };:"));
+    assert!(
+        recursive("a() { b & b; }\nb() { a; }\na\n"),
+        "mutual, defined later"
     );
+    assert!(recursive("f(){ f|f; }"), "never called, still a fork bomb");
+    assert!(!recursive(
+        "walk() { for d in \"$1\"/*; do [ -d \"$d\" ] && walk \"$d\"; done; }\nwalk /srv\n"
+    ));
+    assert!(!recursive("a() { [ -n \"$1\" ] && b & }\nb() { a; }\n"));
 }
 
 // --- The binary: the confirmation asks for what is acted on. ---

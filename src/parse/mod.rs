@@ -131,7 +131,14 @@ pub fn parse_line_in(line: &str, place: &LineContext) -> Result<Script, ParseErr
 /// every function body is checked where it is defined, whether it is
 /// called by a literal name or not.
 pub fn parse_script_in(text: &str, place: &LineContext) -> Result<Script, ParseError> {
-    parse_full(text, &Limits::default(), place, true)
+    // A script may hold many more commands than a line: its step budget
+    // grows with its length (still linear, still bounded).
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_steps: defaults.max_steps.max(text.len() / 4),
+        ..defaults
+    };
+    parse_full(text, &limits, place, true)
 }
 
 /// Parses with explicit limits.

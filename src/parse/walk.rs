@@ -132,7 +132,7 @@ enum Recursion {
 }
 
 /// How a function call was made, within the body that makes it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct CallSite {
     spawns: bool,
     conditional: bool,
@@ -186,6 +186,9 @@ pub(super) struct Walker<'l> {
     /// Function bodies are walked where they are defined (a whole script
     /// checked with `check --file`), and calls only look for recursion.
     at_definition: bool,
+    /// With `at_definition`: the calls by literal name each function's
+    /// body makes, and how.
+    calls: HashMap<String, Vec<(String, CallSite)>>,
     functions: HashMap<String, Rc<ast::FunctionBody>>,
     /// The functions being called, outermost first, each with how its call
     /// was made.
@@ -220,6 +223,7 @@ impl<'l> Walker<'l> {
             oldpwd: None,
             scripts: Vec::new(),
             at_definition: false,
+            calls: HashMap::new(),
             functions: HashMap::new(),
             call_stack: Vec::new(),
             steps: 0,
@@ -379,32 +383,36 @@ impl<'l> Walker<'l> {
         ctx: &Ctx,
         depth: usize,
     ) -> Res {
-        if depth > self.limits.max_reparse_depth {
-            return Err(ParseError::TooDeep {
-                max: self.limits.max_reparse_depth,
-            });
-        }
-        self.step()?;
-        guard(text, self.limits)?;
-        if text.trim().is_empty() {
-            return Ok(());
-        }
-        let program = parse_program(text, &self.options).map_err(|e| match outer {
+        let program = self.parse_text(text, depth).map_err(|e| match outer {
             Some(span) => relocate(e, text, span, &self.root),
             None if base > 0 => relocate(e, text, (base, base + text.len()), &self.root),
             None => e,
         })?;
-        let src = Src::new(text, outer, base);
-        for list in &program.complete_commands {
-            self.compound_list(list, text, &src, ctx, depth)?;
-        }
-        Ok(())
+        self.walk_program(
+            program.as_ref(),
+            text,
+            &Src::new(text, outer, base),
+            ctx,
+            depth,
+        )
     }
 
     /// Walks the text of a script file the line runs; every command in it
     /// is reported at `span`, the command that runs the script. Its parse
     /// errors keep the script's own lines and columns.
     fn walk_script(&mut self, text: &str, span: Span, ctx: &Ctx, depth: usize) -> Res {
+        let program = self.parse_text(text, depth)?;
+        self.walk_program(
+            program.as_ref(),
+            text,
+            &Src::new(text, Some(span), 0),
+            ctx,
+            depth,
+        )
+    }
+
+    /// Parses a text within the limits; `None` for a text with nothing in it.
+    fn parse_text(&mut self, text: &str, depth: usize) -> Result<Option<ast::Program>, ParseError> {
         if depth > self.limits.max_reparse_depth {
             return Err(ParseError::TooDeep {
                 max: self.limits.max_reparse_depth,
@@ -413,12 +421,21 @@ impl<'l> Walker<'l> {
         self.step()?;
         guard(text, self.limits)?;
         if text.trim().is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let program = parse_program(text, &self.options)?;
-        let src = Src::new(text, Some(span), 0);
-        for list in &program.complete_commands {
-            self.compound_list(list, text, &src, ctx, depth)?;
+        parse_program(text, &self.options).map(Some)
+    }
+
+    fn walk_program(
+        &mut self,
+        program: Option<&ast::Program>,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        for list in program.iter().flat_map(|p| &p.complete_commands) {
+            self.compound_list(list, text, src, ctx, depth)?;
         }
         Ok(())
     }
@@ -1222,15 +1239,21 @@ impl<'l> Walker<'l> {
         };
         if !first.dynamic && !first.text.contains('/') {
             let name = first.text.clone();
+            if self.at_definition {
+                self.note_call(&name, &cmd, ctx);
+            }
             if let Some(body) = self.functions.get(&name).cloned() {
                 return self.call(&name, &body, &cmd, ctx, depth);
             }
         }
-        let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+        let (unwrapped, cluster) = {
+            let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+            (unwrap(&texts), self.cluster_target(&cmd, &texts))
+        };
         // `kubectl --context prod-eu …` acts on that cluster, and so does
         // what it runs (`kubectl --context prod-eu exec pod -- reboot`).
         let on_cluster;
-        let ctx = match self.cluster_target(&cmd, &texts) {
+        let ctx = match cluster {
             Some(target) => {
                 let mut c = ctx.clone();
                 c.target = target;
@@ -1239,11 +1262,11 @@ impl<'l> Walker<'l> {
             }
             None => ctx,
         };
-        let Some(u) = unwrap(&texts) else {
+        let Some(u) = unwrapped else {
             let fed = self.fed_script(&cmd, ctx);
-            let mut cmd = cmd.clone();
+            let mut cmd = cmd;
             self.resolve_paths(&mut cmd);
-            let script = self.script_run(&cmd, &texts);
+            let script = self.script_run(&cmd);
             self.record(cmd.clone(), ctx);
             self.track_builtin(&cmd);
             // `echo reboot | bash`, `ssh host <<EOF … EOF`: a shell reading
@@ -1256,7 +1279,7 @@ impl<'l> Walker<'l> {
                 inner.stdin_from = None;
                 inner.input = Vec::new();
                 if remote {
-                    inner.target = self.remote_target(&cmd, &texts, ctx);
+                    inner.target = self.remote_target(&cmd, ctx);
                 }
                 let texts: Vec<String> = cmd
                     .context
@@ -1388,20 +1411,18 @@ impl<'l> Walker<'l> {
         ctx: &Ctx,
         depth: usize,
     ) -> Res {
+        if self.at_definition {
+            // The body was checked where it is defined, and recursion is
+            // found in the call graph (`note_call`).
+            return Ok(());
+        }
         if let Some(at) = self.call_stack.iter().position(|(n, _)| n == name) {
             let cycle = self.call_stack[at + 1..]
                 .iter()
                 .map(|(_, call)| *call)
                 .chain([CallSite::of(ctx)]);
             if Recursion::of_cycle(cycle) == Recursion::SelfSpawning {
-                let mut c = ctx.clone();
-                c.via.push("recursive-function".into());
-                let rec = SimpleCommand {
-                    argv: vec![cmd.argv[0].clone()],
-                    span: cmd.span,
-                    ..SimpleCommand::default()
-                };
-                self.push(rec, &c);
+                self.recursive_call(cmd, ctx);
             }
             return Ok(());
         }
@@ -1411,27 +1432,71 @@ impl<'l> Walker<'l> {
         let mut body_ctx = ctx.clone();
         body_ctx.spawns = false;
         body_ctx.conditional = false;
-        let mark = self.out.len();
         let result = self.function_body(body, cmd.span, &body_ctx, depth);
         self.call_stack.pop();
-        if self.at_definition {
-            // The body was reported where it is defined; keep only what
-            // the call adds: a recursion through other functions.
-            let mut n = mark;
-            for i in mark..self.out.len() {
-                if self.out[i]
-                    .context
-                    .via
-                    .iter()
-                    .any(|v| v == "recursive-function")
-                {
-                    self.out.swap(n, i);
-                    n += 1;
-                }
-            }
-            self.out.truncate(n);
-        }
         result
+    }
+
+    /// Records a call of a function that spawns itself without end.
+    fn recursive_call(&mut self, cmd: &SimpleCommand, ctx: &Ctx) {
+        let mut c = ctx.clone();
+        c.via.push("recursive-function".into());
+        let rec = SimpleCommand {
+            argv: vec![cmd.argv[0].clone()],
+            span: cmd.span,
+            ..SimpleCommand::default()
+        };
+        self.push(rec, &c);
+    }
+
+    /// In a whole script, where bodies are walked once where they are
+    /// defined: a call by a literal name inside a function body is an edge
+    /// of the call graph (the callee may be defined later). An edge that
+    /// closes a cycle is a recursion, judged as at a call.
+    fn note_call(&mut self, name: &str, cmd: &SimpleCommand, ctx: &Ctx) {
+        let Some((caller, _)) = self.call_stack.last() else {
+            return;
+        };
+        let caller = caller.clone();
+        let site = CallSite::of(ctx);
+        let edges = self.calls.entry(caller.clone()).or_default();
+        if edges.iter().any(|(n, s)| n == name && *s == site) {
+            return;
+        }
+        edges.push((name.to_string(), site));
+        if let Some(path) = self.path_of_calls(name, &caller)
+            && Recursion::of_cycle(path.into_iter().chain([site])) == Recursion::SelfSpawning
+        {
+            self.recursive_call(cmd, ctx);
+        }
+    }
+
+    /// The calls from `from` that lead to `to` (empty when they are the
+    /// same function), taking at each step the call most likely to spawn
+    /// without end: unguarded, and spawning if one is.
+    fn path_of_calls(&self, from: &str, to: &str) -> Option<Vec<CallSite>> {
+        let mut seen: Vec<&str> = vec![from];
+        let mut stack: Vec<(&str, Vec<CallSite>)> = vec![(from, Vec::new())];
+        while let Some((at, path)) = stack.pop() {
+            if at == to {
+                return Some(path);
+            }
+            for (next, _) in self.calls.get(at).into_iter().flatten() {
+                if seen.contains(&next.as_str()) {
+                    continue;
+                }
+                seen.push(next);
+                let worst = self.calls[at]
+                    .iter()
+                    .filter(|(n, _)| n == next)
+                    .map(|(_, s)| *s)
+                    .max_by_key(|s| (!s.conditional, s.spawns));
+                let mut longer = path.clone();
+                longer.extend(worst);
+                stack.push((next, longer));
+            }
+        }
+        None
     }
 
     /// A function definition: remembered, and in a whole script
@@ -1526,8 +1591,9 @@ impl<'l> Walker<'l> {
     }
 
     /// `ssh [opts] HOST` reading its commands from stdin.
-    fn remote_target(&self, cmd: &SimpleCommand, texts: &[&str], ctx: &Ctx) -> Target {
-        match crate::unwrap::ssh_host(texts) {
+    fn remote_target(&self, cmd: &SimpleCommand, ctx: &Ctx) -> Target {
+        let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+        match crate::unwrap::ssh_host(&texts) {
             Some(i) => self.host_target(cmd, &HostSpec::Word(i), ctx),
             None => Target::Unknown(String::new()),
         }
@@ -1572,10 +1638,12 @@ impl<'l> Walker<'l> {
     /// The script file a command runs, when scripts are read here: `bash
     /// x.sh`, `bash < x.sh`, `. x.sh`, or a program given by path
     /// (`./x.sh`). Scripts on another host cannot be read from this one.
-    fn script_run(&self, cmd: &SimpleCommand, texts: &[&str]) -> Option<ScriptCall> {
+    fn script_run(&self, cmd: &SimpleCommand) -> Option<ScriptCall> {
         if self.env.scripts.is_none() || self.isolated {
             return None;
         }
+        let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+        let texts = texts.as_slice();
         let call = |kind, at: usize| ScriptCall {
             kind,
             word: cmd.argv[at].clone(),
