@@ -92,22 +92,40 @@ pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {
     if asks_only_for_help(cmd) {
         return findings;
     }
-    let words = || {
-        cmd.argv
-            .iter()
-            .chain(cmd.redirects.iter().map(|r| &r.target))
-    };
-    if words().all(|w| w.path.is_none()) {
-        judge(cmd, cmd, rules, &mut findings);
-        return findings;
-    }
-    let typed = resolved_view(cmd, |w| is_place_only(&w.text));
-    judge(&typed, cmd, rules, &mut findings);
-    let resolved = resolved_view(cmd, |_| true);
-    if resolved != typed {
-        judge(&resolved, cmd, rules, &mut findings);
+    judge_forms(cmd, cmd, rules, &mut findings);
+    // Each item of a loop it uses: `for d in /etc /usr; do rm -rf $d`.
+    for argv in &cmd.context.variants {
+        let mut form = cmd.clone();
+        form.argv.clone_from(argv);
+        form.context.variants = Vec::new();
+        judge_forms(&form, cmd, rules, &mut findings);
     }
     findings
+}
+
+/// Judges `form` (`cmd` or one of its loop variants) as typed and, when it
+/// names paths the context resolved, as resolved.
+fn judge_forms(
+    form: &SimpleCommand,
+    cmd: &SimpleCommand,
+    rules: &RuleSet,
+    findings: &mut Vec<Finding>,
+) {
+    let words = || {
+        form.argv
+            .iter()
+            .chain(form.redirects.iter().map(|r| &r.target))
+    };
+    if words().all(|w| w.path.is_none()) {
+        judge(form, cmd, rules, findings);
+        return;
+    }
+    let typed = resolved_view(form, |w| is_place_only(&w.text));
+    judge(&typed, cmd, rules, findings);
+    let resolved = resolved_view(form, |_| true);
+    if resolved != typed {
+        judge(&resolved, cmd, rules, findings);
+    }
 }
 
 /// The command with the words that `replace` picks read as their path.

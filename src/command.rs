@@ -102,6 +102,10 @@ pub struct Context {
     pub loop_item: bool,
     /// Where the command acts: this host, another host, a cluster.
     pub target: Target,
+    /// The argv the command has for each item of the loops around it, when
+    /// it uses their variable and the items are known (`for d in /etc
+    /// /usr; do rm -rf $d; done`): each is judged too.
+    pub variants: Vec<Vec<Word>>,
 }
 
 /// Where a command acts. A finding carries it, and the confirmation asks

@@ -100,6 +100,11 @@ const PLACES: &[Row] = &[
     ("cd through a line variable", "/home/u", "", "d=/var/lib; cd $d && rm -rf docker", "confirm high del-rm-service-data"),
     ("PWD is the working directory", "/etc", "", "rm -rf \"$PWD\"/*", "confirm critical del-rm-system-path"),
     ("tee into fstab from /etc", "/etc", "", "echo x | tee fstab", "confirm critical misc-clobber-system-file-tool"),
+    ("a loop over system directories", "/home/u", "", "for d in /etc /usr; do rm -rf $d; done", "confirm critical del-rm-system-path"),
+    ("a loop over names in /", "/", "", "for d in usr var; do rm -rf \"$d\"; done", "confirm critical del-rm-system-path"),
+    ("a loop over service data", "/home/u", "", "for s in docker containerd; do sudo rm -rf /var/lib/$s; done", "confirm critical del-rm-service-data"),
+    ("a known default is the variable", "/home/u", "D=/etc", "rm -rf \"${D:-/tmp/x}\"", "confirm critical del-rm-system-path"),
+    ("a checked variable is its value", "/home/u", "D=/usr", "rm -rf \"${D:?}\"/*", "confirm critical del-rm-system-path"),
     // Silent look-alikes.
     ("cd /tmp then rm -rf x", "/home/u", "", "cd /tmp && rm -rf x", "allow"),
     ("rm -rf ./build in a source tree", "/home/u/src", "", "rm -rf ./build", "allow"),
@@ -148,6 +153,10 @@ const PLACES: &[Row] = &[
     ("a loop over build dirs", "/home/u/src", "", "for d in build dist; do rm -rf $d; done", "allow"),
     ("cd to an unknown directory forgets it", "/etc", "", "cd \"$(mktemp -d)\" && rm -rf *", "allow"),
     ("remote commands do not see this directory", "/etc", "", "ssh web1 'ls *'", "allow"),
+    ("a loop over log files", "/var/log/app", "", "for f in a.log b.log; do rm -f $f; done", "allow"),
+    ("a loop over caches", "/home/u", "", "for d in /tmp/a /var/tmp/b; do rm -rf \"$d\"; done", "allow"),
+    ("an unknown variable's default", "/home/u", "", "rm -rf \"${D:-/tmp/x}\"", "allow"),
+    ("a checked variable set to a cache", "/home/u", "D=/srv/app/tmp", "rm -rf \"${D:?}/cache\"", "allow"),
 ];
 
 /// Part 4: the scripts a line runs. Paths are those of [`FILES`].
@@ -213,6 +222,10 @@ const SCRIPTS: &[Row] = &[
     ("a script that only defines a function", "/srv/app", "", "bash fn.sh", "allow"),
     ("a script that echoes a risky word", "/srv/app", "", "sh echo.sh", "allow"),
     ("a checked script in a loop", "/srv/app", "", "for i in 1 2; do ./deploy.sh; done", "allow"),
+    ("a script's own program variable", "/srv/app", "", "./gradlew build", "allow"),
+    ("a wrapper runs its known arguments", "/srv/app", "", "./wrap.sh sudo reboot", "confirm high power-reboot"),
+    ("a wrapper with an argument known at run time", "/srv/app", "", "./wrap.sh $CMD", "confirm medium misc-dynamic-program"),
+    ("a wrapper with no arguments runs nothing", "/srv/app", "", "./wrap.sh", "allow"),
 ];
 
 /// Part 5: where a command acts.
@@ -326,6 +339,11 @@ const FILES: &[(&str, &str)] = &[
     ("/srv/app/d7.sh", "bash /srv/app/d8.sh\n"),
     ("/srv/app/d8.sh", "bash /srv/app/d9.sh\n"),
     ("/srv/app/d9.sh", "echo deep\n"),
+    (
+        "/srv/app/gradlew",
+        "#!/bin/sh\nJAVACMD=$JAVA_HOME/bin/java\nexec \"$JAVACMD\" -jar app.jar \"$@\"\n",
+    ),
+    ("/srv/app/wrap.sh", "#!/bin/sh\nexec \"$@\"\n"),
 ];
 
 /// The files of [`FILES`], and the special cases a map cannot hold.

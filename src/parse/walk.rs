@@ -183,6 +183,9 @@ pub(super) struct Walker<'l> {
     oldpwd: Option<String>,
     /// The scripts being walked (`bash x.sh` inside `. y.sh`), by path.
     scripts: Vec<String>,
+    /// The arguments of the script being walked, when all are known: what
+    /// `"$@"` in program position runs (`exec "$@"`).
+    args: Option<Vec<Word>>,
     /// Function bodies are walked where they are defined (a whole script
     /// checked with `check --file`), and calls only look for recursion.
     at_definition: bool,
@@ -222,6 +225,7 @@ impl<'l> Walker<'l> {
             cwd: env.cwd.clone(),
             oldpwd: None,
             scripts: Vec::new(),
+            args: None,
             at_definition: false,
             calls: HashMap::new(),
             functions: HashMap::new(),
@@ -1137,6 +1141,23 @@ impl<'l> Walker<'l> {
                             parameter: bword::Parameter::Positional(n),
                             indirect: false,
                         } => self.vars.get(&n.to_string()).cloned().flatten(),
+                        // `${D:-x}`, `${D:=x}`, `${D:?}` of a variable known
+                        // and not empty: its value.
+                        E::UseDefaultValues {
+                            parameter: bword::Parameter::Named(name),
+                            indirect: false,
+                            ..
+                        }
+                        | E::AssignDefaultValues {
+                            parameter: bword::Parameter::Named(name),
+                            indirect: false,
+                            ..
+                        }
+                        | E::IndicateErrorIfNullOrUnset {
+                            parameter: bword::Parameter::Named(name),
+                            indirect: false,
+                            ..
+                        } => self.var(name).filter(|v| !v.is_empty()).map(str::to_string),
                         _ => None,
                     };
                     match known {
@@ -1231,8 +1252,17 @@ impl<'l> Walker<'l> {
 
     /// A simple command found in the line: call a function, see through a
     /// wrapper, or record it.
-    pub(super) fn emit(&mut self, cmd: SimpleCommand, ctx: &Ctx, depth: usize) -> Res {
+    pub(super) fn emit(&mut self, mut cmd: SimpleCommand, ctx: &Ctx, depth: usize) -> Res {
         self.step()?;
+        // `exec "$@"` in a script run with known arguments runs them.
+        if let Some(args) = &self.args
+            && cmd
+                .argv
+                .first()
+                .is_some_and(|w| w.dynamic && matches!(w.text.as_str(), "$@" | "$*"))
+        {
+            cmd.argv.splice(0..1, args.iter().cloned());
+        }
         let Some(first) = cmd.argv.first() else {
             self.push(cmd, ctx);
             return Ok(());
@@ -1263,6 +1293,13 @@ impl<'l> Walker<'l> {
             None => ctx,
         };
         let Some(u) = unwrapped else {
+            if !self.scripts.is_empty() && cmd.argv.first().is_some_and(is_own_variable) {
+                // Inside a script the line runs, a program held in one of
+                // the script's own variables (`"$JAVACMD" "$@"`) is the
+                // script's business: what can be known was substituted.
+                // What it was given (`"$@"`, `$1`) stays unknown.
+                return Ok(());
+            }
             let fed = self.fed_script(&cmd, ctx);
             let mut cmd = cmd;
             self.resolve_paths(&mut cmd);
@@ -1753,6 +1790,7 @@ impl<'l> Walker<'l> {
         let saved = (kind != ScriptKind::Source)
             .then(|| (self.save(), std::mem::take(&mut self.functions)));
         let args = cmd.argv.get(args..).unwrap_or(&[]);
+        let outer_args = self.args.clone();
         if kind != ScriptKind::Source || !args.is_empty() {
             for n in 1..=9 {
                 let value = args
@@ -1761,8 +1799,17 @@ impl<'l> Walker<'l> {
                     .map(|w| w.text.clone());
                 self.vars.insert(n.to_string(), value);
             }
+            self.args = Some(
+                args.iter()
+                    .map(|w| Word::literal(&w.text, cmd.span))
+                    .collect(),
+            );
+            if args.iter().any(|w| w.dynamic) {
+                self.args = None;
+            }
         }
         let result = self.walk_script(&text, cmd.span, &inner, depth + 1);
+        self.args = outer_args;
         if let Some((vars, functions)) = saved {
             self.restore(vars);
             self.functions = functions;
@@ -1900,13 +1947,70 @@ impl<'l> Walker<'l> {
         let single_item = ctx.input.len() == 1 && ctx.input[0].split_whitespace().count() <= 1;
         c.loop_item = (ctx.per_item && !single_item)
             || ctx.in_loop
-                && ctx.loop_vars.iter().any(|(v, _)| {
-                    cmd.argv.iter().skip(1).any(|w| {
-                        w.text.contains(&format!("${v}")) || w.text.contains(&format!("${{{v}}}"))
-                    })
-                });
+                && ctx
+                    .loop_vars
+                    .iter()
+                    .any(|(v, _)| cmd.argv.iter().skip(1).any(|w| mentions_var(&w.text, v)));
         c.target = ctx.target.clone();
+        cmd.context.variants = self.loop_variants(&cmd, ctx);
         self.out.push(cmd);
+    }
+
+    /// The argv a command has for each item of the loops around it that
+    /// it uses, when those items are known (`for d in /etc /usr; do rm -rf
+    /// $d; done` is `rm -rf /etc` and `rm -rf /usr`), at most 16, with
+    /// their paths resolved.
+    fn loop_variants(&self, cmd: &SimpleCommand, ctx: &Ctx) -> Vec<Vec<Word>> {
+        const MAX: usize = 16;
+        let mut variants: Vec<Vec<Word>> = Vec::new();
+        if !ctx.in_loop {
+            return variants;
+        }
+        for (name, items) in ctx.loop_vars.iter().rev() {
+            let Some(items) = items else { continue };
+            if !cmd
+                .argv
+                .iter()
+                .any(|w| w.dynamic && mentions_var(&w.text, name))
+            {
+                continue;
+            }
+            let bases = if variants.is_empty() {
+                vec![cmd.argv.clone()]
+            } else {
+                std::mem::take(&mut variants)
+            };
+            for base in &bases {
+                for item in items.iter().take(MAX.saturating_sub(variants.len())) {
+                    let argv = base
+                        .iter()
+                        .map(|w| {
+                            if !w.dynamic || !mentions_var(&w.text, name) {
+                                return w.clone();
+                            }
+                            let text = substitute_var(&w.text, name, item);
+                            Word {
+                                dynamic: text.contains(['$', '`']),
+                                glob: w.glob || is_glob(item),
+                                text,
+                                span: w.span,
+                                path: None,
+                            }
+                        })
+                        .collect();
+                    variants.push(argv);
+                }
+            }
+        }
+        for argv in &mut variants {
+            let mut form = SimpleCommand {
+                argv: std::mem::take(argv),
+                ..SimpleCommand::default()
+            };
+            self.resolve_paths(&mut form);
+            *argv = form.argv;
+        }
+        variants
     }
 
     /// Gives the words that name files their path in this place (the
@@ -1985,9 +2089,33 @@ fn host_of_word(w: &Word, ctx: &Ctx) -> Target {
     Target::Unknown(w.text.clone())
 }
 
+/// Is the word made of named variables only (`$JAVACMD`, `${tool}`), no
+/// command substitution, no positional parameter?
+fn is_own_variable(w: &Word) -> bool {
+    if !w.dynamic || w.text.contains("$(") || w.text.contains('`') {
+        return false;
+    }
+    w.text.match_indices('$').all(|(i, _)| {
+        let rest = &w.text[i + 1..];
+        let rest = rest.strip_prefix('{').unwrap_or(rest);
+        rest.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+    })
+}
+
 /// Does `text` use the variable `name` (`$name` or `${name}`)?
 fn mentions_var(text: &str, name: &str) -> bool {
-    substitute_var(text, name, "\0") != text
+    let ident = |c: char| c == '_' || c.is_ascii_alphanumeric();
+    text.match_indices('$').any(|(i, _)| {
+        let rest = &text[i + 1..];
+        match rest.strip_prefix('{') {
+            Some(braced) => braced
+                .strip_prefix(name)
+                .is_some_and(|r| r.starts_with('}')),
+            None => rest
+                .strip_prefix(name)
+                .is_some_and(|r| !r.starts_with(ident)),
+        }
+    })
 }
 
 /// `text` with `$name` and `${name}` replaced by `value`.
