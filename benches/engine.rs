@@ -7,7 +7,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
-use safe_run::classify::check_line;
+use safe_run::classify::{check_line, check_line_in};
+use safe_run::context::LineContext;
 use safe_run::rules::RuleSet;
 
 /// Lines an operator types on a production box, safe and risky.
@@ -99,6 +100,36 @@ fn bench(c: &mut Criterion) {
         });
     }
     each.finish();
+    // The same lines judged where they run, as the shell and `-c` do: a
+    // working directory, a home and an environment of 40 variables.
+    let mut vars: std::collections::HashMap<String, String> = (0..36)
+        .map(|i| (format!("VAR_{i}"), format!("/srv/value/{i}")))
+        .collect();
+    for (k, v) in [
+        ("HOME", "/home/ops"),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        ("USER", "ops"),
+        ("KUBECONFIG", "/home/ops/.kube/config"),
+    ] {
+        vars.insert(k.into(), v.into());
+    }
+    let place = LineContext {
+        cwd: Some("/home/ops/src/app".into()),
+        home: Some("/home/ops".into()),
+        vars,
+        scripts: None,
+    };
+    let mut in_place = c.benchmark_group("each_in_place");
+    in_place
+        .sample_size(20)
+        .warm_up_time(std::time::Duration::from_millis(200))
+        .measurement_time(std::time::Duration::from_millis(600));
+    for (i, line) in LINES.iter().enumerate() {
+        in_place.bench_function(format!("{i:02}"), |b| {
+            b.iter(|| black_box(check_line_in(black_box(line), &rules, &place).ok()))
+        });
+    }
+    in_place.finish();
     let mut group = c.benchmark_group("line");
     for line in [
         "sudo apt-get upgrade -y",

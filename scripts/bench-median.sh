@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Median of the per-line parse+classify times from `cargo bench --bench engine`.
+#   scripts/bench-median.sh                # lines judged with no context (group `each`)
+#   scripts/bench-median.sh each_in_place  # the same lines with a cwd, a home and 40 variables
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 - <<'PY'
-import json, glob, statistics
+GROUP=${1:-each} python3 - <<'PY'
+import json, glob, os, statistics
 vals = []
-for f in sorted(glob.glob("target/criterion/each/*/new/estimates.json")):
+for f in sorted(glob.glob(f"target/criterion/{os.environ['GROUP']}/*/new/estimates.json")):
     vals.append(json.load(open(f))["median"]["point_estimate"] / 1000.0)
 if not vals:
     raise SystemExit("no results: run `cargo bench --bench engine` first")

@@ -8,8 +8,9 @@
 //! So does the one judgement made before any rule: a command that only
 //! asks for help or a version ([`asks_only_for_help`]) runs nothing.
 
-use crate::command::SimpleCommand;
-use crate::parse::{ParseError, Script, parse_line};
+use crate::command::{SimpleCommand, Span, Word};
+use crate::context::LineContext;
+use crate::parse::{ParseError, Script, parse_line, parse_line_in};
 use crate::rules::RuleSet;
 use crate::verdict::{Action, Finding, Verdict};
 
@@ -79,14 +80,86 @@ pub fn asks_only_for_help(cmd: &SimpleCommand) -> bool {
         && (args.len() == 1 || DASH_H_IS_HELP.contains(&program))
 }
 
-/// Every finding for one command.
+/// Every finding for one command. A command whose words name paths the
+/// context resolved (`Word::path`) is judged as typed and as resolved:
+/// `rm -rf *` in `/etc` is `rm -rf /etc/*`, `rm -rf /tmp/../etc` is
+/// `rm -rf /etc`. Words that only name a place relative to the working
+/// directory (`.`, `..`, `*`, `./*`) are judged only as resolved when it
+/// is known, so `rm -rf .` in `/tmp/build` is not taken for deleting
+/// whatever directory it might be.
 pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {
     let mut findings = Vec::new();
     if asks_only_for_help(cmd) {
         return findings;
     }
-    for rule in rules.rules_for_command(cmd) {
-        let Some(m) = rule.matches(cmd) else { continue };
+    judge_forms(cmd, cmd, rules, &mut findings);
+    // Each item of a loop it uses: `for d in /etc /usr; do rm -rf $d`.
+    for argv in &cmd.context.variants {
+        let mut form = cmd.clone();
+        form.argv.clone_from(argv);
+        form.context.variants = Vec::new();
+        judge_forms(&form, cmd, rules, &mut findings);
+    }
+    findings
+}
+
+/// Judges `form` (`cmd` or one of its loop variants) as typed and, when it
+/// names paths the context resolved, as resolved.
+fn judge_forms(
+    form: &SimpleCommand,
+    cmd: &SimpleCommand,
+    rules: &RuleSet,
+    findings: &mut Vec<Finding>,
+) {
+    let words = || {
+        form.argv
+            .iter()
+            .chain(form.redirects.iter().map(|r| &r.target))
+    };
+    if words().all(|w| w.path.is_none()) {
+        judge(form, cmd, rules, findings);
+        return;
+    }
+    let typed = resolved_view(form, |w| is_place_only(&w.text));
+    judge(&typed, cmd, rules, findings);
+    let resolved = resolved_view(form, |_| true);
+    if resolved != typed {
+        judge(&resolved, cmd, rules, findings);
+    }
+}
+
+/// The command with the words that `replace` picks read as their path.
+fn resolved_view(cmd: &SimpleCommand, replace: impl Fn(&Word) -> bool) -> SimpleCommand {
+    let mut view = cmd.clone();
+    let words = view
+        .argv
+        .iter_mut()
+        .chain(view.redirects.iter_mut().map(|r| &mut r.target));
+    for w in words {
+        if let Some(path) = &w.path
+            && replace(w)
+        {
+            w.text = path.clone();
+        }
+    }
+    view
+}
+
+/// A relative word that only names a place through the working directory
+/// (`.`, `..`, `./`, `*`, `.*`, `../*`).
+fn is_place_only(text: &str) -> bool {
+    !text.starts_with('/') && text.chars().all(|c| matches!(c, '.' | '/' | '*'))
+}
+
+/// Adds the findings of `view` (a form of `cmd`) that are not there yet.
+fn judge(view: &SimpleCommand, cmd: &SimpleCommand, rules: &RuleSet, findings: &mut Vec<Finding>) {
+    for rule in rules.rules_for_command(view) {
+        if findings.iter().any(|f| f.rule == rule.id()) {
+            continue;
+        }
+        let Some(m) = rule.matches(view) else {
+            continue;
+        };
         let mut risk = rule.risk();
         let mut why = rule.why().to_string();
         if cmd.context.fleet {
@@ -95,6 +168,22 @@ pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {
         } else if cmd.context.loop_item {
             risk = risk.raised();
             why.push_str(" It runs once for every item of a loop, possibly on several hosts.");
+        }
+        let resolved: Vec<String> = cmd
+            .argv
+            .iter()
+            .chain(cmd.redirects.iter().map(|r| &r.target))
+            .zip(
+                view.argv
+                    .iter()
+                    .chain(view.redirects.iter().map(|r| &r.target)),
+            )
+            .filter(|(typed, seen)| typed.text != seen.text)
+            .take(3)
+            .map(|(typed, seen)| format!("{} is {}", typed.text, seen.text))
+            .collect();
+        if !resolved.is_empty() {
+            why.push_str(&format!(" Here, {}.", resolved.join(", ")));
         }
         let action = if rule.denies() {
             Action::Deny
@@ -109,19 +198,21 @@ pub fn classify_command(cmd: &SimpleCommand, rules: &RuleSet) -> Vec<Finding> {
             span: cmd.span,
             why,
             instead: rule.instead().to_string(),
-            preview: rule.preview(cmd, &m),
+            preview: rule.preview(view, &m),
+            target: cmd.context.target.clone(),
         });
     }
-    findings
 }
 
 /// Adds a finding unless the same rule already hit the same command at the
 /// same place: a command can be reached twice (a substitution inside a
-/// `bash -c` string is seen by both parses), and is reported once.
+/// `bash -c` string is seen by both parses, once at its own place and once
+/// at the string's), and is reported once.
 pub fn push_unique(findings: &mut Vec<Finding>, f: Finding) {
+    let nested = |a: Span, b: Span| (a.0 >= b.0 && a.1 <= b.1) || (b.0 >= a.0 && b.1 <= a.1);
     let seen = findings
         .iter()
-        .any(|g| g.rule == f.rule && g.command == f.command && g.span == f.span);
+        .any(|g| g.rule == f.rule && g.command == f.command && nested(g.span, f.span));
     if !seen {
         findings.push(f);
     }
@@ -142,4 +233,14 @@ pub fn classify(script: &Script, rules: &RuleSet) -> Verdict {
 /// cannot be parsed is an error, never a verdict of "safe".
 pub fn check_line(line: &str, rules: &RuleSet) -> Result<Verdict, ParseError> {
     Ok(classify(&parse_line(line)?, rules))
+}
+
+/// [`check_line`] for a line that runs in `place` (its working directory,
+/// variables and scripts).
+pub fn check_line_in(
+    line: &str,
+    rules: &RuleSet,
+    place: &LineContext,
+) -> Result<Verdict, ParseError> {
+    Ok(classify(&parse_line_in(line, place)?, rules))
 }

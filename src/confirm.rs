@@ -23,14 +23,16 @@ use std::io::{self, Read, Write};
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices};
 
 use crate::audit::record::PreviewFacts;
+use crate::command::Target;
 use crate::exit;
+use crate::parse::quote_word;
 use crate::policy::{Policy, ReasonPolicy};
 use crate::preview::{self, Context, Level, PreviewOutput, Summary};
 use crate::term::paint::{BOLD, DIM, risk_sgr};
 use crate::term::report::underline;
 use crate::term::sanitize::clean;
 use crate::term::width::{field, fit};
-use crate::verdict::{Ask, Decision, Risk, Verdict};
+use crate::verdict::{Action, Ask, Decision, Finding, Risk, Verdict};
 
 /// Approval given in advance (`--reason`, `--confirm`, or their variables).
 #[derive(Clone, Copy, Debug, Default)]
@@ -121,17 +123,20 @@ pub fn decide(
         Ask::ConfirmYes | Ask::ConfirmHost => {}
     }
     let host = short_host(&policy.host).to_string();
-    let token = expected_token(ask, &host);
+    let targets = acted_on(verdict);
+    let token = expected_token(ask, &host, &targets);
+    let shown_token = clean(&quote_word(&token), false);
     let reason_policy = policy.reason_policy(verdict.risk);
 
     // Approval given in advance (scripts): checked exactly like a prompt.
     if given.confirm.is_some() || given.reason.is_some() {
         let typed = given.confirm.unwrap_or("").trim();
-        if typed != token {
+        if !token_matches(typed, &token) {
             let _ = writeln!(
                 talk.err,
-                "safe-run: refused: this line needs approval ({}), and the confirmation given {} is not the one asked for: pass --confirm {token}.",
+                "safe-run: refused: this line needs approval ({}){}, and the confirmation given {} is not the one asked for: pass --confirm {shown_token}.",
                 rule_list(verdict),
+                where_said(&targets, &host),
                 if typed.is_empty() {
                     "(none)".to_string()
                 } else {
@@ -155,8 +160,9 @@ pub fn decide(
         let _ = writeln!(talk.err, "{}", explain(line, verdict, policy));
         let _ = writeln!(
             talk.err,
-            "safe-run: refused: this line needs confirmation ({}) and there is no terminal to ask on. Nothing was run.\n  To approve it from a script: --reason 'WHY, e.g. ticket id' --confirm {token}\n  (or set SAFE_RUN_REASON and SAFE_RUN_CONFIRM={token}).",
-            rule_list(verdict)
+            "safe-run: refused: this line needs confirmation ({}){} and there is no terminal to ask on. Nothing was run.\n  To approve it from a script: --reason 'WHY, e.g. ticket id' --confirm {shown_token}\n  (or set SAFE_RUN_REASON and SAFE_RUN_CONFIRM={shown_token}).",
+            rule_list(verdict),
+            where_said(&targets, &host),
         );
         return Answer::new(Decision::Refused, None, exit::REFUSED);
     };
@@ -181,15 +187,9 @@ pub fn decide(
         prompter.say(&text);
         note_facts(&mut facts, preview, summary.as_ref());
     }
-    let question = match ask {
-        Ask::ConfirmHost => format!(
-            "This runs on {}. Type the host name to run it (anything else cancels): ",
-            policy.paint(BOLD, &host)
-        ),
-        _ => "Type yes to run it (anything else cancels): ".to_string(),
-    };
+    let question = question(ask, &host, &targets, &token, policy);
     match prompter.ask(&question) {
-        Ok(answer) if answer.trim() == token => {}
+        Ok(answer) if token_matches(&answer, &token) => {}
         Ok(answer) => {
             prompter.say(&format!(
                 "{:?} is not {token:?}. Nothing was run.\n",
@@ -382,9 +382,14 @@ pub fn explain(line: &str, verdict: &Verdict, policy: &Policy) -> String {
     );
     let _ = writeln!(s, "{}", underline(line, &verdict.findings, policy.style()));
     for f in &verdict.findings {
+        let on = if f.target.is_local() {
+            String::new()
+        } else {
+            format!(" (on {})", clean(&f.target.describe(), false))
+        };
         let _ = writeln!(
             s,
-            "  [{}] {}: {}",
+            "  [{}] {}: {}{on}",
             f.risk,
             f.rule,
             clean(&f.command.join(" "), false)
@@ -395,21 +400,127 @@ pub fn explain(line: &str, verdict: &Verdict, policy: &Policy) -> String {
     s.trim_end().to_string()
 }
 
-/// The exact text the operator must type (interactively or as `--confirm`):
-/// the host's short name when the level asks for it, else `yes`.
-pub fn expected_token(ask: Ask, host_short: &str) -> String {
+/// Where the line acts, in the order its findings name them, each once:
+/// the targets of the findings that ask for something (of every finding
+/// when none does).
+pub fn acted_on(verdict: &Verdict) -> Vec<Target> {
+    let asking: Vec<&Finding> = verdict
+        .findings
+        .iter()
+        .filter(|f| f.action != Action::Allow)
+        .collect();
+    let findings = if asking.is_empty() {
+        verdict.findings.iter().collect()
+    } else {
+        asking
+    };
+    let mut targets: Vec<Target> = Vec::new();
+    for f in findings {
+        if !targets.contains(&f.target) {
+            targets.push(f.target.clone());
+        }
+    }
+    targets
+}
+
+/// The exact text the operator must type (interactively or as `--confirm`)
+/// when the level asks for a name: the name of what is acted on — this
+/// host's short name for a command that acts here, the remote host's short
+/// name (`ssh core-1 …`), every host of a literal list (`a b c`), the
+/// cluster's context, or the text of a host known only at run time as
+/// written (`$h`), which is never this host's name — joined by spaces, in
+/// order, each once. `yes` for the levels that ask for `yes`.
+pub fn expected_token(ask: Ask, host_short: &str, targets: &[Target]) -> String {
+    if ask != Ask::ConfirmHost {
+        return "yes".to_string();
+    }
+    let mut names: Vec<String> = Vec::new();
+    for target in targets {
+        let these = match target {
+            Target::Local => vec![host_short.to_string()],
+            other => other.names(),
+        };
+        for name in these {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    if names.is_empty() {
+        names.push(host_short.to_string());
+    }
+    names.join(" ")
+}
+
+/// Is the answer the token? Spaces between names do not matter (`a  b`
+/// is `a b`); everything else must be exact.
+fn token_matches(answer: &str, token: &str) -> bool {
+    answer.split_whitespace().eq(token.split_whitespace())
+}
+
+/// What is acted on, in words, for a refusal: empty when it is this host.
+fn where_said(targets: &[Target], host: &str) -> String {
+    if targets.iter().all(Target::is_local) {
+        return String::new();
+    }
+    format!(" on {}", targets_in_words(targets, host))
+}
+
+/// `this host (web-3) and host core-1`.
+fn targets_in_words(targets: &[Target], host: &str) -> String {
+    let words: Vec<String> = targets
+        .iter()
+        .map(|t| match t {
+            Target::Local => format!("this host ({host})"),
+            other => other.describe(),
+        })
+        .collect();
+    let words = match words.as_slice() {
+        [] => format!("this host ({host})"),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    // Host names come from the line: shown, never interpreted.
+    clean(&words, false)
+}
+
+/// The question asked for the token: says what is acted on, in words,
+/// and what to type.
+fn question(ask: Ask, host: &str, targets: &[Target], token: &str, policy: &Policy) -> String {
+    let local = targets.iter().all(Target::is_local);
     match ask {
-        Ask::ConfirmHost => host_short.to_string(),
-        _ => "yes".to_string(),
+        Ask::ConfirmHost if local => format!(
+            "This runs on {}. Type the host name to run it (anything else cancels): ",
+            policy.paint(BOLD, host)
+        ),
+        Ask::ConfirmHost => {
+            let run_time = if targets.iter().any(|t| matches!(t, Target::Unknown(_))) {
+                " (a name known only at run time: type it as written)"
+            } else {
+                ""
+            };
+            let not_here = if targets.contains(&Target::Local) {
+                String::new()
+            } else {
+                format!(", not on this host ({host})")
+            };
+            format!(
+                "This acts on {}{not_here}. Type {}{run_time} to run it (anything else cancels): ",
+                targets_in_words(targets, host),
+                policy.paint(BOLD, &clean(token, false))
+            )
+        }
+        _ if local => "Type yes to run it (anything else cancels): ".to_string(),
+        _ => format!(
+            "This acts on {}. Type yes to run it (anything else cancels): ",
+            targets_in_words(targets, host)
+        ),
     }
 }
 
 /// The host name up to its first dot: `core-1.prod.example.com` → `core-1`.
 pub fn short_host(host: &str) -> &str {
-    host.split('.')
-        .next()
-        .filter(|s| !s.is_empty())
-        .unwrap_or(host)
+    crate::command::short_host(host)
 }
 
 /// Checks a reason; the error says what is missing, for the operator.
@@ -777,6 +888,7 @@ mod tests {
 
     fn verdict_with_preview(preview: &str, command: &str) -> Verdict {
         Verdict::from_findings(vec![crate::verdict::Finding {
+            target: Default::default(),
             rule: "apt-full-upgrade".into(),
             risk: Risk::High,
             action: crate::verdict::Action::Confirm,
@@ -826,10 +938,105 @@ mod tests {
 
     #[test]
     fn tokens_follow_the_risk() {
-        assert_eq!(expected_token(Ask::ConfirmYes, "core-1"), "yes");
-        assert_eq!(expected_token(Ask::ConfirmHost, "core-1"), "core-1");
+        assert_eq!(expected_token(Ask::ConfirmYes, "core-1", &[]), "yes");
+        assert_eq!(expected_token(Ask::ConfirmHost, "core-1", &[]), "core-1");
         assert_eq!(short_host("core-1.prod.example.com"), "core-1");
         assert_eq!(short_host("core-1"), "core-1");
+    }
+
+    #[test]
+    fn the_token_is_the_name_of_what_is_acted_on() {
+        let host = |h: &str| Target::Host(h.into());
+        let cases: &[(&str, Vec<Target>, &str)] = &[
+            ("this host", vec![Target::Local], "web-3"),
+            (
+                "a remote host",
+                vec![host("root@core-1.prod.example.com")],
+                "core-1",
+            ),
+            (
+                "hosts of a loop",
+                vec![Target::Hosts(vec!["a".into(), "b".into(), "c".into()])],
+                "a b c",
+            ),
+            (
+                "a cluster context",
+                vec![Target::Cluster("prod-eu".into())],
+                "prod-eu",
+            ),
+            (
+                "a kubeconfig file",
+                vec![Target::Cluster("/etc/kubernetes/admin.conf".into())],
+                "admin",
+            ),
+            ("a run-time host", vec![Target::Unknown("$h".into())], "$h"),
+            (
+                "here and there",
+                vec![Target::Local, host("core-1")],
+                "web-3 core-1",
+            ),
+            (
+                "each name once",
+                vec![host("a"), host("a.example.com")],
+                "a",
+            ),
+        ];
+        for (name, targets, want) in cases {
+            assert_eq!(
+                expected_token(Ask::ConfirmHost, "web-3", targets),
+                *want,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            expected_token(Ask::ConfirmYes, "web-3", &[host("core-1")]),
+            "yes"
+        );
+        // The local name never confirms an action elsewhere.
+        assert!(!token_matches("web-3", "core-1"));
+        assert!(token_matches(" a  b c ", "a b c"));
+        assert!(!token_matches("a b", "a b c"));
+    }
+
+    #[test]
+    fn the_question_says_what_is_acted_on() {
+        let policy = Policy::default();
+        let q = question(
+            Ask::ConfirmHost,
+            "web-3",
+            &[Target::Host("core-1".into())],
+            "core-1",
+            &policy,
+        );
+        assert!(
+            q.contains("This acts on host core-1, not on this host (web-3)"),
+            "{q}"
+        );
+        assert!(q.contains("Type core-1"), "{q}");
+        let q = question(
+            Ask::ConfirmHost,
+            "web-3",
+            &[Target::Cluster("prod-eu".into())],
+            "prod-eu",
+            &policy,
+        );
+        assert!(q.contains("This acts on cluster prod-eu"), "{q}");
+        let q = question(
+            Ask::ConfirmHost,
+            "web-3",
+            &[Target::Local],
+            "web-3",
+            &policy,
+        );
+        assert!(q.contains("Type the host name"), "{q}");
+        let q = question(
+            Ask::ConfirmHost,
+            "web-3",
+            &[Target::Unknown("$h".into())],
+            "$h",
+            &policy,
+        );
+        assert!(q.contains("known only at run time"), "{q}");
     }
 
     #[test]

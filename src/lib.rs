@@ -15,13 +15,15 @@
 //! | order | `pipeline` | only the order of the steps below, and what a failed step means |
 //! | parse | [`parse`] | the shell grammar (brush-parser) behind guards; the walk over its tree; words |
 //! | unwrap | `unwrap` | seeing through `sudo`, `env`, `bash -c`, `ssh host …` and other wrappers |
-//! | commands | [`command`] | the analysed form of a line: every simple command it could run |
+//! | context | [`context`] | where a line runs, as a value: working directory, variables, home, the scripts it runs |
+//! | commands | [`command`] | the analysed form of a line: every simple command it could run, and where each acts |
 //! | rules | [`rules`] | the rule schema (shared with `build.rs`), matching, the built-in library, site files |
 //! | classify | [`classify`] | every command against the rules: findings and the verdict |
 //! | vocabulary | [`verdict`] | Risk, Action, Finding, Verdict, Ask, Mode, Decision — each defined once |
 //! | policy | `policy` | what each risk level asks, what a reason must be, resolved from the configuration |
 //! | confirm | `confirm` | the whole conversation with the operator: explain, preview, token, reason |
 //! | preview | `preview` | running a rule's dry-run command, bounded; summarising what it printed into the few facts that matter |
+//! | scripts | [`script_files`] | reading the scripts a line runs, bounded and never blocking, for the core |
 //! | audit | [`audit`] | records and their hash chain, redaction, the log writer, recorder, syslog, review |
 //! | exec | `exec` | running the approved command, signals, how it ended |
 //! | exit | [`exit`] | every exit status (126/127/128+N mapped once) and the error `main` prints |
@@ -34,7 +36,7 @@
 //!
 //! # The pure core
 //!
-//! `parse`, `unwrap`, `command`, `rules` (but `rules::dir`, which reads
+//! `parse`, `unwrap`, `command`, `context`, `rules` (but `rules::dir`, which reads
 //! directories), `classify`, `verdict`, `policy`, the audit record's hashing
 //! and verification (`audit::record`), redaction (`audit::redact`), review
 //! queries (`audit::review`), `term::sanitize` and the preview summarisers
@@ -42,7 +44,8 @@
 //! clock or environment access: everything they need is passed in, so they
 //! are tested with plain values. Process spawning, terminals, signals,
 //! prompts and file writes live at the edges (`exec`, `confirm`'s terminal,
-//! `shell`, `audit::log`, `audit::recorder`, `audit::syslog`, `session`).
+//! `shell`, `audit::log`, `audit::recorder`, `audit::syslog`, `session`,
+//! `script_files`).
 
 pub mod audit;
 pub mod classify;
@@ -51,13 +54,15 @@ pub mod cmd;
 pub mod command;
 pub mod config;
 pub(crate) mod confirm;
+pub mod context;
 pub(crate) mod exec;
 pub mod exit;
 pub mod parse;
 pub(crate) mod pipeline;
-pub(crate) mod policy;
+pub mod policy;
 pub(crate) mod preview;
 pub mod rules;
+pub mod script_files;
 pub(crate) mod session;
 pub mod shell;
 pub mod term;

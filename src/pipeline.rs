@@ -17,9 +17,10 @@ use std::time::Duration;
 use crate::audit::recorder::{AuditSink, DecisionInfo};
 use crate::classify::classify;
 use crate::confirm::{self, Approval, Conversation, PreviewRun, Prompter, rule_list};
+use crate::context::LineContext;
 use crate::exec::{Program, Runner};
 use crate::exit;
-use crate::parse::{ParseError, Script, parse_argv, parse_line};
+use crate::parse::{ParseError, Script, parse_argv, parse_argv_in, parse_line_in};
 use crate::policy::Policy;
 use crate::preview::PreviewOutput;
 use crate::rules::RuleSet;
@@ -52,6 +53,9 @@ pub struct Io<'a> {
     pub audit: &'a mut dyn AuditSink,
     pub runner: &'a mut dyn Runner,
     pub previewer: &'a mut dyn FnMut(&[String], Duration, usize) -> PreviewOutput,
+    /// Where the line runs: working directory, variables, home, and the
+    /// reader of the scripts it runs.
+    pub place: &'a LineContext<'a>,
 }
 
 /// Shows the audit sink's warnings (a syslog copy that could not be sent).
@@ -80,10 +84,10 @@ pub fn run_checked(
 ) -> i32 {
     // 1. parse
     let parsed: Result<(String, Script), (String, ParseError)> = match &req.target {
-        Target::Line(line) => parse_line(checked.unwrap_or(line))
+        Target::Line(line) => parse_line_in(checked.unwrap_or(line), io.place)
             .map(|s| (line.clone(), s))
             .map_err(|e| (line.clone(), e)),
-        Target::Argv(argv) => parse_argv(argv).map_err(|e| (argv.join(" "), e)),
+        Target::Argv(argv) => parse_argv_in(argv, io.place).map_err(|e| (argv.join(" "), e)),
     };
     let argv = match &req.target {
         Target::Argv(a) => Some(a.as_slice()),
@@ -408,6 +412,7 @@ allow = ["echo bomb", "ls"]
                 audit: &mut log,
                 runner: &mut fake,
                 previewer: &mut previewer,
+                place: &LineContext::default(),
             };
             run_request(&req, &rules(), &policy(), &mut io)
         };
@@ -531,6 +536,7 @@ allow = ["echo bomb", "ls"]
             audit: &mut log,
             runner: &mut fake,
             previewer: &mut previewer,
+            place: &LineContext::default(),
         };
         let risky = Request {
             mode: Mode::Argv,
@@ -573,6 +579,7 @@ allow = ["echo bomb", "ls"]
             audit: &mut log,
             runner: &mut fake,
             previewer: &mut previewer,
+            place: &LineContext::default(),
         };
         let approved = Request {
             mode: Mode::Argv,
@@ -617,6 +624,7 @@ allow = ["echo bomb", "ls"]
             audit: &mut log,
             runner: &mut fake,
             previewer: &mut previewer,
+            place: &LineContext::default(),
         };
         let approved = Request {
             mode: Mode::Argv,
@@ -654,6 +662,7 @@ allow = ["echo bomb", "ls"]
             audit: &mut log,
             runner: &mut fake,
             previewer: &mut previewer,
+            place: &LineContext::default(),
         };
         let req = Request {
             mode: Mode::Shell,
@@ -687,6 +696,7 @@ allow = ["echo bomb", "ls"]
             audit: &mut log,
             runner: &mut fake,
             previewer: &mut previewer,
+            place: &LineContext::default(),
         };
         let req = Request {
             mode: Mode::Shell,

@@ -31,6 +31,7 @@ use crate::audit::record::Provenance;
 use crate::audit::recorder::{self, Recorder, SyslogTarget};
 use crate::config::{self, Config, FileRead, Loaded};
 use crate::confirm::{Prompter, TtyPrompter};
+use crate::context::LineContext;
 use crate::exec::Runner;
 use crate::exit;
 use crate::pipeline::{self, Io, Request};
@@ -38,6 +39,7 @@ use crate::policy::Policy;
 use crate::preview;
 use crate::rules::RuleSet;
 use crate::rules::dir::load_dir;
+use crate::script_files::ScriptFiles;
 use crate::term::sanitize::clean;
 use crate::term::{paint, width};
 
@@ -508,18 +510,43 @@ impl Session {
         })
     }
 
-    /// Runs one request with the real terminal and previewer.
+    /// Runs one request with the real terminal and previewer, judged where
+    /// this process runs (its directory and environment; `-c` and `--`).
     pub fn run(&mut self, request: &Request, runner: &mut dyn Runner, err: &mut dyn Write) -> i32 {
         let mut tty = TtyPrompter::open().ok();
         let mut previewer = preview::run_preview;
+        let scripts = ScriptFiles::default();
+        let place = process_context(&scripts);
         let mut io = Io {
             prompter: tty.as_mut().map(|t| t as &mut dyn Prompter),
             err,
             audit: &mut self.recorder,
             runner,
             previewer: &mut previewer,
+            place: &place,
         };
         pipeline::run_request(request, &self.rules, &self.policy, &mut io)
+    }
+}
+
+/// Where this process runs, for `-c` and `--`: its working directory (as
+/// `$PWD` spells it when that names the same place), its environment, its
+/// home, and the scripts a line runs read from the file system.
+fn process_context(scripts: &ScriptFiles) -> LineContext<'_> {
+    let cwd = std::env::current_dir().ok();
+    let pwd = std::env::var("PWD").ok().filter(|p| {
+        Path::new(p).is_absolute()
+            && cwd
+                .as_ref()
+                .is_some_and(|c| std::fs::canonicalize(p).ok().as_ref() == Some(c))
+    });
+    LineContext {
+        cwd: pwd.or_else(|| cwd.and_then(|c| c.to_str().map(str::to_string))),
+        home: std::env::var("HOME").ok().filter(|h| h.starts_with('/')),
+        vars: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect(),
+        scripts: Some(scripts),
     }
 }
 

@@ -109,6 +109,21 @@ pub struct Unwrapped {
     /// It runs once for every item of its input (`xargs`, `parallel`): a
     /// risky command there reaches many targets.
     pub per_item: bool,
+    /// Where the inner command runs, when the wrapper names other hosts.
+    pub hosts: Option<HostSpec>,
+    /// The inner command starts in another directory that is not known
+    /// here (`sudo -i`, `su -`: the target user's home).
+    pub leaves_dir: bool,
+}
+
+/// Which words of a wrapper name the hosts the inner command runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostSpec {
+    /// `argv[i]` is one host (`ssh [user@]HOST`).
+    Word(usize),
+    /// `argv[i][from..]` is a comma-separated list (`pdsh -w a,b`), or a
+    /// host pattern (`ansible web`).
+    List { word: usize, from: usize },
 }
 
 impl Unwrapped {
@@ -121,6 +136,8 @@ impl Unwrapped {
             fleet: false,
             repeated: false,
             per_item: false,
+            hosts: None,
+            leaves_dir: false,
         }
     }
 }
@@ -612,21 +629,26 @@ fn unwrap_spec(spec: &Spec, program: &str, argv: &[&str]) -> Option<Unwrapped> {
     };
     u.repeated = matches!(program, "xargs" | "watch");
     u.per_item = program == "xargs";
+    // `sudo -i CMD` runs CMD in the target user's home.
+    u.leaves_dir = program == "sudo"
+        && argv[1..i].iter().any(|w| {
+            *w == "--login"
+                || (w.starts_with('-')
+                    && !w.starts_with("--")
+                    && w[1..]
+                        .chars()
+                        .take_while(|c| !spec.short_values.contains(*c))
+                        .any(|c| c == 'i'))
+        });
     Some(u)
 }
 
-fn unwrap_shell(program: &str, argv: &[&str]) -> Option<Unwrapped> {
-    // `busybox sh -c …`: the applet name comes first.
-    let (argv, offset) = if program == "busybox" {
-        match argv.get(1) {
-            Some(applet) if SHELLS.contains(applet) && *applet != "busybox" => (&argv[1..], 1),
-            _ => return None,
-        }
-    } else {
-        (argv, 0)
-    };
+/// A shell's own options: the index of its first operand (the `-c`
+/// string, or the script file) and every short option letter given.
+/// `None` when an option says the shell runs nothing (`--version`).
+fn shell_options(argv: &[&str]) -> Option<(usize, String)> {
     let mut i = 1;
-    let mut command_string = false;
+    let mut letters = String::new();
     while i < argv.len() {
         let w = argv[i];
         if w == "--" || w == "-" {
@@ -634,6 +656,9 @@ fn unwrap_shell(program: &str, argv: &[&str]) -> Option<Unwrapped> {
             break;
         }
         if w.starts_with("--") {
+            if w == "--version" || w == "--help" {
+                return None;
+            }
             // `--rcfile FILE` and `--init-file FILE` take a value.
             if w == "--rcfile" || w == "--init-file" {
                 i += 1;
@@ -642,11 +667,11 @@ fn unwrap_shell(program: &str, argv: &[&str]) -> Option<Unwrapped> {
             continue;
         }
         if (w.starts_with('-') || w.starts_with('+')) && w.len() > 1 {
-            let letters = &w[1..];
-            if letters.contains('c') {
-                command_string = true;
+            let these = &w[1..];
+            if w.starts_with('-') {
+                letters.push_str(these);
             }
-            if letters.ends_with('o') || letters.ends_with('O') {
+            if these.ends_with('o') || these.ends_with('O') {
                 i += 1;
             }
             i += 1;
@@ -654,7 +679,29 @@ fn unwrap_shell(program: &str, argv: &[&str]) -> Option<Unwrapped> {
         }
         break;
     }
-    if !command_string || i >= argv.len() {
+    Some((i, letters))
+}
+
+/// A shell, possibly as a busybox applet: the shell's argv and the offset
+/// of that argv in the whole one.
+fn shell_argv<'a, 'b>(program: &str, argv: &'a [&'b str]) -> Option<(&'a [&'b str], usize)> {
+    if program == "busybox" {
+        match argv.get(1) {
+            Some(applet) if SHELLS.contains(applet) && *applet != "busybox" => {
+                Some((&argv[1..], 1))
+            }
+            _ => None,
+        }
+    } else {
+        Some((argv, 0))
+    }
+}
+
+fn unwrap_shell(program: &str, argv: &[&str]) -> Option<Unwrapped> {
+    // `busybox sh -c …`: the applet name comes first.
+    let (argv, offset) = shell_argv(program, argv)?;
+    let (i, letters) = shell_options(argv)?;
+    if !letters.contains('c') || i >= argv.len() {
         return None;
     }
     let via = format!("{} -c", argv[0].rsplit('/').next().unwrap_or(argv[0]));
@@ -667,7 +714,48 @@ fn unwrap_shell(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     ))
 }
 
+/// How a command runs a script file that it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptRun {
+    /// `bash FILE ARGS…`: a new shell process reads `argv[i]`.
+    Shell(usize),
+    /// `. FILE ARGS…`, `source FILE`: this shell reads `argv[i]`.
+    Source(usize),
+}
+
+/// The script file a shell or `.`/`source` command runs, if any: `bash
+/// deploy.sh`, `sh -e x.sh`, `. ./env.sh`. Not `bash -c …` (a string),
+/// `bash -s` or `bash` alone (stdin), `bash -n x.sh` (only parsed).
+pub fn script_operand(argv: &[&str]) -> Option<ScriptRun> {
+    let program = program_name(argv.first()?);
+    match program {
+        "." | "source" => {
+            let at = if argv.get(1) == Some(&"--") { 2 } else { 1 };
+            (at < argv.len()).then_some(ScriptRun::Source(at))
+        }
+        p if SHELLS.contains(&p) => {
+            let (shell, offset) = shell_argv(p, argv)?;
+            let (i, letters) = shell_options(shell)?;
+            if letters.contains(['c', 's', 'n']) || i >= shell.len() {
+                return None;
+            }
+            Some(ScriptRun::Shell(i + offset))
+        }
+        _ => None,
+    }
+}
+
 fn unwrap_su(program: &str, argv: &[&str]) -> Option<Unwrapped> {
+    let mut u = unwrap_su_command(program, argv)?;
+    // `su - USER -c CMD` runs CMD in USER's home.
+    u.leaves_dir = argv[1..]
+        .iter()
+        .take_while(|w| !matches!(**w, "-c" | "--command" | "--session-command"))
+        .any(|w| matches!(*w, "-" | "-l" | "--login"));
+    Some(u)
+}
+
+fn unwrap_su_command(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     // su [options] [-] [user [args]]; the command comes only from -c.
     let mut i = 1;
     while i < argv.len() {
@@ -738,8 +826,53 @@ fn unwrap_su(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     None
 }
 
+/// Programs that act on a Kubernetes cluster, and their option naming the
+/// context (`--context`; helm's `--kube-context`).
+const CLUSTER_TOOLS: &[(&str, &str)] = &[
+    ("kubectl", "--context"),
+    ("oc", "--context"),
+    ("helm", "--kube-context"),
+];
+
+/// Which cluster a `kubectl`/`oc`/`helm` command names on its command
+/// line: its `--context` (`Ok`), else its `--kubeconfig` file (`Err`).
+/// `None` when it names neither, and for other programs. The value is the
+/// word's text as written.
+pub fn cluster_of<'a>(argv: &[&'a str]) -> Option<Result<&'a str, &'a str>> {
+    let program = program_name(argv.first()?);
+    let (_, context_flag) = CLUSTER_TOOLS.iter().find(|(p, _)| *p == program)?;
+    let value = |flag: &str| -> Option<&'a str> {
+        let mut words = argv[1..].iter().take_while(|w| **w != "--");
+        while let Some(w) = words.next() {
+            if *w == flag {
+                return words.next().copied();
+            }
+            if let Some(v) = w.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                return Some(v);
+            }
+        }
+        None
+    };
+    match value(context_flag) {
+        Some(c) => Some(Ok(c)),
+        None => value("--kubeconfig").map(Err),
+    }
+}
+
+/// ssh's options that take a value.
+const SSH_VALUES: &str = "bcDEeFIiJLlmOopQRSWwB";
+
+/// The index of the host word of an `ssh` command, if it has one.
+pub fn ssh_host(argv: &[&str]) -> Option<usize> {
+    if argv.first().map(|p| program_name(p)) != Some("ssh") {
+        return None;
+    }
+    let i = skip_options(argv, SSH_VALUES, &[], "")?;
+    (i < argv.len()).then_some(i)
+}
+
 fn unwrap_ssh(argv: &[&str]) -> Option<Unwrapped> {
-    const VALUES: &str = "bcDEeFIiJLlmOopQRSWwB";
+    const VALUES: &str = SSH_VALUES;
     let i = skip_options(argv, VALUES, &[], "")?;
     // argv[i] is the host. OpenSSH also reads options, and `--`, after
     // the host (`ssh web1 -t reboot`); the rest is the remote line.
@@ -759,6 +892,7 @@ fn unwrap_ssh(argv: &[&str]) -> Option<Unwrapped> {
         },
     );
     u.remote = true;
+    u.hosts = Some(HostSpec::Word(i));
     Some(u)
 }
 
@@ -787,10 +921,8 @@ fn unwrap_find(argv: &[&str]) -> Option<Unwrapped> {
         via: "find -exec".into(),
         inner,
         keep_self: true,
-        remote: false,
-        fleet: false,
         repeated: true,
-        per_item: false,
+        ..Unwrapped::new("find -exec", Inner::Synthetic(Vec::new()))
     })
 }
 
@@ -918,7 +1050,35 @@ fn unwrap_fanout(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     );
     u.remote = true;
     u.fleet = true;
+    u.hosts = fanout_hosts(&argv[..i]);
     Some(u)
+}
+
+/// The host list of a fan-out tool's options: `-w a,b` (pdsh, clush),
+/// `-H a` (pssh), `-m a` (dsh), `-g group` (clush), `--hosts=a,b`.
+fn fanout_hosts(options: &[&str]) -> Option<HostSpec> {
+    for (i, w) in options.iter().enumerate().skip(1) {
+        for flag in ["-w", "-H", "-m", "-g"] {
+            if *w == flag && i + 1 < options.len() {
+                return Some(HostSpec::List {
+                    word: i + 1,
+                    from: 0,
+                });
+            }
+            if w.len() > 2 && w.starts_with(flag) {
+                return Some(HostSpec::List { word: i, from: 2 });
+            }
+        }
+        for long in ["--hosts=", "--group="] {
+            if w.starts_with(long) {
+                return Some(HostSpec::List {
+                    word: i,
+                    from: long.len(),
+                });
+            }
+        }
+    }
+    None
 }
 
 /// GNU parallel: `parallel [opts] CMD… ::: ARGS…` runs CMD once per
@@ -958,6 +1118,7 @@ fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
     let mut module = "command";
     let mut args = None;
     let mut pattern = None;
+    let mut pattern_at = None;
     let mut i = 1;
     while i < argv.len() {
         let w = argv[i];
@@ -1005,7 +1166,10 @@ fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
                 i += if takes_value { 2 } else { 1 };
             }
             _ => {
-                pattern.get_or_insert(w);
+                if pattern.is_none() {
+                    pattern = Some(w);
+                    pattern_at = Some(i);
+                }
                 i += 1;
             }
         }
@@ -1053,6 +1217,9 @@ fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
     let mut u = Unwrapped::new("ansible", inner);
     u.remote = !local;
     u.fleet = !local;
+    if !local {
+        u.hosts = pattern_at.map(|word| HostSpec::List { word, from: 0 });
+    }
     Some(u)
 }
 

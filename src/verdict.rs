@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::command::Span;
+use crate::command::{Span, Target};
 
 /// How risky a command is. Ordered: `None < Low < … < Critical`.
 #[derive(
@@ -245,6 +245,9 @@ pub struct Finding {
     /// The rule's dry-run command with the line's words filled in, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview: Option<Vec<String>>,
+    /// Where the command acts: this host, another host, a cluster.
+    #[serde(skip_serializing_if = "Target::is_local")]
+    pub target: Target,
 }
 
 /// The judgement on a whole line: the highest risk found, and every finding.
@@ -288,6 +291,7 @@ mod tests {
             why: String::new(),
             instead: String::new(),
             preview: None,
+            target: Target::Local,
         }
     }
 

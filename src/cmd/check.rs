@@ -390,7 +390,7 @@ fn shift(cmd: &mut crate::command::SimpleCommand, offset: usize) {
 /// the number of the line it starts on. A part that cannot be parsed is
 /// reported at its line, with that line's text, and the rest is still
 /// checked; the status is then "error" (2).
-pub(crate) fn check_script(
+pub fn check_script(
     rules: &RuleSet,
     policy: &Policy,
     name: &str,
@@ -628,6 +628,7 @@ allow = ["ls", "echo cordon"]
     #[test]
     fn underline_marks_the_span_after_cleaning() {
         let f = Finding {
+            target: Default::default(),
             rule: "r".into(),
             risk: Risk::High,
             action: Action::Confirm,

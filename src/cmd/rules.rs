@@ -3,8 +3,9 @@
 //! Each is a function that writes to a `&mut dyn Write` and returns the exit
 //! status, so tests drive them with a buffer and `cli` stays a dispatcher.
 //! `test` runs the examples through the real parse and classify path
-//! (`classify::check_line`), because an example is only worth something if
-//! it exercises what the operator's line will go through. Everything taken
+//! (`classify::check_line_in`), because an example is only worth something
+//! if it exercises what the operator's line will go through; they run in a
+//! world with no files, so a script an example runs is unreadable. Everything taken
 //! from a rule file or an example is passed through `sanitize::clean`
 //! before it is printed, and `--json` escapes the same characters: a rule
 //! file may hold escape sequences.
@@ -15,8 +16,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::classify::check_line;
+use std::collections::BTreeMap;
+
+use crate::classify::check_line_in;
 use crate::cmd::check::escape_json;
+use crate::context::LineContext;
 use crate::rules::dir::{load_file, toml_files};
 use crate::rules::spec::RuleSpec;
 use crate::rules::{Rule, RuleSet};
@@ -315,7 +319,12 @@ pub fn test(rules: &RuleSet, files: &[PathBuf], out: &mut dyn Write) -> io::Resu
 
 /// What went wrong with one example, or `None` if it behaved.
 fn run_example(rule: &Rule, example: &str, should_hit: bool, rules: &RuleSet) -> Option<String> {
-    let verdict = match check_line(example, rules) {
+    let no_files: BTreeMap<String, String> = BTreeMap::new();
+    let place = LineContext {
+        scripts: Some(&no_files),
+        ..LineContext::default()
+    };
+    let verdict = match check_line_in(example, rules, &place) {
         Ok(verdict) => verdict,
         Err(e) => return Some(format!("cannot be parsed: {}", show_text(&e.to_string()))),
     };

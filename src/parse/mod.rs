@@ -18,16 +18,26 @@
 //! - functions defined in the line (calling one runs its body; a function
 //!   calling itself is reported as `<recursive-function>`);
 //! - literal assignments earlier in the line (`x=reboot; $x` runs `reboot`);
-//! - pipelines (who feeds whose stdin) and here-documents.
+//! - pipelines (who feeds whose stdin) and here-documents;
+//! - where the line runs ([`LineContext`]): the working directory, which a
+//!   `cd` in the line changes for the commands after it, against which
+//!   file operands are resolved (`Word::path`); the session's variables,
+//!   substituted like the line's own; and the scripts the line runs
+//!   (`bash x.sh`, `. x.sh`, `./x.sh`), read through the context's
+//!   `ScriptSource` and walked as part of the line;
+//! - where each command acts (`command::Target`): this host, the host of
+//!   `ssh HOST`, each host of a loop over a literal list, a cluster.
 //!
 //! A fast path handles lines made only of plain words (no quotes, no
 //! expansions, no operators), which are most lines typed at a prompt.
 
 mod guard;
+mod path;
 mod walk;
 mod word;
 
 use crate::command::{SimpleCommand, Word};
+use crate::context::LineContext;
 use guard::plain_words;
 use walk::{Ctx, Walker};
 
@@ -44,6 +54,8 @@ pub struct Limits {
     pub max_reparse_depth: usize,
     /// Simple commands, function calls and re-parses together.
     pub max_steps: usize,
+    /// Scripts run by scripts (`bash a.sh` where a.sh runs `. b.sh`).
+    pub max_script_depth: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +66,7 @@ impl Default for Limits {
             max_unclosed_parens: 10,
             max_reparse_depth: 12,
             max_steps: 20_000,
+            max_script_depth: 8,
         }
     }
 }
@@ -102,14 +115,47 @@ pub struct Script {
     pub commands: Vec<SimpleCommand>,
 }
 
-/// Parses one line (or a whole script) with the default limits.
+/// Parses one line (or a whole script) with the default limits, knowing
+/// nothing of where it runs.
 pub fn parse_line(line: &str) -> Result<Script, ParseError> {
     parse_with(line, &Limits::default())
 }
 
+/// Parses one line as it runs in `place`: relative paths against its
+/// working directory, its variables substituted, the scripts it runs read.
+pub fn parse_line_in(line: &str, place: &LineContext) -> Result<Script, ParseError> {
+    parse_full(line, &Limits::default(), place, false)
+}
+
+/// Parses a whole script file (`check --file`): as [`parse_line_in`], and
+/// every function body is checked where it is defined, whether it is
+/// called by a literal name or not.
+pub fn parse_script_in(text: &str, place: &LineContext) -> Result<Script, ParseError> {
+    // A script may hold many more commands than a line: its step budget
+    // grows with its length (still linear, still bounded).
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_steps: defaults.max_steps.max(text.len() / 4),
+        ..defaults
+    };
+    parse_full(text, &limits, place, true)
+}
+
 /// Parses with explicit limits.
 pub fn parse_with(line: &str, limits: &Limits) -> Result<Script, ParseError> {
-    let mut walker = Walker::new(limits);
+    parse_full(line, limits, &LineContext::default(), false)
+}
+
+fn parse_full(
+    line: &str,
+    limits: &Limits,
+    place: &LineContext,
+    whole_script: bool,
+) -> Result<Script, ParseError> {
+    let mut walker = Walker::new(limits, place);
+    if whole_script {
+        walker.walk_functions_at_definition();
+    }
     walker.set_root(line);
     let ctx = Ctx::default();
     if line.len() > limits.max_len {
@@ -154,6 +200,11 @@ pub fn quote_word(word: &str) -> String {
 /// `bash -c '…'`). Returns the display line (each word quoted as a shell
 /// would need) and the commands, with spans into that line.
 pub fn parse_argv(argv: &[String]) -> Result<(String, Script), ParseError> {
+    parse_argv_in(argv, &LineContext::default())
+}
+
+/// [`parse_argv`] as the program runs in `place`.
+pub fn parse_argv_in(argv: &[String], place: &LineContext) -> Result<(String, Script), ParseError> {
     let limits = Limits::default();
     let mut line = String::new();
     let mut words = Vec::with_capacity(argv.len());
@@ -171,7 +222,7 @@ pub fn parse_argv(argv: &[String]) -> Result<(String, Script), ParseError> {
             max: limits.max_len,
         });
     }
-    let mut walker = Walker::new(&limits);
+    let mut walker = Walker::new(&limits, place);
     walker.set_root(&line);
     if !words.is_empty() {
         let cmd = SimpleCommand {
@@ -447,7 +498,8 @@ mod tests {
         ] {
             let fast = parse_line(line).unwrap();
             let limits = Limits::default();
-            let mut w = Walker::new(&limits);
+            let place = LineContext::default();
+            let mut w = Walker::new(&limits, &place);
             w.walk_text(line, None, &Ctx::default(), 0).unwrap();
             assert_eq!(fast.commands, w.into_commands(), "{line:?}");
         }

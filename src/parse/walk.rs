@@ -13,10 +13,20 @@ use brush_parser::ast;
 use brush_parser::word::{self as bword, WordPiece, WordPieceWithSource};
 
 use super::guard::{guard, parse_program, relocate};
+use super::path::{
+    FILE_OPERAND_PROGRAMS, SHELL_INTERPRETERS, is_operand, looks_like_path, resolve, resolved_form,
+    shebang,
+};
 use super::word::{ansi_c, brace_words, char_slice, parameter_words, unescape_backquoted};
 use super::{Limits, ParseError};
-use crate::command::{Context, Redirect, RedirectKind, SimpleCommand, Span, Word};
-use crate::unwrap::{Inner, generates_shell_setup, unwrap};
+use crate::command::{
+    Context, Redirect, RedirectKind, SimpleCommand, Span, Target, UNREADABLE_SCRIPT, Word,
+};
+use crate::context::{LineContext, ScriptText};
+use crate::unwrap::{
+    HostSpec, Inner, ScriptRun, Unwrapped, cluster_of, generates_shell_setup, script_operand,
+    unwrap,
+};
 
 /// How positions in one parsed text map back to the checked line.
 pub(super) struct Src {
@@ -25,12 +35,16 @@ pub(super) struct Src {
     /// Set for a text that was parsed again from inside a word: every
     /// command found in it is reported at that word's span.
     outer: Option<Span>,
+    /// Where the text starts in the checked line, when it is a verbatim
+    /// part of it (the line itself: 0; a `$(…)` inside it: its offset), so
+    /// that positions inside it are positions in the line.
+    base: usize,
     /// The parsed text itself (empty for a function body walked at a call).
     text: String,
 }
 
 impl Src {
-    fn new(text: &str, outer: Option<Span>) -> Self {
+    fn new(text: &str, outer: Option<Span>, base: usize) -> Self {
         let byte_of = (outer.is_none() && !text.is_ascii()).then(|| {
             let mut v: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
             v.push(text.len());
@@ -39,18 +53,20 @@ impl Src {
         Src {
             byte_of,
             outer,
+            base,
             text: text.to_string(),
         }
     }
 
     fn byte(&self, char_index: usize) -> usize {
-        match &self.byte_of {
-            Some(map) => map
-                .get(char_index)
-                .copied()
-                .unwrap_or_else(|| map.last().copied().unwrap_or(0)),
-            None => char_index,
-        }
+        self.base
+            + match &self.byte_of {
+                Some(map) => map
+                    .get(char_index)
+                    .copied()
+                    .unwrap_or_else(|| map.last().copied().unwrap_or(0)),
+                None => char_index,
+            }
     }
 
     fn span(&self, loc: Option<&brush_parser::SourceSpan>) -> Span {
@@ -59,7 +75,7 @@ impl Src {
         }
         match loc {
             Some(l) => (self.byte(l.start.index), self.byte(l.end.index)),
-            None => (0, 0),
+            None => (self.base, self.base),
         }
     }
 }
@@ -72,7 +88,9 @@ pub(super) struct Ctx {
     remote: bool,
     fleet: bool,
     in_subst: bool,
-    loop_vars: Vec<String>,
+    /// The variables of the loops around, each with its items when they
+    /// are all known (`for h in a b c`).
+    loop_vars: Vec<(String, Option<Vec<String>>)>,
     stdin_from: Option<String>,
     input: Vec<String>,
     /// Runs once per input item (`xargs`, `parallel`).
@@ -85,6 +103,8 @@ pub(super) struct Ctx {
     /// test allows it (`&&`, `||`, `if`, `case`, a loop whose items are only
     /// known at run time), so a recursion through it can end.
     conditional: bool,
+    /// Where the commands act (another host inside `ssh HOST …`).
+    target: Target,
 }
 
 /// The program whose output a command substitution in program position
@@ -112,7 +132,7 @@ enum Recursion {
 }
 
 /// How a function call was made, within the body that makes it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct CallSite {
     spawns: bool,
     conditional: bool,
@@ -149,9 +169,29 @@ impl Recursion {
 
 pub(super) struct Walker<'l> {
     limits: &'l Limits,
+    /// Where the line runs (working directory, variables, home, scripts).
+    env: &'l LineContext<'l>,
     out: Vec<SimpleCommand>,
-    /// Literal values of variables assigned earlier in the line.
-    vars: HashMap<String, String>,
+    /// Variables assigned in the line, over those of `env`: a literal value,
+    /// or `None` once the value is only known at run time.
+    vars: HashMap<String, Option<String>>,
+    /// The walk is on another host (`ssh host '…'`): the variables, home
+    /// and working directory of `env` do not hold there.
+    isolated: bool,
+    /// The working directory, as `cd` in the line changes it.
+    cwd: Option<String>,
+    oldpwd: Option<String>,
+    /// The scripts being walked (`bash x.sh` inside `. y.sh`), by path.
+    scripts: Vec<String>,
+    /// The arguments of the script being walked, when all are known: what
+    /// `"$@"` in program position runs (`exec "$@"`).
+    args: Option<Vec<Word>>,
+    /// Function bodies are walked where they are defined (a whole script
+    /// checked with `check --file`), and calls only look for recursion.
+    at_definition: bool,
+    /// With `at_definition`: the calls by literal name each function's
+    /// body makes, and how.
+    calls: HashMap<String, Vec<(String, CallSite)>>,
     functions: HashMap<String, Rc<ast::FunctionBody>>,
     /// The functions being called, outermost first, each with how its call
     /// was made.
@@ -165,12 +205,29 @@ pub(super) struct Walker<'l> {
 
 pub(super) type Res = Result<(), ParseError>;
 
+/// The walk's state that a child process does not hand back: a subshell,
+/// a `$(…)`, a pipeline stage, `bash -c`, a remote command.
+struct Saved {
+    vars: HashMap<String, Option<String>>,
+    isolated: bool,
+    cwd: Option<String>,
+    oldpwd: Option<String>,
+}
+
 impl<'l> Walker<'l> {
-    pub(super) fn new(limits: &'l Limits) -> Self {
+    pub(super) fn new(limits: &'l Limits, env: &'l LineContext<'l>) -> Self {
         Walker {
             limits,
+            env,
             out: Vec::new(),
             vars: HashMap::new(),
+            isolated: false,
+            cwd: env.cwd.clone(),
+            oldpwd: None,
+            scripts: Vec::new(),
+            args: None,
+            at_definition: false,
+            calls: HashMap::new(),
             functions: HashMap::new(),
             call_stack: Vec::new(),
             steps: 0,
@@ -186,6 +243,115 @@ impl<'l> Walker<'l> {
 
     pub(super) fn into_commands(self) -> Vec<SimpleCommand> {
         self.out
+    }
+
+    /// Walks function bodies where they are defined (`check --file`).
+    pub(super) fn walk_functions_at_definition(&mut self) {
+        self.at_definition = true;
+    }
+
+    /// A variable's value, when it is known: assigned in the line, or
+    /// known to the session (`env`). `PWD` is the working directory.
+    fn var(&self, name: &str) -> Option<&str> {
+        if name == "PWD" {
+            return self.cwd.as_deref();
+        }
+        match self.vars.get(name) {
+            Some(value) => value.as_deref(),
+            None if self.isolated => None,
+            None => self.env.vars.get(name).map(String::as_str),
+        }
+    }
+
+    /// What `~` means here.
+    fn home(&self) -> Option<&str> {
+        self.var("HOME")
+            .filter(|h| h.starts_with('/'))
+            .or(if self.isolated {
+                None
+            } else {
+                self.env.home.as_deref()
+            })
+    }
+
+    /// The state a child process gets a copy of, to put back after it.
+    fn save(&self) -> Saved {
+        Saved {
+            vars: self.vars.clone(),
+            isolated: self.isolated,
+            cwd: self.cwd.clone(),
+            oldpwd: self.oldpwd.clone(),
+        }
+    }
+
+    fn restore(&mut self, saved: Saved) {
+        self.vars = saved.vars;
+        self.isolated = saved.isolated;
+        self.cwd = saved.cwd;
+        self.oldpwd = saved.oldpwd;
+    }
+
+    /// On another host nothing of this one's directory or variables holds.
+    fn go_remote(&mut self) {
+        self.vars.clear();
+        self.isolated = true;
+        self.cwd = None;
+        self.oldpwd = None;
+    }
+
+    /// Walks a text run by a child process (`bash -c`, `$(…)`, a remote
+    /// command): what it changes does not come back.
+    fn walk_child(
+        &mut self,
+        text: &str,
+        outer: Option<Span>,
+        ctx: &Ctx,
+        depth: usize,
+        remote: bool,
+    ) -> Res {
+        let saved = self.save();
+        if remote {
+            self.go_remote();
+        }
+        let result = self.walk_text(text, outer, ctx, depth);
+        self.restore(saved);
+        result
+    }
+
+    /// A `$(…)` or backquoted substitution: run by a child process, and
+    /// reported at its own place in the line when its text is a verbatim
+    /// part of it (`skip` is the length of the opening `$(` or `` ` ``).
+    #[allow(clippy::too_many_arguments)]
+    fn walk_substitution(
+        &mut self,
+        text: &str,
+        raw: &str,
+        start_index: usize,
+        skip: usize,
+        span: Span,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        let mut inner = ctx.clone();
+        inner.in_subst = true;
+        let base = if src.outer.is_some() {
+            None
+        } else {
+            let in_raw = raw
+                .char_indices()
+                .nth(start_index)
+                .map_or(raw.len(), |(b, _)| b);
+            let at = span.0 + in_raw + skip;
+            (self.root.get(at..at + text.len()) == Some(text)).then_some(at)
+        };
+        let saved = self.save();
+        let result = match base {
+            Some(at) => self.walk_text_at(text, None, at, &inner, depth),
+            None => self.walk_text(text, Some(src.outer.unwrap_or(span)), &inner, depth),
+        };
+        self.restore(saved);
+        result
     }
 
     fn step(&mut self) -> Res {
@@ -207,6 +373,50 @@ impl<'l> Walker<'l> {
         ctx: &Ctx,
         depth: usize,
     ) -> Res {
+        self.walk_text_at(text, outer, 0, ctx, depth)
+    }
+
+    /// As [`Walker::walk_text`]; `base` is where `text` starts in the
+    /// checked line when it is a verbatim part of it (and `outer` is
+    /// `None`), so its commands are reported at their own place.
+    fn walk_text_at(
+        &mut self,
+        text: &str,
+        outer: Option<Span>,
+        base: usize,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        let program = self.parse_text(text, depth).map_err(|e| match outer {
+            Some(span) => relocate(e, text, span, &self.root),
+            None if base > 0 => relocate(e, text, (base, base + text.len()), &self.root),
+            None => e,
+        })?;
+        self.walk_program(
+            program.as_ref(),
+            text,
+            &Src::new(text, outer, base),
+            ctx,
+            depth,
+        )
+    }
+
+    /// Walks the text of a script file the line runs; every command in it
+    /// is reported at `span`, the command that runs the script. Its parse
+    /// errors keep the script's own lines and columns.
+    fn walk_script(&mut self, text: &str, span: Span, ctx: &Ctx, depth: usize) -> Res {
+        let program = self.parse_text(text, depth)?;
+        self.walk_program(
+            program.as_ref(),
+            text,
+            &Src::new(text, Some(span), 0),
+            ctx,
+            depth,
+        )
+    }
+
+    /// Parses a text within the limits; `None` for a text with nothing in it.
+    fn parse_text(&mut self, text: &str, depth: usize) -> Result<Option<ast::Program>, ParseError> {
         if depth > self.limits.max_reparse_depth {
             return Err(ParseError::TooDeep {
                 max: self.limits.max_reparse_depth,
@@ -215,15 +425,21 @@ impl<'l> Walker<'l> {
         self.step()?;
         guard(text, self.limits)?;
         if text.trim().is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let program = parse_program(text, &self.options).map_err(|e| match outer {
-            Some(span) => relocate(e, text, span, &self.root),
-            None => e,
-        })?;
-        let src = Src::new(text, outer);
-        for list in &program.complete_commands {
-            self.compound_list(list, text, &src, ctx, depth)?;
+        parse_program(text, &self.options).map(Some)
+    }
+
+    fn walk_program(
+        &mut self,
+        program: Option<&ast::Program>,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        for list in program.iter().flat_map(|p| &p.complete_commands) {
+            self.compound_list(list, text, src, ctx, depth)?;
         }
         Ok(())
     }
@@ -298,7 +514,13 @@ impl<'l> Walker<'l> {
                 &stage_ctx
             };
             let mark = self.out.len();
-            self.command(cmd, text, src, ctx_for, depth)?;
+            // Each stage of a pipeline runs in a subshell of its own.
+            let saved = (p.seq.len() > 1).then(|| self.save());
+            let result = self.command(cmd, text, src, ctx_for, depth);
+            if let Some(saved) = saved {
+                self.restore(saved);
+            }
+            result?;
             feed = self.out[mark..]
                 .iter()
                 .rev()
@@ -342,11 +564,7 @@ impl<'l> Walker<'l> {
                 }
                 Ok(())
             }
-            ast::Command::Function(def) => {
-                self.functions
-                    .insert(def.fname.value.clone(), Rc::new(def.body.clone()));
-                Ok(())
-            }
+            ast::Command::Function(def) => self.define(def, text, src, ctx, depth),
             ast::Command::ExtendedTest(test, redirects) => {
                 self.extended_test(&test.expr, src, ctx, depth)?;
                 if let Some(list) = redirects {
@@ -404,22 +622,32 @@ impl<'l> Walker<'l> {
                 self.compound_list(&f.body.list, text, src, &inner, depth)
             }
             C::BraceGroup(g) => self.compound_list(&g.list, text, src, ctx, depth),
-            C::Subshell(s) => self.compound_list(&s.list, text, src, ctx, depth),
+            C::Subshell(s) => {
+                let saved = self.save();
+                let result = self.compound_list(&s.list, text, src, ctx, depth);
+                self.restore(saved);
+                result
+            }
             C::ForClause(f) => {
                 // A loop over items known only at run time (a glob, "$@",
                 // a substitution) may run its body no time at all.
-                let mut known_items = f.values.is_some();
+                let mut items = f.values.as_ref().map(|_| Vec::new());
                 if let Some(values) = &f.values {
                     for v in values {
                         let w = self.expand(v, src, ctx, depth)?;
-                        known_items &= !w.dynamic && !w.glob;
+                        match &mut items {
+                            Some(list) if !w.dynamic && !w.glob => {
+                                list.extend(w.text.split_whitespace().map(str::to_string));
+                            }
+                            _ => items = None,
+                        }
                     }
                 }
-                self.vars.remove(&f.variable_name);
+                self.vars.insert(f.variable_name.clone(), None);
                 let mut inner = ctx.clone();
-                inner.conditional |= !known_items;
+                inner.conditional |= items.is_none();
                 inner.in_loop = true;
-                inner.loop_vars.push(f.variable_name.clone());
+                inner.loop_vars.push((f.variable_name.clone(), items));
                 self.compound_list(&f.body.list, text, src, &inner, depth)
             }
             C::CaseClause(c) => {
@@ -541,7 +769,7 @@ impl<'l> Walker<'l> {
                         let span = src.span(word.loc.as_ref());
                         self.scan_text(index, src, ctx, depth, span)?;
                     }
-                    let value = self.assignment_value(&assignment.value, src, ctx, depth)?;
+                    let value = self.assignment_value(&assignment.value, word, src, ctx, depth)?;
                     if in_prefix && cmd.argv.is_empty() {
                         if let ast::AssignmentName::VariableName(name) = &assignment.name {
                             cmd.assignments.push((name.clone(), value));
@@ -642,25 +870,51 @@ impl<'l> Walker<'l> {
     fn subshell(&mut self, list: &ast::CompoundList, src: &Src, ctx: &Ctx, depth: usize) -> Res {
         // Process substitutions carry their own syntax tree; their text is
         // only needed for `(( ))`, which cannot start a process substitution.
-        self.compound_list(list, "", src, ctx, depth)
+        let saved = self.save();
+        let result = self.compound_list(list, "", src, ctx, depth);
+        self.restore(saved);
+        result
     }
 
     fn remember(&mut self, name: &str, value: &Word) {
-        if value.dynamic || value.glob {
-            self.vars.remove(name);
-        } else {
-            self.vars.insert(name.to_string(), value.text.clone());
-        }
+        let known = (!value.dynamic && !value.glob).then(|| value.text.clone());
+        self.vars.insert(name.to_string(), known);
     }
 
+    /// The value of `NAME=value`; `whole` is the whole assignment word,
+    /// whose place in the line the value's place is taken from.
     fn assignment_value(
         &mut self,
         value: &ast::AssignmentValue,
+        whole: &ast::Word,
         src: &Src,
         ctx: &Ctx,
         depth: usize,
     ) -> Result<Word, ParseError> {
         match value {
+            ast::AssignmentValue::Scalar(w) if w.loc.is_none() => {
+                // The value's own place, so that `x=$(reboot)` on line 9
+                // of a script reports `reboot` on line 9.
+                let placed = whole
+                    .loc
+                    .as_ref()
+                    .filter(|_| whole.value.ends_with(&w.value))
+                    .map(|loc| {
+                        let index = loc.end.index.saturating_sub(w.value.chars().count());
+                        let start = brush_parser::SourcePosition {
+                            index,
+                            ..(*loc.start).clone()
+                        };
+                        ast::Word {
+                            value: w.value.clone(),
+                            loc: Some(brush_parser::SourceSpan {
+                                start: std::sync::Arc::new(start),
+                                end: loc.end.clone(),
+                            }),
+                        }
+                    });
+                self.expand(placed.as_ref().unwrap_or(w), src, ctx, depth)
+            }
             ast::AssignmentValue::Scalar(w) => self.expand(w, src, ctx, depth),
             ast::AssignmentValue::Array(items) => {
                 let mut out = Word::default();
@@ -881,7 +1135,29 @@ impl<'l> Walker<'l> {
                         E::Parameter {
                             parameter: bword::Parameter::Named(name),
                             indirect: false,
-                        } => self.vars.get(name).cloned(),
+                        } => self.var(name).map(str::to_string),
+                        // `$1` inside a script the line runs with arguments.
+                        E::Parameter {
+                            parameter: bword::Parameter::Positional(n),
+                            indirect: false,
+                        } => self.vars.get(&n.to_string()).cloned().flatten(),
+                        // `${D:-x}`, `${D:=x}`, `${D:?}` of a variable known
+                        // and not empty: its value.
+                        E::UseDefaultValues {
+                            parameter: bword::Parameter::Named(name),
+                            indirect: false,
+                            ..
+                        }
+                        | E::AssignDefaultValues {
+                            parameter: bword::Parameter::Named(name),
+                            indirect: false,
+                            ..
+                        }
+                        | E::IndicateErrorIfNullOrUnset {
+                            parameter: bword::Parameter::Named(name),
+                            indirect: false,
+                            ..
+                        } => self.var(name).filter(|v| !v.is_empty()).map(str::to_string),
                         _ => None,
                     };
                     match known {
@@ -896,17 +1172,22 @@ impl<'l> Walker<'l> {
                     }
                 }
                 WordPiece::CommandSubstitution(s) => {
-                    let mut inner = ctx.clone();
-                    inner.in_subst = true;
-                    self.walk_text(s, outer, &inner, depth + 1)?;
+                    self.walk_substitution(s, raw, p.start_index, 2, span, src, ctx, depth + 1)?;
                     out.text.push_str(&raw_piece());
                     out.dynamic = true;
                 }
                 WordPiece::BackquotedCommandSubstitution(s) => {
-                    let mut inner = ctx.clone();
-                    inner.in_subst = true;
                     let unescaped = unescape_backquoted(s);
-                    self.walk_text(&unescaped, outer, &inner, depth + 1)?;
+                    self.walk_substitution(
+                        &unescaped,
+                        raw,
+                        p.start_index,
+                        1,
+                        span,
+                        src,
+                        ctx,
+                        depth + 1,
+                    )?;
                     out.text.push_str(&raw_piece());
                     out.dynamic = true;
                 }
@@ -931,7 +1212,7 @@ impl<'l> Walker<'l> {
                             .unwrap_or(&e.value);
                         let mut inner = ctx.clone();
                         inner.in_subst = true;
-                        self.walk_text(inner_text, outer, &inner, depth + 1)?;
+                        self.walk_child(inner_text, outer, &inner, depth + 1, false)?;
                     }
                     out.text.push_str(&piece);
                     out.dynamic = true;
@@ -971,47 +1252,60 @@ impl<'l> Walker<'l> {
 
     /// A simple command found in the line: call a function, see through a
     /// wrapper, or record it.
-    pub(super) fn emit(&mut self, cmd: SimpleCommand, ctx: &Ctx, depth: usize) -> Res {
+    pub(super) fn emit(&mut self, mut cmd: SimpleCommand, ctx: &Ctx, depth: usize) -> Res {
         self.step()?;
+        // `exec "$@"` in a script run with known arguments runs them.
+        if let Some(args) = &self.args
+            && cmd
+                .argv
+                .first()
+                .is_some_and(|w| w.dynamic && matches!(w.text.as_str(), "$@" | "$*"))
+        {
+            cmd.argv.splice(0..1, args.iter().cloned());
+        }
         let Some(first) = cmd.argv.first() else {
             self.push(cmd, ctx);
             return Ok(());
         };
         if !first.dynamic && !first.text.contains('/') {
             let name = first.text.clone();
+            if self.at_definition {
+                self.note_call(&name, &cmd, ctx);
+            }
             if let Some(body) = self.functions.get(&name).cloned() {
-                if let Some(at) = self.call_stack.iter().position(|(n, _)| *n == name) {
-                    let cycle = self.call_stack[at + 1..]
-                        .iter()
-                        .map(|(_, call)| *call)
-                        .chain([CallSite::of(ctx)]);
-                    if Recursion::of_cycle(cycle) == Recursion::SelfSpawning {
-                        let mut c = ctx.clone();
-                        c.via.push("recursive-function".into());
-                        let rec = SimpleCommand {
-                            argv: vec![first.clone()],
-                            span: cmd.span,
-                            ..SimpleCommand::default()
-                        };
-                        self.push(rec, &c);
-                    }
-                    return Ok(());
-                }
-                self.call_stack.push((name, CallSite::of(ctx)));
-                // Whether a call inside the body spawns or is guarded is a
-                // property of the body, not of where it was called from.
-                let mut body_ctx = ctx.clone();
-                body_ctx.spawns = false;
-                body_ctx.conditional = false;
-                let result = self.function_body(&body, cmd.span, &body_ctx, depth);
-                self.call_stack.pop();
-                return result;
+                return self.call(&name, &body, &cmd, ctx, depth);
             }
         }
-        let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
-        let Some(u) = unwrap(&texts) else {
+        let (unwrapped, cluster) = {
+            let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+            (unwrap(&texts), self.cluster_target(&cmd, &texts))
+        };
+        // `kubectl --context prod-eu …` acts on that cluster, and so does
+        // what it runs (`kubectl --context prod-eu exec pod -- reboot`).
+        let on_cluster;
+        let ctx = match cluster {
+            Some(target) => {
+                let mut c = ctx.clone();
+                c.target = target;
+                on_cluster = c;
+                &on_cluster
+            }
+            None => ctx,
+        };
+        let Some(u) = unwrapped else {
+            if !self.scripts.is_empty() && cmd.argv.first().is_some_and(is_own_variable) {
+                // Inside a script the line runs, a program held in one of
+                // the script's own variables (`"$JAVACMD" "$@"`) is the
+                // script's business: what can be known was substituted.
+                // What it was given (`"$@"`, `$1`) stays unknown.
+                return Ok(());
+            }
             let fed = self.fed_script(&cmd, ctx);
-            self.push(cmd.clone(), ctx);
+            let mut cmd = cmd;
+            self.resolve_paths(&mut cmd);
+            let script = self.script_run(&cmd);
+            self.record(cmd.clone(), ctx);
+            self.track_builtin(&cmd);
             // `echo reboot | bash`, `ssh host <<EOF … EOF`: a shell reading
             // its commands from stdin runs the text it is fed.
             if let Some((via, remote)) = fed {
@@ -1021,6 +1315,9 @@ impl<'l> Walker<'l> {
                 inner.fleet |= remote && ctx.in_loop;
                 inner.stdin_from = None;
                 inner.input = Vec::new();
+                if remote {
+                    inner.target = self.remote_target(&cmd, ctx);
+                }
                 let texts: Vec<String> = cmd
                     .context
                     .input
@@ -1029,8 +1326,11 @@ impl<'l> Walker<'l> {
                     .cloned()
                     .collect();
                 for text in texts {
-                    self.walk_text(&text, Some(cmd.span), &inner, depth + 1)?;
+                    self.walk_child(&text, Some(cmd.span), &inner, depth + 1, remote)?;
                 }
+            }
+            if let Some(run) = script {
+                self.run_script(&cmd, run, ctx, depth)?;
             }
             return Ok(());
         };
@@ -1040,9 +1340,40 @@ impl<'l> Walker<'l> {
         inner_ctx.fleet |= u.fleet || (u.remote && ctx.in_loop);
         inner_ctx.in_loop |= u.repeated;
         inner_ctx.per_item |= u.per_item;
+        if let Some(spec) = &u.hosts {
+            inner_ctx.target = self.host_target(&cmd, spec, ctx);
+        } else if u.fleet {
+            // `clush -a`, `pdsh` with its hosts from the environment.
+            inner_ctx.target = Target::Hosts(vec!["all".to_string()]);
+        }
         if u.keep_self {
             self.push(cmd.clone(), ctx);
         }
+        // What runs on another host, or in another user's home, does not
+        // see this shell's directory and variables.
+        let saved = (u.remote || u.leaves_dir).then(|| self.save());
+        if u.remote {
+            self.go_remote();
+        } else if u.leaves_dir {
+            self.cwd = None;
+            self.oldpwd = None;
+        }
+        let result = self.run_inner(&cmd, &u, ctx, &inner_ctx, depth);
+        if let Some(saved) = saved {
+            self.restore(saved);
+        }
+        result
+    }
+
+    /// The commands a wrapper runs.
+    fn run_inner(
+        &mut self,
+        cmd: &SimpleCommand,
+        u: &Unwrapped,
+        ctx: &Ctx,
+        inner_ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
         for inner in &u.inner {
             match inner {
                 Inner::Argv { start, end } => {
@@ -1058,7 +1389,7 @@ impl<'l> Walker<'l> {
                             ..Context::default()
                         },
                     };
-                    self.emit(next, &inner_ctx, depth)?;
+                    self.emit(next, inner_ctx, depth)?;
                 }
                 Inner::Line { start, end } => {
                     let words = &cmd.argv[*start..*end];
@@ -1075,7 +1406,13 @@ impl<'l> Walker<'l> {
                     let span = (words[0].span.0, words[words.len() - 1].span.1);
                     let mut line_ctx = inner_ctx.clone();
                     line_ctx.input.clone_from(&cmd.context.input);
-                    self.walk_text(&line, Some(span), &line_ctx, depth + 1)?;
+                    if u.via == "eval" {
+                        // eval runs its string in this very shell: a `cd`
+                        // or an assignment in it holds afterwards.
+                        self.walk_text(&line, Some(span), &line_ctx, depth + 1)?;
+                    } else {
+                        self.walk_child(&line, Some(span), &line_ctx, depth + 1, false)?;
+                    }
                     if cmd.redirects.iter().any(|r| r.kind.writes()) {
                         let only = SimpleCommand {
                             redirects: cmd.redirects.clone(),
@@ -1092,10 +1429,415 @@ impl<'l> Walker<'l> {
                         span: cmd.span,
                         ..SimpleCommand::default()
                     };
-                    self.emit(next, &inner_ctx, depth)?;
+                    self.emit(next, inner_ctx, depth)?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A call of a function defined in the line: its body runs, reported
+    /// at the call. A function that calls itself is a recursion, judged by
+    /// [`Recursion::of_cycle`]. When bodies are walked where they are
+    /// defined (`check --file`), a call only looks for recursion.
+    fn call(
+        &mut self,
+        name: &str,
+        body: &Rc<ast::FunctionBody>,
+        cmd: &SimpleCommand,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        if self.at_definition {
+            // The body was checked where it is defined, and recursion is
+            // found in the call graph (`note_call`).
+            return Ok(());
+        }
+        if let Some(at) = self.call_stack.iter().position(|(n, _)| n == name) {
+            let cycle = self.call_stack[at + 1..]
+                .iter()
+                .map(|(_, call)| *call)
+                .chain([CallSite::of(ctx)]);
+            if Recursion::of_cycle(cycle) == Recursion::SelfSpawning {
+                self.recursive_call(cmd, ctx);
+            }
+            return Ok(());
+        }
+        self.call_stack.push((name.to_string(), CallSite::of(ctx)));
+        // Whether a call inside the body spawns or is guarded is a
+        // property of the body, not of where it was called from.
+        let mut body_ctx = ctx.clone();
+        body_ctx.spawns = false;
+        body_ctx.conditional = false;
+        let result = self.function_body(body, cmd.span, &body_ctx, depth);
+        self.call_stack.pop();
+        result
+    }
+
+    /// Records a call of a function that spawns itself without end.
+    fn recursive_call(&mut self, cmd: &SimpleCommand, ctx: &Ctx) {
+        let mut c = ctx.clone();
+        c.via.push("recursive-function".into());
+        let rec = SimpleCommand {
+            argv: vec![cmd.argv[0].clone()],
+            span: cmd.span,
+            ..SimpleCommand::default()
+        };
+        self.push(rec, &c);
+    }
+
+    /// In a whole script, where bodies are walked once where they are
+    /// defined: a call by a literal name inside a function body is an edge
+    /// of the call graph (the callee may be defined later). An edge that
+    /// closes a cycle is a recursion, judged as at a call.
+    fn note_call(&mut self, name: &str, cmd: &SimpleCommand, ctx: &Ctx) {
+        let Some((caller, _)) = self.call_stack.last() else {
+            return;
+        };
+        let caller = caller.clone();
+        let site = CallSite::of(ctx);
+        let edges = self.calls.entry(caller.clone()).or_default();
+        if edges.iter().any(|(n, s)| n == name && *s == site) {
+            return;
+        }
+        edges.push((name.to_string(), site));
+        if let Some(path) = self.path_of_calls(name, &caller)
+            && Recursion::of_cycle(path.into_iter().chain([site])) == Recursion::SelfSpawning
+        {
+            self.recursive_call(cmd, ctx);
+        }
+    }
+
+    /// The calls from `from` that lead to `to` (empty when they are the
+    /// same function), taking at each step the call most likely to spawn
+    /// without end: unguarded, and spawning if one is.
+    fn path_of_calls(&self, from: &str, to: &str) -> Option<Vec<CallSite>> {
+        let mut seen: Vec<&str> = vec![from];
+        let mut stack: Vec<(&str, Vec<CallSite>)> = vec![(from, Vec::new())];
+        while let Some((at, path)) = stack.pop() {
+            if at == to {
+                return Some(path);
+            }
+            for (next, _) in self.calls.get(at).into_iter().flatten() {
+                if seen.contains(&next.as_str()) {
+                    continue;
+                }
+                seen.push(next);
+                let worst = self.calls[at]
+                    .iter()
+                    .filter(|(n, _)| n == next)
+                    .map(|(_, s)| *s)
+                    .max_by_key(|s| (!s.conditional, s.spawns));
+                let mut longer = path.clone();
+                longer.extend(worst);
+                stack.push((next, longer));
+            }
+        }
+        None
+    }
+
+    /// A function definition: remembered, and in a whole script
+    /// (`check --file`) its body is checked where it is written, whether
+    /// it is called by a literal name or not.
+    fn define(
+        &mut self,
+        def: &ast::FunctionDefinition,
+        text: &str,
+        src: &Src,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        let name = def.fname.value.clone();
+        self.functions
+            .insert(name.clone(), Rc::new(def.body.clone()));
+        if !self.at_definition || self.call_stack.iter().any(|(n, _)| *n == name) {
+            return Ok(());
+        }
+        let saved = self.save();
+        self.call_stack.push((name, CallSite::of(ctx)));
+        let mut body_ctx = ctx.clone();
+        body_ctx.spawns = false;
+        body_ctx.conditional = false;
+        let mut result = self.compound(&def.body.0, text, src, &body_ctx, depth);
+        if result.is_ok()
+            && let Some(list) = &def.body.1
+        {
+            result = self.redirect_only(&list.0, src, &body_ctx, depth);
+        }
+        self.call_stack.pop();
+        self.restore(saved);
+        result
+    }
+
+    /// The cluster a command acts on, when it names one: kubectl, oc and
+    /// helm's `--context`, `--kubeconfig`, or `KUBECONFIG` (assigned
+    /// before the command, or known to the session).
+    fn cluster_target(&self, cmd: &SimpleCommand, texts: &[&str]) -> Option<Target> {
+        let named = |value: &str| {
+            if value.contains(['$', '`']) {
+                Target::Unknown(value.to_string())
+            } else {
+                Target::Cluster(value.to_string())
+            }
+        };
+        if let Some(found) = cluster_of(texts) {
+            let (Ok(value) | Err(value)) = found;
+            return Some(named(value));
+        }
+        if !matches!(cmd.program(), Some("kubectl" | "oc" | "helm")) {
+            return None;
+        }
+        let assigned = cmd
+            .assignments
+            .iter()
+            .rev()
+            .find(|(n, _)| n == "KUBECONFIG")
+            .map(|(_, w)| w.text.as_str());
+        assigned
+            .or_else(|| self.var("KUBECONFIG"))
+            .filter(|v| !v.is_empty())
+            .map(named)
+    }
+
+    /// The hosts a wrapper's words name (`ssh HOST`, `pdsh -w a,b`).
+    fn host_target(&self, cmd: &SimpleCommand, spec: &HostSpec, ctx: &Ctx) -> Target {
+        match spec {
+            HostSpec::Word(i) => match cmd.argv.get(*i) {
+                Some(w) => host_of_word(w, ctx),
+                None => Target::Unknown(String::new()),
+            },
+            HostSpec::List { word, from } => {
+                let Some(w) = cmd.argv.get(*word) else {
+                    return Target::Unknown(String::new());
+                };
+                let list = w.text.get(*from..).unwrap_or("");
+                if w.dynamic {
+                    return Target::Unknown(list.to_string());
+                }
+                let hosts: Vec<String> = list
+                    .split(',')
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                match <[String; 1]>::try_from(hosts) {
+                    Ok([one]) => Target::Host(one),
+                    Err(many) => Target::Hosts(many),
+                }
+            }
+        }
+    }
+
+    /// `ssh [opts] HOST` reading its commands from stdin.
+    fn remote_target(&self, cmd: &SimpleCommand, ctx: &Ctx) -> Target {
+        let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+        match crate::unwrap::ssh_host(&texts) {
+            Some(i) => self.host_target(cmd, &HostSpec::Word(i), ctx),
+            None => Target::Unknown(String::new()),
+        }
+    }
+
+    /// What the shell's own builtins change for the commands after them:
+    /// `cd` and `pushd` the directory, `read` and `unset` variables.
+    fn track_builtin(&mut self, cmd: &SimpleCommand) {
+        let Some(program) = cmd.program() else { return };
+        match program {
+            "cd" | "pushd" => {
+                let operand = cmd
+                    .args()
+                    .iter()
+                    .find(|w| w.dynamic || w.text == "-" || !w.text.starts_with('-'));
+                let next = match operand {
+                    None if program == "cd" => self.home().map(str::to_string),
+                    None => None,
+                    Some(w) if w.dynamic || w.glob => None,
+                    Some(w) if w.text == "-" => self.oldpwd.clone(),
+                    Some(w) if program == "pushd" && w.text.starts_with('+') => None,
+                    Some(w) => resolve(&w.text, self.cwd.as_deref(), self.home()),
+                };
+                self.oldpwd = std::mem::replace(&mut self.cwd, next);
+            }
+            "popd" => self.oldpwd = self.cwd.take(),
+            "read" | "unset" | "mapfile" | "readarray" | "getopts" | "wait" => {
+                for w in cmd.args() {
+                    let t = w.text.as_str();
+                    if !t.is_empty()
+                        && !t.starts_with(|c: char| c.is_ascii_digit())
+                        && t.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
+                    {
+                        self.vars.insert(t.to_string(), None);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The script file a command runs, when scripts are read here: `bash
+    /// x.sh`, `bash < x.sh`, `. x.sh`, or a program given by path
+    /// (`./x.sh`). Scripts on another host cannot be read from this one.
+    fn script_run(&self, cmd: &SimpleCommand) -> Option<ScriptCall> {
+        if self.env.scripts.is_none() || self.isolated {
+            return None;
+        }
+        let texts: Vec<&str> = cmd.argv.iter().map(|w| w.text.as_str()).collect();
+        let texts = texts.as_slice();
+        let call = |kind, at: usize| ScriptCall {
+            kind,
+            word: cmd.argv[at].clone(),
+            args: at + 1,
+        };
+        match script_operand(texts) {
+            Some(ScriptRun::Shell(i)) => return Some(call(ScriptKind::Shell, i)),
+            Some(ScriptRun::Source(i)) => return Some(call(ScriptKind::Source, i)),
+            None => {}
+        }
+        let first = cmd.argv.first()?;
+        if !first.dynamic && first.text.contains('/') {
+            return Some(call(ScriptKind::Exec, 0));
+        }
+        // `bash < x.sh`: a shell reading a script file on its stdin.
+        let shell = texts
+            .first()
+            .is_some_and(|p| SHELL_INTERPRETERS.contains(&crate::command::program_name(p)));
+        let operands = cmd
+            .args()
+            .iter()
+            .filter(|w| !w.text.starts_with(['-', '+']));
+        if !shell || operands.count() > 0 {
+            return None;
+        }
+        let from = cmd.redirects.iter().rev().find(|r| {
+            r.kind == RedirectKind::Read
+                && r.fd.is_none_or(|fd| fd == 0)
+                && !matches!(
+                    r.target.text.as_str(),
+                    "/dev/tty" | "/dev/stdin" | "/dev/null"
+                )
+        })?;
+        Some(ScriptCall {
+            kind: ScriptKind::Shell,
+            word: from.target.clone(),
+            args: cmd.argv.len(),
+        })
+    }
+
+    /// Checks the script a command runs (`bash x.sh`, `. x.sh`, `./x.sh`)
+    /// as part of the line; a script that cannot be read is itself a
+    /// finding (`<unreadable-script>`), never silently allowed.
+    fn run_script(
+        &mut self,
+        cmd: &SimpleCommand,
+        call: ScriptCall,
+        ctx: &Ctx,
+        depth: usize,
+    ) -> Res {
+        let Some(scripts) = self.env.scripts else {
+            return Ok(());
+        };
+        let ScriptCall { kind, word, args } = call;
+        let word = &word;
+        // `bash <(curl …)`: judged by what feeds it.
+        if word.dynamic && word.text.starts_with(['<', '>']) {
+            return Ok(());
+        }
+        if word.dynamic || word.glob {
+            return self.unreadable(cmd, word, "its name is only known at run time", ctx);
+        }
+        if self.scripts.len() >= self.limits.max_script_depth {
+            let why = format!(
+                "scripts run scripts more than {} deep",
+                self.limits.max_script_depth
+            );
+            return self.unreadable(cmd, word, &why, ctx);
+        }
+        let Some(path) = resolve(&word.text, self.cwd.as_deref(), self.home()) else {
+            return self.unreadable(cmd, word, "the working directory is not known", ctx);
+        };
+        if self.scripts.contains(&path) {
+            // Already being checked: a script that runs itself.
+            return Ok(());
+        }
+        let is_shell = |first_line: &str| {
+            kind != ScriptKind::Exec
+                || shebang(first_line).is_none_or(|i| SHELL_INTERPRETERS.contains(&i))
+        };
+        let text = match scripts.read(&path) {
+            ScriptText::Text(text) => text,
+            ScriptText::TooLarge { first_line, .. } if !is_shell(&first_line) => return Ok(()),
+            ScriptText::TooLarge { limit, .. } => {
+                let why = format!("it is larger than {} KiB", limit / 1024);
+                return self.unreadable(cmd, word, &why, ctx);
+            }
+            ScriptText::Binary if kind == ScriptKind::Exec => return Ok(()),
+            ScriptText::Binary => return self.unreadable(cmd, word, "it is not text", ctx),
+            ScriptText::Unreadable(why) => return self.unreadable(cmd, word, &why, ctx),
+        };
+        if !is_shell(text.lines().next().unwrap_or("")) {
+            return Ok(());
+        }
+        let program = if kind == ScriptKind::Exec {
+            String::new()
+        } else {
+            format!("{} ", cmd.program().unwrap_or(""))
+        };
+        let mut inner = ctx.clone();
+        inner.via.push(format!("{program}{}", word.text));
+        inner.stdin_from = None;
+        inner.input = Vec::new();
+        self.scripts.push(path);
+        // A new shell process gets its own functions and variables; `.`
+        // reads the script into this shell.
+        let saved = (kind != ScriptKind::Source)
+            .then(|| (self.save(), std::mem::take(&mut self.functions)));
+        let args = cmd.argv.get(args..).unwrap_or(&[]);
+        let outer_args = self.args.clone();
+        if kind != ScriptKind::Source || !args.is_empty() {
+            for n in 1..=9 {
+                let value = args
+                    .get(n - 1)
+                    .filter(|w| !w.dynamic)
+                    .map(|w| w.text.clone());
+                self.vars.insert(n.to_string(), value);
+            }
+            self.args = Some(
+                args.iter()
+                    .map(|w| Word::literal(&w.text, cmd.span))
+                    .collect(),
+            );
+            if args.iter().any(|w| w.dynamic) {
+                self.args = None;
+            }
+        }
+        let result = self.walk_script(&text, cmd.span, &inner, depth + 1);
+        self.args = outer_args;
+        if let Some((vars, functions)) = saved {
+            self.restore(vars);
+            self.functions = functions;
+        }
+        self.scripts.pop();
+        match result {
+            Err(e @ ParseError::TooComplex { .. }) => Err(e),
+            Err(e) => {
+                let why = format!("it cannot be checked: {e}");
+                self.unreadable(cmd, word, &why, ctx)
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Records that a script the line runs could not be checked.
+    fn unreadable(&mut self, cmd: &SimpleCommand, word: &Word, why: &str, ctx: &Ctx) -> Res {
+        let argv = vec![
+            Word::literal(UNREADABLE_SCRIPT, cmd.span),
+            Word::literal(&word.text, word.span),
+            Word::literal(why, cmd.span),
+        ];
+        let found = SimpleCommand {
+            argv,
+            span: cmd.span,
+            ..SimpleCommand::default()
+        };
+        self.push(found, ctx);
         Ok(())
     }
 
@@ -1175,6 +1917,7 @@ impl<'l> Walker<'l> {
         let src = Src {
             byte_of: None,
             outer: Some(span),
+            base: 0,
             text: String::new(),
         };
         self.compound(&body.0, "", &src, ctx, depth)?;
@@ -1184,8 +1927,14 @@ impl<'l> Walker<'l> {
         Ok(())
     }
 
-    /// Records a command with the walk's context.
+    /// Records a command with the walk's context, its paths resolved.
     fn push(&mut self, mut cmd: SimpleCommand, ctx: &Ctx) {
+        self.resolve_paths(&mut cmd);
+        self.record(cmd, ctx);
+    }
+
+    /// Records a command with the walk's context.
+    fn record(&mut self, mut cmd: SimpleCommand, ctx: &Ctx) {
         let c = &mut cmd.context;
         c.via = ctx.via.clone();
         c.in_loop = ctx.in_loop;
@@ -1198,13 +1947,196 @@ impl<'l> Walker<'l> {
         let single_item = ctx.input.len() == 1 && ctx.input[0].split_whitespace().count() <= 1;
         c.loop_item = (ctx.per_item && !single_item)
             || ctx.in_loop
-                && ctx.loop_vars.iter().any(|v| {
-                    cmd.argv.iter().skip(1).any(|w| {
-                        w.text.contains(&format!("${v}")) || w.text.contains(&format!("${{{v}}}"))
-                    })
-                });
+                && ctx
+                    .loop_vars
+                    .iter()
+                    .any(|(v, _)| cmd.argv.iter().skip(1).any(|w| mentions_var(&w.text, v)));
+        c.target = ctx.target.clone();
+        cmd.context.variants = self.loop_variants(&cmd, ctx);
         self.out.push(cmd);
     }
+
+    /// The argv a command has for each item of the loops around it that
+    /// it uses, when those items are known (`for d in /etc /usr; do rm -rf
+    /// $d; done` is `rm -rf /etc` and `rm -rf /usr`), at most 16, with
+    /// their paths resolved.
+    fn loop_variants(&self, cmd: &SimpleCommand, ctx: &Ctx) -> Vec<Vec<Word>> {
+        const MAX: usize = 16;
+        let mut variants: Vec<Vec<Word>> = Vec::new();
+        if !ctx.in_loop {
+            return variants;
+        }
+        for (name, items) in ctx.loop_vars.iter().rev() {
+            let Some(items) = items else { continue };
+            if !cmd
+                .argv
+                .iter()
+                .any(|w| w.dynamic && mentions_var(&w.text, name))
+            {
+                continue;
+            }
+            let bases = if variants.is_empty() {
+                vec![cmd.argv.clone()]
+            } else {
+                std::mem::take(&mut variants)
+            };
+            for base in &bases {
+                for item in items.iter().take(MAX.saturating_sub(variants.len())) {
+                    let argv = base
+                        .iter()
+                        .map(|w| {
+                            if !w.dynamic || !mentions_var(&w.text, name) {
+                                return w.clone();
+                            }
+                            let text = substitute_var(&w.text, name, item);
+                            Word {
+                                dynamic: text.contains(['$', '`']),
+                                glob: w.glob || is_glob(item),
+                                text,
+                                span: w.span,
+                                path: None,
+                            }
+                        })
+                        .collect();
+                    variants.push(argv);
+                }
+            }
+        }
+        for argv in &mut variants {
+            let mut form = SimpleCommand {
+                argv: std::mem::take(argv),
+                ..SimpleCommand::default()
+            };
+            self.resolve_paths(&mut form);
+            *argv = form.argv;
+        }
+        variants
+    }
+
+    /// Gives the words that name files their path in this place (the
+    /// working directory, the home directory): `rm -rf *` in `/etc`
+    /// removes `/etc/*`. For programs whose operands are files every
+    /// operand is a path; for others only words shaped like paths.
+    fn resolve_paths(&self, cmd: &mut SimpleCommand) {
+        let cwd = self.cwd.as_deref();
+        let home = self.home();
+        let file_program = cmd
+            .program()
+            .is_some_and(|p| FILE_OPERAND_PROGRAMS.contains(&p) || p.starts_with("mkfs"));
+        for (i, w) in cmd.argv.iter_mut().enumerate() {
+            if w.dynamic {
+                continue;
+            }
+            let candidate = if i == 0 {
+                w.text.contains('/')
+            } else if file_program {
+                is_operand(&w.text)
+            } else {
+                looks_like_path(&w.text)
+            };
+            if candidate {
+                w.path = resolved_form(&w.text, cwd, home);
+            }
+        }
+        for r in &mut cmd.redirects {
+            let t = &mut r.target;
+            if r.kind != RedirectKind::Duplicate && !t.dynamic && is_operand(&t.text) {
+                t.path = resolved_form(&t.text, cwd, home);
+            }
+        }
+    }
+}
+
+/// A script file a command runs: how, the word naming it, and where the
+/// script's arguments start in the command's argv.
+struct ScriptCall {
+    kind: ScriptKind,
+    word: Word,
+    args: usize,
+}
+
+/// How a command runs a script file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScriptKind {
+    /// `bash x.sh`: a new shell reads it.
+    Shell,
+    /// `. x.sh`: this shell reads it.
+    Source,
+    /// `./x.sh`: the kernel runs it, through its `#!` interpreter.
+    Exec,
+}
+
+/// The host a word names: itself when known; each item of the loops
+/// around when it is made of their variables (`for h in a b; do ssh $h`);
+/// its text as written when only known at run time.
+fn host_of_word(w: &Word, ctx: &Ctx) -> Target {
+    if !w.dynamic {
+        return Target::Host(w.text.clone());
+    }
+    for (name, items) in ctx.loop_vars.iter().rev() {
+        let Some(items) = items else { continue };
+        if !mentions_var(&w.text, name) {
+            continue;
+        }
+        let hosts: Vec<String> = items
+            .iter()
+            .map(|item| substitute_var(&w.text, name, item))
+            .collect();
+        if hosts.iter().all(|h| !h.contains(['$', '`'])) {
+            return Target::Hosts(hosts);
+        }
+    }
+    Target::Unknown(w.text.clone())
+}
+
+/// Is the word made of named variables only (`$JAVACMD`, `${tool}`), no
+/// command substitution, no positional parameter?
+fn is_own_variable(w: &Word) -> bool {
+    if !w.dynamic || w.text.contains("$(") || w.text.contains('`') {
+        return false;
+    }
+    w.text.match_indices('$').all(|(i, _)| {
+        let rest = &w.text[i + 1..];
+        let rest = rest.strip_prefix('{').unwrap_or(rest);
+        rest.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+    })
+}
+
+/// Does `text` use the variable `name` (`$name` or `${name}`)?
+fn mentions_var(text: &str, name: &str) -> bool {
+    let ident = |c: char| c == '_' || c.is_ascii_alphanumeric();
+    text.match_indices('$').any(|(i, _)| {
+        let rest = &text[i + 1..];
+        match rest.strip_prefix('{') {
+            Some(braced) => braced
+                .strip_prefix(name)
+                .is_some_and(|r| r.starts_with('}')),
+            None => rest
+                .strip_prefix(name)
+                .is_some_and(|r| !r.starts_with(ident)),
+        }
+    })
+}
+
+/// `text` with `$name` and `${name}` replaced by `value`.
+fn substitute_var(text: &str, name: &str, value: &str) -> String {
+    let braced = format!("${{{name}}}");
+    let plain = format!("${name}");
+    let text = text.replace(&braced, value);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(&plain) {
+        let after = &rest[at + plain.len()..];
+        out.push_str(&rest[..at]);
+        if after.starts_with(|c: char| c == '_' || c.is_ascii_alphanumeric()) {
+            out.push_str(&plain);
+        } else {
+            out.push_str(value);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Is the list exactly one of these commands, with no arguments (`true`,

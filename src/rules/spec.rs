@@ -46,6 +46,9 @@ pub const ANY_PROGRAM: &str = "*";
 pub const DYNAMIC_PROGRAM: &str = "<dynamic>";
 /// A function defined in the line that calls itself (a fork bomb).
 pub const RECURSIVE_FUNCTION: &str = "<recursive-function>";
+/// A script the line runs that could not be read or checked (the program
+/// name of the command `parse` records for it).
+pub const UNREADABLE_SCRIPT: &str = "<unreadable-script>";
 
 /// What `unless_stdin` may name: `script`, text the guard reads on the
 /// command's stdin (a here-document, a here-string, `echo`/`printf` piped
@@ -1428,9 +1431,10 @@ fn program_problem(program: &str) -> Option<String> {
         return Some("a program name cannot be empty".into());
     }
     if program.starts_with('<') {
-        return (program != DYNAMIC_PROGRAM && program != RECURSIVE_FUNCTION).then(|| {
+        let known = [DYNAMIC_PROGRAM, RECURSIVE_FUNCTION, UNREADABLE_SCRIPT];
+        return (!known.contains(&program)).then(|| {
             format!(
-                "unknown special program `{program}` (expected `{DYNAMIC_PROGRAM}` or `{RECURSIVE_FUNCTION}`)"
+                "unknown special program `{program}` (expected `{DYNAMIC_PROGRAM}`, `{RECURSIVE_FUNCTION}` or `{UNREADABLE_SCRIPT}`)"
             )
         });
     }

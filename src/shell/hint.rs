@@ -292,6 +292,7 @@ allow = ["echo note", "ls"]
             why: String::new(),
             instead: String::new(),
             preview: None,
+            target: Default::default(),
         }
     }
 

@@ -55,6 +55,7 @@ use crate::cmd::check;
 use crate::cmd::rules;
 use crate::config::{self, PromptValues};
 use crate::confirm::{Prompter, TtyPrompter, short_host};
+use crate::context::LineContext;
 use crate::exec::Outcome;
 use crate::exit;
 use crate::parse::parse_line;
@@ -62,6 +63,7 @@ use crate::pipeline::{self, Io, Request, Target};
 use crate::policy::Policy;
 use crate::preview;
 use crate::rules::RuleSet;
+use crate::script_files::ScriptFiles;
 use crate::session::Session;
 use crate::shell::bash::SessionBash;
 use crate::shell::editor::ShellHelper;
@@ -578,6 +580,25 @@ impl Shell<'_> {
         let defer = Cell::new(false);
         let jobs_before = self.state.jobs.clone();
         let fed = self.feed_builtin(text, history);
+        // Where the line runs: the session's directory and variables, and
+        // the scripts it runs read from the file system.
+        let scripts = ScriptFiles::default();
+        let place = LineContext {
+            cwd: self.state.cwd().to_str().map(str::to_string),
+            home: self
+                .state
+                .var("HOME")
+                .and_then(|h| h.to_str())
+                .filter(|h| h.starts_with('/'))
+                .map(str::to_string),
+            vars: self
+                .state
+                .env()
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
+                .collect(),
+            scripts: Some(&scripts),
+        };
         let mut runner = ForegroundRunner {
             state: &mut self.state,
             bash: self.bash.as_mut(),
@@ -603,6 +624,7 @@ impl Shell<'_> {
                 audit: &mut audit,
                 runner: &mut runner,
                 previewer: &mut previewer,
+                place: &place,
             };
             pipeline::run_checked(
                 &request,

@@ -233,7 +233,7 @@ const DYNAMIC: &[Row] = &[
     ("backquoted which", "`which reboot`", "confirm medium misc-dynamic-program"),
     ("substituted program through sudo", "sudo $(which reboot)", "confirm medium misc-dynamic-program"),
     ("variable from a substitution stays unknown", "x=$(cat /tmp/cmd); $x", "confirm medium misc-dynamic-program"),
-    ("for loop variable as the program", "for c in reboot; do $c; done", "confirm medium misc-dynamic-program"),
+    ("for loop variable as the program", "for c in reboot; do $c; done", "confirm high power-reboot"),
     ("$SHELL -c cannot be seen through", "$SHELL -c ls", "confirm medium misc-dynamic-program"),
     ("settled by a literal assignment: harmless", "x=ls; $x -l", "allow none"),
     ("settled by a literal assignment: date", "d=date; $d +%F", "allow none"),

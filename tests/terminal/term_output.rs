@@ -14,10 +14,20 @@ fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `check reboot` on a `cols`-wide terminal, with `COLUMNS` unset.
+/// `check reboot` on a `cols`-wide terminal, with `COLUMNS` unset. The
+/// terminal is sized by `stty` before safe-run starts, so its size is
+/// settled when safe-run asks for it.
 fn check_on(env: &Env, cols: u16) -> String {
-    let mut cmd = env.bare_command(&["check", "reboot"]);
-    cmd.env_remove("COLUMNS");
+    let mut cmd = std::process::Command::new("sh");
+    crate::common::bin::clean_env(&mut cmd, &env.path_var(), &env.home);
+    cmd.arg("-c")
+        .arg(format!("stty cols {cols} rows 40 && exec \"$0\" \"$@\""))
+        .arg(crate::common::bin())
+        .arg("--config")
+        .arg(&env.config)
+        .arg("--no-site-rules")
+        .args(["check", "reboot"])
+        .current_dir(env.path());
     let mut pty = Pty::spawn_sized(cmd, cols, 40);
     pty.rest()
 }
