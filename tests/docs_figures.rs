@@ -27,8 +27,8 @@ fn documents() -> Vec<PathBuf> {
 /// `(line number, N)` for each "N rules" / "N shipped rules" / "N built-in
 /// rules" in `text`.
 fn rule_counts(text: &str) -> Vec<(usize, usize)> {
-    let pattern = regex::Regex::new(r"\b(\d[\d,]*) (?:shipped |built-in )?rules\b")
-        .expect("a valid pattern");
+    let pattern =
+        regex::Regex::new(r"\b(\d[\d,]*) (?:shipped |built-in )?rules\b").expect("a valid pattern");
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         for c in pattern.captures_iter(line) {
