@@ -62,6 +62,8 @@ pub enum ScriptText {
     TooLarge { limit: usize, first_line: String },
     /// Not text (a compiled program).
     Binary,
+    /// There is no such file.
+    Missing,
     /// Cannot be read: missing, not a regular file, no permission. The
     /// string says why, for the operator.
     Unreadable(String),
@@ -75,21 +77,17 @@ pub trait ScriptSource {
 
 /// Scripts given as a map from path to text (tests, and `rules test`,
 /// whose examples run in a world with no files). A path not in the map is
-/// unreadable.
+/// missing.
 impl ScriptSource for BTreeMap<String, String> {
     fn read(&self, path: &str) -> ScriptText {
-        match self.get(path) {
-            Some(text) => ScriptText::Text(text.clone()),
-            None => ScriptText::Unreadable("no such file".to_string()),
-        }
+        self.get(path)
+            .map_or(ScriptText::Missing, |text| ScriptText::Text(text.clone()))
     }
 }
 
 impl ScriptSource for HashMap<String, String> {
     fn read(&self, path: &str) -> ScriptText {
-        match self.get(path) {
-            Some(text) => ScriptText::Text(text.clone()),
-            None => ScriptText::Unreadable("no such file".to_string()),
-        }
+        self.get(path)
+            .map_or(ScriptText::Missing, |text| ScriptText::Text(text.clone()))
     }
 }

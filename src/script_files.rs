@@ -44,6 +44,7 @@ impl ScriptSource for ScriptFiles {
     fn read(&self, path: &str) -> ScriptText {
         match read_script(path, self.limit) {
             Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => ScriptText::Missing,
             Err(e) => ScriptText::Unreadable(reason(&e)),
         }
     }
@@ -81,10 +82,9 @@ fn read_script(path: &str, limit: usize) -> io::Result<ScriptText> {
     )))
 }
 
-/// An error as the operator reads it: `no such file`, `permission denied`.
+/// An error as the operator reads it: `permission denied`.
 fn reason(e: &io::Error) -> String {
     match e.kind() {
-        io::ErrorKind::NotFound => "no such file".to_string(),
         io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         _ => e.to_string(),
     }
@@ -128,10 +128,7 @@ mod tests {
         let binary = write(d, "prog", b"\x7fELF\x02\x01\x01\0\0\0");
         assert_eq!(files.read(&binary), ScriptText::Binary);
         let missing = d.join("missing.sh").to_string_lossy().into_owned();
-        assert_eq!(
-            files.read(&missing),
-            ScriptText::Unreadable("no such file".into())
-        );
+        assert_eq!(files.read(&missing), ScriptText::Missing);
         assert!(matches!(
             files.read(&d.to_string_lossy()),
             ScriptText::Unreadable(_)

@@ -1770,6 +1770,16 @@ impl<'l> Walker<'l> {
             }
             ScriptText::Binary if kind == ScriptKind::Exec => return Ok(()),
             ScriptText::Binary => return self.unreadable(cmd, word, "it is not text", ctx),
+            // Made earlier in the line (`curl -o x.sh … && bash x.sh`):
+            // what it will hold is unknown.
+            ScriptText::Missing if self.made_by_line(&word.text, &path) => {
+                let why = "it does not exist yet: the line makes it";
+                return self.unreadable(cmd, word, why, ctx);
+            }
+            // A program that is not there does not run (`./a.out` before
+            // it is built, a typo): the shell says so.
+            ScriptText::Missing if kind == ScriptKind::Exec => return Ok(()),
+            ScriptText::Missing => return self.unreadable(cmd, word, "no such file", ctx),
             ScriptText::Unreadable(why) => return self.unreadable(cmd, word, &why, ctx),
         };
         if !is_shell(text.lines().next().unwrap_or("")) {
@@ -1823,6 +1833,23 @@ impl<'l> Walker<'l> {
             }
             Ok(()) => Ok(()),
         }
+    }
+
+    /// Does a command found earlier in the line name this file (`curl -o
+    /// x.sh`, `> x.sh`, `cp a x.sh`), so that the line may make it?
+    fn made_by_line(&self, text: &str, path: &str) -> bool {
+        let cwd = self.cwd.as_deref();
+        let home = self.home();
+        self.out.iter().any(|c| {
+            c.args()
+                .iter()
+                .chain(c.redirects.iter().map(|r| &r.target))
+                .any(|w| {
+                    w.text == text
+                        || w.text.ends_with(&format!("={text}"))
+                        || resolve(&w.text, cwd, home).as_deref() == Some(path)
+                })
+        })
     }
 
     /// Records that a script the line runs could not be checked.
