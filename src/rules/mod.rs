@@ -32,12 +32,13 @@ pub(crate) mod dir;
 pub mod spec;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
+use serde::Deserialize;
 
 use crate::command::{RedirectKind, SimpleCommand, Word, program_name};
 use crate::rules::spec::{
@@ -66,32 +67,55 @@ pub struct RuleMatch {
 /// A `[[program]]` declaration (docs/RULES.md), ready to read commands
 /// with: the subcommand words as a tree, how abbreviations of them are
 /// read, the long options an unambiguous prefix stands for, and value
-/// flags for every rule of the program.
+/// flags for every rule of the program. A built-in one borrows its words
+/// from the embedded bytes.
 #[derive(Clone, Debug, Default)]
 pub struct Program {
     prefixes: Option<PrefixMode>,
     commands: Option<CommandTree>,
-    long_options: Vec<String>,
-    value_flags: Vec<String>,
+    long_options: Vec<Text>,
+    value_flags: Vec<Text>,
+}
+
+/// A word of a declaration: borrowed from the embedded rules, or owned
+/// when read from a file.
+type Text = Cow<'static, str>;
+
+/// A [`ProgramSpec`] decoded in place from the embedded bytes: the same
+/// fields in the same order (postcard writes a `String` and a `&str`
+/// alike), borrowing every word rather than copying it.
+#[derive(Deserialize)]
+struct EmbeddedProgram<'a> {
+    #[serde(borrow)]
+    _programs: Vec<&'a str>,
+    subcommand_prefixes: Option<PrefixMode>,
+    #[serde(borrow)]
+    commands: Option<Vec<&'a str>>,
+    #[serde(borrow)]
+    subcommands: Option<BTreeMap<&'a str, Vec<&'a str>>>,
+    #[serde(borrow)]
+    long_options: Option<Vec<&'a str>>,
+    #[serde(borrow)]
+    value_flags: Option<Vec<&'a str>>,
 }
 
 /// The words a program accepts at one place in its subcommand path, and
 /// for each the words that may follow it (when the table lists them).
 #[derive(Clone, Debug, Default)]
 struct CommandTree {
-    words: Vec<String>,
+    words: Vec<Text>,
     next: Vec<Option<CommandTree>>,
 }
 
 impl CommandTree {
-    fn new(words: Vec<String>) -> CommandTree {
+    fn new(words: Vec<Text>) -> CommandTree {
         let next = words.iter().map(|_| None).collect();
         CommandTree { words, next }
     }
 
     /// Hangs `words` under `path`. A path through words that are not
     /// listed is ignored (the validation of the table reports it).
-    fn insert(&mut self, path: &[&str], words: Vec<String>) {
+    fn insert(&mut self, path: &[&str], words: Vec<Text>) {
         let Some((first, rest)) = path.split_first() else {
             return;
         };
@@ -107,19 +131,57 @@ impl CommandTree {
 }
 
 impl Program {
+    /// A declaration read from a file.
     pub fn new(spec: ProgramSpec) -> Program {
-        let mut commands = spec.commands.map(CommandTree::new);
+        let owned = |words: Vec<String>| words.into_iter().map(Cow::Owned).collect::<Vec<Text>>();
+        Program::build(
+            spec.subcommand_prefixes,
+            spec.commands.map(owned),
+            spec.subcommands
+                .into_iter()
+                .flatten()
+                .map(|(path, words)| (path, owned(words))),
+            spec.long_options.map(owned),
+            spec.value_flags.map(owned),
+        )
+    }
+
+    /// A built-in declaration, decoded in place from the embedded bytes.
+    fn embedded(bytes: &'static [u8]) -> Option<Program> {
+        let spec = postcard::from_bytes::<EmbeddedProgram<'static>>(bytes).ok()?;
+        let borrowed =
+            |words: Vec<&'static str>| words.into_iter().map(Cow::Borrowed).collect::<Vec<Text>>();
+        Some(Program::build(
+            spec.subcommand_prefixes,
+            spec.commands.map(borrowed),
+            spec.subcommands
+                .into_iter()
+                .flatten()
+                .map(|(path, words)| (path, borrowed(words))),
+            spec.long_options.map(borrowed),
+            spec.value_flags.map(borrowed),
+        ))
+    }
+
+    fn build<P: AsRef<str>>(
+        prefixes: Option<PrefixMode>,
+        commands: Option<Vec<Text>>,
+        subcommands: impl Iterator<Item = (P, Vec<Text>)>,
+        long_options: Option<Vec<Text>>,
+        value_flags: Option<Vec<Text>>,
+    ) -> Program {
+        let mut commands = commands.map(CommandTree::new);
         if let Some(top) = &mut commands {
             // Sorted keys: a path comes before the longer paths through it.
-            for (path, words) in spec.subcommands.into_iter().flatten() {
-                top.insert(&path.split_whitespace().collect::<Vec<_>>(), words);
+            for (path, words) in subcommands {
+                top.insert(&path.as_ref().split_whitespace().collect::<Vec<_>>(), words);
             }
         }
         Program {
-            prefixes: spec.subcommand_prefixes,
+            prefixes,
             commands,
-            long_options: spec.long_options.unwrap_or_default(),
-            value_flags: spec.value_flags.unwrap_or_default(),
+            long_options: long_options.unwrap_or_default(),
+            value_flags: value_flags.unwrap_or_default(),
         }
     }
 
@@ -552,12 +614,13 @@ struct OptionWord<'c> {
 #[derive(Clone, Copy, Debug)]
 struct ValueFlags<'a> {
     rule: &'a [String],
-    program: &'a [String],
+    program: &'a [Text],
 }
 
 impl<'a> ValueFlags<'a> {
     fn iter(self) -> impl Iterator<Item = &'a str> {
-        self.rule.iter().chain(self.program).map(String::as_str)
+        let rule = self.rule.iter().map(String::as_str);
+        rule.chain(self.program.iter().map(|f| f.as_ref()))
     }
 
     fn contains(self, word: &str) -> bool {
@@ -1095,11 +1158,7 @@ impl RuleSet {
         let declared = &self.declared[at];
         declared
             .program
-            .get_or_init(|| {
-                postcard::from_bytes::<ProgramSpec>(declared.spec)
-                    .ok()
-                    .map(Program::new)
-            })
+            .get_or_init(|| Program::embedded(declared.spec))
             .as_ref()
     }
 
@@ -2042,6 +2101,28 @@ mod tests {
             .collect();
         assert!(hit.contains(&"site-ip"), "{hit:?}");
         assert!(set.get("site-ip").expect("added").matches(&c).is_none());
+    }
+
+    #[test]
+    fn an_embedded_declaration_reads_words_as_the_written_one() {
+        let text = "[[program]]\nprograms = [\"tool\"]\nsubcommand_prefixes = \"first\"\ncommands = [\"address\", \"route\"]\nlong_options = [\"--force\", \"--format\"]\nvalue_flags = [\"-n\"]\n[program.subcommands]\naddress = [\"add\", \"delete\"]\n";
+        let spec = spec::parse_document(text, &[]).programs.remove(0).spec;
+        let bytes: &'static [u8] = Box::leak(
+            postcard::to_allocvec(&spec)
+                .expect("encodes")
+                .into_boxed_slice(),
+        );
+        let embedded = Program::embedded(bytes).expect("decodes in place");
+        let written = Program::new(spec);
+        for program in [&embedded, &written] {
+            let mut words = vec!["a", "d", "x"];
+            program.read_subcommands(&mut words);
+            assert_eq!(words, vec!["address", "delete", "x"]);
+            assert_eq!(program.long_option("--forc"), "--force");
+            assert_eq!(program.long_option("--fo"), "--fo");
+            assert_eq!(program.value_flags, vec!["-n"]);
+        }
+        assert!(Program::embedded(&[0xff; 4]).is_none());
     }
 
     #[test]
