@@ -398,7 +398,7 @@ mod tests {
             .filter(|l| l.contains("bad_rules.toml:"))
             .collect();
         assert_eq!(located.len(), 9, "{out}");
-        assert!(located[0].ends_with("bad_rules.toml:5:1: unknown key `progams`, did you mean `programs`? (expected one of `id`, `risk`, `action`, `programs`, `value_flags`, `max_options`, `subcommand`, `flags`, `all_flags`, `args`, `targets`, `no_targets`, `redirect`, `truncate`, `input`, `stdin_from`, `unless_flags`, `unless_args`, `unless_targets`, `unless_stdin`, `why`, `instead`, `preview`, `match`, `allow`)"), "{out}");
+        assert!(located[0].ends_with("bad_rules.toml:5:1: unknown key `progams`, did you mean `programs`? (expected one of `id`, `risk`, `action`, `programs`, `value_flags`, `max_options`, `subcommand`, `flags`, `all_flags`, `args`, `targets`, `no_targets`, `redirect`, `truncate`, `input`, `stdin_from`, `unless_flags`, `unless_args`, `unless_targets`, `unless_stdin`, `why`, `instead`, `preview`, `disruptive`, `match`, `allow`)"), "{out}");
         assert!(
             out.contains("5 | progams = [\"apt-get\"]\n  | ^^^^^^^\n"),
             "{out}"

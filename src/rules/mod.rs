@@ -327,6 +327,12 @@ impl Rule {
         &self.spec().instead
     }
 
+    /// How the command disrupts this node, if the rule says it does
+    /// (`disruptive`): the fleet takes a slot before it runs.
+    pub fn disruption(&self) -> Option<spec::Disruption> {
+        self.spec().disruptive
+    }
+
     /// Does the rule refuse the command whatever the answer (`action = "deny"`)?
     pub fn denies(&self) -> bool {
         self.matcher.action == Some(RuleAction::Deny)
@@ -996,6 +1002,7 @@ fn unreadable_spec(id: &str) -> RuleSpec {
         unless_args: None,
         unless_targets: None,
         unless_stdin: None,
+        disruptive: None,
         why: format!(
             "This copy of safe-run cannot read its built-in rule `{id}`, so it cannot tell whether this command is safe."
         ),
@@ -2172,7 +2179,7 @@ mod tests {
             .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
             .collect();
         let expected = [
-            "5:1: unknown key `progams`, did you mean `programs`? (expected one of `id`, `risk`, `action`, `programs`, `value_flags`, `max_options`, `subcommand`, `flags`, `all_flags`, `args`, `targets`, `no_targets`, `redirect`, `truncate`, `input`, `stdin_from`, `unless_flags`, `unless_args`, `unless_targets`, `unless_stdin`, `why`, `instead`, `preview`, `match`, `allow`)",
+            "5:1: unknown key `progams`, did you mean `programs`? (expected one of `id`, `risk`, `action`, `programs`, `value_flags`, `max_options`, `subcommand`, `flags`, `all_flags`, `args`, `targets`, `no_targets`, `redirect`, `truncate`, `input`, `stdin_from`, `unless_flags`, `unless_args`, `unless_targets`, `unless_stdin`, `why`, `instead`, `preview`, `disruptive`, `match`, `allow`)",
             "13:6: rule id `Bad_Id` is not kebab-case: use lower-case letters, digits and single dashes, like `apt-full-upgrade`",
             "14:8: `risk` must be one of `low`, `medium`, `high` or `critical`, not `severe`",
             "15:24: item 2 of `programs` must be a string, not an integer",

@@ -81,6 +81,7 @@ pub const KEYS: &[&str] = &[
     "why",
     "instead",
     "preview",
+    "disruptive",
     "match",
     "allow",
 ];
@@ -132,6 +133,30 @@ impl Level {
 #[serde(rename_all = "lowercase")]
 pub enum RuleAction {
     Deny,
+}
+
+/// How a command disrupts the node it runs on (`disruptive`): what decides
+/// when its fleet slot is given back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Disruption {
+    /// The node goes down: the slot is held until the host is back (the
+    /// next safe-run start after the boot) or `safe-run release`.
+    Reboot,
+    /// A change while the node stays up (a runtime restart, a drain): the
+    /// slot is given back when the command ends.
+    Change,
+}
+
+impl Disruption {
+    pub const NAMES: &[&str] = &["reboot", "change"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disruption::Reboot => "reboot",
+            Disruption::Change => "change",
+        }
+    }
 }
 
 /// How a program reads a subcommand word that is only the start of one of
@@ -428,6 +453,11 @@ pub struct RuleSpec {
     pub match_examples: Vec<String>,
     #[serde(rename = "allow")]
     pub allow_examples: Vec<String>,
+    /// The command takes this node out of service (docs/FLEET.md): a
+    /// slot of the host's fleet groups is taken before it runs. Last, so
+    /// that [`MatchSpec`] never decodes it.
+    #[serde(default)]
+    pub disruptive: Option<Disruption>,
 }
 
 impl RuleSpec {
@@ -949,6 +979,7 @@ fn shape_of(key: &str) -> Shape {
         "id" | "why" | "instead" => Shape::Text,
         "risk" => Shape::OneOf(Level::NAMES),
         "action" => Shape::OneOf(&["deny"]),
+        "disruptive" => Shape::OneOf(Disruption::NAMES),
         "no_targets" => Shape::Bool,
         "max_options" => Shape::Count,
         "args" | "targets" | "redirect" | "truncate" | "input" | "unless_args"
