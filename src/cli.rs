@@ -53,6 +53,11 @@ pub struct Cli {
     )]
     pub confirm: Option<String>,
 
+    /// Run a disruptive command even when no fleet slot can be had (all
+    /// taken, or the store unreachable); the audit record says so.
+    #[arg(long)]
+    pub break_glass: bool,
+
     /// Read the configuration from FILE instead of /etc/safe-run/config.toml (or $SAFE_RUN_CONFIG).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
@@ -88,6 +93,13 @@ pub enum Command {
     Config,
     /// Review and verify the audit log: list (the default), show, follow, stats, verify.
     Audit(Box<audit::AuditArgs>),
+    /// Give back the fleet slots this host holds (after a reboot, or a
+    /// change that ended without giving its slot back).
+    Release {
+        /// Why, for the audit log.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
     /// Print a completion script: `source <(safe-run completions bash)`.
     Completions {
         /// The shell to complete for.
@@ -301,6 +313,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 &mut err,
             )
         }
+        Some(Command::Release { reason }) => {
+            drop(out);
+            let mut session = Session::load(&sources, Use::Argv, &mut err)?;
+            Ok(session.release(reason.as_deref(), &mut err))
+        }
         Some(Command::Completions { shell }) => {
             man::completions(*shell, &Cli::command(), &mut out)?;
             Ok(0)
@@ -323,6 +340,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 target,
                 reason,
                 confirm,
+                break_glass: cli.break_glass,
             };
             drop(out);
             let mut session = Session::load(&sources, usage, &mut err)?;

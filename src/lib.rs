@@ -25,6 +25,7 @@
 //! | preview | `preview` | running a rule's dry-run command, bounded; summarising what it printed into the few facts that matter |
 //! | scripts | [`script_files`] | reading the scripts a line runs, bounded and never blocking, for the core |
 //! | audit | [`audit`] | records and their hash chain, redaction, the log writer, recorder, syslog, review |
+//! | fleet | [`fleet`] | slots: at most N hosts of a group in a disruptive change at once; the local and etcd stores |
 //! | exec | `exec` | running the approved command, signals, how it ended |
 //! | exit | [`exit`] | every exit status (126/127/128+N mapped once) and the error `main` prints |
 //!
@@ -57,6 +58,7 @@ pub(crate) mod confirm;
 pub mod context;
 pub(crate) mod exec;
 pub mod exit;
+pub mod fleet;
 pub mod parse;
 pub(crate) mod pipeline;
 pub mod policy;

@@ -14,12 +14,14 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::audit::record::{SlotEvent, SlotRecord};
 use crate::audit::recorder::{AuditSink, DecisionInfo};
 use crate::classify::classify;
 use crate::confirm::{self, Approval, Conversation, PreviewRun, Prompter, rule_list};
 use crate::context::LineContext;
 use crate::exec::{Program, Runner};
 use crate::exit;
+use crate::fleet::{HeldSlot, Slots, Take};
 use crate::parse::{ParseError, Script, parse_argv, parse_argv_in, parse_line_in};
 use crate::policy::Policy;
 use crate::preview::PreviewOutput;
@@ -42,6 +44,9 @@ pub struct Request {
     /// Approval given in advance (`--reason`, `--confirm`).
     pub reason: Option<String>,
     pub confirm: Option<String>,
+    /// `--break-glass`: a disruptive line runs even when no fleet slot can
+    /// be had (docs/FLEET.md); the record says so.
+    pub break_glass: bool,
 }
 
 /// The side effects the pipeline may use.
@@ -56,6 +61,8 @@ pub struct Io<'a> {
     /// Where the line runs: working directory, variables, home, and the
     /// reader of the scripts it runs.
     pub place: &'a LineContext<'a>,
+    /// The fleet's slots, when this host is in a group (docs/FLEET.md).
+    pub fleet: Option<&'a mut dyn Slots>,
 }
 
 /// Shows the audit sink's warnings (a syslog copy that could not be sent).
@@ -110,6 +117,7 @@ pub fn run_checked(
                 decision: Decision::Refused,
                 reason: Some("line could not be parsed"),
                 preview: None,
+                slot: None,
             };
             let recorded = io.audit.decision(&info, true);
             show_warnings(io);
@@ -167,6 +175,56 @@ pub fn run_checked(
     };
     let decision = answer.decision;
 
+    // 3b. a fleet slot, when the line disrupts this node (docs/FLEET.md)
+    let mut held = None;
+    let mut slot = None;
+    if decision.runs()
+        && let Some(fleet) = io.fleet.as_deref_mut()
+        && let Some(what) = fleet.disruptive(&verdict, rules)
+    {
+        match fleet.take(&what, &line, answer.reason.as_deref().unwrap_or("")) {
+            Take::Held(h, record) => {
+                held = Some(h);
+                slot = Some(record);
+            }
+            Take::Refused(record, message) if req.break_glass => {
+                let _ = writeln!(
+                    io.err,
+                    "safe-run: BREAK-GLASS: running without a fleet slot ({}):\n  {}",
+                    rule_list(&verdict),
+                    clean_lines(&message).replace('\n', "\n  ")
+                );
+                slot = Some(SlotRecord {
+                    event: SlotEvent::BreakGlass,
+                    ..record
+                });
+            }
+            Take::Refused(record, message) => {
+                let _ = writeln!(
+                    io.err,
+                    "safe-run: refused: {}\nNothing was run.",
+                    clean_lines(&message)
+                );
+                let info = DecisionInfo {
+                    mode: req.mode,
+                    line: &line,
+                    argv,
+                    verdict: &verdict,
+                    decision: Decision::Refused,
+                    reason: answer.reason.as_deref(),
+                    preview: answer.preview.as_ref(),
+                    slot: Some(&record),
+                };
+                let recorded = io.audit.decision(&info, true);
+                show_warnings(io);
+                if let Err(e) = recorded {
+                    let _ = writeln!(io.err, "safe-run: warning: {e}");
+                }
+                return exit::REFUSED;
+            }
+        }
+    }
+
     // 4. audit the decision, before anything runs; a line is risky when
     // a rule or the site's policy asks for more than a notice
     let risky = verdict.action != Action::Allow
@@ -180,12 +238,15 @@ pub fn run_checked(
         decision,
         reason: answer.reason.as_deref(),
         preview: answer.preview.as_ref(),
+        slot: slot.as_ref(),
     };
     let recorded = io.audit.decision(&info, risky);
     let offhost_failed = io.audit.offhost_failed();
     show_warnings(io);
     if policy.syslog_required && risky && decision.runs() && offhost_failed {
-        return refuse_without_offhost_copy(&info, io);
+        let status = refuse_without_offhost_copy(&info, io);
+        give_back(held, io);
+        return status;
     }
     let decision_id = match recorded {
         Ok(id) => Some(id),
@@ -194,6 +255,7 @@ pub fn run_checked(
                 io.err,
                 "safe-run: refused: {e}\n  A risky line runs only once its decision is on record. Fix the audit log (space, permissions, path in the config) and try again."
             );
+            give_back(held, io);
             return exit::REFUSED;
         }
         Err(e) => {
@@ -229,15 +291,58 @@ pub fn run_checked(
         let _ = writeln!(io.err, "safe-run: {e}");
     }
 
+    // 5b. the slot: a change gives it back, a reboot keeps it
+    let slot = held.and_then(|h| finish_slot(h, outcome.exit == Some(0), io));
+
     // 6. audit the outcome
     if let Some(id) = decision_id {
-        let recorded = io.audit.outcome(&id, &outcome);
+        let recorded = io.audit.outcome_with_slot(&id, &outcome, slot.as_ref());
         show_warnings(io);
         if let Err(e) = recorded {
             let _ = writeln!(io.err, "safe-run: warning: {e}");
         }
     }
     outcome.status
+}
+
+/// A message of several lines, each sanitised (holders' reasons and host
+/// names come from other hosts).
+fn clean_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| clean(l, false))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Gives back a slot taken for a line that did not run after all.
+fn give_back(held: Option<HeldSlot>, io: &mut Io) {
+    if let Some(h) = held {
+        finish_slot(h, false, io);
+    }
+}
+
+/// Ends a slot's hold and tells the operator what became of it.
+fn finish_slot(held: HeldSlot, ran_ok: bool, io: &mut Io) -> Option<SlotRecord> {
+    let fleet = io.fleet.as_deref_mut()?;
+    let record = fleet.finish(held, ran_ok);
+    let groups = record.groups.join(", ");
+    match (&record.event, &record.error) {
+        (SlotEvent::Kept, _) => {
+            let _ = writeln!(
+                io.err,
+                "safe-run: the fleet slot of {groups} stays held until this host is back from its reboot (or `safe-run release`)."
+            );
+        }
+        (_, Some(e)) => {
+            let _ = writeln!(
+                io.err,
+                "safe-run: warning: the fleet slot of {groups} could not be given back: {}\n  It expires with its lease, or run `safe-run release`.",
+                clean(e, false)
+            );
+        }
+        _ => {}
+    }
+    Some(record)
 }
 
 /// `syslog.required`: a risky line whose decision could not be copied off
@@ -404,6 +509,7 @@ allow = ["echo bomb", "ls"]
             target: Target::Line(line.into()),
             reason: flags.0.map(str::to_string),
             confirm: flags.1.map(str::to_string),
+            break_glass: false,
         };
         let status = {
             let mut io = Io {
@@ -413,6 +519,7 @@ allow = ["echo bomb", "ls"]
                 runner: &mut fake,
                 previewer: &mut previewer,
                 place: &LineContext::default(),
+                fleet: None,
             };
             run_request(&req, &rules(), &policy(), &mut io)
         };
@@ -537,12 +644,14 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            fleet: None,
         };
         let risky = Request {
             mode: Mode::Argv,
             target: Target::Argv(vec!["reboot".into()]),
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
+            break_glass: false,
         };
         assert_eq!(run_request(&risky, &rules(), &policy(), &mut io), REFUSED);
         let safe = Request {
@@ -550,6 +659,7 @@ allow = ["echo bomb", "ls"]
             target: Target::Argv(vec!["ls".into()]),
             reason: None,
             confirm: None,
+            break_glass: false,
         };
         assert_eq!(run_request(&safe, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
@@ -580,12 +690,14 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            fleet: None,
         };
         let approved = Request {
             mode: Mode::Argv,
             target: Target::Argv(vec!["reboot".into()]),
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
+            break_glass: false,
         };
         assert_eq!(run_request(&approved, &rules(), &policy, &mut io), REFUSED);
         let safe = Request {
@@ -593,6 +705,7 @@ allow = ["echo bomb", "ls"]
             target: Target::Argv(vec!["ls".into()]),
             reason: None,
             confirm: None,
+            break_glass: false,
         };
         assert_eq!(run_request(&safe, &rules(), &policy, &mut io), 0);
         assert_eq!(fake.ran.len(), 1, "only the safe line ran");
@@ -625,12 +738,14 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            fleet: None,
         };
         let approved = Request {
             mode: Mode::Argv,
             target: Target::Argv(vec!["reboot".into()]),
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
+            break_glass: false,
         };
         assert_eq!(run_request(&approved, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
@@ -663,12 +778,14 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            fleet: None,
         };
         let req = Request {
             mode: Mode::Shell,
             target: Target::Line("reboot".into()),
             reason: None,
             confirm: None,
+            break_glass: false,
         };
         assert_eq!(run_request(&req, &rules(), &policy(), &mut io), REFUSED);
         let safe = Request {
@@ -697,12 +814,14 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            fleet: None,
         };
         let req = Request {
             mode: Mode::Shell,
             target: Target::Line("f".into()),
             reason: None,
             confirm: None,
+            break_glass: false,
         };
         let status = run_checked(
             &req,

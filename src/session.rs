@@ -34,6 +34,8 @@ use crate::confirm::{Prompter, TtyPrompter};
 use crate::context::LineContext;
 use crate::exec::Runner;
 use crate::exit;
+use crate::fleet::Slots;
+use crate::fleet::guard::FleetGuard;
 use crate::pipeline::{self, Io, Request};
 use crate::policy::Policy;
 use crate::preview;
@@ -460,6 +462,8 @@ pub struct Session {
     pub identity: Identity,
     pub policy: Policy,
     pub recorder: Recorder,
+    /// The fleet's slots, when `[fleet] groups` puts this host in a group.
+    pub fleet: Option<FleetGuard>,
 }
 
 impl Session {
@@ -499,7 +503,15 @@ impl Session {
             &identity,
         );
         recorder.set_sources(policy.provenance.clone());
-        Ok(Session {
+        let fleet = config.fleet.active().then(|| {
+            FleetGuard::new(
+                &config.fleet,
+                &identity.who.host,
+                &identity.who.user,
+                recorder::now,
+            )
+        });
+        let mut session = Session {
             config: setup.loaded.config,
             config_path: setup.loaded.path,
             rules: setup.rules,
@@ -507,7 +519,91 @@ impl Session {
             identity,
             policy,
             recorder,
-        })
+            fleet,
+        };
+        let mode = match usage {
+            Use::DashC => crate::verdict::Mode::DashC,
+            Use::Argv => crate::verdict::Mode::Argv,
+            _ => crate::verdict::Mode::Shell,
+        };
+        session.release_after_boot(mode, err);
+        Ok(session)
+    }
+
+    /// Gives back a fleet slot this host kept over its reboot, now that it
+    /// is back (docs/FLEET.md), and records it.
+    fn release_after_boot(&mut self, mode: crate::verdict::Mode, err: &mut dyn Write) {
+        let Some(record) = self.fleet.as_mut().and_then(FleetGuard::release_after_boot) else {
+            return;
+        };
+        let groups = record.groups.join(", ");
+        match &record.error {
+            None => {
+                let _ = writeln!(
+                    err,
+                    "safe-run: this host is back from its reboot: its fleet slot of {groups} is given back."
+                );
+            }
+            Some(e) => {
+                let _ = writeln!(
+                    err,
+                    "safe-run: warning: this host is back from its reboot, but its fleet slot of {groups} could not be given back: {}\n  It is tried again at the next start; `safe-run release` does it by hand.",
+                    clean(e, false)
+                );
+            }
+        }
+        let recorded = self.recorder.slot_released(
+            mode,
+            "safe-run release",
+            "the host is back from its reboot",
+            &record,
+        );
+        if let Err(e) = recorded {
+            let _ = writeln!(err, "safe-run: warning: {e}");
+        }
+    }
+
+    /// `safe-run release`: gives back every fleet slot this host holds,
+    /// and records it. Returns the exit status.
+    pub fn release(&mut self, reason: Option<&str>, err: &mut dyn Write) -> i32 {
+        let Some(fleet) = self.fleet.as_mut() else {
+            let _ = writeln!(
+                err,
+                "safe-run: this host is in no fleet group ([fleet] groups in the configuration): it holds no slot."
+            );
+            return exit::OK;
+        };
+        let record = fleet.release_now();
+        let groups = record.groups.join(", ");
+        let host = clean(&fleet.host, false);
+        let status = match &record.error {
+            None => {
+                let _ = writeln!(
+                    err,
+                    "safe-run: {host} holds no fleet slot of {groups} any more ({}).",
+                    clean(&record.store, false)
+                );
+                exit::OK
+            }
+            Some(e) => {
+                let _ = writeln!(
+                    err,
+                    "safe-run: the fleet slots of {groups} could not be given back: {}\n  Check the store and try again; a slot in etcd also expires with its lease.",
+                    clean(e, false)
+                );
+                1
+            }
+        };
+        let recorded = self.recorder.slot_released(
+            crate::verdict::Mode::Argv,
+            "safe-run release",
+            reason.unwrap_or("given back by hand"),
+            &record,
+        );
+        if let Err(e) = recorded {
+            let _ = writeln!(err, "safe-run: warning: {e}");
+        }
+        status
     }
 
     /// Runs one request with the real terminal and previewer, judged where
@@ -524,6 +620,7 @@ impl Session {
             runner,
             previewer: &mut previewer,
             place: &place,
+            fleet: self.fleet.as_mut().map(|f| f as &mut dyn Slots),
         };
         pipeline::run_request(request, &self.rules, &self.policy, &mut io)
     }

@@ -28,6 +28,7 @@
 //! | `exit`, `signal` | – | one of them | exit status, or the signal that killed the command |
 //! | `duration_ms` | – | ✓ | how long the command ran |
 //! | `not_run` | – | if so | the command did not run after all, and why (its decision record was written after safe-run had given up on it: see `audit::log`) |
+//! | `slot` | if so | if so | a fleet slot taken, refused or broken through (decisions), given back or kept over a reboot (outcomes): [`SlotRecord`], docs/FLEET.md |
 //!
 //! An outcome follows only an `allowed` or `confirmed` decision; a decision
 //! with no outcome means the command never ran (refused, denied, aborted) or
@@ -162,6 +163,84 @@ impl From<&crate::verdict::Finding> for FindingRecord {
     }
 }
 
+/// What happened to a fleet slot (docs/FLEET.md).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlotEvent {
+    /// A slot was taken in every group before the command ran.
+    #[default]
+    Held,
+    /// No slot was free: the command did not run.
+    Refused,
+    /// The store did not answer in time (or the fleet configuration cannot
+    /// be read): the command did not run.
+    Unreachable,
+    /// No slot was had, and the operator went ahead with break-glass.
+    BreakGlass,
+    /// The slot was given back: the change ended, the host is back from
+    /// its reboot, or `safe-run release`.
+    Released,
+    /// Kept after the command: a reboot, given back when the host is back.
+    Kept,
+}
+
+impl SlotEvent {
+    pub const ALL: [SlotEvent; 6] = [
+        SlotEvent::Held,
+        SlotEvent::Refused,
+        SlotEvent::Unreachable,
+        SlotEvent::BreakGlass,
+        SlotEvent::Released,
+        SlotEvent::Kept,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotEvent::Held => "held",
+            SlotEvent::Refused => "refused",
+            SlotEvent::Unreachable => "unreachable",
+            SlotEvent::BreakGlass => "break-glass",
+            SlotEvent::Released => "released",
+            SlotEvent::Kept => "kept",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SlotEvent> {
+        SlotEvent::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+}
+
+/// Another host's hold on a slot, as a refusal names it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SlotHolder {
+    pub group: String,
+    pub host: String,
+    pub user: String,
+    /// When it was taken, by the holder's clock.
+    pub since: String,
+    pub reason: String,
+}
+
+/// A fleet slot event, carried by the record of the line it is about.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SlotRecord {
+    pub event: SlotEvent,
+    /// The host's groups the event is about.
+    pub groups: Vec<String>,
+    /// Where the slots are kept: `local DIR` or `etcd URL`.
+    pub store: String,
+    /// Who holds the slots (a refusal, a break-glass).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holders: Vec<SlotHolder>,
+    /// What went wrong with the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Who is acting and from where: the fields every record carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Actor {
@@ -270,6 +349,11 @@ pub struct Record {
     pub duration_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_run: Option<String>,
+    /// A fleet slot taken, refused, given back or kept (docs/FLEET.md).
+    /// Last but the seal: it holds no `risk` member, so the review's
+    /// quick look at a decision's risk is not misled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<SlotRecord>,
     /// Read from a queued line ([`QUEUED_MARK`]); never written as a field.
     #[serde(default, skip_serializing)]
     pub queued: bool,
@@ -445,6 +529,17 @@ impl Record {
             line: self.line.as_deref().map(redact::redact),
             argv: self.argv.as_deref().map(redact::redact_argv),
             reason: self.reason.as_deref().map(redact::redact),
+            slot: self.slot.as_ref().map(|slot| SlotRecord {
+                holders: slot
+                    .holders
+                    .iter()
+                    .map(|h| SlotHolder {
+                        reason: redact::redact(&h.reason),
+                        ..h.clone()
+                    })
+                    .collect(),
+                ..slot.clone()
+            }),
             ..self.clone()
         }
     }

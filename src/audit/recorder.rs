@@ -31,7 +31,7 @@ use nix::unistd::{AccessFlags, access};
 use crate::audit::identity::Identity;
 use crate::audit::log::{self, AuditError, AuditLog, FsyncPolicy, append_bounded};
 use crate::audit::record::{
-    Actor, DecisionDetails, FindingRecord, PreviewFacts, Provenance, Record,
+    Actor, DecisionDetails, FindingRecord, PreviewFacts, Provenance, Record, SlotRecord,
 };
 use crate::audit::syslog;
 use crate::exec::Outcome;
@@ -48,6 +48,8 @@ pub struct DecisionInfo<'a> {
     pub reason: Option<&'a str>,
     /// What the previews' summaries told the operator, if any were shown.
     pub preview: Option<&'a PreviewFacts>,
+    /// A fleet slot taken, refused or broken through for the line.
+    pub slot: Option<&'a SlotRecord>,
 }
 
 /// Why a record is not (yet) in the log.
@@ -86,6 +88,18 @@ pub trait AuditSink {
     fn decision(&mut self, info: &DecisionInfo, risky: bool) -> Result<String, SinkError>;
     /// Records how the command ended.
     fn outcome(&mut self, decision_id: &str, outcome: &Outcome) -> Result<(), SinkError>;
+    /// Records how the command ended and what became of its fleet slot
+    /// (given back, or kept over a reboot). A sink that keeps no slot
+    /// events records the outcome alone.
+    fn outcome_with_slot(
+        &mut self,
+        decision_id: &str,
+        outcome: &Outcome,
+        slot: Option<&SlotRecord>,
+    ) -> Result<(), SinkError> {
+        let _ = slot;
+        self.outcome(decision_id, outcome)
+    }
     /// Problems that did not stop a record (a syslog copy that could not be
     /// sent), for the caller to show; each is returned once.
     fn take_warnings(&mut self) -> Vec<String> {
@@ -173,6 +187,39 @@ impl Recorder {
     /// decision recorded from now on.
     pub fn set_sources(&mut self, sources: Provenance) {
         self.sources = Some(sources);
+    }
+
+    /// Records a fleet slot given back outside a line (`safe-run release`,
+    /// or at the first start after a reboot) as a decision that ran, with
+    /// the slot, and its outcome: 0, or 1 when the store could not be told.
+    pub fn slot_released(
+        &mut self,
+        mode: Mode,
+        line: &str,
+        reason: &str,
+        slot: &SlotRecord,
+    ) -> Result<(), SinkError> {
+        let verdict = Verdict::default();
+        let info = DecisionInfo {
+            mode,
+            line,
+            argv: None,
+            verdict: &verdict,
+            decision: Decision::Allowed,
+            reason: Some(reason),
+            preview: None,
+            slot: Some(slot),
+        };
+        let id = self.decision(&info, true)?;
+        let failed = slot.error.is_some();
+        let outcome = Outcome {
+            exit: Some(i32::from(failed)),
+            signal: None,
+            status: i32::from(failed),
+            duration: Duration::ZERO,
+            error: None,
+        };
+        self.outcome(&id, &outcome)
     }
 
     /// The log file, or why there is none.
@@ -293,6 +340,7 @@ impl AuditSink for Recorder {
         let mut record = Record::decision(new_id(), now(), &self.actor, details);
         record.preview = info.preview.cloned();
         record.sources = self.sources.clone();
+        record.slot = info.slot.cloned();
         let record = record.redacted();
         // Should the record land after the pipeline gave up on it, the
         // pipeline has refused the command: the log must say so behind it.
@@ -314,13 +362,24 @@ impl AuditSink for Recorder {
     }
 
     fn outcome(&mut self, decision_id: &str, outcome: &Outcome) -> Result<(), SinkError> {
+        self.outcome_with_slot(decision_id, outcome, None)
+    }
+
+    fn outcome_with_slot(
+        &mut self,
+        decision_id: &str,
+        outcome: &Outcome,
+        slot: Option<&SlotRecord>,
+    ) -> Result<(), SinkError> {
         let Some(decision) = self.recent.iter().rev().find(|d| d.id == decision_id) else {
             return Err(SinkError::NotWritten(format!(
                 "no decision record {decision_id} to attach the outcome to"
             )));
         };
         let ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
-        let record = Record::outcome(new_id(), now(), decision, outcome.exit, outcome.signal, ms);
+        let mut record =
+            Record::outcome(new_id(), now(), decision, outcome.exit, outcome.signal, ms);
+        record.slot = slot.cloned();
         let risky = decision.risk.is_some_and(|r| r >= Risk::Medium);
         self.write(&record, risky, None)
     }

@@ -228,6 +228,18 @@ impl PartialEq for ReasonPattern {
 
 impl Eq for ReasonPattern {}
 
+keyword_enum! {
+    /// Where fleet slots are kept (`[fleet] store`).
+    #[derive(Default)]
+    pub enum Store {
+        /// A directory of lock files on this host.
+        #[default]
+        Local = "local",
+        /// An etcd v3 cluster, through its JSON gateway.
+        Etcd = "etcd",
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The configuration.
 
@@ -245,6 +257,7 @@ pub struct Config {
     pub preview: Preview,
     pub rules: Rules,
     pub session: SessionPolicy,
+    pub fleet: Fleet,
 }
 
 /// `[environment]`: what kind of machine this is.
@@ -397,6 +410,75 @@ pub struct Rules {
     pub disable: Vec<String>,
     /// Extra rule directories, read after the site's.
     pub dirs: Vec<PathBuf>,
+}
+
+/// `[fleet]`: at most N hosts of a group in a disruptive change at once
+/// (docs/FLEET.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fleet {
+    /// The groups this host belongs to; none: no slots are taken.
+    pub groups: Vec<String>,
+    /// How many hosts of a group may be disrupted at once; a group not
+    /// listed: 1.
+    pub limits: Vec<(String, u32)>,
+    /// The name this host holds slots under; `None`: its host name.
+    pub host: Option<String>,
+    pub store: Store,
+    /// The local store's lock files and this host's note of a slot kept
+    /// over a reboot.
+    pub dir: PathBuf,
+    /// etcd client URLs (`http://HOST:PORT`), tried in order.
+    pub endpoints: Vec<String>,
+    /// The etcd key prefix the slots live under.
+    pub prefix: String,
+    /// The longest a disruptive line waits for the store (`wait_secs`).
+    pub wait: Duration,
+    /// An etcd lease's time to live while a change runs (`ttl_secs`).
+    pub ttl: Duration,
+    /// An etcd lease's time to live for a slot kept over a reboot
+    /// (`reboot_ttl_secs`).
+    pub reboot_ttl: Duration,
+    /// Rule ids that count as disruptive changes besides the rules marked
+    /// `disruptive` (`disruptive_rules`).
+    pub disruptive_rules: Vec<String>,
+    /// A `[fleet]` setting that decides whether or where slots are taken
+    /// cannot be read: every disruptive line is refused (the strictest
+    /// reading) until it is fixed, unless break-glass is given.
+    pub unreadable: bool,
+}
+
+impl Fleet {
+    /// The limit of `group`: its `limits` entry, else 1.
+    pub fn limit(&self, group: &str) -> u32 {
+        self.limits
+            .iter()
+            .find(|(g, _)| g == group)
+            .map_or(1, |(_, n)| *n)
+    }
+
+    /// Whether this host takes slots at all.
+    pub fn active(&self) -> bool {
+        !self.groups.is_empty() || self.unreadable
+    }
+}
+
+impl Default for Fleet {
+    fn default() -> Self {
+        Fleet {
+            groups: Vec::new(),
+            limits: Vec::new(),
+            host: None,
+            store: Store::Local,
+            dir: PathBuf::from("/var/lib/safe-run/fleet"),
+            endpoints: vec!["http://127.0.0.1:2379".into()],
+            prefix: "/safe-run/slots".into(),
+            wait: Duration::from_secs(5),
+            ttl: Duration::from_secs(15),
+            reboot_ttl: Duration::from_secs(3600),
+            disruptive_rules: Vec::new(),
+            unreadable: false,
+        }
+    }
 }
 
 impl Config {
@@ -841,6 +923,7 @@ const TABLES: &[&str] = &[
     "preview",
     "rules",
     "session",
+    "fleet",
 ];
 
 /// Every setting, top-level keys first, then table by table.
@@ -1174,6 +1257,170 @@ static SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| Some(c.session.allow_overrides.to_string()),
+    },
+    Setting {
+        name: "fleet.groups",
+        help: "The fleet groups this host belongs to, e.g. [\"openshift-core\"]: a disruptive line (a reboot, a runtime restart) first takes a slot in each. Empty: no slots.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.fleet.unreadable = true),
+        read: |f, c| {
+            c.fleet.groups = f.list(|item| name_problem(item, "a group name"))?;
+            Ok(())
+        },
+        show: |c| Some(toml_list(c.fleet.groups.iter().map(|s| toml_str(s)))),
+    },
+    Setting {
+        name: "fleet.limits",
+        help: "How many hosts of each group may be in a disruptive change at once, e.g. { openshift-core = 1 }; a group not listed: 1 (1-1000).",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.fleet.limits = f.limits()?;
+            Ok(())
+        },
+        show: |c| {
+            let items: Vec<String> = c
+                .fleet
+                .limits
+                .iter()
+                .map(|(g, n)| format!("{} = {n}", toml_key(g)))
+                .collect();
+            Some(if items.is_empty() {
+                "{}".to_string()
+            } else {
+                format!("{{ {} }}", items.join(", "))
+            })
+        },
+    },
+    Setting {
+        name: "fleet.host",
+        help: "The name this host holds slots under. Not set by default: the host name.",
+        example: "\"core-1\"",
+        unset: "not set: the host name",
+        strict: Some(|c| c.fleet.unreadable = true),
+        read: |f, c| {
+            let host = f.string()?;
+            if let Some(problem) = name_problem(&host, "a host name") {
+                return Err(f.bad(problem).into());
+            }
+            c.fleet.host = Some(host);
+            Ok(())
+        },
+        show: |c| c.fleet.host.as_deref().map(toml_str),
+    },
+    Setting {
+        name: "fleet.store",
+        help: "Where slots are kept: local (lock files in fleet.dir, for one host) or etcd (an etcd v3 cluster at fleet.endpoints, for a fleet).",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.fleet.unreadable = true),
+        read: |f, c| {
+            c.fleet.store = f.keyword()?;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.fleet.store.as_str())),
+    },
+    Setting {
+        name: "fleet.dir",
+        help: "The local store's lock files, and this host's note of a slot it keeps over a reboot: an absolute path.",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.fleet.dir = f.absolute_path()?;
+            Ok(())
+        },
+        show: |c| Some(toml_path(&c.fleet.dir)),
+    },
+    Setting {
+        name: "fleet.endpoints",
+        help: "The etcd cluster's client URLs, http://HOST:PORT, tried in order.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.fleet.unreadable = true),
+        read: |f, c| {
+            c.fleet.endpoints = f.list(|item| crate::fleet::http::Endpoint::parse(item).err())?;
+            Ok(())
+        },
+        show: |c| Some(toml_list(c.fleet.endpoints.iter().map(|s| toml_str(s)))),
+    },
+    Setting {
+        name: "fleet.prefix",
+        help: "The etcd key prefix the slots live under.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.fleet.unreadable = true),
+        read: |f, c| {
+            let prefix = f.string()?;
+            if !prefix.starts_with('/') || prefix.ends_with('/') || prefix.len() < 2 {
+                return Err(f
+                    .bad(format!("`{prefix}` must start with / and not end with one, like \"/safe-run/slots\""))
+                    .into());
+            }
+            c.fleet.prefix = prefix;
+            Ok(())
+        },
+        show: |c| Some(toml_str(&c.fleet.prefix)),
+    },
+    Setting {
+        name: "fleet.wait_secs",
+        help: "Longest a disruptive line waits for the store, in seconds, before it is refused (1-120).",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.fleet.wait = Duration::from_secs(f.integer(1, 120)?);
+            Ok(())
+        },
+        show: |c| Some(c.fleet.wait.as_secs().to_string()),
+    },
+    Setting {
+        name: "fleet.ttl_secs",
+        help: "How long an etcd slot outlives a holder that stopped renewing it (crashed, cut off) while a change runs, in seconds (2-3600).",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.fleet.ttl = Duration::from_secs(f.integer(2, 3600)?);
+            Ok(())
+        },
+        show: |c| Some(c.fleet.ttl.as_secs().to_string()),
+    },
+    Setting {
+        name: "fleet.reboot_ttl_secs",
+        help: "How long an etcd slot kept over a reboot lasts if the host never comes back to release it, in seconds (2-604800).",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.fleet.reboot_ttl = Duration::from_secs(f.integer(2, 604_800)?);
+            Ok(())
+        },
+        show: |c| Some(c.fleet.reboot_ttl.as_secs().to_string()),
+    },
+    Setting {
+        name: "fleet.disruptive_rules",
+        help: "Ids of rules whose commands are disruptive changes too, besides the rules marked disruptive, e.g. [\"svc-critical-restart\"].",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.fleet.disruptive_rules = f.list(|item| {
+                (!is_rule_id(item)).then(|| {
+                    format!(
+                        "`{item}` is not a rule id: ids are kebab-case, like `svc-critical-restart`"
+                    )
+                })
+            })?;
+            Ok(())
+        },
+        show: |c| {
+            Some(toml_list(
+                c.fleet.disruptive_rules.iter().map(|s| toml_str(s)),
+            ))
+        },
     },
 ];
 
@@ -1632,6 +1879,55 @@ impl Field<'_, '_> {
     }
 }
 
+impl Field<'_, '_> {
+    /// `{ group = N, … }`: a table of group names to limits (1-1000).
+    fn limits(&self) -> Result<Vec<(String, u32)>, Vec<Bad>> {
+        let DeValue::Table(table) = self.value.get_ref() else {
+            return Err(vec![
+                self.wrong("a table of group = limit, like { openshift-core = 1 }"),
+            ]);
+        };
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        for (key, value) in table {
+            let group: &str = key.get_ref();
+            if let Some(problem) = name_problem(group, "a group name") {
+                bad.push(Bad {
+                    span: key.span(),
+                    message: format!("`{}`: {problem}", self.name),
+                });
+                continue;
+            }
+            let field = Field {
+                name: self.name,
+                value,
+            };
+            match field.integer(1, 1000) {
+                Ok(n) => out.push((group.to_string(), n as u32)),
+                Err(b) => bad.push(b),
+            }
+        }
+        if bad.is_empty() { Ok(out) } else { Err(bad) }
+    }
+}
+
+/// A group or host name goes into file names and store keys: letters,
+/// digits, `.`, `_` and `-`, not starting with a dot, at most 64.
+fn name_problem(name: &str, what: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    (!ok).then(|| {
+        format!(
+            "`{}` is not {what}: use letters, digits, `.`, `_` and `-` (at most 64, not starting with a dot)",
+            clean(name, false)
+        )
+    })
+}
+
 /// Control characters (and bidi overrides) would act on the terminal that
 /// shows the value, so no string setting may hold one.
 fn text_problem(text: &str) -> Option<String> {
@@ -1688,6 +1984,19 @@ fn regex_reason(e: &regex::Error) -> String {
 
 fn toml_str(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
+}
+
+/// A table key, quoted only when it must be.
+fn toml_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        key.to_string()
+    } else {
+        toml_str(key)
+    }
 }
 
 fn toml_path(path: &Path) -> String {
@@ -1818,6 +2127,19 @@ dirs = ["/opt/site/rules"]
 
 [session]
 allow_overrides = true
+
+[fleet]
+groups = ["openshift-core", "edge"]
+limits = { openshift-core = 1, edge = 3 }
+host = "core-1"
+store = "etcd"
+dir = "/srv/fleet"
+endpoints = ["http://10.0.0.5:2379", "http://10.0.0.6:2379"]
+prefix = "/site/slots"
+wait_secs = 3
+ttl_secs = 10
+reboot_ttl_secs = 1800
+disruptive_rules = ["svc-critical-restart"]
 "#;
 
     fn full() -> Config {
@@ -1862,6 +2184,20 @@ allow_overrides = true
             },
             session: SessionPolicy {
                 allow_overrides: true,
+            },
+            fleet: Fleet {
+                groups: vec!["openshift-core".into(), "edge".into()],
+                limits: vec![("edge".into(), 3), ("openshift-core".into(), 1)],
+                host: Some("core-1".into()),
+                store: Store::Etcd,
+                dir: "/srv/fleet".into(),
+                endpoints: vec!["http://10.0.0.5:2379".into(), "http://10.0.0.6:2379".into()],
+                prefix: "/site/slots".into(),
+                wait: Duration::from_secs(3),
+                ttl: Duration::from_secs(10),
+                reboot_ttl: Duration::from_secs(1800),
+                disruptive_rules: vec!["svc-critical-restart".into()],
+                unreadable: false,
             },
         }
     }

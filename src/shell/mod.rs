@@ -94,6 +94,8 @@ struct Shell<'s> {
     rules: &'s RuleSet,
     policy: &'s Policy,
     recorder: &'s mut Recorder,
+    /// The fleet's slots, when this host is in a group.
+    fleet: Option<&'s mut crate::fleet::guard::FleetGuard>,
     state: ShellState,
     bash: Option<SessionBash>,
     jobs: Jobs,
@@ -162,12 +164,14 @@ pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
         config,
         identity,
         rule_errors,
+        fleet,
         ..
     } = &mut system;
     let mut sh = Shell {
         rules,
         policy,
         recorder,
+        fleet: fleet.as_mut(),
         state,
         bash,
         jobs: Jobs::default(),
@@ -554,6 +558,17 @@ impl AuditSink for ShellAudit<'_> {
         }
         self.inner.outcome(id, outcome)
     }
+    fn outcome_with_slot(
+        &mut self,
+        id: &str,
+        outcome: &Outcome,
+        slot: Option<&crate::audit::record::SlotRecord>,
+    ) -> Result<(), SinkError> {
+        if self.defer.get() {
+            return Ok(());
+        }
+        self.inner.outcome_with_slot(id, outcome, slot)
+    }
     fn take_warnings(&mut self) -> Vec<String> {
         self.inner.take_warnings()
     }
@@ -573,6 +588,7 @@ impl Shell<'_> {
             // one command, never for a whole session.
             reason: None,
             confirm: None,
+            break_glass: false,
         };
         let checked = expand::checked_text(text, &self.state.defs);
         self.warn_pending_input(checked.as_deref().unwrap_or(text), err);
@@ -625,6 +641,10 @@ impl Shell<'_> {
                 runner: &mut runner,
                 previewer: &mut previewer,
                 place: &place,
+                fleet: self
+                    .fleet
+                    .as_deref_mut()
+                    .map(|f| f as &mut dyn crate::fleet::Slots),
             };
             pipeline::run_checked(
                 &request,

@@ -1,7 +1,8 @@
 //! The binary as the system runs it: commands without a terminal (exit
 //! statuses, streams, signals, approval, the audit log left behind), the
 //! configuration files it reads and how every command loads them alike
-//! (`loading`), a real OpenSSH login with the binary as
+//! (`loading`), fleet slots between simulated hosts on the local store and
+//! a real etcd (`fleet`), a real OpenSSH login with the binary as
 //! the login shell, and what the Debian package ships.
 //!
 //! One test binary (each former `tests/*.rs` file is a module);
@@ -17,6 +18,7 @@
 mod common;
 
 mod config;
+mod fleet;
 mod loading;
 mod packaging;
 mod run;

@@ -1,0 +1,340 @@
+//! The etcd store: fleet slots in an etcd v3 cluster, for a fleet. Spoken
+//! through etcd's JSON gateway (`/v3/lease/grant`, `/v3/kv/range`,
+//! `/v3/kv/txn`, …) with the small client of [`super::http`].
+//!
+//! A hold is the key `PREFIX/GROUP/HOST` (the holder as JSON), attached to
+//! a lease:
+//!
+//! - **Taking** reads each group's keys (a range over `PREFIX/GROUP/`) and
+//!   the revision it was read at; when every group has room, one
+//!   transaction writes this host's key in every group, guarded by "no key
+//!   of the group's range was written since that revision" (a compare on
+//!   the range's `MOD` revision). Two hosts racing for the last slot
+//!   cannot both win: the second transaction fails, re-reads and sees the
+//!   group full. A removal in between only makes the count cautious.
+//! - **Expiry**: a change's lease lives `fleet.ttl_secs` and is renewed
+//!   by a thread while the command runs; a holder that crashes or is cut
+//!   off stops renewing, and etcd drops its keys when the lease runs out.
+//!   A reboot's lease lives `fleet.reboot_ttl_secs` without renewal, since
+//!   the holder is gone during the boot; the host releases it when it is
+//!   back, or it expires.
+//! - Every call is bounded by `fleet.wait_secs`, all endpoints together.
+//!   Time is etcd's: the holders' clocks only label `since`.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::fleet::http::{Endpoint, base64, post_json, unbase64};
+use crate::fleet::{Holder, Renewal, Store, Taken};
+
+/// A connection to an etcd cluster (nothing is opened until a call).
+pub struct EtcdStore {
+    endpoints: Vec<Endpoint>,
+    prefix: String,
+    wait: Duration,
+    ttl: Duration,
+    reboot_ttl: Duration,
+}
+
+impl EtcdStore {
+    /// `endpoints` are checked when the configuration is read; one that
+    /// does not parse here is left out.
+    pub fn new(
+        endpoints: &[String],
+        prefix: &str,
+        wait: Duration,
+        ttl: Duration,
+        reboot_ttl: Duration,
+    ) -> EtcdStore {
+        EtcdStore {
+            endpoints: endpoints
+                .iter()
+                .filter_map(|e| Endpoint::parse(e).ok())
+                .collect(),
+            prefix: prefix.trim_end_matches('/').to_string(),
+            wait,
+            ttl,
+            reboot_ttl,
+        }
+    }
+
+    fn group_prefix(&self, group: &str) -> String {
+        format!("{}/{group}/", self.prefix)
+    }
+
+    fn key(&self, group: &str, host: &str) -> String {
+        format!("{}/{group}/{host}", self.prefix)
+    }
+
+    /// One call, to the first endpoint that answers.
+    fn call(&self, path: &str, body: &Value, deadline: Instant) -> Result<Value, String> {
+        call(&self.endpoints, path, body, deadline)
+    }
+
+    fn grant(&self, ttl: Duration, deadline: Instant) -> Result<String, String> {
+        let answer = self.call("/v3/lease/grant", &json!({"TTL": ttl.as_secs()}), deadline)?;
+        answer["ID"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("etcd granted no lease: {answer}"))
+    }
+
+    fn revoke(&self, lease: &str, deadline: Instant) -> Result<(), String> {
+        self.call("/v3/lease/revoke", &json!({"ID": lease}), deadline)
+            .map(drop)
+    }
+
+    /// The holders of `group` and the revision they were read at.
+    fn holders(&self, group: &str, deadline: Instant) -> Result<(Vec<Holder>, u64), String> {
+        let prefix = self.group_prefix(group);
+        let answer = self.call(
+            "/v3/kv/range",
+            &json!({"key": base64(prefix.as_bytes()), "range_end": base64(&range_end(&prefix))}),
+            deadline,
+        )?;
+        let revision = answer["header"]["revision"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| format!("etcd's answer has no revision: {answer}"))?;
+        let mut holders = Vec::new();
+        for kv in answer["kvs"].as_array().into_iter().flatten() {
+            let value = kv["value"].as_str().and_then(unbase64).unwrap_or_default();
+            // A value that is not a holder still holds a slot: fail closed.
+            let holder = serde_json::from_slice::<Holder>(&value).unwrap_or_else(|_| {
+                let key = kv["key"].as_str().and_then(unbase64).unwrap_or_default();
+                Holder {
+                    host: String::from_utf8_lossy(&key)
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("?")
+                        .to_string(),
+                    reason: "(a value safe-run cannot read)".into(),
+                    ..Holder::default()
+                }
+            });
+            holders.push(holder);
+        }
+        Ok((holders, revision))
+    }
+}
+
+/// The end of the range of every key starting with `prefix`.
+fn range_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    end
+}
+
+fn call(
+    endpoints: &[Endpoint],
+    path: &str,
+    body: &Value,
+    deadline: Instant,
+) -> Result<Value, String> {
+    if endpoints.is_empty() {
+        return Err("no etcd endpoint is configured (fleet.endpoints)".into());
+    }
+    let body = body.to_string();
+    let mut errors = Vec::new();
+    for endpoint in endpoints {
+        match post_json(endpoint, path, &body, deadline) {
+            Ok(text) => {
+                return serde_json::from_str(&text)
+                    .map_err(|e| format!("{}{path}: the answer is not JSON: {e}", endpoint.url()));
+            }
+            Err(e) => errors.push(e),
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    Err(errors.join("; "))
+}
+
+impl Store for EtcdStore {
+    fn take(&mut self, groups: &[(String, u32)], me: &Holder) -> Result<Taken, String> {
+        let deadline = Instant::now() + self.wait;
+        let reboot = me.kind == "reboot";
+        let ttl = if reboot { self.reboot_ttl } else { self.ttl };
+        let lease = self.grant(ttl, deadline)?;
+        let value = serde_json::to_string(me).map_err(|e| e.to_string())?;
+        loop {
+            let mut full = Vec::new();
+            let mut compares = Vec::new();
+            let mut puts = Vec::new();
+            for (group, limit) in groups {
+                let (holders, revision) = match self.holders(group, deadline) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        let _ = self.revoke(&lease, deadline);
+                        return Err(e);
+                    }
+                };
+                let others: Vec<&Holder> = holders.iter().filter(|h| h.host != me.host).collect();
+                if others.len() >= *limit as usize {
+                    full.extend(others.iter().map(|h| h.shown(group)));
+                }
+                let prefix = self.group_prefix(group);
+                compares.push(json!({
+                    "target": "MOD",
+                    "key": base64(prefix.as_bytes()),
+                    "range_end": base64(&range_end(&prefix)),
+                    "result": "LESS",
+                    "mod_revision": (revision + 1).to_string(),
+                }));
+                puts.push(json!({"request_put": {
+                    "key": base64(self.key(group, &me.host).as_bytes()),
+                    "value": base64(value.as_bytes()),
+                    "lease": lease,
+                }}));
+            }
+            if !full.is_empty() {
+                let _ = self.revoke(&lease, deadline);
+                return Ok(Taken::Full(full));
+            }
+            let txn = json!({"compare": compares, "success": puts, "failure": []});
+            match self.call("/v3/kv/txn", &txn, deadline) {
+                Ok(answer) if answer["succeeded"] == Value::Bool(true) => break,
+                // Another host wrote meanwhile: read again.
+                Ok(_) if Instant::now() < deadline => continue,
+                Ok(_) => {
+                    let _ = self.revoke(&lease, deadline);
+                    return Err(format!(
+                        "the slots kept changing for {} ms; try again",
+                        self.wait.as_millis()
+                    ));
+                }
+                Err(e) => {
+                    let _ = self.revoke(&lease, deadline);
+                    return Err(e);
+                }
+            }
+        }
+        let renewing = (!reboot).then(|| {
+            Box::new(KeepAlive::start(self.endpoints.clone(), lease.clone(), ttl))
+                as Box<dyn Renewal>
+        });
+        Ok(Taken::Held {
+            lease: Some(lease),
+            renewing,
+        })
+    }
+
+    fn release(
+        &mut self,
+        groups: &[String],
+        host: &str,
+        lease: Option<&str>,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + self.wait;
+        let mut errors = Vec::new();
+        for group in groups {
+            let key = base64(self.key(group, host).as_bytes());
+            if let Err(e) = self.call("/v3/kv/deleterange", &json!({"key": key}), deadline) {
+                errors.push(e);
+                break;
+            }
+        }
+        if let Some(lease) = lease
+            && errors.is_empty()
+            && let Err(e) = self.revoke(lease, deadline)
+        {
+            errors.push(e);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    fn describe(&self) -> String {
+        let urls: Vec<String> = self.endpoints.iter().map(Endpoint::url).collect();
+        format!("etcd {}", urls.join(","))
+    }
+}
+
+/// Renews a lease every third of its time to live until stopped.
+#[derive(Debug)]
+struct KeepAlive {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl KeepAlive {
+    fn start(endpoints: Vec<Endpoint>, lease: String, ttl: Duration) -> KeepAlive {
+        let (tx, rx) = mpsc::channel::<()>();
+        let every = (ttl / 3).max(Duration::from_millis(500));
+        let thread = std::thread::Builder::new()
+            .name("fleet-keepalive".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                    // A renewal that fails is tried again next time; the
+                    // lease runs out if none gets through.
+                    let _ = call(
+                        &endpoints,
+                        "/v3/lease/keepalive",
+                        &json!({"ID": lease}),
+                        Instant::now() + every,
+                    );
+                }
+            })
+            .ok();
+        KeepAlive {
+            stop: Some(tx),
+            thread,
+        }
+    }
+}
+
+impl Renewal for KeepAlive {
+    fn stop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_range_ends_after_its_last_key() {
+        assert_eq!(range_end("/s/core/"), b"/s/core0".to_vec());
+    }
+
+    #[test]
+    fn an_unreachable_cluster_is_an_error_within_the_wait() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let mut store = EtcdStore::new(
+            &[format!("http://127.0.0.1:{port}")],
+            "/s",
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        );
+        let started = Instant::now();
+        let me = Holder {
+            host: "a".into(),
+            kind: "change".into(),
+            ..Holder::default()
+        };
+        assert!(store.take(&[("core".into(), 1)], &me).is_err());
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,308 @@
+//! The fleet as a session holds it: the `[fleet]` configuration, who and
+//! where we are, and the store — opened only when a disruptive line asks
+//! for a slot, so that a safe line never waits on it or even connects.
+//!
+//! A reboot's slot outlives the process that took it, so this host keeps
+//! a note of it (`fleet.dir/held-HOST.json`: the groups, the lease and the
+//! boot it was taken in). It is written before the reboot runs and read at
+//! the next start of a session ([`FleetGuard::release_after_boot`]): in a
+//! later boot the host is back, and the slot is given back. A start with no
+//! note costs one failed `stat`. `safe-run release` gives it back by hand.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::record::{SlotEvent, SlotRecord};
+use crate::config::{self, Store as StoreKind};
+use crate::fleet::etcd::EtcdStore;
+use crate::fleet::local::LocalStore;
+use crate::fleet::{
+    Disruptive, HeldSlot, Holder, Slots, Store, Take, Taken, disruption, refusal_text, slot_record,
+};
+use crate::rules::RuleSet;
+use crate::rules::spec::Disruption;
+use crate::verdict::Verdict;
+
+/// Where the kernel says which boot this is.
+const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+
+/// This boot's id, or a constant where the kernel does not say (then a
+/// reboot is only seen by `safe-run release`).
+pub fn boot_id() -> String {
+    fs::read_to_string(BOOT_ID)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The note of a slot kept over a reboot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RebootNote {
+    pub host: String,
+    pub groups: Vec<String>,
+    pub lease: Option<String>,
+    pub boot_id: String,
+    pub since: String,
+    pub store: String,
+}
+
+/// Whether a note taken in `note_boot` is for a host that is back: it
+/// booted since. Pure.
+pub fn back_from_reboot(note_boot: &str, now_boot: &str) -> bool {
+    note_boot != now_boot && now_boot != "unknown"
+}
+
+/// The fleet of one session.
+pub struct FleetGuard {
+    config: config::Fleet,
+    /// The name this host holds slots under.
+    pub host: String,
+    user: String,
+    /// The time, for `since` (RFC 3339), from the edge.
+    clock: fn() -> String,
+    store: Option<Box<dyn Store>>,
+}
+
+impl FleetGuard {
+    /// `host`: the host's name, unless the configuration gives another.
+    pub fn new(
+        config: &config::Fleet,
+        host: &str,
+        user: &str,
+        clock: fn() -> String,
+    ) -> FleetGuard {
+        FleetGuard {
+            host: config.host.clone().unwrap_or_else(|| host.to_string()),
+            config: config.clone(),
+            user: user.to_string(),
+            clock,
+            store: None,
+        }
+    }
+
+    fn store(&mut self) -> &mut Box<dyn Store> {
+        let c = &self.config;
+        self.store.get_or_insert_with(|| match c.store {
+            StoreKind::Local => Box::new(LocalStore::new(&c.dir, c.wait, &boot_id())),
+            StoreKind::Etcd => Box::new(EtcdStore::new(
+                &c.endpoints,
+                &c.prefix,
+                c.wait,
+                c.ttl,
+                c.reboot_ttl,
+            )),
+        })
+    }
+
+    /// Where slots are kept, for messages (opens nothing).
+    pub fn describe(&self) -> String {
+        match self.config.store {
+            StoreKind::Local => format!("local {}", self.config.dir.display()),
+            StoreKind::Etcd => format!("etcd {}", self.config.endpoints.join(",")),
+        }
+    }
+
+    fn note_path(&self) -> PathBuf {
+        self.config.dir.join(format!("held-{}.json", self.host))
+    }
+
+    fn read_note(&self) -> Option<RebootNote> {
+        let text = fs::read_to_string(self.note_path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn write_note(&self, note: &RebootNote) -> Result<(), String> {
+        let path = self.note_path();
+        let _ = fs::create_dir_all(&self.config.dir);
+        let text = serde_json::to_string_pretty(note).map_err(|e| e.to_string())?;
+        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    fn groups_with_limits(&self) -> Vec<(String, u32)> {
+        self.config
+            .groups
+            .iter()
+            .map(|g| (g.clone(), self.config.limit(g)))
+            .collect()
+    }
+
+    /// At the start of a session: gives back a slot kept over a reboot
+    /// when this host has booted since. Returns the record of it (or of
+    /// the failure, the note then kept for the next start). Bounded by the
+    /// store's wait; without a note, one `stat`.
+    pub fn release_after_boot(&mut self) -> Option<SlotRecord> {
+        let note = self.read_note()?;
+        if !back_from_reboot(&note.boot_id, &boot_id()) {
+            return None;
+        }
+        let host = self.host.clone();
+        let store = self.describe();
+        let result = self
+            .store()
+            .release(&note.groups, &host, note.lease.as_deref());
+        let error = result.err();
+        if error.is_none() {
+            let _ = fs::remove_file(self.note_path());
+        }
+        Some(slot_record(
+            SlotEvent::Released,
+            &note.groups,
+            &store,
+            Vec::new(),
+            error,
+        ))
+    }
+
+    /// `safe-run release`: gives back every slot this host holds.
+    pub fn release_now(&mut self) -> SlotRecord {
+        let note = self.read_note();
+        let groups = note
+            .as_ref()
+            .map_or_else(|| self.config.groups.clone(), |n| n.groups.clone());
+        let lease = note.and_then(|n| n.lease);
+        let host = self.host.clone();
+        let store = self.describe();
+        let error = self.store().release(&groups, &host, lease.as_deref()).err();
+        if error.is_none() {
+            let _ = fs::remove_file(self.note_path());
+        }
+        slot_record(SlotEvent::Released, &groups, &store, Vec::new(), error)
+    }
+}
+
+impl Slots for FleetGuard {
+    fn disruptive(&self, verdict: &Verdict, rules: &RuleSet) -> Option<Disruptive> {
+        disruption(verdict, rules, &self.config.disruptive_rules)
+    }
+
+    fn take(&mut self, what: &Disruptive, line: &str, reason: &str) -> Take {
+        let groups = self.config.groups.clone();
+        let store = self.describe();
+        if self.config.unreadable {
+            let why = "the [fleet] configuration cannot be read, so nobody can tell which slots this host must take";
+            return Take::Refused(
+                slot_record(
+                    SlotEvent::Unreachable,
+                    &groups,
+                    &store,
+                    Vec::new(),
+                    Some(why.into()),
+                ),
+                format!(
+                    "{why} (see the configuration error above). Fix it, or run the line again with --break-glass."
+                ),
+            );
+        }
+        let me = Holder {
+            host: self.host.clone(),
+            user: self.user.clone(),
+            since: (self.clock)(),
+            reason: reason.to_string(),
+            line: line.to_string(),
+            kind: what.kind.as_str().to_string(),
+            pid: std::process::id(),
+            boot_id: boot_id(),
+        };
+        let limits = self.groups_with_limits();
+        let wait = self.config.wait;
+        match self.store().take(&limits, &me) {
+            Ok(Taken::Held { lease, renewing }) => {
+                if what.kind == Disruption::Reboot {
+                    let note = RebootNote {
+                        host: me.host.clone(),
+                        groups: groups.clone(),
+                        lease: lease.clone(),
+                        boot_id: me.boot_id.clone(),
+                        since: me.since.clone(),
+                        store: store.clone(),
+                    };
+                    if let Err(e) = self.write_note(&note) {
+                        let _ = self.store().release(&groups, &me.host, lease.as_deref());
+                        let why = format!(
+                            "the slot was taken, but the note that gives it back after the reboot cannot be written: {e}"
+                        );
+                        return Take::Refused(
+                            slot_record(
+                                SlotEvent::Unreachable,
+                                &groups,
+                                &store,
+                                Vec::new(),
+                                Some(why.clone()),
+                            ),
+                            format!(
+                                "{why}. Fix fleet.dir, or run the line again with --break-glass."
+                            ),
+                        );
+                    }
+                }
+                Take::Held(
+                    HeldSlot {
+                        groups: groups.clone(),
+                        kind: what.kind,
+                        lease,
+                        renewing,
+                    },
+                    slot_record(SlotEvent::Held, &groups, &store, Vec::new(), None),
+                )
+            }
+            Ok(Taken::Full(holders)) => {
+                let text = refusal_text(&holders, &limits, &store);
+                Take::Refused(
+                    slot_record(SlotEvent::Refused, &groups, &store, holders, None),
+                    text,
+                )
+            }
+            Err(e) => Take::Refused(
+                slot_record(
+                    SlotEvent::Unreachable,
+                    &groups,
+                    &store,
+                    Vec::new(),
+                    Some(e.clone()),
+                ),
+                format!(
+                    "the fleet store did not give a slot within {}: {e}\n  A disruptive change runs only with a slot. Check the store ({store}), or run the line again with --break-glass if this cannot wait.",
+                    secs(wait)
+                ),
+            ),
+        }
+    }
+
+    fn finish(&mut self, mut held: HeldSlot, ran_ok: bool) -> SlotRecord {
+        if let Some(r) = held.renewing.as_mut() {
+            r.stop();
+        }
+        let store = self.describe();
+        if held.kind == Disruption::Reboot && ran_ok {
+            return slot_record(SlotEvent::Kept, &held.groups, &store, Vec::new(), None);
+        }
+        let host = self.host.clone();
+        let error = self
+            .store()
+            .release(&held.groups, &host, held.lease.as_deref())
+            .err();
+        if held.kind == Disruption::Reboot && error.is_none() {
+            let _ = fs::remove_file(self.note_path());
+        }
+        slot_record(SlotEvent::Released, &held.groups, &store, Vec::new(), error)
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_is_back_when_it_booted_since_the_note() {
+        assert!(back_from_reboot("boot-1", "boot-2"));
+        assert!(!back_from_reboot("boot-1", "boot-1"));
+        assert!(!back_from_reboot("boot-1", "unknown"));
+    }
+}

@@ -1,0 +1,330 @@
+//! The local store: fleet slots in a directory of this host, one lock file
+//! and one holder list per group (`GROUP.lock`, `GROUP.json`). For a
+//! single host, and for tests, where "hosts" are processes.
+//!
+//! A take locks every group's lock file (`flock`, in name order so two
+//! takers never wait on each other, each wait bounded), reads the holder
+//! lists, and writes the new ones whole (a temporary file, fsync, rename,
+//! fsync of the directory): a crash leaves the old list or the new one,
+//! never half of one. There is no lease here; a hold whose holder is gone
+//! is dropped when the list is next read:
+//!
+//! - a hold taken in an earlier boot of this host (its host is back);
+//! - a change whose safe-run process no longer runs (it crashed or was
+//!   killed; a change's slot is given back when its command ends anyway).
+//!
+//! A reboot's hold in this boot stays until the host is back or
+//! `safe-run release`. A holder list that cannot be read is an error, not
+//! an empty list: fail closed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
+use crate::audit::record::SlotHolder;
+use crate::fleet::{Holder, Store, Taken};
+
+/// A directory of lock files and holder lists.
+pub struct LocalStore {
+    dir: PathBuf,
+    wait: Duration,
+    /// This boot's id: holds of other boots are stale.
+    boot_id: String,
+}
+
+impl LocalStore {
+    pub fn new(dir: &Path, wait: Duration, boot_id: &str) -> LocalStore {
+        LocalStore {
+            dir: dir.to_path_buf(),
+            wait,
+            boot_id: boot_id.to_string(),
+        }
+    }
+
+    fn shown(&self) -> String {
+        crate::term::sanitize::clean(&self.dir.display().to_string(), false)
+    }
+
+    /// Locks `group`'s lock file, waiting until `deadline`.
+    fn lock(&self, group: &str, deadline: Instant) -> Result<Flock<File>, String> {
+        if !self.dir.is_dir() {
+            fs::create_dir_all(&self.dir).map_err(|e| {
+                format!(
+                    "cannot create the fleet directory {}: {e} (fleet.dir in the configuration)",
+                    self.shown()
+                )
+            })?;
+            // Shared by every user who runs safe-run on this host, as /tmp.
+            let _ = fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o1777));
+        }
+        let path = self.dir.join(format!("{group}.lock"));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o666)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(locked) => return Ok(locked),
+                Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => {
+                    if Instant::now() >= deadline {
+                        return Err(format!(
+                            "the lock of group {group} in {} was not free within {} ms",
+                            self.shown(),
+                            self.wait.as_millis()
+                        ));
+                    }
+                    file = back;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err((_, e)) => return Err(format!("cannot lock {}: {e}", path.display())),
+            }
+        }
+    }
+
+    fn list_path(&self, group: &str) -> PathBuf {
+        self.dir.join(format!("{group}.json"))
+    }
+
+    /// The live holders of `group` (stale holds dropped, see the header).
+    fn read(&self, group: &str) -> Result<Vec<Holder>, String> {
+        let path = self.list_path(group);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let holders: Vec<Holder> = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "the holder list {} cannot be read ({e}); nobody can tell who holds group {group}: check it, and remove it once nobody does",
+                path.display()
+            )
+        })?;
+        Ok(holders.into_iter().filter(|h| self.live(h)).collect())
+    }
+
+    fn live(&self, h: &Holder) -> bool {
+        if h.boot_id != self.boot_id {
+            return false;
+        }
+        h.kind == "reboot" || pid_alive(h.pid)
+    }
+
+    fn write(&self, group: &str, holders: &[Holder]) -> Result<(), String> {
+        let path = self.list_path(group);
+        let tmp = self
+            .dir
+            .join(format!(".{group}.json.{}", std::process::id()));
+        let text = serde_json::to_string_pretty(holders).map_err(|e| e.to_string())?;
+        let written = (|| {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(0o666)
+                .open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            let _ = fs::set_permissions(&tmp, fs::Permissions::from_mode(0o666));
+            fs::rename(&tmp, &path)?;
+            File::open(&self.dir)?.sync_all()
+        })();
+        written.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
+    }
+}
+
+/// Whether process `pid` runs (one of another user counts: EPERM; a
+/// zombie, killed and not yet reaped, does not).
+fn pid_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    if raw <= 0 || matches!(kill(Pid::from_raw(raw), None), Err(Errno::ESRCH)) {
+        return false;
+    }
+    match fs::read_to_string(format!("/proc/{raw}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next()),
+            Some("Z" | "X")
+        ),
+        Err(_) => true,
+    }
+}
+
+impl Store for LocalStore {
+    fn take(&mut self, groups: &[(String, u32)], me: &Holder) -> Result<Taken, String> {
+        let deadline = Instant::now() + self.wait;
+        let mut sorted: Vec<&(String, u32)> = groups.iter().collect();
+        sorted.sort();
+        let mut locks = Vec::new();
+        for (group, _) in &sorted {
+            locks.push(self.lock(group, deadline)?);
+        }
+        let mut lists = Vec::new();
+        let mut full = Vec::new();
+        for (group, limit) in &sorted {
+            let others: Vec<Holder> = self
+                .read(group)?
+                .into_iter()
+                .filter(|h| h.host != me.host)
+                .collect();
+            if others.len() >= *limit as usize {
+                full.extend(others.iter().map(|h| h.shown(group)));
+            }
+            lists.push((group, others));
+        }
+        if !full.is_empty() {
+            return Ok(Taken::Full(full));
+        }
+        for (group, mut holders) in lists {
+            holders.push(me.clone());
+            self.write(group, &holders)?;
+        }
+        drop(locks);
+        Ok(Taken::Held {
+            lease: None,
+            renewing: None,
+        })
+    }
+
+    fn release(
+        &mut self,
+        groups: &[String],
+        host: &str,
+        _lease: Option<&str>,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + self.wait;
+        let mut sorted: Vec<&String> = groups.iter().collect();
+        sorted.sort();
+        for group in sorted {
+            let _lock = self.lock(group, deadline)?;
+            let holders = self.read(group)?;
+            if holders.iter().any(|h| h.host == host) {
+                let kept: Vec<Holder> = holders.into_iter().filter(|h| h.host != host).collect();
+                self.write(group, &kept)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("local {}", self.shown())
+    }
+}
+
+/// The holders of `groups` in `dir`, for `safe-run release` to show.
+pub fn holders(dir: &Path, groups: &[String], boot_id: &str) -> Vec<SlotHolder> {
+    let store = LocalStore::new(dir, Duration::ZERO, boot_id);
+    groups
+        .iter()
+        .flat_map(|g| {
+            store
+                .read(g)
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |h| h.shown(g))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me(host: &str, kind: &str, pid: u32) -> Holder {
+        Holder {
+            host: host.into(),
+            user: "ops".into(),
+            since: "2026-11-21T22:41:07Z".into(),
+            reason: "CHG-1".into(),
+            line: "reboot".into(),
+            kind: kind.into(),
+            pid,
+            boot_id: "boot-1".into(),
+        }
+    }
+
+    fn store(dir: &Path) -> LocalStore {
+        LocalStore::new(dir, Duration::from_secs(1), "boot-1")
+    }
+
+    #[test]
+    fn a_group_takes_up_to_its_limit_and_names_the_holders() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        let pid = std::process::id();
+        let groups = [("core".to_string(), 2)];
+        assert!(matches!(
+            s.take(&groups, &me("a", "reboot", pid)),
+            Ok(Taken::Held { .. })
+        ));
+        assert!(matches!(
+            s.take(&groups, &me("b", "reboot", pid)),
+            Ok(Taken::Held { .. })
+        ));
+        match s.take(&groups, &me("c", "reboot", pid)) {
+            Ok(Taken::Full(holders)) => {
+                let hosts: Vec<&str> = holders.iter().map(|h| h.host.as_str()).collect();
+                assert_eq!(hosts, ["a", "b"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A host that holds one already takes it again.
+        assert!(matches!(
+            s.take(&groups, &me("a", "reboot", pid)),
+            Ok(Taken::Held { .. })
+        ));
+        s.release(&["core".into()], "a", None).unwrap();
+        assert!(matches!(
+            s.take(&groups, &me("c", "reboot", pid)),
+            Ok(Taken::Held { .. })
+        ));
+    }
+
+    #[test]
+    fn holds_of_a_dead_change_or_an_earlier_boot_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let groups = [("core".to_string(), 1)];
+        // No process has pid 0x7fff_fff0.
+        let mut s = store(dir.path());
+        assert!(matches!(
+            s.take(&groups, &me("a", "change", 0x7fff_fff0)),
+            Ok(Taken::Held { .. })
+        ));
+        assert!(matches!(
+            s.take(&groups, &me("b", "reboot", std::process::id())),
+            Ok(Taken::Held { .. })
+        ));
+        let mut later = LocalStore::new(dir.path(), Duration::from_secs(1), "boot-2");
+        let mut c = me("c", "reboot", std::process::id());
+        c.boot_id = "boot-2".into();
+        assert!(matches!(later.take(&groups, &c), Ok(Taken::Held { .. })));
+    }
+
+    #[test]
+    fn a_list_that_cannot_be_read_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("core.json"), "{not json").unwrap();
+        let mut s = store(dir.path());
+        let err = s
+            .take(
+                &[("core".into(), 1)],
+                &me("a", "reboot", std::process::id()),
+            )
+            .unwrap_err();
+        assert!(err.contains("cannot be read"), "{err}");
+    }
+}
