@@ -751,6 +751,132 @@ allow = ["echo bomb", "ls"]
         assert_eq!(fake.ran.len(), 1);
     }
 
+    /// A fleet with one slot, taken or not, that notes what it was asked.
+    #[derive(Default)]
+    struct OneSlot {
+        taken: bool,
+        refuse: bool,
+        finished: Vec<bool>,
+    }
+
+    impl Slots for OneSlot {
+        fn disruptive(
+            &self,
+            verdict: &Verdict,
+            _rules: &RuleSet,
+        ) -> Option<crate::fleet::Disruptive> {
+            verdict
+                .findings
+                .iter()
+                .any(|f| f.rule == "test-reboot")
+                .then(|| crate::fleet::Disruptive {
+                    rules: vec!["test-reboot".into()],
+                    kind: crate::rules::spec::Disruption::Reboot,
+                })
+        }
+        fn take(&mut self, _what: &crate::fleet::Disruptive, _line: &str, _reason: &str) -> Take {
+            let record = crate::fleet::slot_record(
+                if self.refuse {
+                    SlotEvent::Refused
+                } else {
+                    SlotEvent::Held
+                },
+                &["core".to_string()],
+                "test",
+                Vec::new(),
+                None,
+            );
+            if self.refuse {
+                return Take::Refused(record, "held by core-2\nwait".into());
+            }
+            self.taken = true;
+            Take::Held(
+                HeldSlot {
+                    groups: vec!["core".into()],
+                    kind: crate::rules::spec::Disruption::Reboot,
+                    lease: None,
+                    renewing: None,
+                },
+                record,
+            )
+        }
+        fn finish(&mut self, held: HeldSlot, ran_ok: bool) -> SlotRecord {
+            self.finished.push(ran_ok);
+            crate::fleet::slot_record(SlotEvent::Kept, &held.groups, "test", Vec::new(), None)
+        }
+    }
+
+    fn run_with_fleet(
+        fleet: &mut OneSlot,
+        log: &mut Log,
+        line: &str,
+        glass: bool,
+    ) -> (i32, usize, String) {
+        let mut fake = Fake { ran: vec![] };
+        let mut err = Vec::new();
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
+        let req = Request {
+            mode: Mode::DashC,
+            target: Target::Line(line.into()),
+            reason: Some("CHG-1 kernel patch".into()),
+            confirm: Some("core-1".into()),
+            break_glass: glass,
+        };
+        let status = {
+            let mut io = Io {
+                prompter: None,
+                err: &mut err,
+                audit: log,
+                runner: &mut fake,
+                previewer: &mut previewer,
+                place: &LineContext::default(),
+                fleet: Some(fleet),
+            };
+            run_request(&req, &rules(), &policy(), &mut io)
+        };
+        (
+            status,
+            fake.ran.len(),
+            String::from_utf8_lossy(&err).to_string(),
+        )
+    }
+
+    #[test]
+    fn a_disruptive_line_runs_only_with_a_slot_or_break_glass() {
+        let mut log = Log::default();
+        let mut fleet = OneSlot::default();
+        assert_eq!(run_with_fleet(&mut fleet, &mut log, "ls", false).0, 0);
+        assert!(!fleet.taken, "a safe line asks for no slot");
+        let (status, ran, _) = run_with_fleet(&mut fleet, &mut log, "reboot", false);
+        assert_eq!((status, ran), (0, 1));
+        assert_eq!(fleet.finished, [true]);
+
+        let mut full = OneSlot {
+            refuse: true,
+            ..OneSlot::default()
+        };
+        let (status, ran, err) = run_with_fleet(&mut full, &mut log, "reboot", false);
+        assert_eq!((status, ran), (REFUSED, 0));
+        assert!(err.contains("held by core-2\nwait"), "{err}");
+        assert_eq!(log.decisions.last().unwrap().0, "refused");
+        let (status, ran, err) = run_with_fleet(&mut full, &mut log, "reboot", true);
+        assert_eq!((status, ran), (0, 1));
+        assert!(err.contains("BREAK-GLASS"), "{err}");
+    }
+
+    #[test]
+    fn a_slot_is_given_back_when_the_decision_cannot_be_recorded() {
+        let mut log = Log {
+            fail: true,
+            ..Log::default()
+        };
+        let mut fleet = OneSlot::default();
+        let (status, ran, _) = run_with_fleet(&mut fleet, &mut log, "reboot", false);
+        assert_eq!((status, ran), (REFUSED, 0));
+        assert!(fleet.taken);
+        assert_eq!(fleet.finished, [false], "given back, not kept");
+    }
+
     #[test]
     fn unparseable_line_is_not_run() {
         let (status, _, fake, text) = run("ls )", vec![], true, (None, None));

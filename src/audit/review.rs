@@ -54,7 +54,9 @@ use jiff::{Span, Timestamp, civil};
 use memchr::memmem;
 use serde::{Deserialize as _, Serialize};
 
-use crate::audit::record::{FindingRecord, Kind, PreviewFacts, Record, SEAL_LEN};
+use crate::audit::record::{
+    FindingRecord, Kind, PreviewFacts, Record, SEAL_LEN, SlotEvent, SlotRecord,
+};
 use crate::verdict::{Decision, Mode, Risk};
 
 // ---------------------------------------------------------------- time
@@ -459,6 +461,8 @@ pub struct Filter {
     pub failed: bool,
     /// The decision's id starts with this.
     pub id_prefix: Option<String>,
+    /// A fleet slot event of one of these, on the decision or its outcome.
+    pub slots: Vec<SlotEvent>,
 }
 
 fn host_matches(recorded: &str, wanted: &str) -> bool {
@@ -534,7 +538,8 @@ impl Filter {
 
     /// Whether a joined row passes the conditions on the outcome.
     pub fn matches_row(&self, row: &Row) -> bool {
-        !self.failed || matches!(row.status, Status::Failed | Status::Killed)
+        (!self.failed || matches!(row.status, Status::Failed | Status::Killed))
+            && (self.slots.is_empty() || row.slot_events().any(|e| self.slots.contains(&e)))
     }
 }
 
@@ -628,6 +633,9 @@ pub struct JsonRow<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     preview: Option<&'a PreviewFacts>,
+    /// The fleet slot taken, refused or broken through before it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slot: Option<&'a SlotRecord>,
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<i32>,
@@ -641,6 +649,9 @@ pub struct JsonRow<'a> {
     outcome_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     not_run: Option<&'a str>,
+    /// What became of the slot when it ended: given back, or kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slot_after: Option<&'a SlotRecord>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     late: bool,
 }
@@ -667,6 +678,7 @@ impl Row {
             decision: d.decision,
             reason: d.reason.as_deref(),
             preview: d.preview.as_ref(),
+            slot: d.slot.as_ref(),
             status: self.status,
             exit: o.and_then(|o| o.exit),
             signal: o.and_then(|o| o.signal),
@@ -674,8 +686,18 @@ impl Row {
             ended: o.map(|o| o.ts.as_str()),
             outcome_id: o.map(|o| o.id.as_str()),
             not_run: o.and_then(|o| o.not_run.as_deref()),
+            slot_after: o.and_then(|o| o.slot.as_ref()),
             late: self.late,
         }
+    }
+
+    /// The fleet slot events of the row: its decision's, then its outcome's.
+    pub fn slot_events(&self) -> impl Iterator<Item = SlotEvent> + '_ {
+        self.decision
+            .slot
+            .iter()
+            .chain(self.outcome.as_ref().and_then(|o| o.slot.as_ref()))
+            .map(|s| s.event)
     }
 
     /// Who ran it, for tables and counts: `user`, or `user(login_user)`
@@ -1095,6 +1117,8 @@ pub struct Stats {
     /// By the date written in the record (the host's local date).
     pub by_day: BTreeMap<String, u64>,
     pub confirmations_by_user: BTreeMap<String, u64>,
+    /// Fleet slot events (held, refused, break-glass, released, …).
+    pub by_slot: BTreeMap<&'static str, u64>,
     #[serde(skip)]
     risky: TopK,
     #[serde(skip)]
@@ -1134,6 +1158,7 @@ impl Stats {
             by_host: BTreeMap::new(),
             by_day: BTreeMap::new(),
             confirmations_by_user: BTreeMap::new(),
+            by_slot: BTreeMap::new(),
             risky: TopK::new(1000),
             refused: TopK::new(1000),
             first_ts: None,
@@ -1182,6 +1207,9 @@ impl Stats {
             bump(&mut self.confirmations_by_user, who.clone());
         }
         bump(&mut self.by_user, who);
+        for event in row.slot_events() {
+            bump(&mut self.by_slot, event.as_str());
+        }
         bump(&mut self.by_host, d.host.clone());
         bump(
             &mut self.by_day,

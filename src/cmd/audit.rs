@@ -35,7 +35,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
-use crate::audit::record::{self, MAX_LINE};
+use crate::audit::record::{self, MAX_LINE, SlotEvent};
 use crate::audit::review::{
     self, Body, Counted, Entry, Filter, JoinOptions, Merge, Origin, Review, Row, Stats, Status,
 };
@@ -102,6 +102,10 @@ pub struct FilterArgs {
     /// Only commands that ran and failed (non-zero exit, or killed by a signal).
     #[arg(long)]
     pub failed: bool,
+    /// Only lines with a fleet slot event: held, refused, unreachable,
+    /// break-glass, released, kept, or any (comma-separated).
+    #[arg(long, value_name = "EVENT", value_delimiter = ',', value_parser = parse_slot)]
+    pub slot: Vec<SlotChoice>,
 }
 
 #[derive(Debug, Args)]
@@ -289,7 +293,24 @@ fn make_filter(args: &FilterArgs, env: &Env) -> Result<Filter, Error> {
         grep: args.grep.clone(),
         failed: args.failed,
         id_prefix: None,
+        slots: args.slot.iter().flat_map(|c| c.0.iter().copied()).collect(),
     })
+}
+
+/// The events one `--slot` word stands for.
+#[derive(Clone, Debug)]
+pub struct SlotChoice(Vec<SlotEvent>);
+
+/// Reads a `--slot` word; `any` is every event.
+fn parse_slot(word: &str) -> Result<SlotChoice, String> {
+    match word.trim() {
+        "any" => Ok(SlotChoice(SlotEvent::ALL.to_vec())),
+        w => SlotEvent::parse(w).map(|e| SlotChoice(vec![e])).ok_or_else(|| {
+            format!(
+                "unknown slot event `{w}` (expected held, refused, unreachable, break-glass, released, kept or any)"
+            )
+        }),
+    }
 }
 
 // ---------------------------------------------------------------- inputs
@@ -966,6 +987,37 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
         let label = if i == 0 { "preview" } else { "" };
         field(out, label, &format!("{}: {}", c(name), c(&value)))?;
     }
+    // The fleet slot: taken, refused or broken through; then given back
+    // or kept.
+    for (label, slot) in [
+        ("slot", d.slot.as_ref()),
+        (
+            "slot after",
+            row.outcome.as_ref().and_then(|o| o.slot.as_ref()),
+        ),
+    ] {
+        let Some(slot) = slot else { continue };
+        let mut text = format!(
+            "{} {} ({})",
+            slot.event.as_str(),
+            c(&slot.groups.join(", ")),
+            c(&slot.store)
+        );
+        for h in &slot.holders {
+            text.push_str(&format!(
+                "; held by {} in {} ({} since {}: {})",
+                c(&h.host),
+                c(&h.group),
+                c(&h.user),
+                c(&h.since),
+                c(&h.reason)
+            ));
+        }
+        if let Some(e) = &slot.error {
+            text.push_str(&format!("; {}", c(e)));
+        }
+        field(out, label, &text)?;
+    }
     // Where the session's configuration and rules came from: a policy
     // that is not the site's own shows here.
     if let Some(s) = &d.sources {
@@ -1150,6 +1202,19 @@ fn write_stats(
     list(out, &days, usize::MAX)?;
     title(out, "Confirmations by user")?;
     list(out, &ranked(&stats.confirmations_by_user), top)?;
+    if !stats.by_slot.is_empty() {
+        title(out, "Fleet slots")?;
+        let events: Vec<(String, u64)> = SlotEvent::ALL
+            .iter()
+            .filter_map(|e| {
+                stats
+                    .by_slot
+                    .get(e.as_str())
+                    .map(|n| (e.as_str().to_string(), *n))
+            })
+            .collect();
+        list(out, &events, usize::MAX)?;
+    }
     let tops = stats.tops(top);
     let counted = |rows: &[Counted]| -> Vec<(String, u64)> {
         rows.iter()

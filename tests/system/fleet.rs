@@ -171,6 +171,24 @@ fn break_glass_runs_without_a_slot_and_says_so() {
     let slot = last_slot(&b);
     assert_eq!(slot["event"], "break-glass", "{slot}");
     assert_eq!(slot["holders"][0]["host"], "node-a", "{slot}");
+
+    // `audit --slot` finds it, `audit stats` counts it.
+    let rows = b.run(&["audit", "--slot", "break-glass", "--json"]);
+    let rows = rows.expect_status(0).json_lines();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["slot"]["event"], "break-glass");
+    let rows = a.run(&["audit", "--slot", "held,released", "--json"]);
+    let rows = rows.expect_status(0).json_lines();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["slot_after"]["event"], "kept");
+    let stats = a
+        .run(&["audit", "stats", "--json"])
+        .expect_status(0)
+        .json_lines();
+    assert_eq!(stats[0]["by_slot"]["held"], 1, "{stats:?}");
+    assert_eq!(stats[0]["by_slot"]["kept"], 1, "{stats:?}");
+    let shown = a.run(&["audit", "show", rows[0]["id"].as_str().unwrap()]);
+    assert!(shown.stdout.contains("slot after"), "{shown:?}");
 }
 
 #[test]
