@@ -10,6 +10,8 @@
 //! note costs one failed `stat`. `safe-run release` gives it back by hand.
 
 use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::record::{SlotEvent, SlotRecord};
 use crate::config::{self, Store as StoreKind};
 use crate::fleet::etcd::EtcdStore;
-use crate::fleet::local::LocalStore;
+use crate::fleet::local::{LocalStore, open_shared, read_shared};
 use crate::fleet::{
     Disruptive, HeldSlot, Holder, Slots, Store, Take, Taken, disruption, refusal_text, slot_record,
 };
@@ -110,15 +112,25 @@ impl FleetGuard {
     }
 
     fn read_note(&self) -> Option<RebootNote> {
-        let text = fs::read_to_string(self.note_path()).ok()?;
+        let text = read_shared(&self.note_path()).ok()?;
         serde_json::from_str(&text).ok()
     }
 
+    /// Writes the note in the shared directory (see `local`: in place, no
+    /// link followed).
     fn write_note(&self, note: &RebootNote) -> Result<(), String> {
         let path = self.note_path();
-        let _ = fs::create_dir_all(&self.config.dir);
+        if !self.config.dir.is_dir() {
+            fs::create_dir_all(&self.config.dir)
+                .map_err(|e| format!("cannot create {}: {e}", self.config.dir.display()))?;
+            let _ = fs::set_permissions(&self.config.dir, fs::Permissions::from_mode(0o1777));
+        }
         let text = serde_json::to_string_pretty(note).map_err(|e| e.to_string())?;
-        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        let mut f = open_shared(&path)?;
+        f.set_len(0)
+            .and_then(|()| f.write_all(text.as_bytes()))
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
     fn groups_with_limits(&self) -> Vec<(String, u32)> {

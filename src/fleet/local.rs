@@ -4,21 +4,25 @@
 //!
 //! A take locks every group's lock file (`flock`, in name order so two
 //! takers never wait on each other, each wait bounded), reads the holder
-//! lists, and writes the new ones whole (a temporary file, fsync, rename,
-//! fsync of the directory): a crash leaves the old list or the new one,
-//! never half of one. There is no lease here; a hold whose holder is gone
-//! is dropped when the list is next read:
+//! lists, and rewrites them in place under the lock, then fsyncs them
+//! (lists of a few hundred bytes). In place, not renamed over: the
+//! directory is shared by every user who runs safe-run and is sticky, as
+//! `/tmp` is, so nobody can rename over another user's file; and every
+//! file is opened without following a symbolic link, so a link planted
+//! there cannot send a write elsewhere. There is no lease here; a hold
+//! whose holder is gone is dropped when the list is next read:
 //!
 //! - a hold taken in an earlier boot of this host (its host is back);
 //! - a change whose safe-run process no longer runs (it crashed or was
 //!   killed; a change's slot is given back when its command ends anyway).
 //!
 //! A reboot's hold in this boot stays until the host is back or
-//! `safe-run release`. A holder list that cannot be read is an error, not
-//! an empty list: fail closed.
+//! `safe-run release`. A holder list that cannot be read (a planted file,
+//! a write cut short by a crash) is an error, not an empty list: fail
+//! closed, with the file named.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -65,13 +69,7 @@ impl LocalStore {
             let _ = fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o1777));
         }
         let path = self.dir.join(format!("{group}.lock"));
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o666)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let mut file = open_shared(&path)?;
         loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(locked) => return Ok(locked),
@@ -98,11 +96,14 @@ impl LocalStore {
     /// The live holders of `group` (stale holds dropped, see the header).
     fn read(&self, group: &str) -> Result<Vec<Holder>, String> {
         let path = self.list_path(group);
-        let text = match fs::read_to_string(&path) {
+        let text = match read_shared(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
         let holders: Vec<Holder> = serde_json::from_str(&text).map_err(|e| {
             format!(
                 "the holder list {} cannot be read ({e}); nobody can tell who holds group {group}: check it, and remove it once nobody does",
@@ -119,30 +120,49 @@ impl LocalStore {
         h.kind == "reboot" || pid_alive(h.pid)
     }
 
+    /// Rewrites `group`'s holder list; the caller holds its lock.
     fn write(&self, group: &str, holders: &[Holder]) -> Result<(), String> {
         let path = self.list_path(group);
-        let tmp = self
-            .dir
-            .join(format!(".{group}.json.{}", std::process::id()));
         let text = serde_json::to_string_pretty(holders).map_err(|e| e.to_string())?;
-        let written = (|| {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o666)
-                .open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            let _ = fs::set_permissions(&tmp, fs::Permissions::from_mode(0o666));
-            fs::rename(&tmp, &path)?;
-            File::open(&self.dir)?.sync_all()
-        })();
-        written.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", path.display())
-        })
+        let mut f = open_shared(&path)?;
+        f.set_len(0)
+            .and_then(|()| f.write_all(text.as_bytes()))
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
+}
+
+/// The most of a holder list that is read.
+const MAX_LIST: u64 = 1 << 20;
+
+/// Reads a file of the shared directory (at most [`MAX_LIST`] bytes),
+/// without following a link.
+pub fn read_shared(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?
+        .take(MAX_LIST)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Opens (creating) a file of the shared directory for writing, without
+/// following a link, writable by every user of safe-run.
+pub fn open_shared(path: &Path) -> Result<File, String> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o666)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // The umask took bits away; only the owner can put them back.
+    let _ = file.set_permissions(fs::Permissions::from_mode(0o666));
+    Ok(file)
 }
 
 /// Whether process `pid` runs (one of another user counts: EPERM; a
@@ -312,6 +332,25 @@ mod tests {
         let mut c = me("c", "reboot", std::process::id());
         c.boot_id = "boot-2".into();
         assert!(matches!(later.take(&groups, &c), Ok(Taken::Held { .. })));
+    }
+
+    #[test]
+    fn a_planted_link_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        for planted in ["core.lock", "core.json"] {
+            let slots = dir.path().join(planted.replace('.', "-"));
+            fs::create_dir(&slots).unwrap();
+            std::os::unix::fs::symlink(&victim, slots.join(planted)).unwrap();
+            let mut s = store(&slots);
+            let taken = s.take(
+                &[("core".into(), 1)],
+                &me("a", "reboot", std::process::id()),
+            );
+            assert!(taken.is_err(), "{planted}: {taken:?}");
+        }
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
     }
 
     #[test]
