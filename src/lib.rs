@@ -40,13 +40,14 @@
 //! `parse`, `unwrap`, `command`, `context`, `rules` (but `rules::dir`, which reads
 //! directories), `classify`, `verdict`, `policy`, the audit record's hashing
 //! and verification (`audit::record`), redaction (`audit::redact`), review
-//! queries (`audit::review`), `term::sanitize` and the preview summarisers
+//! queries (`audit::review`), `term::sanitize`, `fleet`'s own file (which
+//! findings disrupt a node, how a refusal reads) and the preview summarisers
 //! (`preview`'s files but its runner) do no process, terminal,
 //! clock or environment access: everything they need is passed in, so they
 //! are tested with plain values. Process spawning, terminals, signals,
 //! prompts and file writes live at the edges (`exec`, `confirm`'s terminal,
 //! `shell`, `audit::log`, `audit::recorder`, `audit::syslog`, `session`,
-//! `script_files`).
+//! `script_files`, `fleet`'s stores and guard).
 
 pub mod audit;
 pub mod classify;

@@ -330,7 +330,7 @@ fn finish_slot(held: HeldSlot, ran_ok: bool, io: &mut Io) -> Option<SlotRecord> 
         (SlotEvent::Kept, _) => {
             let _ = writeln!(
                 io.err,
-                "safe-run: the fleet slot of {groups} stays held until this host is back from its reboot (or `safe-run release`)."
+                "safe-run: the fleet slot of {groups} stays held until this host is back from a reboot, or `safe-run release` once it is back in service."
             );
         }
         (_, Some(e)) => {

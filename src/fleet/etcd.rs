@@ -159,7 +159,8 @@ fn call(
 impl Store for EtcdStore {
     fn take(&mut self, groups: &[(String, u32)], me: &Holder) -> Result<Taken, String> {
         let deadline = Instant::now() + self.wait;
-        let reboot = me.kind == "reboot";
+        // A reboot's or a hold's slot outlives this process.
+        let reboot = me.kind != "change";
         let ttl = if reboot { self.reboot_ttl } else { self.ttl };
         let lease = self.grant(ttl, deadline)?;
         let value = serde_json::to_string(me).map_err(|e| e.to_string())?;

@@ -133,6 +133,13 @@ impl FleetGuard {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
+    /// Whether this host holds slots for a reboot that has not happened
+    /// yet (a note of this boot).
+    fn pending_reboot(&self) -> bool {
+        self.read_note()
+            .is_some_and(|n| n.boot_id == boot_id() && n.host == self.host)
+    }
+
     fn groups_with_limits(&self) -> Vec<(String, u32)> {
         self.config
             .groups
@@ -218,11 +225,25 @@ impl Slots for FleetGuard {
             pid: std::process::id(),
             boot_id: boot_id(),
         };
+        // A reboot this host holds slots for (not yet happened) covers a
+        // change before it: a drain, a runtime restart. Taking them again
+        // would put the reboot's hold under the change's short lease.
+        if what.kind == Disruption::Change && self.pending_reboot() {
+            return Take::Held(
+                HeldSlot {
+                    groups: groups.clone(),
+                    kind: what.kind,
+                    lease: None,
+                    renewing: None,
+                },
+                slot_record(SlotEvent::Held, &groups, &store, Vec::new(), None),
+            );
+        }
         let limits = self.groups_with_limits();
         let wait = self.config.wait;
         match self.store().take(&limits, &me) {
             Ok(Taken::Held { lease, renewing }) => {
-                if what.kind == Disruption::Reboot {
+                if what.kind.keeps() {
                     let note = RebootNote {
                         host: me.host.clone(),
                         groups: groups.clone(),
@@ -288,7 +309,8 @@ impl Slots for FleetGuard {
             r.stop();
         }
         let store = self.describe();
-        if held.kind == Disruption::Reboot && ran_ok {
+        let reboot_pending = held.kind == Disruption::Change && self.pending_reboot();
+        if (held.kind.keeps() && ran_ok) || reboot_pending {
             return slot_record(SlotEvent::Kept, &held.groups, &store, Vec::new(), None);
         }
         let host = self.host.clone();
@@ -296,7 +318,7 @@ impl Slots for FleetGuard {
             .store()
             .release(&held.groups, &host, held.lease.as_deref())
             .err();
-        if held.kind == Disruption::Reboot && error.is_none() {
+        if held.kind.keeps() && error.is_none() {
             let _ = fs::remove_file(self.note_path());
         }
         slot_record(SlotEvent::Released, &held.groups, &store, Vec::new(), error)

@@ -117,7 +117,7 @@ impl LocalStore {
         if h.boot_id != self.boot_id {
             return false;
         }
-        h.kind == "reboot" || pid_alive(h.pid)
+        h.kind != "change" || pid_alive(h.pid)
     }
 
     /// Rewrites `group`'s holder list; the caller holds its lock.

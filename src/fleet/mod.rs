@@ -96,7 +96,7 @@ pub trait Store {
 pub struct Disruptive {
     /// The rules that say so.
     pub rules: Vec<String>,
-    /// `Reboot` when any of them takes the node down.
+    /// The strongest of theirs: `Reboot`, then `Hold`, then `Change`.
     pub kind: Disruption,
 }
 
@@ -116,9 +116,12 @@ pub fn disruption(verdict: &Verdict, rules: &RuleSet, extra: &[String]) -> Optio
             None if extra.contains(&f.rule) => Disruption::Change,
             None => continue,
         };
-        if kind == Disruption::Reboot {
-            found.kind = Disruption::Reboot;
-        }
+        // The strongest wins: a reboot, then a hold, then a change.
+        found.kind = match (found.kind, kind) {
+            (Disruption::Reboot, _) | (_, Disruption::Reboot) => Disruption::Reboot,
+            (Disruption::Hold, _) | (_, Disruption::Hold) => Disruption::Hold,
+            _ => Disruption::Change,
+        };
         if !found.rules.contains(&f.rule) {
             found.rules.push(f.rule.clone());
         }

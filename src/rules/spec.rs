@@ -143,19 +143,29 @@ pub enum Disruption {
     /// The node goes down: the slot is held until the host is back (the
     /// next safe-run start after the boot) or `safe-run release`.
     Reboot,
-    /// A change while the node stays up (a runtime restart, a drain): the
-    /// slot is given back when the command ends.
+    /// The node is out of service after the command (a drain): the slot is
+    /// held as for a reboot, which usually follows; `safe-run release`
+    /// gives it back when the node is back in service without one.
+    Hold,
+    /// A change while the node stays up (a runtime restart): the slot is
+    /// given back when the command ends.
     Change,
 }
 
 impl Disruption {
-    pub const NAMES: &[&str] = &["reboot", "change"];
+    pub const NAMES: &[&str] = &["reboot", "hold", "change"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Disruption::Reboot => "reboot",
+            Disruption::Hold => "hold",
             Disruption::Change => "change",
         }
+    }
+
+    /// Whether the slot outlives the command (a reboot, a hold).
+    pub fn keeps(self) -> bool {
+        self != Disruption::Change
     }
 }
 

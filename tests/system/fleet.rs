@@ -156,6 +156,33 @@ fn a_rebooted_hosts_slot_is_kept_until_release_and_a_change_gives_it_back_at_onc
 }
 
 #[test]
+fn a_drain_holds_its_slot_through_the_changes_and_the_reboot_after_it() {
+    let slots = tempfile::tempdir().unwrap();
+    let me = short_host();
+    let a = host("node-a", &local(slots.path(), 1));
+    let b = host("node-b", &local(slots.path(), 1));
+    a.fake_marked("kubectl");
+    a.fake_marked("systemctl");
+    let run = a.run(&approved(
+        &me,
+        &["kubectl", "drain", "node-a", "--ignore-daemonsets"],
+    ));
+    run.expect_status(0);
+    let outcome = a.outcome_of(&a.last_decision()).expect("an outcome");
+    assert_eq!(outcome["slot"]["event"], "kept", "{outcome}");
+    b.run(&approved(&me, &["reboot"])).expect_status(77);
+    // A runtime restart on the drained node runs under the drain's hold
+    // and leaves it in place; the reboot takes it on.
+    a.run(&approved("yes", &["systemctl", "restart", "kubelet"]))
+        .expect_status(0);
+    b.run(&approved(&me, &["reboot"])).expect_status(77);
+    a.run(&approved(&me, &["reboot"])).expect_status(0);
+    b.run(&approved(&me, &["reboot"])).expect_status(77);
+    a.run(&["release"]).expect_status(0);
+    b.run(&approved(&me, &["reboot"])).expect_status(0);
+}
+
+#[test]
 fn break_glass_runs_without_a_slot_and_says_so() {
     let slots = tempfile::tempdir().unwrap();
     let me = short_host();
