@@ -333,6 +333,71 @@ fn secs(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    fn guard(dir: &std::path::Path, host: &str) -> FleetGuard {
+        let config = config::Fleet {
+            groups: vec!["core".into()],
+            dir: dir.to_path_buf(),
+            wait: Duration::from_secs(2),
+            ..config::Fleet::default()
+        };
+        FleetGuard::new(&config, host, "ops", || "2026-11-21T22:41:07Z".into())
+    }
+
+    fn reboot() -> Disruptive {
+        Disruptive {
+            rules: vec!["power-reboot".into()],
+            kind: Disruption::Reboot,
+        }
+    }
+
+    #[test]
+    fn a_reboots_slot_is_given_back_at_the_first_start_after_the_boot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = guard(dir.path(), "node-a");
+        let Take::Held(held, _) = a.take(&reboot(), "reboot", "CHG-1") else {
+            panic!("no slot");
+        };
+        assert_eq!(a.finish(held, true).event, SlotEvent::Kept);
+        // Same boot: nothing to give back, and node-b is refused.
+        assert_eq!(a.release_after_boot(), None);
+        let mut b = guard(dir.path(), "node-b");
+        assert!(matches!(
+            b.take(&reboot(), "reboot", "CHG-2"),
+            Take::Refused(..)
+        ));
+        // The note says another boot: the host is back.
+        let mut note = a.read_note().expect("the note");
+        note.boot_id = "an-earlier-boot".into();
+        a.write_note(&note).unwrap();
+        let released = a.release_after_boot().expect("released");
+        assert_eq!(
+            (released.event, released.error),
+            (SlotEvent::Released, None)
+        );
+        assert!(a.read_note().is_none(), "the note is gone");
+        assert!(matches!(
+            b.take(&reboot(), "reboot", "CHG-2"),
+            Take::Held(..)
+        ));
+    }
+
+    #[test]
+    fn an_unreadable_fleet_configuration_refuses_without_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config::Fleet {
+            unreadable: true,
+            dir: dir.path().join("never-created"),
+            ..config::Fleet::default()
+        };
+        let mut g = FleetGuard::new(&config, "node-a", "ops", || String::new());
+        let Take::Refused(record, text) = g.take(&reboot(), "reboot", "CHG-1") else {
+            panic!("a slot");
+        };
+        assert_eq!(record.event, SlotEvent::Unreachable);
+        assert!(text.contains("--break-glass"), "{text}");
+        assert!(!dir.path().join("never-created").exists());
+    }
+
     #[test]
     fn a_host_is_back_when_it_booted_since_the_note() {
         assert!(back_from_reboot("boot-1", "boot-2"));

@@ -519,3 +519,24 @@ fn a_stopped_store_refuses_a_disruptive_line_within_the_wait_and_never_slows_a_s
     assert!(silent.ran("reboot"));
     assert_eq!(last_slot(&silent)["event"], "break-glass");
 }
+
+#[test]
+fn a_broken_fleet_configuration_refuses_disruptive_lines_and_locks_nobody_out() {
+    let me = short_host();
+    let env = Env::with_config(|_| "[fleet]\ngroups = \"core\"\n".to_string());
+    env.fake_marked("reboot");
+    let run = env.run(&["--", "true"]);
+    run.expect_status(0);
+    assert!(run.stderr.contains("fleet.groups"), "{run:?}");
+    let run = env.run(&approved(&me, &["reboot"]));
+    run.expect_status(77);
+    assert!(
+        run.stderr.contains("[fleet] configuration cannot be read"),
+        "{run:?}"
+    );
+    assert!(!env.ran("reboot"));
+    let mut args = vec!["--break-glass"];
+    args.extend(approved(&me, &["reboot"]));
+    env.run(&args).expect_status(0);
+    assert!(env.ran("reboot"));
+}
