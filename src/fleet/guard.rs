@@ -389,7 +389,7 @@ mod tests {
             dir: dir.path().join("never-created"),
             ..config::Fleet::default()
         };
-        let mut g = FleetGuard::new(&config, "node-a", "ops", || String::new());
+        let mut g = FleetGuard::new(&config, "node-a", "ops", String::new);
         let Take::Refused(record, text) = g.take(&reboot(), "reboot", "CHG-1") else {
             panic!("a slot");
         };
