@@ -237,6 +237,8 @@ keyword_enum! {
         Local = "local",
         /// An etcd v3 cluster, through its JSON gateway.
         Etcd = "etcd",
+        /// A server of Zincati's FleetLock protocol.
+        FleetLock = "fleetlock",
     }
 }
 
@@ -1312,7 +1314,7 @@ static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "fleet.store",
-        help: "Where slots are kept: local (lock files in fleet.dir, for one host) or etcd (an etcd v3 cluster at fleet.endpoints, for a fleet).",
+        help: "Where slots are kept: local (lock files in fleet.dir, for one host), etcd (an etcd v3 cluster at fleet.endpoints, for a fleet) or fleetlock (a FleetLock server at fleet.endpoints, as Zincati uses).",
         example: "",
         unset: "",
         strict: Some(|c| c.fleet.unreadable = true),
@@ -1336,7 +1338,7 @@ static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "fleet.endpoints",
-        help: "The etcd cluster's client URLs, http://HOST:PORT, tried in order.",
+        help: "The etcd cluster's client URLs (http://HOST:PORT), or the FleetLock server's base URL (http://HOST:PORT/PATH), tried in order.",
         example: "",
         unset: "",
         strict: Some(|c| c.fleet.unreadable = true),

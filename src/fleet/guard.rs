@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::record::{SlotEvent, SlotRecord};
 use crate::config::{self, Store as StoreKind};
 use crate::fleet::etcd::EtcdStore;
+use crate::fleet::fleetlock::FleetLockStore;
 use crate::fleet::local::{LocalStore, open_shared, read_shared};
 use crate::fleet::{
     Disruptive, HeldSlot, Holder, Slots, Store, Take, Taken, disruption, refusal_text, slot_record,
@@ -96,6 +97,7 @@ impl FleetGuard {
                 c.ttl,
                 c.reboot_ttl,
             )),
+            StoreKind::FleetLock => Box::new(FleetLockStore::new(&c.endpoints, c.wait)),
         })
     }
 
@@ -104,6 +106,7 @@ impl FleetGuard {
         match self.config.store {
             StoreKind::Local => format!("local {}", self.config.dir.display()),
             StoreKind::Etcd => format!("etcd {}", self.config.endpoints.join(",")),
+            StoreKind::FleetLock => format!("fleetlock {}", self.config.endpoints.join(",")),
         }
     }
 

@@ -1,11 +1,13 @@
-//! The smallest HTTP client the etcd store needs: one JSON `POST` to a
-//! plain `http://HOST:PORT` endpoint, bounded by a deadline, and base64
-//! (etcd's JSON gateway carries keys and values in it).
+//! The smallest HTTP client the etcd and FleetLock stores need: one JSON
+//! `POST` to a plain `http://HOST:PORT[/PATH]` endpoint, bounded by a
+//! deadline, and base64 (etcd's JSON gateway carries keys and values in
+//! it).
 //!
 //! Hand-rolled on `std::net` instead of an HTTP crate or a gRPC stack:
-//! etcd's gateway (`/v3/…`) answers an HTTP/1.0 request with the whole
-//! body and closes the connection, so a request is a write and a read to
-//! the end — no chunking, no keep-alive, no async runtime, no dependency.
+//! etcd's gateway (`/v3/…`) and a FleetLock server answer an HTTP/1.0
+//! request with the whole body and close the connection, so a request is
+//! a write and a read to the end — no chunking, no keep-alive, no async
+//! runtime, no dependency.
 //! The whole exchange (name lookup included, which `std` cannot bound)
 //! runs on a helper thread that the caller waits for at most until the
 //! deadline: a store that does not answer costs the operator the
@@ -20,18 +22,20 @@ use std::time::{Duration, Instant};
 /// are a few KiB.
 const MAX_ANSWER: u64 = 4 << 20;
 
-/// An `http://HOST:PORT` endpoint.
+/// An `http://HOST:PORT[/PATH]` endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub host: String,
     pub port: u16,
+    /// What requests' paths are under (`/fleetlock`), or empty.
+    pub base: String,
 }
 
 impl Endpoint {
-    /// Reads `http://HOST:PORT` (a trailing `/` allowed); the error is a
-    /// sentence for the configuration's diagnostics.
+    /// Reads `http://HOST:PORT[/PATH]` (a trailing `/` allowed); the error
+    /// is a sentence for the configuration's diagnostics.
     pub fn parse(url: &str) -> Result<Endpoint, String> {
-        let bad = |why: &str| format!("`{url}` is not an etcd endpoint: {why}");
+        let bad = |why: &str| format!("`{url}` is not a store endpoint: {why}");
         let Some(rest) = url.strip_prefix("http://") else {
             return Err(bad(if url.starts_with("https://") {
                 "https is not supported yet; give the plain http:// address of a member or a local proxy (docs/FLEET.md)"
@@ -39,7 +43,17 @@ impl Endpoint {
                 "write it as http://HOST:PORT"
             }));
         };
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let rest = rest.trim_end_matches('/');
+        let (rest, base) = match rest.find('/') {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
+        };
+        if !base
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+        {
+            return Err(bad("its path may hold letters, digits, /, -, _ and . only"));
+        }
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
             let (host, after) = v6.split_once(']').ok_or_else(|| bad("an unclosed `[`"))?;
             (host, after.strip_prefix(':').unwrap_or(""))
@@ -61,16 +75,24 @@ impl Endpoint {
         Ok(Endpoint {
             host: host.to_string(),
             port,
+            base: base.to_string(),
         })
     }
 
     pub fn url(&self) -> String {
         if self.host.contains(':') {
-            format!("http://[{}]:{}", self.host, self.port)
+            format!("http://[{}]:{}{}", self.host, self.port, self.base)
         } else {
-            format!("http://{}:{}", self.host, self.port)
+            format!("http://{}:{}{}", self.host, self.port, self.base)
         }
     }
+}
+
+/// An answer: its status and body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
 }
 
 /// POSTs `body` (JSON) to `path` and returns the answer's body when the
@@ -81,16 +103,46 @@ pub fn post_json(
     body: &str,
     deadline: Instant,
 ) -> Result<String, String> {
+    let answer = post(endpoint, path, body, &[], deadline)?;
+    if answer.status != 200 {
+        return Err(format!(
+            "{}{path} answered {}: {}",
+            endpoint.url(),
+            answer.status,
+            answer.body.trim().chars().take(300).collect::<String>()
+        ));
+    }
+    Ok(answer.body)
+}
+
+/// POSTs `body` (JSON, with `headers`) to `path` under the endpoint's
+/// base path; an answer of any status is returned, not getting one is the
+/// error. Everything, connecting included, ends by `deadline`.
+pub fn post(
+    endpoint: &Endpoint,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+    deadline: Instant,
+) -> Result<Answer, String> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(format!("{}: no time left to ask", endpoint.url()));
     }
     let (tx, rx) = mpsc::sync_channel(1);
-    let (ep, path, body) = (endpoint.clone(), path.to_string(), body.to_string());
+    let ep = endpoint.clone();
+    let mut request = format!(
+        "POST {}{path} HTTP/1.0\r\nHost: {}:{}\r\nContent-Type: application/json\r\n",
+        endpoint.base, endpoint.host, endpoint.port
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     let spawned = std::thread::Builder::new()
         .name("fleet-http".into())
         .spawn(move || {
-            let _ = tx.send(exchange(&ep, &path, &body, deadline));
+            let _ = tx.send(exchange(&ep, &request, deadline));
         });
     if let Err(e) = spawned {
         return Err(format!("cannot start a request to {}: {e}", endpoint.url()));
@@ -105,12 +157,8 @@ pub fn post_json(
     }
 }
 
-fn exchange(
-    endpoint: &Endpoint,
-    path: &str,
-    body: &str,
-    deadline: Instant,
-) -> Result<String, String> {
+/// Sends `request` and reads the answer to its end.
+fn exchange(endpoint: &Endpoint, request: &str, deadline: Instant) -> Result<Answer, String> {
     let url = endpoint.url();
     let left = || {
         deadline
@@ -137,12 +185,6 @@ fn exchange(
         .set_write_timeout(Some(left()))
         .and_then(|()| stream.set_read_timeout(Some(left())))
         .map_err(|e| format!("{url}: {e}"))?;
-    let request = format!(
-        "POST {path} HTTP/1.0\r\nHost: {}:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        endpoint.host,
-        endpoint.port,
-        body.len()
-    );
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("{url}: cannot send the request: {e}"))?;
@@ -153,14 +195,9 @@ fn exchange(
         .map_err(|e| format!("{url}: no whole answer: {e}"))?;
     let (status, body) =
         split_answer(&answer).ok_or_else(|| format!("{url}: the answer is not HTTP"))?;
-    if status != 200 {
-        let text = String::from_utf8_lossy(body);
-        return Err(format!(
-            "{url}{path} answered {status}: {}",
-            text.trim().chars().take(300).collect::<String>()
-        ));
-    }
-    String::from_utf8(body.to_vec()).map_err(|_| format!("{url}: the answer is not UTF-8"))
+    let body =
+        String::from_utf8(body.to_vec()).map_err(|_| format!("{url}: the answer is not UTF-8"))?;
+    Ok(Answer { status, body })
 }
 
 /// The status and the body of an HTTP/1.x answer read to its end.
@@ -249,12 +286,17 @@ mod tests {
             Endpoint::parse("http://[::1]:2379").map(|e| e.url()),
             Ok("http://[::1]:2379".into())
         );
+        assert_eq!(
+            Endpoint::parse("http://locks:8080/fleetlock/").map(|e| (e.base.clone(), e.url())),
+            Ok(("/fleetlock".into(), "http://locks:8080/fleetlock".into()))
+        );
         for bad in [
             "127.0.0.1:2379",
             "https://etcd:2379",
             "http://etcd",
             "http://a b:1",
             "http://:1",
+            "http://a:1/x?y",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
@@ -281,6 +323,7 @@ mod tests {
         let ep = Endpoint {
             host: "127.0.0.1".into(),
             port,
+            base: String::new(),
         };
         let started = Instant::now();
         let answer = post_json(&ep, "/v3/kv/range", "{}", started + Duration::from_secs(2));

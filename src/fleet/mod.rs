@@ -8,12 +8,14 @@
 //! ([`Holder`]), what the pipeline asks ([`Slots`]) and what it is told
 //! ([`Take`], [`HeldSlot`]), and how a refusal reads ([`refusal_text`]).
 //! The stores are edges behind one trait ([`Store`]): [`local`] (lock
-//! files on this host, the default) and [`etcd`] (leases and transactions,
-//! so that a crashed holder's slot expires). [`guard`] is what a session
+//! files on this host, the default), [`etcd`] (leases and transactions,
+//! so that a crashed holder's slot expires) and [`fleetlock`] (a server of
+//! Zincati's reboot protocol). [`guard`] is what a session
 //! builds: it opens the store only when a disruptive line asks, so a safe
 //! line never touches it.
 
 pub mod etcd;
+pub mod fleetlock;
 pub mod guard;
 pub mod http;
 pub mod local;
@@ -163,12 +165,19 @@ pub trait Slots {
 }
 
 /// The operator's message for a refusal because `holders` fill the
-/// host's groups (`limits`: each group's limit).
+/// host's groups (`limits`: each group's limit). A holder without a host
+/// is a store's refusal that does not say who (FleetLock).
 pub fn refusal_text(holders: &[SlotHolder], limits: &[(String, u32)], store: &str) -> String {
     let mut text = String::from("no fleet slot is free for this disruptive change:");
     for (group, limit) in limits {
         let of_group: Vec<&SlotHolder> = holders.iter().filter(|h| h.group == *group).collect();
-        if of_group.len() < *limit as usize {
+        if of_group.is_empty() {
+            continue;
+        }
+        if of_group.iter().all(|h| h.host.is_empty()) {
+            for h in of_group {
+                text.push_str(&format!("\n  {group}: {}", h.reason));
+            }
             continue;
         }
         let hosts = if *limit == 1 { "host" } else { "hosts" };

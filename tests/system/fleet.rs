@@ -540,3 +540,147 @@ fn a_broken_fleet_configuration_refuses_disruptive_lines_and_locks_nobody_out() 
     env.run(&args).expect_status(0);
     assert!(env.ran("reboot"));
 }
+
+// ---------------------------------------------------------------------------
+// FleetLock
+// ---------------------------------------------------------------------------
+
+/// The ids holding each group of a FleetLock server.
+type Held = Arc<std::sync::Mutex<std::collections::BTreeMap<String, Vec<String>>>>;
+
+/// A FleetLock server after Zincati's protocol document, in a thread: a
+/// semaphore of `limit` per group, locks owned by the client id and
+/// recursive. Requests without the protocol header are refused. Returns
+/// its base URL and the ids holding each group.
+fn fleetlock_server(limit: usize) -> (String, Held) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let url = format!(
+        "http://{}/fleetlock",
+        listener.local_addr().expect("address")
+    );
+    let held = Held::default();
+    let state = Arc::clone(&held);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read the head, then the body by its length.
+            let (head, mut body) = loop {
+                let Ok(n) = conn.read(&mut buf) else {
+                    break (String::new(), Vec::new());
+                };
+                if n == 0 {
+                    break (String::new(), Vec::new());
+                }
+                request.extend_from_slice(&buf[..n]);
+                if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break (
+                        String::from_utf8_lossy(&request[..at]).to_string(),
+                        request[at + 4..].to_vec(),
+                    );
+                }
+            };
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while body.len() < length {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => body.extend_from_slice(&buf[..n]),
+                }
+            }
+            let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+            let has_header = head
+                .lines()
+                .any(|l| l.to_ascii_lowercase().replace(' ', "") == "fleet-lock-protocol:true");
+            let params: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let id = params["client_params"]["id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let group = params["client_params"]["group"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let (status, answer) = if !has_header {
+                (
+                    400,
+                    r#"{"kind":"missing_header","value":"the fleet-lock-protocol header is missing"}"#,
+                )
+            } else if id.is_empty() || group.is_empty() {
+                (
+                    400,
+                    r#"{"kind":"bad_body","value":"client_params.id and .group are required"}"#,
+                )
+            } else {
+                let mut held = state.lock().unwrap();
+                let holders = held.entry(group).or_default();
+                match path.as_str() {
+                    "/fleetlock/v1/pre-reboot" if holders.contains(&id) => (200, "{}"),
+                    "/fleetlock/v1/pre-reboot" if holders.len() < limit => {
+                        holders.push(id);
+                        (200, "{}")
+                    }
+                    "/fleetlock/v1/pre-reboot" => (
+                        409,
+                        r#"{"kind":"failed_lock_semaphore_full","value":"semaphore currently full, all slots are locked already"}"#,
+                    ),
+                    "/fleetlock/v1/steady-state" => {
+                        holders.retain(|h| *h != id);
+                        (200, "{}")
+                    }
+                    _ => (404, r#"{"kind":"not_found","value":"no such endpoint"}"#),
+                }
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.0 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, held)
+}
+
+#[test]
+fn three_hosts_on_a_fleetlock_server_reboot_one_and_the_others_see_why() {
+    let (url, held) = fleetlock_server(1);
+    let hosts: Vec<Env> = ["node-a", "node-b", "node-c"]
+        .iter()
+        .map(|n| {
+            let env = Env::with_config(|dir| {
+                format!(
+                    "[fleet]\nhost = \"{n}\"\ngroups = [\"workers\"]\nstore = \"fleetlock\"\nendpoints = [\"{url}\"]\nwait_secs = 2\ndir = {}\n",
+                    toml_str(&dir.join("fleet"))
+                )
+            });
+            env.fake_marked("reboot");
+            env
+        })
+        .collect();
+    let runs = all_reboot(&hosts);
+    let winners: Vec<usize> = (0..3).filter(|i| hosts[*i].ran("reboot")).collect();
+    assert_eq!(winners.len(), 1, "{runs:#?}");
+    let names = ["node-a", "node-b", "node-c"];
+    assert_eq!(held.lock().unwrap()["workers"], [names[winners[0]]]);
+    for (i, run) in runs.iter().enumerate() {
+        if i != winners[0] {
+            run.expect_status(77);
+            assert!(run.stderr.contains("semaphore currently full"), "{run:?}");
+            assert_eq!(last_slot(&hosts[i])["event"], "refused");
+        }
+    }
+    // steady-state gives it back.
+    hosts[winners[0]].run(&["release"]).expect_status(0);
+    assert!(held.lock().unwrap()["workers"].is_empty());
+    let other = (winners[0] + 1) % 3;
+    hosts[other]
+        .run(&approved(&short_host(), &["reboot"]))
+        .expect_status(0);
+}
