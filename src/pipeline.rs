@@ -184,6 +184,12 @@ pub fn run_checked(
     {
         match fleet.take(&what, &line, answer.reason.as_deref().unwrap_or("")) {
             Take::Held(h, record) => {
+                let _ = writeln!(
+                    io.err,
+                    "safe-run: took a fleet slot of {} ({}).",
+                    clean(&record.groups.join(", "), false),
+                    clean(&record.store, false)
+                );
                 held = Some(h);
                 slot = Some(record);
             }

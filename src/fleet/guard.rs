@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::record::{SlotEvent, SlotRecord};
+use crate::audit::redact::redact;
 use crate::config::{self, Store as StoreKind};
 use crate::fleet::etcd::EtcdStore;
 use crate::fleet::fleetlock::FleetLockStore;
@@ -78,7 +79,7 @@ impl FleetGuard {
         clock: fn() -> String,
     ) -> FleetGuard {
         FleetGuard {
-            host: config.host.clone().unwrap_or_else(|| host.to_string()),
+            host: config.host.clone().unwrap_or_else(|| file_safe(host)),
             config: config.clone(),
             user: user.to_string(),
             clock,
@@ -222,8 +223,9 @@ impl Slots for FleetGuard {
             host: self.host.clone(),
             user: self.user.clone(),
             since: (self.clock)(),
-            reason: reason.to_string(),
-            line: line.to_string(),
+            // Other hosts' operators read these: no secrets.
+            reason: redact(reason),
+            line: redact(line),
             kind: what.kind.as_str().to_string(),
             pid: std::process::id(),
             boot_id: boot_id(),
@@ -328,6 +330,26 @@ impl Slots for FleetGuard {
     }
 }
 
+/// A host name as a file name and a key: what is not a letter, a digit,
+/// `.`, `_` or `-` becomes `_` (the configuration's `fleet.host` is
+/// checked when read; the kernel's host name may hold anything).
+fn file_safe(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match safe.trim_start_matches('.') {
+        "" => "unnamed-host".to_string(),
+        s => s.to_string(),
+    }
+}
+
 fn secs(d: Duration) -> String {
     format!("{} s", d.as_secs())
 }
@@ -399,6 +421,13 @@ mod tests {
         assert_eq!(record.event, SlotEvent::Unreachable);
         assert!(text.contains("--break-glass"), "{text}");
         assert!(!dir.path().join("never-created").exists());
+    }
+
+    #[test]
+    fn a_kernel_host_name_is_made_safe_for_files_and_keys() {
+        assert_eq!(file_safe("core-1.prod"), "core-1.prod");
+        assert_eq!(file_safe("../x/y"), "_x_y");
+        assert_eq!(file_safe(""), "unnamed-host");
     }
 
     #[test]
