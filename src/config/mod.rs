@@ -1404,15 +1404,15 @@ static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "fleet.disruptive_rules",
-        help: "Ids of rules whose commands are disruptive changes too, besides the rules marked disruptive, e.g. [\"svc-critical-restart\"].",
+        help: "Ids of rules whose commands are disruptive changes too, besides the rules marked disruptive, e.g. [\"svc-critical-restart\"]; \"*\" is every finding of high risk or more.",
         example: "",
         unset: "",
-        strict: None,
+        strict: Some(|c| c.fleet.disruptive_rules = vec![crate::fleet::EVERY_HIGH_RISK.into()]),
         read: |f, c| {
             c.fleet.disruptive_rules = f.list(|item| {
-                (!is_rule_id(item)).then(|| {
+                (!is_rule_id(item) && item != crate::fleet::EVERY_HIGH_RISK).then(|| {
                     format!(
-                        "`{item}` is not a rule id: ids are kebab-case, like `svc-critical-restart`"
+                        "`{item}` is not a rule id: ids are kebab-case, like `svc-critical-restart` (or \"*\" for every finding of high risk or more)"
                     )
                 })
             })?;
@@ -2826,6 +2826,32 @@ disable = [1, \"ok\", \"Not Ok\"]
             assert!((s.show)(&config).is_some(), "{}", s.name);
             assert!(!s.unset.is_empty(), "{} says what unset means", s.name);
         }
+    }
+
+    #[test]
+    fn a_broken_fleet_setting_is_read_at_its_strictest() {
+        let (loaded, errors) = Loaded::read_toml(
+            "[fleet]\ngroups = [\"core\"]\ndisruptive_rules = \"x\"\nstore = \"zookeeper\"\nlimits = { core = 2 }\n",
+            Path::new("/etc/x.toml"),
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let fleet = &loaded.config.fleet;
+        assert!(
+            fleet.unreadable,
+            "an unknown store refuses disruptive lines"
+        );
+        assert_eq!(fleet.disruptive_rules, ["*"]);
+        assert_eq!(
+            (fleet.groups.len(), fleet.limit("core"), fleet.limit("edge")),
+            (1, 2, 1)
+        );
+        let (loaded, errors) = Loaded::read_toml(
+            "[fleet]\ngroups = [\"core\"]\nlimits = { core = 0, \"bad/name\" = 1 }\n",
+            Path::new("/etc/x.toml"),
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(!loaded.config.fleet.unreadable);
+        assert_eq!(loaded.config.fleet.limit("core"), 1);
     }
 
     #[test]

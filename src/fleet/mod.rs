@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::record::{SlotEvent, SlotHolder, SlotRecord};
 use crate::rules::RuleSet;
 use crate::rules::spec::Disruption;
-use crate::verdict::Verdict;
+use crate::verdict::{Risk, Verdict};
 
 /// One host's hold on a slot of a group, as the store keeps it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +93,11 @@ pub trait Store {
     fn describe(&self) -> String;
 }
 
+/// In `fleet.disruptive_rules`: every finding of high risk or more is a
+/// disruptive change. Also the strictest reading of a list that cannot be
+/// read.
+pub const EVERY_HIGH_RISK: &str = "*";
+
 /// The part of a line that disrupts this node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Disruptive {
@@ -103,9 +108,9 @@ pub struct Disruptive {
 }
 
 /// The findings of `verdict` that disrupt this node: a rule marked
-/// `disruptive`, or one of `extra` (a change), acting on this host (`ssh
-/// core-2 reboot` disrupts core-2, whose own safe-run takes its slot).
-/// Pure.
+/// `disruptive`, or one of `extra` (a change; [`EVERY_HIGH_RISK`]: any
+/// finding of high risk or more), acting on this host (`ssh core-2
+/// reboot` disrupts core-2, whose own safe-run takes its slot). Pure.
 pub fn disruption(verdict: &Verdict, rules: &RuleSet, extra: &[String]) -> Option<Disruptive> {
     let mut found = Disruptive {
         rules: Vec::new(),
@@ -116,6 +121,9 @@ pub fn disruption(verdict: &Verdict, rules: &RuleSet, extra: &[String]) -> Optio
         let kind = match marked {
             Some(kind) => kind,
             None if extra.contains(&f.rule) => Disruption::Change,
+            None if f.risk >= Risk::High && extra.iter().any(|e| e == EVERY_HIGH_RISK) => {
+                Disruption::Change
+            }
             None => continue,
         };
         // The strongest wins: a reboot, then a hold, then a change.
@@ -257,6 +265,10 @@ mod tests {
         assert_eq!(disruption(&upgrade, &rules, &[]), None);
         assert_eq!(
             disruption(&upgrade, &rules, &["apt-full-upgrade".into()]).map(|d| d.kind),
+            Some(Disruption::Change)
+        );
+        assert_eq!(
+            disruption(&upgrade, &rules, &[EVERY_HIGH_RISK.into()]).map(|d| d.kind),
             Some(Disruption::Change)
         );
     }
