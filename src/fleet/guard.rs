@@ -182,6 +182,15 @@ impl FleetGuard {
     /// `safe-run release`: gives back every slot this host holds.
     pub fn release_now(&mut self) -> SlotRecord {
         let note = self.read_note();
+        if note.is_none() && self.config.unreadable {
+            return slot_record(
+                SlotEvent::Released,
+                &[],
+                &self.describe(),
+                Vec::new(),
+                Some("the [fleet] configuration cannot be read, so nobody can tell which slots to give back: fix it first".into()),
+            );
+        }
         let groups = note
             .as_ref()
             .map_or_else(|| self.config.groups.clone(), |n| n.groups.clone());
