@@ -11,6 +11,8 @@
 #
 #   scripts/debian-scripts.sh              # results in target/debian-scripts
 #   scripts/debian-scripts.sh DIR…         # other directories
+#   SAFE_RUN_BIN=old/safe-run OUT=target/debian-old scripts/debian-scripts.sh
+#                                          # another build, for a before/after
 #
 # Prints the number of scripts and of command lines (the lines of a script
 # where a command starts; `check --file --json` reports each), the share of
@@ -22,13 +24,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=target/debian-scripts
+out=${OUT:-target/debian-scripts}
 mkdir -p "$out"
 dirs=("$@")
 [ ${#dirs[@]} -gt 0 ] || dirs=(/usr/bin /usr/sbin /usr/share /etc /var/lib/dpkg/info)
 
 cargo build --release --quiet --bin safe-run --example check_files
-bin=$PWD/target/release/safe-run
+bin=${SAFE_RUN_BIN:-$PWD/target/release/safe-run}
 
 # 1. The scripts: a shell #! line, and bash -n accepts them.
 list=$out/scripts.txt

@@ -55,7 +55,6 @@ use crate::cmd::check;
 use crate::cmd::rules;
 use crate::config::{self, PromptValues};
 use crate::confirm::{Prompter, TtyPrompter, short_host};
-use crate::context::LineContext;
 use crate::exec::Outcome;
 use crate::exit;
 use crate::parse::parse_line;
@@ -583,22 +582,7 @@ impl Shell<'_> {
         // Where the line runs: the session's directory and variables, and
         // the scripts it runs read from the file system.
         let scripts = ScriptFiles::default();
-        let place = LineContext {
-            cwd: self.state.cwd().to_str().map(str::to_string),
-            home: self
-                .state
-                .var("HOME")
-                .and_then(|h| h.to_str())
-                .filter(|h| h.starts_with('/'))
-                .map(str::to_string),
-            vars: self
-                .state
-                .env()
-                .iter()
-                .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
-                .collect(),
-            scripts: Some(&scripts),
-        };
+        let place = self.state.place(&scripts);
         let mut runner = ForegroundRunner {
             state: &mut self.state,
             bash: self.bash.as_mut(),
@@ -1148,9 +1132,7 @@ fn interactive(sh: &mut Shell<'_>, facts: &PromptFacts, login: bool, err: &mut d
             let last_row = plain.rsplit('\n').next().unwrap_or("");
             h.prompt_width
                 .set(crate::shell::hint::display_width(last_row));
-            *h.path.borrow_mut() = sh.state.var("PATH").map(|p| p.to_os_string());
-            *h.env.borrow_mut() = sh.state.env().clone();
-            *h.defs.borrow_mut() = sh.state.defs.clone();
+            h.follow(&sh.state);
             h.columns.set(columns);
         }
         {
