@@ -55,6 +55,11 @@ pub const SHELL_SETUP_GENERATORS: &[(&str, &[&str])] = &[
     ("conda", &["shell.zsh", "hook"]),
     ("micromamba", &["shell", "hook"]),
     ("poetry", &["env", "activate"]),
+    // coursier's `cs java --env` / `--disable`: the JVM's variables.
+    ("cs", &["java"]),
+    ("coursier", &["java"]),
+    // grog prints the one groff command that formats its own arguments.
+    ("grog", &[]),
     ("kubectl", &["completion"]),
     ("helm", &["completion"]),
     ("kubeadm", &["completion"]),

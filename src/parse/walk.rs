@@ -1263,6 +1263,7 @@ impl<'l> Walker<'l> {
         {
             cmd.argv.splice(0..1, args.iter().cloned());
         }
+        name_the_users_editor(&mut cmd.argv);
         let Some(first) = cmd.argv.first() else {
             self.push(cmd, ctx);
             return Ok(());
@@ -2233,6 +2234,42 @@ pub(super) fn expand_braces_in_program(argv: &mut Vec<Word>) {
         return;
     }
     argv.splice(0..1, expanded);
+}
+
+/// The variables that name the user's own editor or pager, and the
+/// Debian alternatives name of the same tool: `sudo $EDITOR FILE` edits
+/// FILE with whatever the operator chose, which is `editor` by another
+/// name, not an unknown program. Only reached when the place the line runs
+/// does not know the variable (a known value is substituted before); an
+/// unset one would run FILE itself, which is no worse than running it by
+/// name.
+const USER_TOOL_VARIABLES: &[(&str, &str)] = &[
+    ("EDITOR", "editor"),
+    ("VISUAL", "editor"),
+    ("SUDO_EDITOR", "editor"),
+    ("PAGER", "pager"),
+    ("MANPAGER", "pager"),
+];
+
+/// `$EDITOR`, `"${VISUAL}"` … as the program: see [`USER_TOOL_VARIABLES`].
+pub(super) fn name_the_users_editor(argv: &mut [Word]) {
+    let Some(first) = argv.first_mut() else {
+        return;
+    };
+    if !first.dynamic {
+        return;
+    }
+    let bare: String = first
+        .text
+        .chars()
+        .filter(|c| !matches!(c, '"' | '{' | '}'))
+        .collect();
+    let Some(name) = bare.strip_prefix('$') else {
+        return;
+    };
+    if let Some((_, tool)) = USER_TOOL_VARIABLES.iter().find(|(var, _)| *var == name) {
+        *first = Word::literal(tool, first.span);
+    }
 }
 
 /// The source text of a process substitution, `<(curl …)`, when it is
