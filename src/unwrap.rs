@@ -55,6 +55,8 @@ pub const SHELL_SETUP_GENERATORS: &[(&str, &[&str])] = &[
     ("conda", &["shell.zsh", "hook"]),
     ("micromamba", &["shell", "hook"]),
     ("poetry", &["env", "activate"]),
+    // `apt-config shell VAR KEY`: VAR='value' from apt's own configuration.
+    ("apt-config", &["shell"]),
     // coursier's `cs java --env` / `--disable`: the JVM's variables.
     ("cs", &["java"]),
     ("coursier", &["java"]),

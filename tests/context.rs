@@ -589,6 +589,35 @@ fn function_bodies_of_a_script_are_checked_where_they_are_defined() {
     assert!(!recursive("a() { [ -n \"$1\" ] && b & }\nb() { a; }\n"));
 }
 
+#[test]
+fn a_whole_script_is_judged_as_running_it_would_judge_it() {
+    let rules = RuleSet::builtin();
+    let text =
+        "#!/bin/sh\ndoit=${DOITPROG-}\nAWK=${AWK-awk}\n$doit touch \"$1\"\n$AWK '{print}' x\n";
+    let files = Files([("/srv/app/install.sh".to_string(), text.to_string())].into());
+    let whole = classify(
+        &parse_script_in(text, &LineContext::default()).unwrap(),
+        &rules,
+    );
+    let run = classify(
+        &parse_line_in("sh /srv/app/install.sh", &place("/srv/app", "", &files)).unwrap(),
+        &rules,
+    );
+    assert_eq!(
+        whole.action,
+        Action::Allow,
+        "check --file: {}",
+        describe(&whole)
+    );
+    assert_eq!(run.action, whole.action, "sh FILE: {}", describe(&run));
+    // What the script was given stays unknown either way.
+    let given = classify(
+        &parse_script_in("#!/bin/sh\n\"$1\" --now\n", &LineContext::default()).unwrap(),
+        &rules,
+    );
+    assert_eq!(given.action, Action::Confirm, "{}", describe(&given));
+}
+
 // --- The binary: the confirmation asks for what is acted on. ---
 
 const TIMEOUT: Duration = Duration::from_secs(10);

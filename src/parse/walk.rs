@@ -1263,6 +1263,7 @@ impl<'l> Walker<'l> {
         {
             cmd.argv.splice(0..1, args.iter().cloned());
         }
+        drop_indirect_assignments(&mut cmd.argv);
         name_the_users_editor(&mut cmd.argv);
         let Some(first) = cmd.argv.first() else {
             self.push(cmd, ctx);
@@ -1294,11 +1295,14 @@ impl<'l> Walker<'l> {
             None => ctx,
         };
         let Some(u) = unwrapped else {
-            if !self.scripts.is_empty() && cmd.argv.first().is_some_and(is_own_variable) {
+            let in_script = !self.scripts.is_empty() || self.at_definition;
+            if in_script && cmd.argv.first().is_some_and(is_own_variable) {
                 // Inside a script the line runs, a program held in one of
                 // the script's own variables (`"$JAVACMD" "$@"`) is the
                 // script's business: what can be known was substituted.
-                // What it was given (`"$@"`, `$1`) stays unknown.
+                // What it was given (`"$@"`, `$1`) stays unknown. A whole
+                // script checked with `check --file` is judged as `bash
+                // FILE` would judge it.
                 return Ok(());
             }
             let fed = self.fed_script(&cmd, ctx);
@@ -2270,6 +2274,48 @@ pub(super) fn name_the_users_editor(argv: &mut [Word]) {
     if let Some((_, tool)) = USER_TOOL_VARIABLES.iter().find(|(var, _)| *var == name) {
         *first = Word::literal(tool, first.span);
     }
+}
+
+/// `eval "$1=\"\$2\""`, `eval ${var}=value`: the idiom for setting a
+/// variable whose name is held in another. Under eval the expanded word is
+/// an assignment; anywhere else it is a command named `NAME=value`, which
+/// does not exist. Either way no program runs, so leading words of that
+/// shape are taken as assignments (whose names are unknown), not as a
+/// program known only at run time.
+pub(super) fn drop_indirect_assignments(argv: &mut Vec<Word>) {
+    let lead = argv
+        .iter()
+        .take_while(|w| w.dynamic && is_indirect_assignment(&w.text))
+        .count();
+    argv.drain(..lead);
+}
+
+/// `$NAME=…`, `${NAME}=…`, `$1=…`, `"$1"=…`: one parameter expansion,
+/// then `=`.
+fn is_indirect_assignment(text: &str) -> bool {
+    let text = text.strip_prefix('"').unwrap_or(text);
+    let Some(rest) = text.strip_prefix('$') else {
+        return false;
+    };
+    let name_end = if let Some(braced) = rest.strip_prefix('{') {
+        match braced.find('}') {
+            Some(close) if close > 0 && braced[..close].chars().all(is_name_char) => close + 2,
+            _ => return false,
+        }
+    } else {
+        let n = rest.chars().take_while(|c| is_name_char(*c)).count();
+        if n == 0 {
+            return false;
+        }
+        n
+    };
+    let after = &rest[name_end..];
+    let after = after.strip_prefix('"').unwrap_or(after);
+    after.starts_with('=')
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
 }
 
 /// The source text of a process substitution, `<(curl …)`, when it is

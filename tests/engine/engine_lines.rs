@@ -134,6 +134,11 @@ const EVAL: &[Row] = &[
     ("the user's pager", "$PAGER /var/log/syslog", "allow none"),
     ("the user's editor on sudoers is the editor rule", "sudo \"$EDITOR\" /etc/sudoers", "allow low account-sudoers-editor"),
     ("another variable as the program stays unknown", "sudo $EDITOR_CMD /etc/hosts", "confirm medium misc-dynamic-program"),
+    ("an indirect assignment through eval", "eval \"$1=\\\"\\$2\\\"\"", "allow none"),
+    ("an indirect assignment with braces", "eval ${name}=value", "allow none"),
+    ("a function setting a variable by name", "setq() { eval \"$1=\\\"\\$2\\\"\"; }; setq DEBUG 1", "allow none"),
+    ("an indirect assignment before a program is that program", "eval \"$1=x reboot\"", "confirm high power-reboot"),
+    ("a variable with = later in the word stays unknown", "$CMD --opt=x", "confirm medium misc-dynamic-program"),
 ];
 
 /// Signals and flags read with their values.
