@@ -64,11 +64,14 @@ errors=$out/errors.txt
 : >"$results"; : >"$times"; : >"$errors"
 while IFS= read -r f; do
     start=$(date +%s%N)
-    json=$("$bin" --no-site-rules check --file "$f" --json 2>/dev/null </dev/null) || true
+    status=0
+    json=$("$bin" --no-site-rules check --file "$f" --json 2>/dev/null </dev/null) || status=$?
     end=$(date +%s%N)
     echo $(( (end - start) / 1000 )) >>"$times"
     if [ -z "$json" ]; then
-        printf '%s\tno output\n' "$f" >>"$errors"
+        # Nothing to report is fine (a file of function definitions only);
+        # no output with a failure status is not.
+        [ "$status" -eq 0 ] || printf '%s\tno output (exit %s)\n' "$f" "$status" >>"$errors"
         continue
     fi
     printf '%s\n' "$json" | jq -c --arg f "$f" '. + {file: $f}' >>"$results"
