@@ -155,6 +155,11 @@ const PLACES: &[Row] = &[
     ("remote commands do not see this directory", "/etc", "", "ssh web1 'ls *'", "allow"),
     ("a loop over log files", "/var/log/app", "", "for f in a.log b.log; do rm -f $f; done", "allow"),
     ("a loop over caches", "/home/u", "", "for d in /tmp/a /var/tmp/b; do rm -rf \"$d\"; done", "allow"),
+    ("env -C into /etc", "/home/u", "", "env -C /etc rm -rf *", "confirm critical"),
+    ("env --chdir= into a scratch directory", "/", "", "env --chdir=/tmp/build rm -rf *", "allow"),
+    ("sudo -D into /var/lib", "/home/u", "", "sudo -D /var/lib rm -rf docker", "confirm"),
+    ("sudo --chdir relative to the directory", "/", "", "sudo --chdir var/lib rm -rf docker", "confirm"),
+    ("sudo -D does not outlive its command", "/etc", "", "sudo -D /tmp/build rm -rf x; ls", "allow"),
     ("an unknown variable's default", "/home/u", "", "rm -rf \"${D:-/tmp/x}\"", "allow"),
     ("a checked variable set to a cache", "/home/u", "D=/srv/app/tmp", "rm -rf \"${D:?}/cache\"", "allow"),
 ];

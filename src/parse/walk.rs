@@ -1356,12 +1356,21 @@ impl<'l> Walker<'l> {
         }
         // What runs on another host, or in another user's home, does not
         // see this shell's directory and variables.
-        let saved = (u.remote || u.leaves_dir).then(|| self.save());
+        let saved = (u.remote || u.leaves_dir || u.chdir.is_some()).then(|| self.save());
         if u.remote {
             self.go_remote();
         } else if u.leaves_dir {
             self.cwd = None;
             self.oldpwd = None;
+        }
+        // `env -C /etc rm -rf *`: the inner command starts in that
+        // directory (unknown when it is only known at run time).
+        if let Some(dir) = u.chdir.as_deref().filter(|_| !u.remote) {
+            let known = !dir.contains(['$', '`', '*', '?', '[']);
+            let next = known
+                .then(|| resolve(dir, self.cwd.as_deref(), self.home()))
+                .flatten();
+            self.oldpwd = std::mem::replace(&mut self.cwd, next);
         }
         let result = self.run_inner(&cmd, &u, ctx, &inner_ctx, depth);
         if let Some(saved) = saved {
@@ -1697,7 +1706,7 @@ impl<'l> Walker<'l> {
             None => {}
         }
         let first = cmd.argv.first()?;
-        if !first.dynamic && first.text.contains('/') {
+        if !first.dynamic && !first.glob && first.text.contains('/') {
             return Some(call(ScriptKind::Exec, 0));
         }
         // `bash < x.sh`: a shell reading a script file on its stdin.
