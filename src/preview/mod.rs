@@ -29,6 +29,7 @@ mod dbcluster;
 mod fact;
 mod fsrepair;
 mod nodes;
+mod pkg;
 mod pki;
 mod version;
 
@@ -36,8 +37,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use apt::DEFAULT_CRITICAL;
 pub use fact::{Context, Level, Summary};
+pub use pkg::DEFAULT_CRITICAL;
 
 /// Most bytes read from each of a preview's stdout and stderr.
 const MAX_READ: u64 = 1 << 20;
