@@ -122,6 +122,9 @@ const EFFECTS: &[(&str, bool, &str)] = &[
     ),
 ];
 
+/// The old version of an upgrade whose tool did not say what is installed.
+pub const UNKNOWN: &str = "?";
+
 /// One package a transaction changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
@@ -137,6 +140,9 @@ impl Change {
     /// `docker-ce 19.03.15 → 20.10.5`, `libfoo1 (removed)`.
     pub fn shown(&self, arrow: &str) -> String {
         match (&self.old, &self.new) {
+            (Some(old), Some(new)) if old == UNKNOWN => {
+                format!("{}{arrow}{}", self.name, without_epoch(new))
+            }
             (Some(old), Some(new)) => {
                 let (a, b) = if version::short(old) == version::short(new) {
                     (without_epoch(old), without_epoch(new))
