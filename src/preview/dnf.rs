@@ -288,11 +288,11 @@ fn parse(text: &str) -> Plan {
         }
 
         // The columns of a wrapped name.
-        if let Some(name) = wrapped.take() {
-            if let [_arch, evr, ..] = words.as_slice() {
-                plan.rows.push(row(current, name, &words[1..], evr));
-                continue;
-            }
+        if let Some(name) = wrapped.take()
+            && let [_arch, evr, ..] = words.as_slice()
+        {
+            plan.rows.push(row(current, name, &words[1..], evr));
+            continue;
         }
         match words.as_slice() {
             [name] => wrapped = Some((*name).to_string()),
