@@ -53,6 +53,10 @@ pub struct Cli {
     )]
     pub confirm: Option<String>,
 
+    /// Run a risky command during a change freeze; it needs a longer reason and is recorded as break-glass.
+    #[arg(long)]
+    pub break_glass: bool,
+
     /// Read the configuration from FILE instead of /etc/safe-run/config.toml (or $SAFE_RUN_CONFIG).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
@@ -280,6 +284,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 &mut err,
             )?;
             write!(out, "{}", crate::config::render(&loaded))?;
+            if let Some(freeze) = crate::controls::freeze_now(&loaded.config.freeze) {
+                writeln!(
+                    out,
+                    "\n# CHANGE FREEZE in force now: {}",
+                    clean(&freeze.describe(), false)
+                )?;
+            }
             Ok(if problem { exit::USAGE } else { exit::OK })
         }
         Some(Command::Audit(args)) => {
@@ -323,6 +334,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 target,
                 reason,
                 confirm,
+                break_glass: cli.break_glass,
             };
             drop(out);
             let mut session = Session::load(&sources, usage, &mut err)?;

@@ -41,9 +41,12 @@ use crate::rules::spec::closest;
 use crate::term::diag::Diagnostic;
 use crate::term::paint::ColorChoice;
 use crate::term::sanitize::clean;
-use crate::verdict::Ask;
+use crate::verdict::{Ask, Risk};
 
 pub mod file;
+mod windows;
+
+use windows::freeze_windows_toml;
 
 use file::FileProblem;
 
@@ -127,6 +130,13 @@ macro_rules! keyword_enum {
 
 impl Keyword for Ask {
     const ALL: &'static [Self] = &Ask::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Keyword for Risk {
+    const ALL: &'static [Self] = &Risk::ALL;
     fn name(self) -> &'static str {
         self.as_str()
     }
@@ -245,6 +255,8 @@ pub struct Config {
     pub preview: Preview,
     pub rules: Rules,
     pub session: SessionPolicy,
+    /// `[freeze]`: change freezes (`freeze`, docs/FREEZES.md).
+    pub freeze: crate::freeze::FreezeSettings,
 }
 
 /// `[environment]`: what kind of machine this is.
@@ -841,6 +853,7 @@ const TABLES: &[&str] = &[
     "preview",
     "rules",
     "session",
+    "freeze",
 ];
 
 /// Every setting, top-level keys first, then table by table.
@@ -1174,6 +1187,64 @@ static SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| Some(c.session.allow_overrides.to_string()),
+    },
+    Setting {
+        name: "freeze.windows",
+        help: "Change-freeze windows, each with a name, a message and either weekly = \"Fri 16:00 - Mon 08:00\" (host's local time) or start and end (dates or times), e.g. [{ name = \"weekend\", weekly = \"Fri 16:00 - Mon 08:00\", message = \"No changes over the weekend.\" }]. A window that cannot be read freezes the host until it is fixed.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.freeze.unreadable = true),
+        read: |f, c| {
+            let (windows, bad) = f.freeze_windows();
+            c.freeze.windows = windows;
+            if bad.is_empty() { Ok(()) } else { Err(bad) }
+        },
+        show: |c| Some(freeze_windows_toml(&c.freeze.windows)),
+    },
+    Setting {
+        name: "freeze.file",
+        help: "A file whose presence freezes this host now (its text is the message shown): an absolute path.",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.freeze.file = f.absolute_path()?;
+            Ok(())
+        },
+        show: |c| Some(toml_path(&c.freeze.file)),
+    },
+    Setting {
+        name: "freeze.min_risk",
+        help: "During a freeze, lines of at least this risk are refused unless break-glass is given: low, medium, high or critical.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.freeze.min_risk = Risk::Low),
+        read: |f, c| {
+            let risk: Risk = f.keyword()?;
+            if risk == Risk::None {
+                return Err(f
+                    .bad(
+                        "`none` would hold back every line: use low, medium, high or critical"
+                            .into(),
+                    )
+                    .into());
+            }
+            c.freeze.min_risk = risk;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.freeze.min_risk.as_str())),
+    },
+    Setting {
+        name: "freeze.break_glass_reason_min_chars",
+        help: "Fewest characters of the reason for a break-glass run during a freeze (1-1000).",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.freeze.break_glass_reason_min = f.integer(1, 1000)? as usize;
+            Ok(())
+        },
+        show: |c| Some(c.freeze.break_glass_reason_min.to_string()),
     },
 ];
 
@@ -1818,6 +1889,12 @@ dirs = ["/opt/site/rules"]
 
 [session]
 allow_overrides = true
+
+[freeze]
+windows = [{ name = "weekend", weekly = "Fri 16:00 - Mon 08:00", message = "No changes over the weekend." }]
+file = "/run/safe-run/freeze"
+min_risk = "high"
+break_glass_reason_min_chars = 60
 "#;
 
     fn full() -> Config {
@@ -1862,6 +1939,17 @@ allow_overrides = true
             },
             session: SessionPolicy {
                 allow_overrides: true,
+            },
+            freeze: crate::freeze::FreezeSettings {
+                windows: vec![crate::freeze::Window {
+                    name: "weekend".into(),
+                    message: "No changes over the weekend.".into(),
+                    when: crate::freeze::parse_weekly("Fri 16:00 - Mon 08:00").unwrap(),
+                }],
+                file: "/run/safe-run/freeze".into(),
+                min_risk: Risk::High,
+                break_glass_reason_min: 60,
+                unreadable: false,
             },
         }
     }

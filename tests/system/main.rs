@@ -17,6 +17,7 @@
 mod common;
 
 mod config;
+mod freeze;
 mod loading;
 mod packaging;
 mod run;
