@@ -13,7 +13,11 @@
 
 use std::io::Write;
 
+use crate::approval::verify::{Verified, verify};
+use crate::approval::{ApprovalRequest, Pasted};
+use crate::audit::record::ApprovalRecord;
 use crate::confirm::{Prompter, rule_list};
+use crate::controls::Controls;
 use crate::exit;
 use crate::freeze::{self, BREAK_GLASS, Freeze, FreezeSettings};
 use crate::policy::Policy;
@@ -115,6 +119,202 @@ pub fn freeze_gate(
             }
         }
     }
+}
+
+/// What became of a line that needs a second operator's approval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalGate {
+    /// A valid approval was given and is now used up.
+    Approved(ApprovalRecord),
+    /// Not approved: not run.
+    Refused {
+        record: ApprovalRecord,
+        decision: Decision,
+        status: i32,
+    },
+}
+
+/// The most lines a pasted approval may have.
+const PASTE_LINES: usize = 60;
+
+/// Gets and checks the second operator's approval of `line` on `host`:
+/// given in advance (`--approval FILE`, its text in `given`), delivered by
+/// the store, or pasted at the prompt. `why`: what makes the line need
+/// one. A valid approval is spent (single use) before this returns.
+pub fn approval_gate(
+    line: &str,
+    why: &str,
+    host: &str,
+    given: Option<&str>,
+    controls: &mut dyn Controls,
+    mut prompter: Option<&mut dyn Prompter>,
+    err: &mut dyn Write,
+) -> ApprovalGate {
+    let now = controls.now();
+    let settings = controls.approval_settings().clone();
+    let requester = controls.requester();
+    let wanted = ApprovalRequest::new(host, &requester, line, now, settings.ttl);
+    let record = |request: &ApprovalRequest, refused: Option<String>| ApprovalRecord {
+        code: request.code(),
+        requester: request.user.clone(),
+        approver: None,
+        key: None,
+        expires: request.expires.to_string(),
+        refused,
+    };
+    let refuse = |record: ApprovalRecord| ApprovalGate::Refused {
+        record,
+        decision: Decision::Refused,
+        status: exit::REFUSED,
+    };
+
+    let delivered = given
+        .map(str::to_string)
+        .or_else(|| controls.store().delivered(&wanted));
+    let text = match delivered {
+        Some(text) => text,
+        None => {
+            let published = controls.store().publish(&wanted);
+            let how = format!(
+                "safe-run: this line needs a second operator's approval (two-person rule: {}).
+  request {}: {} on {} by {}, valid until {}
+  Another operator approves it, on any host, with:
+    safe-run approve {}
+{}",
+                clean(why, false),
+                wanted.code(),
+                clean(line, false),
+                clean(host, false),
+                clean(&requester, false),
+                wanted.expires,
+                wanted.token(),
+                match &published {
+                    Ok(()) => format!(
+                        "  (or, on this host, safe-run approve {})
+",
+                        wanted.code()
+                    ),
+                    Err(_) => String::new(),
+                }
+            );
+            tell(&mut prompter, err, &how);
+            let Some(p) = prompter.as_deref_mut() else {
+                tell(
+                    &mut prompter,
+                    err,
+                    &format!(
+                        "safe-run: refused: no approval was given. Nothing was run.
+  Save what `safe-run approve` prints in a file and run this again with --approval FILE within {} minutes.
+",
+                        settings.ttl.as_secs() / 60
+                    ),
+                );
+                return refuse(record(&wanted, Some("no approval was given".into())));
+            };
+            match read_paste(p) {
+                Some(text) => text,
+                None => {
+                    p.say("No approval pasted. Nothing was run.\n");
+                    return ApprovalGate::Refused {
+                        record: record(&wanted, Some("no approval was pasted".into())),
+                        decision: Decision::Aborted,
+                        status: exit::ABORTED,
+                    };
+                }
+            }
+        }
+    };
+    match check(&text, &wanted, now, &settings, controls, err) {
+        Ok(v) => {
+            tell(
+                &mut prompter,
+                err,
+                &format!(
+                    "safe-run: approved by {} ({}) for request {}.\n",
+                    clean(&v.approver, false),
+                    v.key,
+                    v.request.code()
+                ),
+            );
+            ApprovalGate::Approved(ApprovalRecord {
+                approver: Some(v.approver.clone()),
+                key: Some(v.key.clone()),
+                ..record(&v.request, None)
+            })
+        }
+        Err((asked, why)) => {
+            tell(
+                &mut prompter,
+                err,
+                &format!(
+                    "safe-run: refused: the approval is not accepted: {}. Nothing was run.\n",
+                    clean(&why, false)
+                ),
+            );
+            refuse(record(asked.as_ref().unwrap_or(&wanted), Some(why)))
+        }
+    }
+}
+
+/// Says `text` on the terminal when there is one, else on `err`.
+fn tell(prompter: &mut Option<&mut dyn Prompter>, err: &mut dyn Write, text: &str) {
+    match prompter {
+        Some(p) => p.say(text),
+        None => {
+            let _ = write!(err, "{text}");
+        }
+    }
+}
+
+/// Reads, verifies and spends an approval; on refusal, the request it
+/// named (if it named one) and why.
+fn check(
+    text: &str,
+    wanted: &ApprovalRequest,
+    now: jiff::Timestamp,
+    settings: &crate::approval::ApprovalSettings,
+    controls: &mut dyn Controls,
+    err: &mut dyn Write,
+) -> Result<Verified, (Option<ApprovalRequest>, String)> {
+    let pasted = Pasted::parse(text).map_err(|why| (None, why))?;
+    let asked = pasted.request.clone();
+    let (signers, problems) = controls
+        .allowed_signers()
+        .map_err(|why| (asked.clone(), why))?;
+    for problem in problems {
+        let _ = writeln!(
+            err,
+            "safe-run: warning: allowed_signers line {}: {}; that line grants nothing",
+            problem.line,
+            clean(&problem.why, false)
+        );
+    }
+    let v =
+        verify(&pasted, wanted, now, settings.ttl, &signers).map_err(|why| (asked.clone(), why))?;
+    controls
+        .spend(&v.request.id(), v.request.expires)
+        .map_err(|why| (asked, why))?;
+    Ok(v)
+}
+
+/// Reads a pasted approval, line by line, up to its last line; `None`
+/// when the operator gives nothing (an empty line, Ctrl-C, Ctrl-D).
+fn read_paste(prompter: &mut dyn Prompter) -> Option<String> {
+    let mut text = String::new();
+    let mut question = "Paste the approval `safe-run approve` printed (an empty line cancels):\n";
+    for _ in 0..PASTE_LINES {
+        let line = prompter.ask(question).ok()?;
+        question = "";
+        if line.trim().is_empty() && text.is_empty() {
+            return None;
+        }
+        text.push_str(&line);
+        text.push('\n');
+        if Pasted::is_last_line(&line) {
+            return Some(text);
+        }
+    }
+    Some(text)
 }
 
 /// What a line run through a freeze asks: at least a typed `yes` and a

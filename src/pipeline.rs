@@ -17,6 +17,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::approval;
 use crate::audit::recorder::{AuditSink, ChangeNote, DecisionInfo};
 use crate::classify::classify;
 use crate::confirm::{self, Approval, Conversation, PreviewRun, Prompter, rule_list};
@@ -25,7 +26,7 @@ use crate::controls::Controls;
 use crate::exec::{Program, Runner};
 use crate::exit;
 use crate::freeze;
-use crate::gate::{self, FreezeGate};
+use crate::gate::{self, ApprovalGate, FreezeGate};
 use crate::parse::{ParseError, Script, parse_argv, parse_argv_in, parse_line_in};
 use crate::policy::Policy;
 use crate::preview::PreviewOutput;
@@ -50,6 +51,8 @@ pub struct Request {
     pub confirm: Option<String>,
     /// `--break-glass`: run a risky line during a change freeze.
     pub break_glass: bool,
+    /// `--approval FILE`: a second operator's approval, the file's text.
+    pub approval: Option<String>,
 }
 
 /// The side effects the pipeline may use.
@@ -228,7 +231,39 @@ pub fn run_checked(
         let shown = checked.unwrap_or(&line);
         confirm::decide(shown, &verdict, ask, policy, given, &mut talk)
     };
-    let decision = answer.decision;
+    let mut decision = answer.decision;
+    let mut status = answer.status;
+
+    // 3b. a line the site reserves for two people waits for a second
+    // operator's signed approval
+    if decision.runs()
+        && let Some(why) = approval::needs(io.controls.approval_settings(), &verdict)
+    {
+        let approved = gate::approval_gate(
+            &line,
+            &why,
+            &policy.host,
+            req.approval.as_deref(),
+            &mut *io.controls,
+            match io.prompter.as_deref_mut() {
+                Some(p) => Some(p),
+                None => None,
+            },
+            &mut *io.err,
+        );
+        match approved {
+            ApprovalGate::Approved(record) => change.approval = Some(record),
+            ApprovalGate::Refused {
+                record,
+                decision: not_run,
+                status: why_not,
+            } => {
+                change.approval = Some(record);
+                decision = not_run;
+                status = why_not;
+            }
+        }
+    }
     change.break_glass = change.freeze.is_some() && decision.runs();
 
     // 4. audit the decision, before anything runs; a line is risky when
@@ -270,7 +305,7 @@ pub fn run_checked(
         }
     };
     if !decision.runs() {
-        return answer.status;
+        return status;
     }
     if decision == Decision::Confirmed && req.confirm.is_some() {
         let _ = writeln!(
@@ -485,6 +520,7 @@ allow = ["echo bomb", "ls"]
             reason: flags.0.map(str::to_string),
             confirm: flags.1.map(str::to_string),
             break_glass,
+            approval: None,
         };
         let status = {
             let mut io = Io {
@@ -627,6 +663,7 @@ allow = ["echo bomb", "ls"]
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&risky, &rules(), &policy(), &mut io), REFUSED);
         let safe = Request {
@@ -635,6 +672,7 @@ allow = ["echo bomb", "ls"]
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&safe, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
@@ -673,6 +711,7 @@ allow = ["echo bomb", "ls"]
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&approved, &rules(), &policy, &mut io), REFUSED);
         let safe = Request {
@@ -681,6 +720,7 @@ allow = ["echo bomb", "ls"]
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&safe, &rules(), &policy, &mut io), 0);
         assert_eq!(fake.ran.len(), 1, "only the safe line ran");
@@ -721,6 +761,7 @@ allow = ["echo bomb", "ls"]
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&approved, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
@@ -761,6 +802,7 @@ allow = ["echo bomb", "ls"]
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&req, &rules(), &policy(), &mut io), REFUSED);
         let safe = Request {
@@ -797,6 +839,7 @@ allow = ["echo bomb", "ls"]
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         let status = run_checked(
             &req,

@@ -502,7 +502,12 @@ impl Session {
             &identity,
         );
         recorder.set_sources(policy.provenance.clone());
-        let controls = SiteControls::new(config);
+        let requester = identity
+            .who
+            .login_user
+            .clone()
+            .unwrap_or_else(|| identity.who.user.clone());
+        let controls = SiteControls::new(config, &requester, recorder.log_path().ok());
         Ok(Session {
             config: setup.loaded.config,
             config_path: setup.loaded.path,

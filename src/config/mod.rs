@@ -257,6 +257,8 @@ pub struct Config {
     pub session: SessionPolicy,
     /// `[freeze]`: change freezes (`freeze`, docs/FREEZES.md).
     pub freeze: crate::freeze::FreezeSettings,
+    /// `[approval]`: two-person approval (`approval`, docs/APPROVALS.md).
+    pub approval: crate::approval::ApprovalSettings,
 }
 
 /// `[environment]`: what kind of machine this is.
@@ -854,6 +856,7 @@ const TABLES: &[&str] = &[
     "rules",
     "session",
     "freeze",
+    "approval",
 ];
 
 /// Every setting, top-level keys first, then table by table.
@@ -1245,6 +1248,81 @@ static SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| Some(c.freeze.break_glass_reason_min.to_string()),
+    },
+    Setting {
+        name: "approval.risks",
+        help: "Risk levels whose lines need a second operator's signed approval, e.g. [\"critical\"]: low, medium, high, critical.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.approval.unreadable = true),
+        read: |f, c| {
+            let words = f.list(|item| {
+                matches!(Risk::parse(item), None | Some(Risk::None)).then(|| {
+                    format!("`{item}` is not a risk level (low, medium, high or critical)")
+                })
+            })?;
+            c.approval.risks = words.iter().filter_map(|w| Risk::parse(w)).collect();
+            Ok(())
+        },
+        show: |c| {
+            Some(toml_list(
+                c.approval.risks.iter().map(|r| toml_str(r.as_str())),
+            ))
+        },
+    },
+    Setting {
+        name: "approval.rules",
+        help: "Ids of rules whose lines need a second operator's signed approval, e.g. [\"pki-ca-rotate\"].",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.approval.unreadable = true),
+        read: |f, c| {
+            c.approval.rules = f.list(|item| {
+                (!is_rule_id(item)).then(|| {
+                    format!(
+                        "`{item}` is not a rule id: ids are kebab-case, like `apt-full-upgrade`"
+                    )
+                })
+            })?;
+            Ok(())
+        },
+        show: |c| Some(toml_list(c.approval.rules.iter().map(|s| toml_str(s)))),
+    },
+    Setting {
+        name: "approval.allowed_signers",
+        help: "The keys of the operators who may approve, in ssh-keygen's allowed_signers format: an absolute path.",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.approval.allowed_signers = f.absolute_path()?;
+            Ok(())
+        },
+        show: |c| Some(toml_path(&c.approval.allowed_signers)),
+    },
+    Setting {
+        name: "approval.ttl_minutes",
+        help: "How long a request for approval stays valid, in minutes (1-1440).",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.approval.ttl = Duration::from_secs(60 * f.integer(1, 1440)?);
+            Ok(())
+        },
+        show: |c| Some((c.approval.ttl.as_secs() / 60).to_string()),
+    },
+    Setting {
+        name: "approval.state_dir",
+        help: "Where used approvals (single use) and pending requests are kept. Not set by default: the audit log's directory.",
+        example: "\"/var/lib/safe-run\"",
+        unset: "not set: the audit log's directory",
+        strict: None,
+        read: |f, c| {
+            c.approval.state_dir = Some(f.absolute_path()?);
+            Ok(())
+        },
+        show: |c| c.approval.state_dir.as_deref().map(toml_path),
     },
 ];
 
@@ -1895,6 +1973,13 @@ windows = [{ name = "weekend", weekly = "Fri 16:00 - Mon 08:00", message = "No c
 file = "/run/safe-run/freeze"
 min_risk = "high"
 break_glass_reason_min_chars = 60
+
+[approval]
+risks = ["critical"]
+rules = ["pki-ca-rotate"]
+allowed_signers = "/srv/safe-run/allowed_signers"
+ttl_minutes = 15
+state_dir = "/var/lib/safe-run"
 "#;
 
     fn full() -> Config {
@@ -1949,6 +2034,14 @@ break_glass_reason_min_chars = 60
                 file: "/run/safe-run/freeze".into(),
                 min_risk: Risk::High,
                 break_glass_reason_min: 60,
+                unreadable: false,
+            },
+            approval: crate::approval::ApprovalSettings {
+                risks: vec![Risk::Critical],
+                rules: vec!["pki-ca-rotate".into()],
+                allowed_signers: "/srv/safe-run/allowed_signers".into(),
+                ttl: Duration::from_secs(15 * 60),
+                state_dir: Some("/var/lib/safe-run".into()),
                 unreadable: false,
             },
         }

@@ -591,6 +591,7 @@ impl Shell<'_> {
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         let checked = expand::checked_text(text, &self.state.defs);
         self.warn_pending_input(checked.as_deref().unwrap_or(text), err);

@@ -16,6 +16,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod approval;
 mod config;
 mod freeze;
 mod loading;
