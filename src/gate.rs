@@ -297,24 +297,20 @@ fn check(
     Ok(v)
 }
 
-/// Reads a pasted approval, line by line, up to its last line; `None`
-/// when the operator gives nothing (an empty line, Ctrl-C, Ctrl-D).
+/// Reads a pasted approval up to its last line; `None` when the operator
+/// gives nothing (an empty line, Ctrl-C, Ctrl-D).
 fn read_paste(prompter: &mut dyn Prompter) -> Option<String> {
-    let mut text = String::new();
-    let mut question = "Paste the approval `safe-run approve` printed (an empty line cancels):\n";
-    for _ in 0..PASTE_LINES {
-        let line = prompter.ask(question).ok()?;
-        question = "";
-        if line.trim().is_empty() && text.is_empty() {
-            return None;
-        }
-        text.push_str(&line);
-        text.push('\n');
-        if Pasted::is_last_line(&line) {
-            return Some(text);
-        }
+    let lines = prompter
+        .ask_lines(
+            "Paste the approval `safe-run approve` printed (an empty line cancels):\n",
+            &Pasted::is_last_line,
+            PASTE_LINES,
+        )
+        .ok()?;
+    if lines.first().is_none_or(|l| l.trim().is_empty()) {
+        return None;
     }
-    Some(text)
+    Some(lines.join("\n") + "\n")
 }
 
 /// What a line run through a freeze asks: at least a typed `yes` and a

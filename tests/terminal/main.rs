@@ -13,6 +13,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod approval_pty;
 mod confirm_pty;
 mod shell_pty;
 mod term_output;
