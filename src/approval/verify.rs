@@ -122,3 +122,107 @@ pub fn verify(
         request,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::approval::signers;
+    use ssh_key::{LineEnding, PrivateKey};
+    use std::time::Duration;
+
+    /// A key made for these tests only (`ssh-keygen -t ed25519 -N ''`).
+    const PRIVATE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACDAzFSYv+SP1HMg2/D/jpRlN8DRqgLpmTQ+i+hd8KMT2QAAAIgs92mZLPdp
+mQAAAAtzc2gtZWQyNTUxOQAAACDAzFSYv+SP1HMg2/D/jpRlN8DRqgLpmTQ+i+hd8KMT2Q
+AAAECxI/lgM7Xz1xdXefJxCjPfkDoxS+pG6GYcFBUU8Nw2/MDMVJi/5I/UcyDb8P+OlGU3
+wNGqAumZND6L6F3woxPZAAAABHRlc3QB
+-----END OPENSSH PRIVATE KEY-----
+";
+    const PUBLIC: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMDMVJi/5I/UcyDb8P+OlGU3wNGqAumZND6L6F3woxPZ test";
+    const TTL: Duration = Duration::from_secs(1800);
+
+    fn now() -> Timestamp {
+        "2026-11-21T12:00:00Z".parse().unwrap()
+    }
+
+    fn request() -> ApprovalRequest {
+        ApprovalRequest::new("core-1", "alice", "reboot", now(), TTL)
+    }
+
+    fn signed(request: &ApprovalRequest, namespace: &str) -> Pasted {
+        let key = PrivateKey::from_openssh(PRIVATE).unwrap();
+        let sig =
+            SshSig::sign(&key, namespace, HashAlg::Sha512, request.text().as_bytes()).unwrap();
+        Pasted {
+            request: Some(request.clone()),
+            armored: sig.to_pem(LineEnding::LF).unwrap(),
+        }
+    }
+
+    fn check(pasted: &Pasted, signers_text: &str) -> Result<Verified, String> {
+        let (signers, problems) = signers::parse(signers_text);
+        assert!(problems.is_empty(), "{problems:?}");
+        verify(pasted, &request(), now(), TTL, &signers)
+    }
+
+    #[test]
+    fn a_signature_by_a_listed_second_person_holds() {
+        let v = check(&signed(&request(), NAMESPACE), &format!("bob {PUBLIC}")).unwrap();
+        assert_eq!(v.approver, "bob");
+        assert!(v.key.starts_with("SHA256:"), "{}", v.key);
+    }
+
+    #[test]
+    fn each_way_of_not_being_an_approval_is_refused_with_its_reason() {
+        let good = signed(&request(), NAMESPACE);
+        let bob = format!("bob {PUBLIC}");
+        for (pasted, signers, says) in [
+            (signed(&request(), "git"), bob.clone(), "made for `git`"),
+            (
+                good.clone(),
+                format!("alice,bob {PUBLIC}"),
+                "requester's own key",
+            ),
+            (
+                good.clone(),
+                format!("*@example.com {PUBLIC}"),
+                "under a pattern",
+            ),
+            (
+                good.clone(),
+                format!("bob namespaces=\"file\" {PUBLIC}"),
+                "not for safe-run-approval",
+            ),
+            (
+                good.clone(),
+                format!("bob valid-before=\"20260101\" {PUBLIC}"),
+                "at this time",
+            ),
+            (good.clone(), String::new(), "not in allowed_signers"),
+            (
+                signed(
+                    &ApprovalRequest::new("core-1", "alice", "reboot", now(), TTL * 10),
+                    NAMESPACE,
+                ),
+                bob.clone(),
+                "longer than this site allows",
+            ),
+            (
+                Pasted {
+                    request: None,
+                    ..signed(
+                        &ApprovalRequest::new("core-1", "alice", "reboot", now(), TTL / 2),
+                        NAMESPACE,
+                    )
+                },
+                bob.clone(),
+                "does not match this request",
+            ),
+        ] {
+            let e = check(&pasted, &signers).expect_err(says);
+            assert!(e.contains(says), "want {says:?}: {e}");
+        }
+    }
+}
