@@ -15,5 +15,6 @@ mod common;
 
 mod approval_pty;
 mod confirm_pty;
+mod freeze_pty;
 mod shell_pty;
 mod term_output;
