@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::audit::identity;
-use crate::cmd::{audit, check, man, rules};
+use crate::cmd::{approve, audit, check, man, rules};
 use crate::exec::ProcessRunner;
 use crate::exit::{self, Error};
 use crate::pipeline::{Request, Target};
@@ -53,6 +53,14 @@ pub struct Cli {
     )]
     pub confirm: Option<String>,
 
+    /// Run a risky command during a change freeze; it needs a longer reason and is recorded as break-glass.
+    #[arg(long)]
+    pub break_glass: bool,
+
+    /// A second operator's approval for a two-person line: FILE holds what `safe-run approve` printed.
+    #[arg(long, value_name = "FILE")]
+    pub approval: Option<PathBuf>,
+
     /// Read the configuration from FILE instead of /etc/safe-run/config.toml (or $SAFE_RUN_CONFIG).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
@@ -86,6 +94,8 @@ pub enum Command {
     Rules(RulesCommand),
     /// Print the effective configuration and where each setting came from.
     Config,
+    /// Approve another operator's request for a two-person line: signs it with ssh-keygen and prints the approval to hand back.
+    Approve(approve::ApproveArgs),
     /// Review and verify the audit log: list (the default), show, follow, stats, verify.
     Audit(Box<audit::AuditArgs>),
     /// Print a completion script: `source <(safe-run completions bash)`.
@@ -280,6 +290,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 &mut err,
             )?;
             write!(out, "{}", crate::config::render(&loaded))?;
+            if let Some(freeze) = crate::controls::freeze_now(&loaded.config.freeze) {
+                writeln!(
+                    out,
+                    "\n# CHANGE FREEZE in force now: {}",
+                    clean(&freeze.describe(), false)
+                )?;
+            }
             Ok(if problem { exit::USAGE } else { exit::OK })
         }
         Some(Command::Audit(args)) => {
@@ -300,6 +317,17 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 &mut out,
                 &mut err,
             )
+        }
+        Some(Command::Approve(args)) => {
+            let (loaded, _) = session::load_config(
+                &sources,
+                &EnvSources::from_env(),
+                Use::Look,
+                &SitePaths::default(),
+                &mut err,
+            )?;
+            let state = audit::default_log(&loaded.config).ok();
+            approve::run(args, &loaded.config, state.as_deref(), &mut out, &mut err)
         }
         Some(Command::Completions { shell }) => {
             man::completions(*shell, &Cli::command(), &mut out)?;
@@ -323,6 +351,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 target,
                 reason,
                 confirm,
+                break_glass: cli.break_glass,
+                approval: match &cli.approval {
+                    Some(path) => Some(approve::read_approval_file(path)?),
+                    None => None,
+                },
             };
             drop(out);
             let mut session = Session::load(&sources, usage, &mut err)?;

@@ -1,8 +1,11 @@
 //! The one place that knows the order of the steps:
 //!
 //! ```text
-//! line ──parse──▶ commands ──classify──▶ verdict ──confirm──▶ decision ──audit──▶ exec ──audit──▶ outcome
+//! line ──parse──▶ commands ──classify──▶ verdict ──freeze──▶ ──confirm──▶ decision ──audit──▶ exec ──audit──▶ outcome
 //! ```
+//!
+//! (`freeze`: a change freeze holds a risky line back unless break-glass
+//! is given, `gate`.)
 //!
 //! Each step is its own module (`parse`, `classify`, `confirm`, `audit`,
 //! `exec`); this file only calls them in order and decides what happens
@@ -14,12 +17,16 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::audit::recorder::{AuditSink, DecisionInfo};
+use crate::approval;
+use crate::audit::recorder::{AuditSink, ChangeNote, DecisionInfo};
 use crate::classify::classify;
 use crate::confirm::{self, Approval, Conversation, PreviewRun, Prompter, rule_list};
 use crate::context::LineContext;
+use crate::controls::Controls;
 use crate::exec::{Program, Runner};
 use crate::exit;
+use crate::freeze;
+use crate::gate::{self, ApprovalGate, FreezeGate};
 use crate::parse::{ParseError, Script, parse_argv, parse_argv_in, parse_line_in};
 use crate::policy::Policy;
 use crate::preview::PreviewOutput;
@@ -42,6 +49,10 @@ pub struct Request {
     /// Approval given in advance (`--reason`, `--confirm`).
     pub reason: Option<String>,
     pub confirm: Option<String>,
+    /// `--break-glass`: run a risky line during a change freeze.
+    pub break_glass: bool,
+    /// `--approval FILE`: a second operator's approval, the file's text.
+    pub approval: Option<String>,
 }
 
 /// The side effects the pipeline may use.
@@ -56,6 +67,8 @@ pub struct Io<'a> {
     /// Where the line runs: working directory, variables, home, and the
     /// reader of the scripts it runs.
     pub place: &'a LineContext<'a>,
+    /// The change controls: the freeze in force, approvals.
+    pub controls: &'a mut dyn Controls,
 }
 
 /// Shows the audit sink's warnings (a syslog copy that could not be sent).
@@ -110,6 +123,7 @@ pub fn run_checked(
                 decision: Decision::Refused,
                 reason: Some("line could not be parsed"),
                 preview: None,
+                change: ChangeNote::default(),
             };
             let recorded = io.audit.decision(&info, true);
             show_warnings(io);
@@ -123,6 +137,58 @@ pub fn run_checked(
     // 2. classify
     let verdict = classify(&script, rules);
     let ask = policy.action_for(&verdict);
+
+    // 2b. a change freeze holds a risky line back unless break-glass is given
+    let frozen = if ask != Ask::Deny && freeze::holds(io.controls.freeze_settings(), verdict.risk) {
+        io.controls.freeze()
+    } else {
+        None
+    };
+    let held = gate::freeze_gate(
+        &verdict,
+        ask,
+        frozen,
+        io.controls.freeze_settings(),
+        req.break_glass,
+        match io.prompter.as_deref_mut() {
+            Some(p) => Some(p),
+            None => None,
+        },
+        &mut *io.err,
+    );
+    let mut change = ChangeNote {
+        freeze: held.freeze().map(freeze::Freeze::describe),
+        ..ChangeNote::default()
+    };
+    let glass_policy;
+    let (ask, policy) = match held {
+        FreezeGate::Clear => (ask, policy),
+        FreezeGate::BreakGlass(_) => {
+            let min = io.controls.freeze_settings().break_glass_reason_min;
+            glass_policy = gate::break_glass_policy(policy, min);
+            (gate::break_glass_ask(ask), &glass_policy)
+        }
+        FreezeGate::Stopped {
+            decision, status, ..
+        } => {
+            let info = DecisionInfo {
+                mode: req.mode,
+                line: &line,
+                argv,
+                verdict: &verdict,
+                decision,
+                reason: None,
+                preview: None,
+                change,
+            };
+            let recorded = io.audit.decision(&info, true);
+            show_warnings(io);
+            if let Err(e) = recorded {
+                let _ = writeln!(io.err, "safe-run: warning: {e}");
+            }
+            return status;
+        }
+    };
 
     // Nobody is asked for a reason that cannot be recorded.
     if matches!(ask, Ask::ConfirmYes | Ask::ConfirmHost)
@@ -165,7 +231,40 @@ pub fn run_checked(
         let shown = checked.unwrap_or(&line);
         confirm::decide(shown, &verdict, ask, policy, given, &mut talk)
     };
-    let decision = answer.decision;
+    let mut decision = answer.decision;
+    let mut status = answer.status;
+
+    // 3b. a line the site reserves for two people waits for a second
+    // operator's signed approval
+    if decision.runs()
+        && let Some(why) = approval::needs(io.controls.approval_settings(), &verdict)
+    {
+        let approved = gate::approval_gate(
+            &line,
+            &why,
+            &policy.host,
+            req.approval.as_deref(),
+            &mut *io.controls,
+            match io.prompter.as_deref_mut() {
+                Some(p) => Some(p),
+                None => None,
+            },
+            &mut *io.err,
+        );
+        match approved {
+            ApprovalGate::Approved(record) => change.approval = Some(record),
+            ApprovalGate::Refused {
+                record,
+                decision: not_run,
+                status: why_not,
+            } => {
+                change.approval = Some(record);
+                decision = not_run;
+                status = why_not;
+            }
+        }
+    }
+    change.break_glass = change.freeze.is_some() && decision.runs();
 
     // 4. audit the decision, before anything runs; a line is risky when
     // a rule or the site's policy asks for more than a notice
@@ -180,6 +279,7 @@ pub fn run_checked(
         decision,
         reason: answer.reason.as_deref(),
         preview: answer.preview.as_ref(),
+        change,
     };
     let recorded = io.audit.decision(&info, risky);
     let offhost_failed = io.audit.offhost_failed();
@@ -205,7 +305,7 @@ pub fn run_checked(
         }
     };
     if !decision.runs() {
-        return answer.status;
+        return status;
     }
     if decision == Decision::Confirmed && req.confirm.is_some() {
         let _ = writeln!(
@@ -276,8 +376,10 @@ mod tests {
     use super::*;
     use crate::audit::recorder::SinkError;
     use crate::confirm::PromptError;
+    use crate::controls::Fixed;
     use crate::exec::Outcome;
     use crate::exit::{ABORTED, REFUSED, USAGE};
+    use crate::freeze::Freeze;
 
     struct Script {
         answers: Vec<Result<String, PromptError>>,
@@ -300,6 +402,7 @@ mod tests {
     #[derive(Default)]
     struct Log {
         decisions: Vec<(String, Option<String>)>,
+        changes: Vec<ChangeNote>,
         outcomes: usize,
         fail: bool,
         /// The off-host copy of every record fails.
@@ -318,6 +421,7 @@ mod tests {
                 info.decision.as_str().to_string(),
                 info.reason.map(str::to_string),
             ));
+            self.changes.push(info.change.clone());
             Ok(format!("id{}", self.decisions.len()))
         }
         fn outcome(&mut self, _id: &str, _o: &Outcome) -> Result<(), SinkError> {
@@ -391,6 +495,17 @@ allow = ["echo bomb", "ls"]
         tty: bool,
         flags: (Option<&str>, Option<&str>),
     ) -> (i32, Log, Fake, String) {
+        run_with(line, answers, tty, flags, false, &mut Fixed::default())
+    }
+
+    fn run_with(
+        line: &str,
+        answers: Vec<Result<String, PromptError>>,
+        tty: bool,
+        flags: (Option<&str>, Option<&str>),
+        break_glass: bool,
+        controls: &mut Fixed,
+    ) -> (i32, Log, Fake, String) {
         let mut log = Log::default();
         let mut fake = Fake { ran: vec![] };
         let mut err = Vec::new();
@@ -404,6 +519,8 @@ allow = ["echo bomb", "ls"]
             target: Target::Line(line.into()),
             reason: flags.0.map(str::to_string),
             confirm: flags.1.map(str::to_string),
+            break_glass,
+            approval: None,
         };
         let status = {
             let mut io = Io {
@@ -413,6 +530,7 @@ allow = ["echo bomb", "ls"]
                 runner: &mut fake,
                 previewer: &mut previewer,
                 place: &LineContext::default(),
+                controls,
             };
             run_request(&req, &rules(), &policy(), &mut io)
         };
@@ -537,12 +655,15 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            controls: &mut Fixed::default(),
         };
         let risky = Request {
             mode: Mode::Argv,
             target: Target::Argv(vec!["reboot".into()]),
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
+            break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&risky, &rules(), &policy(), &mut io), REFUSED);
         let safe = Request {
@@ -550,6 +671,8 @@ allow = ["echo bomb", "ls"]
             target: Target::Argv(vec!["ls".into()]),
             reason: None,
             confirm: None,
+            break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&safe, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
@@ -580,12 +703,15 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            controls: &mut Fixed::default(),
         };
         let approved = Request {
             mode: Mode::Argv,
             target: Target::Argv(vec!["reboot".into()]),
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
+            break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&approved, &rules(), &policy, &mut io), REFUSED);
         let safe = Request {
@@ -593,6 +719,8 @@ allow = ["echo bomb", "ls"]
             target: Target::Argv(vec!["ls".into()]),
             reason: None,
             confirm: None,
+            break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&safe, &rules(), &policy, &mut io), 0);
         assert_eq!(fake.ran.len(), 1, "only the safe line ran");
@@ -625,12 +753,15 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            controls: &mut Fixed::default(),
         };
         let approved = Request {
             mode: Mode::Argv,
             target: Target::Argv(vec!["reboot".into()]),
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
+            break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&approved, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
@@ -663,12 +794,15 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            controls: &mut Fixed::default(),
         };
         let req = Request {
             mode: Mode::Shell,
             target: Target::Line("reboot".into()),
             reason: None,
             confirm: None,
+            break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&req, &rules(), &policy(), &mut io), REFUSED);
         let safe = Request {
@@ -697,12 +831,15 @@ allow = ["echo bomb", "ls"]
             runner: &mut fake,
             previewer: &mut previewer,
             place: &LineContext::default(),
+            controls: &mut Fixed::default(),
         };
         let req = Request {
             mode: Mode::Shell,
             target: Target::Line("f".into()),
             reason: None,
             confirm: None,
+            break_glass: false,
+            approval: None,
         };
         let status = run_checked(
             &req,
@@ -716,5 +853,95 @@ allow = ["echo bomb", "ls"]
         assert_eq!(log.decisions[0].0, "refused");
         let text = String::from_utf8_lossy(&err);
         assert!(text.contains("test-reboot"), "{text}");
+    }
+    fn frozen() -> Fixed {
+        Fixed {
+            frozen: Some(Freeze {
+                name: "weekend".into(),
+                message: "No changes over the weekend.".into(),
+                until: Some("Mon 08:00".into()),
+            }),
+            ..Fixed::default()
+        }
+    }
+
+    const LONG: &str = "INC-77 the disk is failing and the node must restart now";
+
+    #[test]
+    fn a_freeze_refuses_a_risky_line_without_break_glass_and_records_the_freeze() {
+        let (status, log, fake, text) = run_with(
+            "reboot",
+            vec![],
+            false,
+            (Some(LONG), Some("core-1")),
+            false,
+            &mut frozen(),
+        );
+        assert_eq!((status, fake.ran.len()), (REFUSED, 0));
+        assert_eq!(log.decisions[0].0, "refused");
+        assert!(
+            log.changes[0]
+                .freeze
+                .as_deref()
+                .unwrap()
+                .starts_with("weekend")
+        );
+        assert!(!log.changes[0].break_glass);
+        assert!(text.contains("--break-glass"), "{text}");
+        // A safe line runs during the freeze, and is not marked.
+        let (status, log, fake, _) =
+            run_with("ls", vec![], false, (None, None), false, &mut frozen());
+        assert_eq!((status, fake.ran.len()), (0, 1));
+        assert_eq!(log.changes[0], ChangeNote::default());
+    }
+
+    #[test]
+    fn break_glass_runs_it_with_a_long_reason_and_is_recorded() {
+        let short = "CHG-1 kernel patch";
+        let (status, log, fake, text) = run_with(
+            "reboot",
+            vec![],
+            false,
+            (Some(short), Some("core-1")),
+            true,
+            &mut frozen(),
+        );
+        assert_eq!((status, fake.ran.len()), (REFUSED, 0), "{text}");
+        assert!(!log.changes[0].break_glass, "it did not run");
+        let (status, log, fake, text) = run_with(
+            "reboot",
+            vec![],
+            false,
+            (Some(LONG), Some("core-1")),
+            true,
+            &mut frozen(),
+        );
+        assert_eq!((status, fake.ran.len()), (0, 1), "{text}");
+        assert_eq!(log.decisions[0].0, "confirmed");
+        assert!(log.changes[0].break_glass);
+        assert!(text.contains("BREAK-GLASS"), "{text}");
+    }
+
+    #[test]
+    fn at_the_prompt_break_glass_is_typed_before_the_usual_confirmation() {
+        let answers = vec![
+            Ok("break-glass".into()),
+            Ok("core-1".into()),
+            Ok(LONG.into()),
+        ];
+        let (status, log, fake, text) =
+            run_with("reboot", answers, true, (None, None), false, &mut frozen());
+        assert_eq!((status, fake.ran.len()), (0, 1), "{text}");
+        assert!(log.changes[0].break_glass);
+        let (status, log, fake, _) = run_with(
+            "reboot",
+            vec![Ok("no".into())],
+            true,
+            (None, None),
+            false,
+            &mut frozen(),
+        );
+        assert_eq!((status, fake.ran.len()), (ABORTED, 0));
+        assert_eq!(log.decisions[0].0, "aborted");
     }
 }

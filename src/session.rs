@@ -32,6 +32,7 @@ use crate::audit::recorder::{self, Recorder, SyslogTarget};
 use crate::config::{self, Config, FileRead, Loaded};
 use crate::confirm::{Prompter, TtyPrompter};
 use crate::context::LineContext;
+use crate::controls::SiteControls;
 use crate::exec::Runner;
 use crate::exit;
 use crate::pipeline::{self, Io, Request};
@@ -460,6 +461,8 @@ pub struct Session {
     pub identity: Identity,
     pub policy: Policy,
     pub recorder: Recorder,
+    /// The change controls: freezes, approvals.
+    pub controls: SiteControls,
 }
 
 impl Session {
@@ -499,6 +502,12 @@ impl Session {
             &identity,
         );
         recorder.set_sources(policy.provenance.clone());
+        let requester = identity
+            .who
+            .login_user
+            .clone()
+            .unwrap_or_else(|| identity.who.user.clone());
+        let controls = SiteControls::new(config, &requester, recorder.log_path().ok());
         Ok(Session {
             config: setup.loaded.config,
             config_path: setup.loaded.path,
@@ -507,6 +516,7 @@ impl Session {
             identity,
             policy,
             recorder,
+            controls,
         })
     }
 
@@ -524,6 +534,7 @@ impl Session {
             runner,
             previewer: &mut previewer,
             place: &place,
+            controls: &mut self.controls,
         };
         pipeline::run_request(request, &self.rules, &self.policy, &mut io)
     }

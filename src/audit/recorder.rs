@@ -31,7 +31,7 @@ use nix::unistd::{AccessFlags, access};
 use crate::audit::identity::Identity;
 use crate::audit::log::{self, AuditError, AuditLog, FsyncPolicy, append_bounded};
 use crate::audit::record::{
-    Actor, DecisionDetails, FindingRecord, PreviewFacts, Provenance, Record,
+    Actor, ApprovalRecord, DecisionDetails, FindingRecord, PreviewFacts, Provenance, Record,
 };
 use crate::audit::syslog;
 use crate::exec::Outcome;
@@ -48,6 +48,17 @@ pub struct DecisionInfo<'a> {
     pub reason: Option<&'a str>,
     /// What the previews' summaries told the operator, if any were shown.
     pub preview: Option<&'a PreviewFacts>,
+    /// What the change controls (freeze, break-glass, approval) said.
+    pub change: ChangeNote,
+}
+
+/// What the change controls said about a decision, for its record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeNote {
+    /// The freeze in force, when it held the line back or it ran through it.
+    pub freeze: Option<String>,
+    pub break_glass: bool,
+    pub approval: Option<ApprovalRecord>,
 }
 
 /// Why a record is not (yet) in the log.
@@ -292,6 +303,9 @@ impl AuditSink for Recorder {
         };
         let mut record = Record::decision(new_id(), now(), &self.actor, details);
         record.preview = info.preview.cloned();
+        record.freeze = info.change.freeze.clone();
+        record.break_glass = info.change.break_glass.then_some(true);
+        record.approval = info.change.approval.clone();
         record.sources = self.sources.clone();
         let record = record.redacted();
         // Should the record land after the pipeline gave up on it, the

@@ -54,7 +54,7 @@ use jiff::{Span, Timestamp, civil};
 use memchr::memmem;
 use serde::{Deserialize as _, Serialize};
 
-use crate::audit::record::{FindingRecord, Kind, PreviewFacts, Record, SEAL_LEN};
+use crate::audit::record::{ApprovalRecord, FindingRecord, Kind, PreviewFacts, Record, SEAL_LEN};
 use crate::verdict::{Decision, Mode, Risk};
 
 // ---------------------------------------------------------------- time
@@ -459,6 +459,10 @@ pub struct Filter {
     pub failed: bool,
     /// The decision's id starts with this.
     pub id_prefix: Option<String>,
+    /// Only lines run through a change freeze with break-glass.
+    pub break_glass: bool,
+    /// Only lines that asked for a two-person approval (given or refused).
+    pub approval: bool,
 }
 
 fn host_matches(recorded: &str, wanted: &str) -> bool {
@@ -530,6 +534,8 @@ impl Filter {
                 record.line.as_deref().is_some_and(|l| re.is_match(l))
                     || record.reason.as_deref().is_some_and(|r| re.is_match(r))
             })
+            && (!self.break_glass || record.break_glass == Some(true))
+            && (!self.approval || record.approval.is_some())
     }
 
     /// Whether a joined row passes the conditions on the outcome.
@@ -628,6 +634,12 @@ pub struct JsonRow<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     preview: Option<&'a PreviewFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    freeze: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    break_glass: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<&'a ApprovalRecord>,
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<i32>,
@@ -667,6 +679,9 @@ impl Row {
             decision: d.decision,
             reason: d.reason.as_deref(),
             preview: d.preview.as_ref(),
+            freeze: d.freeze.as_deref(),
+            break_glass: d.break_glass,
+            approval: d.approval.as_ref(),
             status: self.status,
             exit: o.and_then(|o| o.exit),
             signal: o.and_then(|o| o.signal),
@@ -1095,6 +1110,15 @@ pub struct Stats {
     /// By the date written in the record (the host's local date).
     pub by_day: BTreeMap<String, u64>,
     pub confirmations_by_user: BTreeMap<String, u64>,
+    /// Lines a change freeze held back (refused or aborted there).
+    pub held_by_freeze: u64,
+    /// Lines run through a change freeze with break-glass.
+    pub break_glass: u64,
+    /// Two-person approvals accepted, and refused.
+    pub approvals: u64,
+    pub approvals_refused: u64,
+    /// Accepted approvals by who signed them.
+    pub approvals_by_approver: BTreeMap<String, u64>,
     #[serde(skip)]
     risky: TopK,
     #[serde(skip)]
@@ -1134,6 +1158,11 @@ impl Stats {
             by_host: BTreeMap::new(),
             by_day: BTreeMap::new(),
             confirmations_by_user: BTreeMap::new(),
+            held_by_freeze: 0,
+            break_glass: 0,
+            approvals: 0,
+            approvals_refused: 0,
+            approvals_by_approver: BTreeMap::new(),
             risky: TopK::new(1000),
             refused: TopK::new(1000),
             first_ts: None,
@@ -1176,6 +1205,22 @@ impl Stats {
             if !findings[..i].iter().any(|g| g.rule == f.rule) {
                 bump(&mut self.by_rule, f.rule.clone());
             }
+        }
+        if d.break_glass == Some(true) {
+            self.break_glass += 1;
+        } else if d.freeze.is_some() && !d.decision.is_some_and(Decision::runs) {
+            self.held_by_freeze += 1;
+        }
+        match &d.approval {
+            Some(a) if a.refused.is_some() => self.approvals_refused += 1,
+            Some(a) => {
+                self.approvals += 1;
+                bump(
+                    &mut self.approvals_by_approver,
+                    a.approver.clone().unwrap_or_default(),
+                );
+            }
+            None => {}
         }
         let who = row.who();
         if d.decision == Some(Decision::Confirmed) {

@@ -102,6 +102,12 @@ pub struct FilterArgs {
     /// Only commands that ran and failed (non-zero exit, or killed by a signal).
     #[arg(long)]
     pub failed: bool,
+    /// Only commands run during a change freeze with break-glass.
+    #[arg(long)]
+    pub break_glass: bool,
+    /// Only commands that needed a two-person approval (accepted or refused).
+    #[arg(long)]
+    pub approval: bool,
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +295,8 @@ fn make_filter(args: &FilterArgs, env: &Env) -> Result<Filter, Error> {
         grep: args.grep.clone(),
         failed: args.failed,
         id_prefix: None,
+        break_glass: args.break_glass,
+        approval: args.approval,
     })
 }
 
@@ -617,11 +625,28 @@ fn exit_text(row: &Row) -> String {
 /// What was run: the line, or the argv of `safe-run -- PROG ARGS…`.
 fn command_text(row: &Row) -> String {
     let d = &row.decision;
-    match (&d.line, &d.argv) {
+    let text = match (&d.line, &d.argv) {
         (Some(line), _) if !line.is_empty() => clean(line, false),
         (_, Some(argv)) => clean(&argv.join(" "), false),
         _ => String::new(),
+    };
+    // The change controls, before the line: a reviewer scanning a table
+    // sees what ran through a freeze or on a second operator's word.
+    let mut marks = String::new();
+    if d.break_glass == Some(true) {
+        marks.push_str("[BREAK-GLASS] ");
+    } else if d.freeze.is_some() {
+        marks.push_str("[frozen] ");
     }
+    match &d.approval {
+        Some(a) if a.refused.is_some() => marks.push_str("[approval refused] "),
+        Some(a) => marks.push_str(&format!(
+            "[approved by {}] ",
+            clean(a.approver.as_deref().unwrap_or("?"), false)
+        )),
+        None => {}
+    }
+    marks + &text
 }
 
 const TIME_W: usize = 19;
@@ -966,6 +991,36 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
         let label = if i == 0 { "preview" } else { "" };
         field(out, label, &format!("{}: {}", c(name), c(&value)))?;
     }
+    // The change controls: the freeze in force, break-glass, the approval.
+    if let Some(freeze) = &d.freeze {
+        let glass = if d.break_glass == Some(true) {
+            "BREAK-GLASS: run during "
+        } else {
+            "held back by "
+        };
+        field(out, "freeze", &format!("{glass}{}", c(freeze)))?;
+    }
+    if let Some(a) = &d.approval {
+        let said = match (&a.refused, &a.approver) {
+            (Some(why), _) => format!("REFUSED: {}", c(why)),
+            (None, Some(approver)) => format!(
+                "approved by {} ({})",
+                c(approver),
+                c(a.key.as_deref().unwrap_or("?"))
+            ),
+            (None, None) => "approved".to_string(),
+        };
+        field(
+            out,
+            "approval",
+            &format!(
+                "{said}; code {}, asked by {}, valid until {}",
+                c(&a.code),
+                c(&a.requester),
+                c(&a.expires)
+            ),
+        )?;
+    }
     // Where the session's configuration and rules came from: a policy
     // that is not the site's own shows here.
     if let Some(s) = &d.sources {
@@ -1131,6 +1186,23 @@ fn write_stats(
     })
     .collect();
     list(out, &statuses, usize::MAX)?;
+    if stats.held_by_freeze + stats.break_glass + stats.approvals + stats.approvals_refused > 0 {
+        title(out, "Change controls")?;
+        let controls: Vec<(String, u64)> = [
+            ("held back by a freeze", stats.held_by_freeze),
+            ("break-glass during a freeze", stats.break_glass),
+            ("two-person approvals accepted", stats.approvals),
+            ("two-person approvals refused", stats.approvals_refused),
+        ]
+        .iter()
+        .map(|(k, n)| (k.to_string(), *n))
+        .collect();
+        list(out, &controls, usize::MAX)?;
+        if !stats.approvals_by_approver.is_empty() {
+            title(out, "Approvals by approver")?;
+            list(out, &ranked(&stats.approvals_by_approver), top)?;
+        }
+    }
     title(out, "By risk")?;
     let risks: Vec<(String, u64)> = stats
         .by_risk

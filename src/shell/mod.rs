@@ -55,6 +55,7 @@ use crate::cmd::check;
 use crate::cmd::rules;
 use crate::config::{self, PromptValues};
 use crate::confirm::{Prompter, TtyPrompter, short_host};
+use crate::controls::{Controls, SiteControls};
 use crate::exec::Outcome;
 use crate::exit;
 use crate::parse::parse_line;
@@ -100,6 +101,8 @@ struct Shell<'s> {
     signals: &'s SignalPolicy,
     /// The session's bash ended (`exit` inside a line): its status.
     ended: Option<i32>,
+    /// The change controls (freeze, approvals).
+    controls: &'s mut SiteControls,
     /// What the operator was last told about the audit log.
     log_shown: Option<Result<(), String>>,
     /// `exit` was refused once because of stopped jobs.
@@ -161,6 +164,7 @@ pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
         config,
         identity,
         rule_errors,
+        controls,
         ..
     } = &mut system;
     let mut sh = Shell {
@@ -173,6 +177,7 @@ pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
         terminal: terminal.as_ref(),
         signals: &signals,
         ended: None,
+        controls,
         log_shown: None,
         warned_stopped: false,
     };
@@ -189,6 +194,18 @@ pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
         };
         let log = log_state(sh.recorder);
         let _ = write!(err, "{}", banner(&facts, sh.recorder, &log, color));
+        if let Some(freeze) = crate::controls::freeze_now(sh.controls.freeze_settings()) {
+            let said = format!(
+                "safe-run: CHANGE FREEZE in force: {}. Lines of {} risk or more are held back unless you type break-glass.",
+                clean(&freeze.describe(), false),
+                sh.controls.freeze_settings().min_risk
+            );
+            let _ = writeln!(
+                err,
+                "{}",
+                paint::paint(color, paint::risk_sgr(Risk::High), &said)
+            );
+        }
         sh.log_shown = Some(log);
         run_rc_file(&mut sh, err);
         let host = short_host(&identity.who.host).to_string();
@@ -572,6 +589,8 @@ impl Shell<'_> {
             // one command, never for a whole session.
             reason: None,
             confirm: None,
+            break_glass: false,
+            approval: None,
         };
         let checked = expand::checked_text(text, &self.state.defs);
         self.warn_pending_input(checked.as_deref().unwrap_or(text), err);
@@ -609,6 +628,7 @@ impl Shell<'_> {
                 runner: &mut runner,
                 previewer: &mut previewer,
                 place: &place,
+                controls: &mut *self.controls,
             };
             pipeline::run_checked(
                 &request,

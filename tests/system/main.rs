@@ -16,7 +16,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod approval;
 mod config;
+mod freeze;
 mod loading;
 mod packaging;
 mod run;

@@ -13,6 +13,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod approval_pty;
 mod confirm_pty;
+mod freeze_pty;
 mod shell_pty;
 mod term_output;
