@@ -11,8 +11,10 @@
 #
 #   scripts/debian-scripts.sh              # results in target/debian-scripts
 #   scripts/debian-scripts.sh DIR…         # other directories
-#   SAFE_RUN_BIN=old/safe-run OUT=target/debian-old scripts/debian-scripts.sh
-#                                          # another build, for a before/after
+#   SAFE_RUN_BIN=old/safe-run OUT=target/debian-old \
+#     LIST=target/debian-scripts/scripts.txt scripts/debian-scripts.sh
+#                                          # another build over the same
+#                                          # scripts, for a before/after
 #
 # Prints the number of scripts and of command lines (the lines of a script
 # where a command starts; `check --file --json` reports each), the share of
@@ -32,8 +34,12 @@ dirs=("$@")
 cargo build --release --quiet --bin safe-run --example check_files
 bin=${SAFE_RUN_BIN:-$PWD/target/release/safe-run}
 
-# 1. The scripts: a shell #! line, and bash -n accepts them.
+# 1. The scripts: a shell #! line, and bash -n accepts them (or the list
+# of an earlier run, LIST, so that two builds judge the same files).
 list=$out/scripts.txt
+if [ -n "${LIST:-}" ]; then
+    [ "$LIST" -ef "$list" ] || cp "$LIST" "$list"
+else
 : >"$list"
 while IFS= read -r -d '' f; do
     first=$(head -c 200 "$f" 2>/dev/null | head -n 1 | tr -d '\0') || continue
@@ -54,6 +60,7 @@ while IFS= read -r -d '' f; do
     bash -n "$f" 2>/dev/null </dev/null || continue
     printf '%s\n' "$f" >>"$list"
 done < <(find "${dirs[@]}" -xdev -type f -size -1024k -print0 2>/dev/null | sort -z)
+fi
 total=$(wc -l <"$list")
 echo "scripts: $total (shell #! line, accepted by bash -n)"
 

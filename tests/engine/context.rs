@@ -25,12 +25,10 @@
 //! without a terminal `--confirm` follows the same rule; a script the line
 //! runs is read from the working directory, and a FIFO is not waited on.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use common::{Env, short_host, wait_for, with_spawn_lock, write_file};
+use crate::common::{Env, short_host, wait_for, write_file};
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Session};
 use nix::sys::termios::{self, LocalFlags};
@@ -641,7 +639,8 @@ fn fake_remote() -> Env {
 
 fn spawn_pty(env: &Env, args: &[&str]) -> Pty {
     let cmd = env.bare_command(args);
-    let mut session = with_spawn_lock(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
+    let mut session =
+        crate::common::bin::without_forks(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
     session.set_expect_timeout(Some(TIMEOUT));
     session
 }
