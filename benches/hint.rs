@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+use safe_run::context::LineContext;
 use safe_run::rules::RuleSet;
 use safe_run::shell::hint::{assess, hint_text, marked_ranges, paint_ranges};
 
@@ -36,7 +37,7 @@ fn prefixes(line: &str) -> Vec<&str> {
 
 /// One key press: classify, format the hint, paint the line.
 fn keystroke(prefix: &str, rules: &RuleSet) -> usize {
-    let a = assess(prefix, rules);
+    let a = assess(prefix, rules, &LineContext::default());
     let hint = hint_text(&a, 120).map_or(0, |h| h.len());
     let ranges = marked_ranges(prefix, a.findings());
     let painted = paint_ranges(prefix, &ranges, "1;31");

@@ -23,6 +23,13 @@ can be measured the same way: today's, and an older one to compare with.
     scripts/corpus.py summary after.tsv
         how many lines got each verdict, per judgment.
 
+    scripts/corpus.py false after.tsv
+        the lines judged FALSE (a false alarm) that are still flagged.
+
+    scripts/corpus.py errors BINARY after.tsv
+        the lines the binary could not check although `bash -n` accepts
+        them (a parse error on a line bash takes), with the binary's error.
+
 A line counts as flagged when it would need a confirmation or be refused
 (`confirm`, `deny`); `allow low` is a notice and runs.
 """
@@ -135,6 +142,52 @@ def changes(before_path, after_path):
     print(f"\n{count} unlabelled line(s) changed verdict")
 
 
+def false_alarms(path):
+    left = [
+        r for r in read_verdicts(path) if r["judgment"] == "FALSE" and r["verdict"] in FLAGGED
+    ]
+    print("| page | line | verdict | rules |")
+    print("| --- | --- | --- | --- |")
+    for r in left:
+        print(f"| {r['page']} | {cell(r['line'])} | {r['verdict']} {r['risk']} | {r['rules']} |")
+    print(f"\n{len(left)} FALSE line(s) still flagged")
+
+
+def bash_accepts(line):
+    done = subprocess.run(
+        ["bash", "-n", "-c", line], stdin=subprocess.DEVNULL, capture_output=True, timeout=30
+    )
+    return done.returncode == 0
+
+
+def error_message(binary, line):
+    done = subprocess.run(
+        [binary, "--no-site-rules", "--config", os.devnull, "check", "--json", "--", line],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    out = done.stdout.strip().splitlines()
+    if out:
+        report = json.loads(out[-1])
+        if report.get("error"):
+            return report["error"]
+    return (done.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+def errors(binary, path):
+    failed = [r for r in read_verdicts(path) if r["verdict"] not in ("allow", "confirm", "deny")]
+    taken = [r for r in failed if bash_accepts(r["line"])]
+    print("| page | judgment | line | error |")
+    print("| --- | --- | --- | --- |")
+    for r in taken:
+        message = error_message(binary, r["line"])
+        print(f"| {r['page']} | {r['judgment'] or '-'} | {cell(r['line'])} | {cell(message)} |")
+    print(
+        f"\n{len(failed)} line(s) not checked; {len(taken)} of them accepted by bash -n"
+    )
+
+
 def summary(path):
     counts = collections.Counter()
     for r in read_verdicts(path):
@@ -153,6 +206,10 @@ def main(argv):
             changes(before, after)
         case ["summary", path]:
             summary(path)
+        case ["false", path]:
+            false_alarms(path)
+        case ["errors", binary, path]:
+            errors(binary, path)
         case _:
             sys.exit(__doc__)
 

@@ -11,6 +11,10 @@
 #
 #   scripts/debian-scripts.sh              # results in target/debian-scripts
 #   scripts/debian-scripts.sh DIR…         # other directories
+#   SAFE_RUN_BIN=old/safe-run OUT=target/debian-old \
+#     LIST=target/debian-scripts/scripts.txt scripts/debian-scripts.sh
+#                                          # another build over the same
+#                                          # scripts, for a before/after
 #
 # Prints the number of scripts and of command lines (the lines of a script
 # where a command starts; `check --file --json` reports each), the share of
@@ -22,16 +26,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=target/debian-scripts
+out=${OUT:-target/debian-scripts}
 mkdir -p "$out"
 dirs=("$@")
 [ ${#dirs[@]} -gt 0 ] || dirs=(/usr/bin /usr/sbin /usr/share /etc /var/lib/dpkg/info)
 
 cargo build --release --quiet --bin safe-run --example check_files
-bin=$PWD/target/release/safe-run
+bin=${SAFE_RUN_BIN:-$PWD/target/release/safe-run}
 
-# 1. The scripts: a shell #! line, and bash -n accepts them.
+# 1. The scripts: a shell #! line, and bash -n accepts them (or the list
+# of an earlier run, LIST, so that two builds judge the same files).
 list=$out/scripts.txt
+if [ -n "${LIST:-}" ]; then
+    [ "$LIST" -ef "$list" ] || cp "$LIST" "$list"
+else
 : >"$list"
 while IFS= read -r -d '' f; do
     first=$(head -c 200 "$f" 2>/dev/null | head -n 1 | tr -d '\0') || continue
@@ -52,6 +60,7 @@ while IFS= read -r -d '' f; do
     bash -n "$f" 2>/dev/null </dev/null || continue
     printf '%s\n' "$f" >>"$list"
 done < <(find "${dirs[@]}" -xdev -type f -size -1024k -print0 2>/dev/null | sort -z)
+fi
 total=$(wc -l <"$list")
 echo "scripts: $total (shell #! line, accepted by bash -n)"
 
@@ -62,11 +71,14 @@ errors=$out/errors.txt
 : >"$results"; : >"$times"; : >"$errors"
 while IFS= read -r f; do
     start=$(date +%s%N)
-    json=$("$bin" --no-site-rules check --file "$f" --json 2>/dev/null </dev/null) || true
+    status=0
+    json=$("$bin" --no-site-rules check --file "$f" --json 2>/dev/null </dev/null) || status=$?
     end=$(date +%s%N)
     echo $(( (end - start) / 1000 )) >>"$times"
     if [ -z "$json" ]; then
-        printf '%s\tno output\n' "$f" >>"$errors"
+        # Nothing to report is fine (a file of function definitions only);
+        # no output with a failure status is not.
+        [ "$status" -eq 0 ] || printf '%s\tno output (exit %s)\n' "$f" "$status" >>"$errors"
         continue
     fi
     printf '%s\n' "$json" | jq -c --arg f "$f" '. + {file: $f}' >>"$results"

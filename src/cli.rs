@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::audit::identity;
-use crate::cmd::{audit, check, man, rules};
+use crate::cmd::{approve, audit, check, man, rules};
 use crate::exec::ProcessRunner;
 use crate::exit::{self, Error};
 use crate::pipeline::{Request, Target};
@@ -53,10 +53,15 @@ pub struct Cli {
     )]
     pub confirm: Option<String>,
 
-    /// Run a disruptive command even when no fleet slot can be had (all
-    /// taken, or the store unreachable); the audit record says so.
+    /// Run a risky command during a change freeze, or a disruptive one when no fleet slot can be
+    /// had (all taken, or the store unreachable); it needs a longer reason and is recorded as
+    /// break-glass.
     #[arg(long)]
     pub break_glass: bool,
+
+    /// A second operator's approval for a two-person line: FILE holds what `safe-run approve` printed.
+    #[arg(long, value_name = "FILE")]
+    pub approval: Option<PathBuf>,
 
     /// Read the configuration from FILE instead of /etc/safe-run/config.toml (or $SAFE_RUN_CONFIG).
     #[arg(long, value_name = "FILE", global = true)]
@@ -91,6 +96,8 @@ pub enum Command {
     Rules(RulesCommand),
     /// Print the effective configuration and where each setting came from.
     Config,
+    /// Approve another operator's request for a two-person line: signs it with ssh-keygen and prints the approval to hand back.
+    Approve(approve::ApproveArgs),
     /// Review and verify the audit log: list (the default), show, follow, stats, verify.
     Audit(Box<audit::AuditArgs>),
     /// Give back the fleet slots this host holds (after a reboot, or a
@@ -292,6 +299,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 &mut err,
             )?;
             write!(out, "{}", crate::config::render(&loaded))?;
+            if let Some(freeze) = crate::controls::freeze_now(&loaded.config.freeze) {
+                writeln!(
+                    out,
+                    "\n# CHANGE FREEZE in force now: {}",
+                    clean(&freeze.describe(), false)
+                )?;
+            }
             Ok(if problem { exit::USAGE } else { exit::OK })
         }
         Some(Command::Audit(args)) => {
@@ -318,6 +332,17 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             let mut session = Session::load(&sources, Use::Argv, &mut err)?;
             Ok(session.release(reason.as_deref(), &mut err))
         }
+        Some(Command::Approve(args)) => {
+            let (loaded, _) = session::load_config(
+                &sources,
+                &EnvSources::from_env(),
+                Use::Look,
+                &SitePaths::default(),
+                &mut err,
+            )?;
+            let state = audit::default_log(&loaded.config).ok();
+            approve::run(args, &loaded.config, state.as_deref(), &mut out, &mut err)
+        }
         Some(Command::Completions { shell }) => {
             man::completions(*shell, &Cli::command(), &mut out)?;
             Ok(0)
@@ -341,6 +366,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 reason,
                 confirm,
                 break_glass: cli.break_glass,
+                approval: match &cli.approval {
+                    Some(path) => Some(approve::read_approval_file(path)?),
+                    None => None,
+                },
             };
             drop(out);
             let mut session = Session::load(&sources, usage, &mut err)?;

@@ -583,6 +583,28 @@ pub trait Prompter {
     fn say(&mut self, text: &str);
     /// Asks a question and returns the answer line.
     fn ask(&mut self, question: &str) -> Result<String, PromptError>;
+    /// Asks for several lines at once (a pasted block): reads until a
+    /// line for which `last` holds, an empty first line, or `max` lines.
+    /// A terminal must not drop the rest of a paste between lines.
+    fn ask_lines(
+        &mut self,
+        question: &str,
+        last: &dyn Fn(&str) -> bool,
+        max: usize,
+    ) -> Result<Vec<String>, PromptError> {
+        let mut lines = Vec::new();
+        let mut q = question;
+        while lines.len() < max {
+            let line = self.ask(q)?;
+            q = "";
+            let done = last(&line) || (lines.is_empty() && line.trim().is_empty());
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        Ok(lines)
+    }
 }
 
 /// The controlling terminal.
@@ -682,6 +704,44 @@ impl Prompter for TtyPrompter {
     fn ask(&mut self, question: &str) -> Result<String, PromptError> {
         self.say(question);
         self.read_line()
+    }
+
+    /// One raw-mode session for the whole block, so the lines of a paste
+    /// that are already waiting are not flushed between two reads.
+    fn ask_lines(
+        &mut self,
+        question: &str,
+        last: &dyn Fn(&str) -> bool,
+        max: usize,
+    ) -> Result<Vec<String>, PromptError> {
+        self.say(question);
+        let term = |e: nix::Error| PromptError::Terminal(e.to_string());
+        let saved = termios::tcgetattr(&self.tty).map_err(term)?;
+        let mut raw = saved.clone();
+        raw.local_flags
+            .remove(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
+        raw.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
+        raw.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
+        termios::tcsetattr(&self.tty, SetArg::TCSAFLUSH, &raw).map_err(term)?;
+        let mut lines = Vec::new();
+        let result = loop {
+            if lines.len() >= max {
+                break Ok(());
+            }
+            match self.edit_line() {
+                Ok(line) => {
+                    let _ = self.tty.write_all(b"\r\n");
+                    let done = last(&line) || (lines.is_empty() && line.trim().is_empty());
+                    lines.push(line);
+                    if done {
+                        break Ok(());
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let _ = termios::tcsetattr(&self.tty, SetArg::TCSADRAIN, &saved);
+        result.map(|()| lines)
     }
 }
 

@@ -21,9 +21,12 @@
 //! | classify | [`classify`] | every command against the rules: findings and the verdict |
 //! | vocabulary | [`verdict`] | Risk, Action, Finding, Verdict, Ask, Mode, Decision — each defined once |
 //! | policy | `policy` | what each risk level asks, what a reason must be, resolved from the configuration |
+//! | freeze | [`freeze`], `gate` | change-freeze windows and the freeze file, evaluated at a time passed in; a frozen risky line refused unless break-glass is given |
 //! | confirm | `confirm` | the whole conversation with the operator: explain, preview, token, reason |
+//! | approval | [`approval`], `gate` | two-person approval: which lines need one, the request and its code, the SSH signature checked against `allowed_signers`, single use |
 //! | preview | `preview` | running a rule's dry-run command, bounded; summarising what it printed into the few facts that matter |
 //! | scripts | [`script_files`] | reading the scripts a line runs, bounded and never blocking, for the core |
+//! | controls | [`controls`] | the change controls' side effects behind one trait: the clock, the freeze file, the allowed signers, the ledger of used approvals, the store of requests |
 //! | audit | [`audit`] | records and their hash chain, redaction, the log writer, recorder, syslog, review |
 //! | fleet | [`fleet`] | slots: at most N hosts of a group in a disruptive change at once; the local and etcd stores |
 //! | exec | `exec` | running the approved command, signals, how it ended |
@@ -31,14 +34,15 @@
 //!
 //! Around the line: [`config`] (the site configuration file), [`shell`]
 //! (the interactive shell: editor, prompt, state, foreground job, hint,
-//! completion), [`cmd`] (`check`, `rules`, `audit`, man pages and
+//! completion), [`cmd`] (`check`, `rules`, `audit`, `approve`, man pages and
 //! completions) and [`term`] (sanitising, colour, width and wrapping, the
 //! verdict report, `file:line:col` diagnostics).
 //!
 //! # The pure core
 //!
 //! `parse`, `unwrap`, `command`, `context`, `rules` (but `rules::dir`, which reads
-//! directories), `classify`, `verdict`, `policy`, the audit record's hashing
+//! directories), `classify`, `verdict`, `policy`, `freeze`, `approval` (but
+//! `approval::state`, which keeps the ledger), the audit record's hashing
 //! and verification (`audit::record`), redaction (`audit::redact`), review
 //! queries (`audit::review`), `term::sanitize`, `fleet`'s own file (which
 //! findings disrupt a node, how a refusal reads) and the preview summarisers
@@ -49,6 +53,7 @@
 //! `shell`, `audit::log`, `audit::recorder`, `audit::syslog`, `session`,
 //! `script_files`, `fleet`'s stores and guard).
 
+pub mod approval;
 pub mod audit;
 pub mod classify;
 pub mod cli;
@@ -57,9 +62,12 @@ pub mod command;
 pub mod config;
 pub(crate) mod confirm;
 pub mod context;
+pub mod controls;
 pub(crate) mod exec;
 pub mod exit;
 pub mod fleet;
+pub mod freeze;
+pub(crate) mod gate;
 pub mod parse;
 pub(crate) mod pipeline;
 pub mod policy;

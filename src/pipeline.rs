@@ -1,8 +1,15 @@
 //! The one place that knows the order of the steps:
 //!
 //! ```text
-//! line ──parse──▶ commands ──classify──▶ verdict ──confirm──▶ decision ──audit──▶ exec ──audit──▶ outcome
+//! line ──parse──▶ commands ──classify──▶ verdict ──freeze──▶ ──confirm──▶ ──approval──▶ ──slot──▶ decision ──audit──▶ exec ──audit──▶ outcome
 //! ```
+//!
+//! (`freeze`: a change freeze holds a risky line back unless break-glass
+//! is given, `gate`. `approval`: a line the site reserves for two people
+//! runs only with a second operator's signature, `gate`. `slot`: a line
+//! that disrupts this node takes a fleet slot, `fleet`, or runs without
+//! one with break-glass. The slot comes last: a line the freeze, the
+//! operator or a missing approval stops never holds one.)
 //!
 //! Each step is its own module (`parse`, `classify`, `confirm`, `audit`,
 //! `exec`); this file only calls them in order and decides what happens
@@ -14,14 +21,18 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::approval;
 use crate::audit::record::{SlotEvent, SlotRecord};
-use crate::audit::recorder::{AuditSink, DecisionInfo};
+use crate::audit::recorder::{AuditSink, ChangeNote, DecisionInfo};
 use crate::classify::classify;
 use crate::confirm::{self, Approval, Conversation, PreviewRun, Prompter, rule_list};
 use crate::context::LineContext;
+use crate::controls::Controls;
 use crate::exec::{Program, Runner};
 use crate::exit;
 use crate::fleet::{HeldSlot, Slots, Take};
+use crate::freeze;
+use crate::gate::{self, ApprovalGate, FreezeGate};
 use crate::parse::{ParseError, Script, parse_argv, parse_argv_in, parse_line_in};
 use crate::policy::Policy;
 use crate::preview::PreviewOutput;
@@ -44,9 +55,13 @@ pub struct Request {
     /// Approval given in advance (`--reason`, `--confirm`).
     pub reason: Option<String>,
     pub confirm: Option<String>,
-    /// `--break-glass`: a disruptive line runs even when no fleet slot can
-    /// be had (docs/FLEET.md); the record says so.
+    /// `--break-glass`: run a risky line during a change freeze
+    /// (docs/FREEZES.md), or a disruptive one when no fleet slot can be had
+    /// (docs/FLEET.md). Either way it needs the longer reason, and the
+    /// record says so.
     pub break_glass: bool,
+    /// `--approval FILE`: a second operator's approval, the file's text.
+    pub approval: Option<String>,
 }
 
 /// The side effects the pipeline may use.
@@ -63,6 +78,8 @@ pub struct Io<'a> {
     pub place: &'a LineContext<'a>,
     /// The fleet's slots, when this host is in a group (docs/FLEET.md).
     pub fleet: Option<&'a mut dyn Slots>,
+    /// The change controls: the freeze in force, approvals.
+    pub controls: &'a mut dyn Controls,
 }
 
 /// Shows the audit sink's warnings (a syslog copy that could not be sent).
@@ -118,6 +135,7 @@ pub fn run_checked(
                 reason: Some("line could not be parsed"),
                 preview: None,
                 slot: None,
+                change: ChangeNote::default(),
             };
             let recorded = io.audit.decision(&info, true);
             show_warnings(io);
@@ -131,6 +149,82 @@ pub fn run_checked(
     // 2. classify
     let verdict = classify(&script, rules);
     let ask = policy.action_for(&verdict);
+
+    // 2b. a change freeze holds a risky line back unless break-glass is given
+    let frozen = if ask != Ask::Deny && freeze::holds(io.controls.freeze_settings(), verdict.risk) {
+        io.controls.freeze()
+    } else {
+        None
+    };
+    let held = gate::freeze_gate(
+        &verdict,
+        ask,
+        frozen,
+        io.controls.freeze_settings(),
+        req.break_glass,
+        match io.prompter.as_deref_mut() {
+            Some(p) => Some(p),
+            None => None,
+        },
+        &mut *io.err,
+    );
+    let mut change = ChangeNote {
+        freeze: held.freeze().map(freeze::Freeze::describe),
+        ..ChangeNote::default()
+    };
+    let freeze_glass = matches!(held, FreezeGate::BreakGlass(_));
+    let glass_policy;
+    let (ask, policy) = match held {
+        FreezeGate::Clear => (ask, policy),
+        FreezeGate::BreakGlass(_) => {
+            let min = io.controls.freeze_settings().break_glass_reason_min;
+            glass_policy = gate::break_glass_policy(policy, min);
+            (gate::break_glass_ask(ask), &glass_policy)
+        }
+        FreezeGate::Stopped {
+            decision, status, ..
+        } => {
+            let info = DecisionInfo {
+                mode: req.mode,
+                line: &line,
+                argv,
+                verdict: &verdict,
+                decision,
+                reason: None,
+                preview: None,
+                slot: None,
+                change,
+            };
+            let recorded = io.audit.decision(&info, true);
+            show_warnings(io);
+            if let Err(e) = recorded {
+                let _ = writeln!(io.err, "safe-run: warning: {e}");
+            }
+            return status;
+        }
+    };
+
+    // 2c. a line that disrupts this node takes a fleet slot once it is
+    // confirmed and approved (step 3c); with --break-glass it runs without
+    // one should none be free, so it needs break-glass's longer reason now
+    let disruptive = match io.fleet.as_deref() {
+        Some(fleet) if ask != Ask::Deny => fleet.disruptive(&verdict, rules),
+        _ => None,
+    };
+    let fleet_glass_policy;
+    let (ask, policy) = if req.break_glass && disruptive.is_some() {
+        let min = io.controls.freeze_settings().break_glass_reason_min;
+        if !freeze_glass {
+            let _ = writeln!(
+                io.err,
+                "safe-run: BREAK-GLASS: should no fleet slot be free, this disruptive line runs without one, recorded as break-glass; its reason needs at least {min} characters."
+            );
+        }
+        fleet_glass_policy = gate::break_glass_policy(policy, min);
+        (gate::break_glass_ask(ask), &fleet_glass_policy)
+    } else {
+        (ask, policy)
+    };
 
     // Nobody is asked for a reason that cannot be recorded.
     if matches!(ask, Ask::ConfirmYes | Ask::ConfirmHost)
@@ -173,16 +267,50 @@ pub fn run_checked(
         let shown = checked.unwrap_or(&line);
         confirm::decide(shown, &verdict, ask, policy, given, &mut talk)
     };
-    let decision = answer.decision;
+    let mut decision = answer.decision;
+    let mut status = answer.status;
 
-    // 3b. a fleet slot, when the line disrupts this node (docs/FLEET.md)
+    // 3b. a line the site reserves for two people waits for a second
+    // operator's signed approval
+    if decision.runs()
+        && let Some(why) = approval::needs(io.controls.approval_settings(), &verdict)
+    {
+        let approved = gate::approval_gate(
+            &line,
+            &why,
+            &policy.host,
+            req.approval.as_deref(),
+            &mut *io.controls,
+            match io.prompter.as_deref_mut() {
+                Some(p) => Some(p),
+                None => None,
+            },
+            &mut *io.err,
+        );
+        match approved {
+            ApprovalGate::Approved(record) => change.approval = Some(record),
+            ApprovalGate::Refused {
+                record,
+                decision: not_run,
+                status: why_not,
+            } => {
+                change.approval = Some(record);
+                decision = not_run;
+                status = why_not;
+            }
+        }
+    }
+
+    // 3c. a fleet slot, when the line disrupts this node (docs/FLEET.md):
+    // only for a line that will run, so a frozen, declined or unapproved
+    // line never holds one
     let mut held = None;
     let mut slot = None;
     if decision.runs()
+        && let Some(what) = &disruptive
         && let Some(fleet) = io.fleet.as_deref_mut()
-        && let Some(what) = fleet.disruptive(&verdict, rules)
     {
-        match fleet.take(&what, &line, answer.reason.as_deref().unwrap_or("")) {
+        match fleet.take(what, &line, answer.reason.as_deref().unwrap_or("")) {
             Take::Held(h, record) => {
                 let _ = writeln!(
                     io.err,
@@ -208,8 +336,9 @@ pub fn run_checked(
             Take::Refused(record, message) => {
                 let _ = writeln!(
                     io.err,
-                    "safe-run: refused: {}\nNothing was run.",
-                    clean_lines(&message)
+                    "safe-run: refused: {}\n  A break-glass run needs a reason of at least {} characters (--reason).\nNothing was run.",
+                    clean_lines(&message),
+                    io.controls.freeze_settings().break_glass_reason_min
                 );
                 let info = DecisionInfo {
                     mode: req.mode,
@@ -220,6 +349,7 @@ pub fn run_checked(
                     reason: answer.reason.as_deref(),
                     preview: answer.preview.as_ref(),
                     slot: Some(&record),
+                    change,
                 };
                 let recorded = io.audit.decision(&info, true);
                 show_warnings(io);
@@ -230,6 +360,13 @@ pub fn run_checked(
             }
         }
     }
+
+    // break-glass: the line runs through a freeze, or without its slot
+    change.break_glass = decision.runs()
+        && (change.freeze.is_some()
+            || slot
+                .as_ref()
+                .is_some_and(|s| s.event == SlotEvent::BreakGlass));
 
     // 4. audit the decision, before anything runs; a line is risky when
     // a rule or the site's policy asks for more than a notice
@@ -245,6 +382,7 @@ pub fn run_checked(
         reason: answer.reason.as_deref(),
         preview: answer.preview.as_ref(),
         slot: slot.as_ref(),
+        change,
     };
     let recorded = io.audit.decision(&info, risky);
     let offhost_failed = io.audit.offhost_failed();
@@ -273,7 +411,7 @@ pub fn run_checked(
         }
     };
     if !decision.runs() {
-        return answer.status;
+        return status;
     }
     if decision == Decision::Confirmed && req.confirm.is_some() {
         let _ = writeln!(
@@ -387,8 +525,10 @@ mod tests {
     use super::*;
     use crate::audit::recorder::SinkError;
     use crate::confirm::PromptError;
+    use crate::controls::Fixed;
     use crate::exec::Outcome;
     use crate::exit::{ABORTED, REFUSED, USAGE};
+    use crate::freeze::Freeze;
 
     struct Script {
         answers: Vec<Result<String, PromptError>>,
@@ -411,6 +551,9 @@ mod tests {
     #[derive(Default)]
     struct Log {
         decisions: Vec<(String, Option<String>)>,
+        changes: Vec<ChangeNote>,
+        /// The slot event each decision carried.
+        slots: Vec<Option<SlotEvent>>,
         outcomes: usize,
         fail: bool,
         /// The off-host copy of every record fails.
@@ -429,6 +572,8 @@ mod tests {
                 info.decision.as_str().to_string(),
                 info.reason.map(str::to_string),
             ));
+            self.changes.push(info.change.clone());
+            self.slots.push(info.slot.map(|s| s.event));
             Ok(format!("id{}", self.decisions.len()))
         }
         fn outcome(&mut self, _id: &str, _o: &Outcome) -> Result<(), SinkError> {
@@ -502,6 +647,17 @@ allow = ["echo bomb", "ls"]
         tty: bool,
         flags: (Option<&str>, Option<&str>),
     ) -> (i32, Log, Fake, String) {
+        run_with(line, answers, tty, flags, false, &mut Fixed::default())
+    }
+
+    fn run_with(
+        line: &str,
+        answers: Vec<Result<String, PromptError>>,
+        tty: bool,
+        flags: (Option<&str>, Option<&str>),
+        break_glass: bool,
+        controls: &mut Fixed,
+    ) -> (i32, Log, Fake, String) {
         let mut log = Log::default();
         let mut fake = Fake { ran: vec![] };
         let mut err = Vec::new();
@@ -515,7 +671,8 @@ allow = ["echo bomb", "ls"]
             target: Target::Line(line.into()),
             reason: flags.0.map(str::to_string),
             confirm: flags.1.map(str::to_string),
-            break_glass: false,
+            break_glass,
+            approval: None,
         };
         let status = {
             let mut io = Io {
@@ -526,6 +683,7 @@ allow = ["echo bomb", "ls"]
                 previewer: &mut previewer,
                 place: &LineContext::default(),
                 fleet: None,
+                controls,
             };
             run_request(&req, &rules(), &policy(), &mut io)
         };
@@ -651,6 +809,7 @@ allow = ["echo bomb", "ls"]
             previewer: &mut previewer,
             place: &LineContext::default(),
             fleet: None,
+            controls: &mut Fixed::default(),
         };
         let risky = Request {
             mode: Mode::Argv,
@@ -658,6 +817,7 @@ allow = ["echo bomb", "ls"]
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&risky, &rules(), &policy(), &mut io), REFUSED);
         let safe = Request {
@@ -666,6 +826,7 @@ allow = ["echo bomb", "ls"]
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&safe, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
@@ -697,6 +858,7 @@ allow = ["echo bomb", "ls"]
             previewer: &mut previewer,
             place: &LineContext::default(),
             fleet: None,
+            controls: &mut Fixed::default(),
         };
         let approved = Request {
             mode: Mode::Argv,
@@ -704,6 +866,7 @@ allow = ["echo bomb", "ls"]
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&approved, &rules(), &policy, &mut io), REFUSED);
         let safe = Request {
@@ -712,6 +875,7 @@ allow = ["echo bomb", "ls"]
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&safe, &rules(), &policy, &mut io), 0);
         assert_eq!(fake.ran.len(), 1, "only the safe line ran");
@@ -745,6 +909,7 @@ allow = ["echo bomb", "ls"]
             previewer: &mut previewer,
             place: &LineContext::default(),
             fleet: None,
+            controls: &mut Fixed::default(),
         };
         let approved = Request {
             mode: Mode::Argv,
@@ -752,6 +917,7 @@ allow = ["echo bomb", "ls"]
             reason: Some("CHG-1 kernel patch".into()),
             confirm: Some("core-1".into()),
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&approved, &rules(), &policy(), &mut io), 0);
         assert_eq!(fake.ran.len(), 1);
@@ -760,6 +926,8 @@ allow = ["echo bomb", "ls"]
     /// A fleet with one slot, taken or not, that notes what it was asked.
     #[derive(Default)]
     struct OneSlot {
+        /// How many times a slot was asked for.
+        asked: usize,
         taken: bool,
         refuse: bool,
         finished: Vec<bool>,
@@ -781,6 +949,7 @@ allow = ["echo bomb", "ls"]
                 })
         }
         fn take(&mut self, _what: &crate::fleet::Disruptive, _line: &str, _reason: &str) -> Take {
+            self.asked += 1;
             let record = crate::fleet::slot_record(
                 if self.refuse {
                     SlotEvent::Refused
@@ -818,15 +987,28 @@ allow = ["echo bomb", "ls"]
         line: &str,
         glass: bool,
     ) -> (i32, usize, String) {
+        let reason = if glass { LONG } else { "CHG-1 kernel patch" };
+        run_in_fleet(fleet, log, line, glass, reason, &mut Fixed::default())
+    }
+
+    fn run_in_fleet(
+        fleet: &mut OneSlot,
+        log: &mut Log,
+        line: &str,
+        glass: bool,
+        reason: &str,
+        controls: &mut Fixed,
+    ) -> (i32, usize, String) {
         let mut fake = Fake { ran: vec![] };
         let mut err = Vec::new();
         let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
         let req = Request {
             mode: Mode::DashC,
             target: Target::Line(line.into()),
-            reason: Some("CHG-1 kernel patch".into()),
+            reason: Some(reason.into()),
             confirm: Some("core-1".into()),
             break_glass: glass,
+            approval: None,
         };
         let status = {
             let mut io = Io {
@@ -837,6 +1019,7 @@ allow = ["echo bomb", "ls"]
                 previewer: &mut previewer,
                 place: &LineContext::default(),
                 fleet: Some(fleet),
+                controls,
             };
             run_request(&req, &rules(), &policy(), &mut io)
         };
@@ -868,6 +1051,66 @@ allow = ["echo bomb", "ls"]
         let (status, ran, err) = run_with_fleet(&mut full, &mut log, "reboot", true);
         assert_eq!((status, ran), (0, 1));
         assert!(err.contains("BREAK-GLASS"), "{err}");
+        assert_eq!(log.slots.last().unwrap(), &Some(SlotEvent::BreakGlass));
+        assert!(
+            log.changes.last().unwrap().break_glass,
+            "recorded as break-glass"
+        );
+    }
+
+    #[test]
+    fn break_glass_past_a_full_fleet_needs_the_long_reason_too() {
+        let mut log = Log::default();
+        let mut full = OneSlot {
+            refuse: true,
+            ..OneSlot::default()
+        };
+        let short = "CHG-1 kernel patch";
+        let (status, ran, err) = run_in_fleet(
+            &mut full,
+            &mut log,
+            "reboot",
+            true,
+            short,
+            &mut Fixed::default(),
+        );
+        assert_eq!((status, ran), (REFUSED, 0), "{err}");
+        assert_eq!(full.asked, 0, "refused before a slot was asked for");
+        assert!(!log.changes.last().unwrap().break_glass, "it did not run");
+    }
+
+    #[test]
+    fn a_frozen_or_unapproved_line_never_takes_a_slot() {
+        // Frozen, no break-glass: refused by the freeze, the store is not asked.
+        let mut log = Log::default();
+        let mut fleet = OneSlot::default();
+        let (status, ran, err) =
+            run_in_fleet(&mut fleet, &mut log, "reboot", false, LONG, &mut frozen());
+        assert_eq!((status, ran), (REFUSED, 0), "{err}");
+        assert_eq!(fleet.asked, 0);
+        assert_eq!(log.slots.last().unwrap(), &None);
+        assert!(log.changes.last().unwrap().freeze.is_some());
+
+        // Reserved for two people and no approval given: refused by the
+        // approval gate, the store is not asked.
+        let mut two_person = Fixed::default();
+        two_person.approval.risks = vec![Risk::High];
+        let mut log = Log::default();
+        let (status, ran, err) =
+            run_in_fleet(&mut fleet, &mut log, "reboot", false, LONG, &mut two_person);
+        assert_eq!((status, ran), (REFUSED, 0), "{err}");
+        assert_eq!(fleet.asked, 0);
+        assert_eq!(log.slots.last().unwrap(), &None);
+        assert!(log.changes.last().unwrap().approval.is_some());
+
+        // Frozen with break-glass: it runs, and then takes its slot.
+        let mut log = Log::default();
+        let (status, ran, err) =
+            run_in_fleet(&mut fleet, &mut log, "reboot", true, LONG, &mut frozen());
+        assert_eq!((status, ran), (0, 1), "{err}");
+        assert_eq!(fleet.asked, 1);
+        assert_eq!(log.slots.last().unwrap(), &Some(SlotEvent::Held));
+        assert!(log.changes.last().unwrap().break_glass);
     }
 
     #[test]
@@ -911,6 +1154,7 @@ allow = ["echo bomb", "ls"]
             previewer: &mut previewer,
             place: &LineContext::default(),
             fleet: None,
+            controls: &mut Fixed::default(),
         };
         let req = Request {
             mode: Mode::Shell,
@@ -918,6 +1162,7 @@ allow = ["echo bomb", "ls"]
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         assert_eq!(run_request(&req, &rules(), &policy(), &mut io), REFUSED);
         let safe = Request {
@@ -947,6 +1192,7 @@ allow = ["echo bomb", "ls"]
             previewer: &mut previewer,
             place: &LineContext::default(),
             fleet: None,
+            controls: &mut Fixed::default(),
         };
         let req = Request {
             mode: Mode::Shell,
@@ -954,6 +1200,7 @@ allow = ["echo bomb", "ls"]
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         let status = run_checked(
             &req,
@@ -967,5 +1214,95 @@ allow = ["echo bomb", "ls"]
         assert_eq!(log.decisions[0].0, "refused");
         let text = String::from_utf8_lossy(&err);
         assert!(text.contains("test-reboot"), "{text}");
+    }
+    fn frozen() -> Fixed {
+        Fixed {
+            frozen: Some(Freeze {
+                name: "weekend".into(),
+                message: "No changes over the weekend.".into(),
+                until: Some("Mon 08:00".into()),
+            }),
+            ..Fixed::default()
+        }
+    }
+
+    const LONG: &str = "INC-77 the disk is failing and the node must restart now";
+
+    #[test]
+    fn a_freeze_refuses_a_risky_line_without_break_glass_and_records_the_freeze() {
+        let (status, log, fake, text) = run_with(
+            "reboot",
+            vec![],
+            false,
+            (Some(LONG), Some("core-1")),
+            false,
+            &mut frozen(),
+        );
+        assert_eq!((status, fake.ran.len()), (REFUSED, 0));
+        assert_eq!(log.decisions[0].0, "refused");
+        assert!(
+            log.changes[0]
+                .freeze
+                .as_deref()
+                .unwrap()
+                .starts_with("weekend")
+        );
+        assert!(!log.changes[0].break_glass);
+        assert!(text.contains("--break-glass"), "{text}");
+        // A safe line runs during the freeze, and is not marked.
+        let (status, log, fake, _) =
+            run_with("ls", vec![], false, (None, None), false, &mut frozen());
+        assert_eq!((status, fake.ran.len()), (0, 1));
+        assert_eq!(log.changes[0], ChangeNote::default());
+    }
+
+    #[test]
+    fn break_glass_runs_it_with_a_long_reason_and_is_recorded() {
+        let short = "CHG-1 kernel patch";
+        let (status, log, fake, text) = run_with(
+            "reboot",
+            vec![],
+            false,
+            (Some(short), Some("core-1")),
+            true,
+            &mut frozen(),
+        );
+        assert_eq!((status, fake.ran.len()), (REFUSED, 0), "{text}");
+        assert!(!log.changes[0].break_glass, "it did not run");
+        let (status, log, fake, text) = run_with(
+            "reboot",
+            vec![],
+            false,
+            (Some(LONG), Some("core-1")),
+            true,
+            &mut frozen(),
+        );
+        assert_eq!((status, fake.ran.len()), (0, 1), "{text}");
+        assert_eq!(log.decisions[0].0, "confirmed");
+        assert!(log.changes[0].break_glass);
+        assert!(text.contains("BREAK-GLASS"), "{text}");
+    }
+
+    #[test]
+    fn at_the_prompt_break_glass_is_typed_before_the_usual_confirmation() {
+        let answers = vec![
+            Ok("break-glass".into()),
+            Ok("core-1".into()),
+            Ok(LONG.into()),
+        ];
+        let (status, log, fake, text) =
+            run_with("reboot", answers, true, (None, None), false, &mut frozen());
+        assert_eq!((status, fake.ran.len()), (0, 1), "{text}");
+        assert!(log.changes[0].break_glass);
+        let (status, log, fake, _) = run_with(
+            "reboot",
+            vec![Ok("no".into())],
+            true,
+            (None, None),
+            false,
+            &mut frozen(),
+        );
+        assert_eq!((status, fake.ran.len()), (ABORTED, 0));
+        assert_eq!(log.decisions[0].0, "aborted");
     }
 }

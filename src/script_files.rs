@@ -32,11 +32,17 @@ pub struct ScriptFiles {
     pub limit: usize,
 }
 
+impl ScriptFiles {
+    /// Scripts read up to [`DEFAULT_LIMIT`]; a constant, so that a
+    /// long-lived context (the live hint's) can borrow it for good.
+    pub const DEFAULT: ScriptFiles = ScriptFiles {
+        limit: DEFAULT_LIMIT,
+    };
+}
+
 impl Default for ScriptFiles {
     fn default() -> Self {
-        ScriptFiles {
-            limit: DEFAULT_LIMIT,
-        }
+        ScriptFiles::DEFAULT
     }
 }
 

@@ -32,6 +32,7 @@ use crate::audit::recorder::{self, Recorder, SyslogTarget};
 use crate::config::{self, Config, FileRead, Loaded};
 use crate::confirm::{Prompter, TtyPrompter};
 use crate::context::LineContext;
+use crate::controls::SiteControls;
 use crate::exec::Runner;
 use crate::exit;
 use crate::fleet::Slots;
@@ -464,6 +465,8 @@ pub struct Session {
     pub recorder: Recorder,
     /// The fleet's slots, when `[fleet] groups` puts this host in a group.
     pub fleet: Option<FleetGuard>,
+    /// The change controls: freezes, approvals.
+    pub controls: SiteControls,
 }
 
 impl Session {
@@ -511,6 +514,12 @@ impl Session {
                 recorder::now,
             )
         });
+        let requester = identity
+            .who
+            .login_user
+            .clone()
+            .unwrap_or_else(|| identity.who.user.clone());
+        let controls = SiteControls::new(config, &requester, recorder.log_path().ok());
         let mut session = Session {
             config: setup.loaded.config,
             config_path: setup.loaded.path,
@@ -520,6 +529,7 @@ impl Session {
             policy,
             recorder,
             fleet,
+            controls,
         };
         let mode = match usage {
             Use::DashC => crate::verdict::Mode::DashC,
@@ -621,6 +631,7 @@ impl Session {
             previewer: &mut previewer,
             place: &place,
             fleet: self.fleet.as_mut().map(|f| f as &mut dyn Slots),
+            controls: &mut self.controls,
         };
         pipeline::run_request(request, &self.rules, &self.policy, &mut io)
     }

@@ -55,6 +55,13 @@ pub const SHELL_SETUP_GENERATORS: &[(&str, &[&str])] = &[
     ("conda", &["shell.zsh", "hook"]),
     ("micromamba", &["shell", "hook"]),
     ("poetry", &["env", "activate"]),
+    // `apt-config shell VAR KEY`: VAR='value' from apt's own configuration.
+    ("apt-config", &["shell"]),
+    // coursier's `cs java --env` / `--disable`: the JVM's variables.
+    ("cs", &["java"]),
+    ("coursier", &["java"]),
+    // grog prints the one groff command that formats its own arguments.
+    ("grog", &[]),
     ("kubectl", &["completion"]),
     ("helm", &["completion"]),
     ("kubeadm", &["completion"]),
@@ -114,6 +121,9 @@ pub struct Unwrapped {
     /// The inner command starts in another directory that is not known
     /// here (`sudo -i`, `su -`: the target user's home).
     pub leaves_dir: bool,
+    /// The inner command starts in this directory (`env -C DIR`, `sudo -D
+    /// DIR`), as written: relative to the current one when not absolute.
+    pub chdir: Option<String>,
 }
 
 /// Which words of a wrapper name the hosts the inner command runs on.
@@ -138,6 +148,7 @@ impl Unwrapped {
             per_item: false,
             hosts: None,
             leaves_dir: false,
+            chdir: None,
         }
     }
 }
@@ -627,6 +638,15 @@ fn unwrap_spec(spec: &Spec, program: &str, argv: &[&str]) -> Option<Unwrapped> {
             }
         }
     };
+    // `env -C DIR CMD`, `sudo -D DIR CMD`: CMD starts in DIR.
+    let chdir_letter = match program {
+        "env" => Some('C'),
+        "sudo" => Some('D'),
+        _ => None,
+    };
+    if let Some(letter) = chdir_letter {
+        u.chdir = option_value(&argv[1..i], letter, "chdir", spec.short_values);
+    }
     u.repeated = matches!(program, "xargs" | "watch");
     u.per_item = program == "xargs";
     // `sudo -i CMD` runs CMD in the target user's home.
@@ -641,6 +661,49 @@ fn unwrap_spec(spec: &Spec, program: &str, argv: &[&str]) -> Option<Unwrapped> {
                         .any(|c| c == 'i'))
         });
     Some(u)
+}
+
+/// The value of option `-LETTER`/`--LONG` among `options` (the words before
+/// a wrapper's command): `-C DIR`, `-CDIR`, `--chdir=DIR`, `--chdir DIR`,
+/// or last in a cluster of short options (`-iC DIR`). `short_values` are
+/// the letters that take a value, which end a cluster. The last one given
+/// wins, as getopt has it.
+fn option_value(options: &[&str], letter: char, long: &str, short_values: &str) -> Option<String> {
+    let mut found = None;
+    let mut j = 0;
+    while j < options.len() {
+        let w = options[j];
+        let next = options.get(j + 1).map(|v| (*v).to_string());
+        if let Some(rest) = w.strip_prefix("--") {
+            match rest.split_once('=') {
+                Some((name, value)) if name == long => found = Some(value.to_string()),
+                None if rest == long => {
+                    found = next;
+                    j += 1;
+                }
+                _ => {}
+            }
+        } else if let Some(cluster) = w.strip_prefix('-') {
+            for (k, c) in cluster.char_indices() {
+                if !short_values.contains(c) {
+                    continue;
+                }
+                let attached = &cluster[k + c.len_utf8()..];
+                let value = if attached.is_empty() {
+                    j += 1;
+                    next.clone()
+                } else {
+                    Some(attached.to_string())
+                };
+                if c == letter {
+                    found = value;
+                }
+                break;
+            }
+        }
+        j += 1;
+    }
+    found
 }
 
 /// A shell's own options: the index of its first operand (the `-c`
@@ -1266,6 +1329,23 @@ mod tests {
                 Inner::Synthetic(_) => vec!["<synthetic>"],
             })
             .collect()
+    }
+
+    #[test]
+    fn a_wrappers_directory_option_is_read_in_every_form() {
+        let v = |opts: &[&str]| option_value(opts, 'C', "chdir", "uCS");
+        assert_eq!(v(&["-C", "/etc"]).as_deref(), Some("/etc"));
+        assert_eq!(v(&["-C/etc"]).as_deref(), Some("/etc"));
+        assert_eq!(v(&["-i", "-C", "/etc"]).as_deref(), Some("/etc"));
+        assert_eq!(v(&["-iC", "/etc"]).as_deref(), Some("/etc"));
+        assert_eq!(v(&["--chdir=/etc"]).as_deref(), Some("/etc"));
+        assert_eq!(v(&["--chdir", "/etc"]).as_deref(), Some("/etc"));
+        assert_eq!(
+            v(&["-u", "C", "-C", "/a", "-C", "/b"]).as_deref(),
+            Some("/b")
+        );
+        assert_eq!(v(&["-uC"]), None, "C is -u's value");
+        assert_eq!(v(&["-i"]), None);
     }
 
     #[test]

@@ -1012,7 +1012,7 @@ mod tests {
     }
 
     /// The writer's side of giving up (the caller's side, a real hang, is
-    /// in tests/audit_fuse.rs): given up before the write, nothing is
+    /// in tests/audit/fuse.rs): given up before the write, nothing is
     /// written; given up while it was in the kernel, the void follows it.
     #[test]
     fn a_write_given_up_on_is_never_made_or_is_followed_by_its_void() {

@@ -24,6 +24,8 @@
 //! | `findings`, `risk`, `decision` | ✓ | – | what the rules found (`[]` if nothing) and what happened |
 //! | `reason` | if given | – | the operator's reason |
 //! | `preview` | if shown | – | what the previews' summaries told the operator: fact name → value |
+//! | `freeze`, `break_glass` | if frozen, or run without a fleet slot | – | the change freeze in force; `true` when break-glass ran the line through it, or without its fleet slot |
+//! | `approval` | if asked | – | the two-person approval: `code`, `requester`, `approver`, `key`, `expires`, or `refused` and why |
 //! | `decision_id` | – | ✓ | the `id` of the decision this outcome belongs to |
 //! | `exit`, `signal` | – | one of them | exit status, or the signal that killed the command |
 //! | `duration_ms` | – | ✓ | how long the command ran |
@@ -241,6 +243,24 @@ pub struct SlotRecord {
     pub error: Option<String>,
 }
 
+/// A two-person approval as the log keeps it: the request's code, who
+/// asked, who signed (and with which key), until when it was valid, or
+/// why it was refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    pub code: String,
+    pub requester: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    /// The signing key's fingerprint (`SHA256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub expires: String,
+    /// Why the approval was not accepted; absent when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
 /// Who is acting and from where: the fields every record carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Actor {
@@ -336,6 +356,17 @@ pub struct Record {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<PreviewFacts>,
+    /// The change freeze in force, on a decision it held back or that ran
+    /// through it (`freeze`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<String>,
+    /// `true`: the line ran during a freeze, or without the fleet slot it
+    /// needed, because break-glass was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<bool>,
+    /// The second operator's approval this line needed (`approval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRecord>,
     /// Where the session's configuration and rules came from (decisions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Provenance>,
@@ -484,6 +515,9 @@ impl Record {
             ("argv", self.argv.is_some()),
             ("reason", self.reason.is_some()),
             ("preview", self.preview.is_some()),
+            ("freeze", self.freeze.is_some()),
+            ("break_glass", self.break_glass.is_some()),
+            ("approval", self.approval.is_some()),
             ("sources", self.sources.is_some()),
         ];
         let outcome_fields = [

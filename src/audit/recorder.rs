@@ -31,7 +31,8 @@ use nix::unistd::{AccessFlags, access};
 use crate::audit::identity::Identity;
 use crate::audit::log::{self, AuditError, AuditLog, FsyncPolicy, append_bounded};
 use crate::audit::record::{
-    Actor, DecisionDetails, FindingRecord, PreviewFacts, Provenance, Record, SlotRecord,
+    Actor, ApprovalRecord, DecisionDetails, FindingRecord, PreviewFacts, Provenance, Record,
+    SlotRecord,
 };
 use crate::audit::syslog;
 use crate::exec::Outcome;
@@ -50,6 +51,17 @@ pub struct DecisionInfo<'a> {
     pub preview: Option<&'a PreviewFacts>,
     /// A fleet slot taken, refused or broken through for the line.
     pub slot: Option<&'a SlotRecord>,
+    /// What the change controls (freeze, break-glass, approval) said.
+    pub change: ChangeNote,
+}
+
+/// What the change controls said about a decision, for its record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeNote {
+    /// The freeze in force, when it held the line back or it ran through it.
+    pub freeze: Option<String>,
+    pub break_glass: bool,
+    pub approval: Option<ApprovalRecord>,
 }
 
 /// Why a record is not (yet) in the log.
@@ -209,6 +221,7 @@ impl Recorder {
             reason: Some(reason),
             preview: None,
             slot: Some(slot),
+            change: ChangeNote::default(),
         };
         let id = self.decision(&info, true)?;
         let failed = slot.error.is_some();
@@ -339,6 +352,9 @@ impl AuditSink for Recorder {
         };
         let mut record = Record::decision(new_id(), now(), &self.actor, details);
         record.preview = info.preview.cloned();
+        record.freeze = info.change.freeze.clone();
+        record.break_glass = info.change.break_glass.then_some(true);
+        record.approval = info.change.approval.clone();
         record.sources = self.sources.clone();
         record.slot = info.slot.cloned();
         let record = record.redacted();

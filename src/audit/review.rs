@@ -55,7 +55,7 @@ use memchr::memmem;
 use serde::{Deserialize as _, Serialize};
 
 use crate::audit::record::{
-    FindingRecord, Kind, PreviewFacts, Record, SEAL_LEN, SlotEvent, SlotRecord,
+    ApprovalRecord, FindingRecord, Kind, PreviewFacts, Record, SEAL_LEN, SlotEvent, SlotRecord,
 };
 use crate::verdict::{Decision, Mode, Risk};
 
@@ -463,6 +463,11 @@ pub struct Filter {
     pub id_prefix: Option<String>,
     /// A fleet slot event of one of these, on the decision or its outcome.
     pub slots: Vec<SlotEvent>,
+    /// Only lines run with break-glass: through a change freeze, or without
+    /// a fleet slot.
+    pub break_glass: bool,
+    /// Only lines that asked for a two-person approval (given or refused).
+    pub approval: bool,
 }
 
 fn host_matches(recorded: &str, wanted: &str) -> bool {
@@ -534,6 +539,8 @@ impl Filter {
                 record.line.as_deref().is_some_and(|l| re.is_match(l))
                     || record.reason.as_deref().is_some_and(|r| re.is_match(r))
             })
+            && (!self.break_glass || record.break_glass == Some(true))
+            && (!self.approval || record.approval.is_some())
     }
 
     /// Whether a joined row passes the conditions on the outcome.
@@ -636,6 +643,12 @@ pub struct JsonRow<'a> {
     /// The fleet slot taken, refused or broken through before it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     slot: Option<&'a SlotRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    freeze: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    break_glass: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<&'a ApprovalRecord>,
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<i32>,
@@ -679,6 +692,9 @@ impl Row {
             reason: d.reason.as_deref(),
             preview: d.preview.as_ref(),
             slot: d.slot.as_ref(),
+            freeze: d.freeze.as_deref(),
+            break_glass: d.break_glass,
+            approval: d.approval.as_ref(),
             status: self.status,
             exit: o.and_then(|o| o.exit),
             signal: o.and_then(|o| o.signal),
@@ -1119,6 +1135,15 @@ pub struct Stats {
     pub confirmations_by_user: BTreeMap<String, u64>,
     /// Fleet slot events (held, refused, break-glass, released, …).
     pub by_slot: BTreeMap<&'static str, u64>,
+    /// Lines a change freeze held back (refused or aborted there).
+    pub held_by_freeze: u64,
+    /// Lines run with break-glass (through a freeze, or without a fleet slot).
+    pub break_glass: u64,
+    /// Two-person approvals accepted, and refused.
+    pub approvals: u64,
+    pub approvals_refused: u64,
+    /// Accepted approvals by who signed them.
+    pub approvals_by_approver: BTreeMap<String, u64>,
     #[serde(skip)]
     risky: TopK,
     #[serde(skip)]
@@ -1159,6 +1184,11 @@ impl Stats {
             by_day: BTreeMap::new(),
             confirmations_by_user: BTreeMap::new(),
             by_slot: BTreeMap::new(),
+            held_by_freeze: 0,
+            break_glass: 0,
+            approvals: 0,
+            approvals_refused: 0,
+            approvals_by_approver: BTreeMap::new(),
             risky: TopK::new(1000),
             refused: TopK::new(1000),
             first_ts: None,
@@ -1201,6 +1231,22 @@ impl Stats {
             if !findings[..i].iter().any(|g| g.rule == f.rule) {
                 bump(&mut self.by_rule, f.rule.clone());
             }
+        }
+        if d.break_glass == Some(true) {
+            self.break_glass += 1;
+        } else if d.freeze.is_some() && !d.decision.is_some_and(Decision::runs) {
+            self.held_by_freeze += 1;
+        }
+        match &d.approval {
+            Some(a) if a.refused.is_some() => self.approvals_refused += 1,
+            Some(a) => {
+                self.approvals += 1;
+                bump(
+                    &mut self.approvals_by_approver,
+                    a.approver.clone().unwrap_or_default(),
+                );
+            }
+            None => {}
         }
         let who = row.who();
         if d.decision == Some(Decision::Confirmed) {

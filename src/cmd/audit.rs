@@ -106,6 +106,12 @@ pub struct FilterArgs {
     /// break-glass, released, kept, or any (comma-separated).
     #[arg(long, value_name = "EVENT", value_delimiter = ',', value_parser = parse_slot)]
     pub slot: Vec<SlotChoice>,
+    /// Only commands run with break-glass: during a change freeze, or without a fleet slot.
+    #[arg(long)]
+    pub break_glass: bool,
+    /// Only commands that needed a two-person approval (accepted or refused).
+    #[arg(long)]
+    pub approval: bool,
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +300,8 @@ fn make_filter(args: &FilterArgs, env: &Env) -> Result<Filter, Error> {
         failed: args.failed,
         id_prefix: None,
         slots: args.slot.iter().flat_map(|c| c.0.iter().copied()).collect(),
+        break_glass: args.break_glass,
+        approval: args.approval,
     })
 }
 
@@ -638,11 +646,28 @@ fn exit_text(row: &Row) -> String {
 /// What was run: the line, or the argv of `safe-run -- PROG ARGS…`.
 fn command_text(row: &Row) -> String {
     let d = &row.decision;
-    match (&d.line, &d.argv) {
+    let text = match (&d.line, &d.argv) {
         (Some(line), _) if !line.is_empty() => clean(line, false),
         (_, Some(argv)) => clean(&argv.join(" "), false),
         _ => String::new(),
+    };
+    // The change controls, before the line: a reviewer scanning a table
+    // sees what ran through a freeze or on a second operator's word.
+    let mut marks = String::new();
+    if d.break_glass == Some(true) {
+        marks.push_str("[BREAK-GLASS] ");
+    } else if d.freeze.is_some() {
+        marks.push_str("[frozen] ");
     }
+    match &d.approval {
+        Some(a) if a.refused.is_some() => marks.push_str("[approval refused] "),
+        Some(a) => marks.push_str(&format!(
+            "[approved by {}] ",
+            clean(a.approver.as_deref().unwrap_or("?"), false)
+        )),
+        None => {}
+    }
+    marks + &text
 }
 
 const TIME_W: usize = 19;
@@ -1018,6 +1043,36 @@ fn write_details(out: &mut dyn Write, row: &Row, inputs: &Inputs, env: &Env) -> 
         }
         field(out, label, &text)?;
     }
+    // The change controls: the freeze in force, break-glass, the approval.
+    if let Some(freeze) = &d.freeze {
+        let glass = if d.break_glass == Some(true) {
+            "BREAK-GLASS: run during "
+        } else {
+            "held back by "
+        };
+        field(out, "freeze", &format!("{glass}{}", c(freeze)))?;
+    }
+    if let Some(a) = &d.approval {
+        let said = match (&a.refused, &a.approver) {
+            (Some(why), _) => format!("REFUSED: {}", c(why)),
+            (None, Some(approver)) => format!(
+                "approved by {} ({})",
+                c(approver),
+                c(a.key.as_deref().unwrap_or("?"))
+            ),
+            (None, None) => "approved".to_string(),
+        };
+        field(
+            out,
+            "approval",
+            &format!(
+                "{said}; code {}, asked by {}, valid until {}",
+                c(&a.code),
+                c(&a.requester),
+                c(&a.expires)
+            ),
+        )?;
+    }
     // Where the session's configuration and rules came from: a policy
     // that is not the site's own shows here.
     if let Some(s) = &d.sources {
@@ -1183,6 +1238,23 @@ fn write_stats(
     })
     .collect();
     list(out, &statuses, usize::MAX)?;
+    if stats.held_by_freeze + stats.break_glass + stats.approvals + stats.approvals_refused > 0 {
+        title(out, "Change controls")?;
+        let controls: Vec<(String, u64)> = [
+            ("held back by a freeze", stats.held_by_freeze),
+            ("break-glass (a freeze, a fleet slot)", stats.break_glass),
+            ("two-person approvals accepted", stats.approvals),
+            ("two-person approvals refused", stats.approvals_refused),
+        ]
+        .iter()
+        .map(|(k, n)| (k.to_string(), *n))
+        .collect();
+        list(out, &controls, usize::MAX)?;
+        if !stats.approvals_by_approver.is_empty() {
+            title(out, "Approvals by approver")?;
+            list(out, &ranked(&stats.approvals_by_approver), top)?;
+        }
+    }
     title(out, "By risk")?;
     let risks: Vec<(String, u64)> = stats
         .by_risk

@@ -1,3 +1,4 @@
+pub(crate) mod approve;
 pub(crate) mod audit;
 pub mod check;
 pub(crate) mod man;

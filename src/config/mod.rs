@@ -41,9 +41,12 @@ use crate::rules::spec::closest;
 use crate::term::diag::Diagnostic;
 use crate::term::paint::ColorChoice;
 use crate::term::sanitize::clean;
-use crate::verdict::Ask;
+use crate::verdict::{Ask, Risk};
 
 pub mod file;
+mod windows;
+
+use windows::freeze_windows_toml;
 
 use file::FileProblem;
 
@@ -127,6 +130,13 @@ macro_rules! keyword_enum {
 
 impl Keyword for Ask {
     const ALL: &'static [Self] = &Ask::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Keyword for Risk {
+    const ALL: &'static [Self] = &Risk::ALL;
     fn name(self) -> &'static str {
         self.as_str()
     }
@@ -259,6 +269,10 @@ pub struct Config {
     pub preview: Preview,
     pub rules: Rules,
     pub session: SessionPolicy,
+    /// `[freeze]`: change freezes (`freeze`, docs/FREEZES.md).
+    pub freeze: crate::freeze::FreezeSettings,
+    /// `[approval]`: two-person approval (`approval`, docs/APPROVALS.md).
+    pub approval: crate::approval::ApprovalSettings,
     pub fleet: Fleet,
 }
 
@@ -925,6 +939,8 @@ const TABLES: &[&str] = &[
     "preview",
     "rules",
     "session",
+    "freeze",
+    "approval",
     "fleet",
 ];
 
@@ -1259,6 +1275,139 @@ static SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| Some(c.session.allow_overrides.to_string()),
+    },
+    Setting {
+        name: "freeze.windows",
+        help: "Change-freeze windows, each with a name, a message and either weekly = \"Fri 16:00 - Mon 08:00\" (host's local time) or start and end (dates or times), e.g. [{ name = \"weekend\", weekly = \"Fri 16:00 - Mon 08:00\", message = \"No changes over the weekend.\" }]. A window that cannot be read freezes the host until it is fixed.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.freeze.unreadable = true),
+        read: |f, c| {
+            let (windows, bad) = f.freeze_windows();
+            c.freeze.windows = windows;
+            if bad.is_empty() { Ok(()) } else { Err(bad) }
+        },
+        show: |c| Some(freeze_windows_toml(&c.freeze.windows)),
+    },
+    Setting {
+        name: "freeze.file",
+        help: "A file whose presence freezes this host now (its text is the message shown): an absolute path.",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.freeze.file = f.absolute_path()?;
+            Ok(())
+        },
+        show: |c| Some(toml_path(&c.freeze.file)),
+    },
+    Setting {
+        name: "freeze.min_risk",
+        help: "During a freeze, lines of at least this risk are refused unless break-glass is given: low, medium, high or critical.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.freeze.min_risk = Risk::Low),
+        read: |f, c| {
+            let risk: Risk = f.keyword()?;
+            if risk == Risk::None {
+                return Err(f
+                    .bad(
+                        "`none` would hold back every line: use low, medium, high or critical"
+                            .into(),
+                    )
+                    .into());
+            }
+            c.freeze.min_risk = risk;
+            Ok(())
+        },
+        show: |c| Some(toml_str(c.freeze.min_risk.as_str())),
+    },
+    Setting {
+        name: "freeze.break_glass_reason_min_chars",
+        help: "Fewest characters of the reason for a break-glass run during a freeze (1-1000).",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.freeze.break_glass_reason_min = f.integer(1, 1000)? as usize;
+            Ok(())
+        },
+        show: |c| Some(c.freeze.break_glass_reason_min.to_string()),
+    },
+    Setting {
+        name: "approval.risks",
+        help: "Risk levels whose lines need a second operator's signed approval, e.g. [\"critical\"]: low, medium, high, critical.",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.approval.unreadable = true),
+        read: |f, c| {
+            let words = f.list(|item| {
+                matches!(Risk::parse(item), None | Some(Risk::None)).then(|| {
+                    format!("`{item}` is not a risk level (low, medium, high or critical)")
+                })
+            })?;
+            c.approval.risks = words.iter().filter_map(|w| Risk::parse(w)).collect();
+            Ok(())
+        },
+        show: |c| {
+            Some(toml_list(
+                c.approval.risks.iter().map(|r| toml_str(r.as_str())),
+            ))
+        },
+    },
+    Setting {
+        name: "approval.rules",
+        help: "Ids of rules whose lines need a second operator's signed approval, e.g. [\"pki-ca-rotate\"].",
+        example: "",
+        unset: "",
+        strict: Some(|c| c.approval.unreadable = true),
+        read: |f, c| {
+            c.approval.rules = f.list(|item| {
+                (!is_rule_id(item)).then(|| {
+                    format!(
+                        "`{item}` is not a rule id: ids are kebab-case, like `apt-full-upgrade`"
+                    )
+                })
+            })?;
+            Ok(())
+        },
+        show: |c| Some(toml_list(c.approval.rules.iter().map(|s| toml_str(s)))),
+    },
+    Setting {
+        name: "approval.allowed_signers",
+        help: "The keys of the operators who may approve, in ssh-keygen's allowed_signers format: an absolute path.",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.approval.allowed_signers = f.absolute_path()?;
+            Ok(())
+        },
+        show: |c| Some(toml_path(&c.approval.allowed_signers)),
+    },
+    Setting {
+        name: "approval.ttl_minutes",
+        help: "How long a request for approval stays valid, in minutes (1-1440).",
+        example: "",
+        unset: "",
+        strict: None,
+        read: |f, c| {
+            c.approval.ttl = Duration::from_secs(60 * f.integer(1, 1440)?);
+            Ok(())
+        },
+        show: |c| Some((c.approval.ttl.as_secs() / 60).to_string()),
+    },
+    Setting {
+        name: "approval.state_dir",
+        help: "Where used approvals (single use) and pending requests are kept. Not set by default: the audit log's directory.",
+        example: "\"/var/lib/safe-run\"",
+        unset: "not set: the audit log's directory",
+        strict: None,
+        read: |f, c| {
+            c.approval.state_dir = Some(f.absolute_path()?);
+            Ok(())
+        },
+        show: |c| c.approval.state_dir.as_deref().map(toml_path),
     },
     Setting {
         name: "fleet.groups",
@@ -2130,6 +2279,19 @@ dirs = ["/opt/site/rules"]
 [session]
 allow_overrides = true
 
+[freeze]
+windows = [{ name = "weekend", weekly = "Fri 16:00 - Mon 08:00", message = "No changes over the weekend." }]
+file = "/run/safe-run/freeze"
+min_risk = "high"
+break_glass_reason_min_chars = 60
+
+[approval]
+risks = ["critical"]
+rules = ["pki-ca-rotate"]
+allowed_signers = "/srv/safe-run/allowed_signers"
+ttl_minutes = 15
+state_dir = "/var/lib/safe-run"
+
 [fleet]
 groups = ["openshift-core", "edge"]
 limits = { openshift-core = 1, edge = 3 }
@@ -2186,6 +2348,25 @@ disruptive_rules = ["svc-critical-restart"]
             },
             session: SessionPolicy {
                 allow_overrides: true,
+            },
+            freeze: crate::freeze::FreezeSettings {
+                windows: vec![crate::freeze::Window {
+                    name: "weekend".into(),
+                    message: "No changes over the weekend.".into(),
+                    when: crate::freeze::parse_weekly("Fri 16:00 - Mon 08:00").unwrap(),
+                }],
+                file: "/run/safe-run/freeze".into(),
+                min_risk: Risk::High,
+                break_glass_reason_min: 60,
+                unreadable: false,
+            },
+            approval: crate::approval::ApprovalSettings {
+                risks: vec![Risk::Critical],
+                rules: vec!["pki-ca-rotate".into()],
+                allowed_signers: "/srv/safe-run/allowed_signers".into(),
+                ttl: Duration::from_secs(15 * 60),
+                state_dir: Some("/var/lib/safe-run".into()),
+                unreadable: false,
             },
             fleet: Fleet {
                 groups: vec!["openshift-core".into(), "edge".into()],

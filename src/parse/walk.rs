@@ -1263,6 +1263,8 @@ impl<'l> Walker<'l> {
         {
             cmd.argv.splice(0..1, args.iter().cloned());
         }
+        drop_indirect_assignments(&mut cmd.argv);
+        name_the_users_editor(&mut cmd.argv);
         let Some(first) = cmd.argv.first() else {
             self.push(cmd, ctx);
             return Ok(());
@@ -1293,11 +1295,14 @@ impl<'l> Walker<'l> {
             None => ctx,
         };
         let Some(u) = unwrapped else {
-            if !self.scripts.is_empty() && cmd.argv.first().is_some_and(is_own_variable) {
+            let in_script = !self.scripts.is_empty() || self.at_definition;
+            if in_script && cmd.argv.first().is_some_and(is_own_variable) {
                 // Inside a script the line runs, a program held in one of
                 // the script's own variables (`"$JAVACMD" "$@"`) is the
                 // script's business: what can be known was substituted.
-                // What it was given (`"$@"`, `$1`) stays unknown.
+                // What it was given (`"$@"`, `$1`) stays unknown. A whole
+                // script checked with `check --file` is judged as `bash
+                // FILE` would judge it.
                 return Ok(());
             }
             let fed = self.fed_script(&cmd, ctx);
@@ -1351,12 +1356,21 @@ impl<'l> Walker<'l> {
         }
         // What runs on another host, or in another user's home, does not
         // see this shell's directory and variables.
-        let saved = (u.remote || u.leaves_dir).then(|| self.save());
+        let saved = (u.remote || u.leaves_dir || u.chdir.is_some()).then(|| self.save());
         if u.remote {
             self.go_remote();
         } else if u.leaves_dir {
             self.cwd = None;
             self.oldpwd = None;
+        }
+        // `env -C /etc rm -rf *`: the inner command starts in that
+        // directory (unknown when it is only known at run time).
+        if let Some(dir) = u.chdir.as_deref().filter(|_| !u.remote) {
+            let known = !dir.contains(['$', '`', '*', '?', '[']);
+            let next = known
+                .then(|| resolve(dir, self.cwd.as_deref(), self.home()))
+                .flatten();
+            self.oldpwd = std::mem::replace(&mut self.cwd, next);
         }
         let result = self.run_inner(&cmd, &u, ctx, &inner_ctx, depth);
         if let Some(saved) = saved {
@@ -1692,7 +1706,7 @@ impl<'l> Walker<'l> {
             None => {}
         }
         let first = cmd.argv.first()?;
-        if !first.dynamic && first.text.contains('/') {
+        if !first.dynamic && !first.glob && first.text.contains('/') {
             return Some(call(ScriptKind::Exec, 0));
         }
         // `bash < x.sh`: a shell reading a script file on its stdin.
@@ -2233,6 +2247,84 @@ pub(super) fn expand_braces_in_program(argv: &mut Vec<Word>) {
         return;
     }
     argv.splice(0..1, expanded);
+}
+
+/// The variables that name the user's own editor or pager, and the
+/// Debian alternatives name of the same tool: `sudo $EDITOR FILE` edits
+/// FILE with whatever the operator chose, which is `editor` by another
+/// name, not an unknown program. Only reached when the place the line runs
+/// does not know the variable (a known value is substituted before); an
+/// unset one would run FILE itself, which is no worse than running it by
+/// name.
+const USER_TOOL_VARIABLES: &[(&str, &str)] = &[
+    ("EDITOR", "editor"),
+    ("VISUAL", "editor"),
+    ("SUDO_EDITOR", "editor"),
+    ("PAGER", "pager"),
+    ("MANPAGER", "pager"),
+];
+
+/// `$EDITOR`, `"${VISUAL}"` … as the program: see [`USER_TOOL_VARIABLES`].
+pub(super) fn name_the_users_editor(argv: &mut [Word]) {
+    let Some(first) = argv.first_mut() else {
+        return;
+    };
+    if !first.dynamic {
+        return;
+    }
+    let bare: String = first
+        .text
+        .chars()
+        .filter(|c| !matches!(c, '"' | '{' | '}'))
+        .collect();
+    let Some(name) = bare.strip_prefix('$') else {
+        return;
+    };
+    if let Some((_, tool)) = USER_TOOL_VARIABLES.iter().find(|(var, _)| *var == name) {
+        *first = Word::literal(tool, first.span);
+    }
+}
+
+/// `eval "$1=\"\$2\""`, `eval ${var}=value`: the idiom for setting a
+/// variable whose name is held in another. Under eval the expanded word is
+/// an assignment; anywhere else it is a command named `NAME=value`, which
+/// does not exist. Either way no program runs, so leading words of that
+/// shape are taken as assignments (whose names are unknown), not as a
+/// program known only at run time.
+pub(super) fn drop_indirect_assignments(argv: &mut Vec<Word>) {
+    let lead = argv
+        .iter()
+        .take_while(|w| w.dynamic && is_indirect_assignment(&w.text))
+        .count();
+    argv.drain(..lead);
+}
+
+/// `$NAME=…`, `${NAME}=…`, `$1=…`, `"$1"=…`: one parameter expansion,
+/// then `=`.
+fn is_indirect_assignment(text: &str) -> bool {
+    let text = text.strip_prefix('"').unwrap_or(text);
+    let Some(rest) = text.strip_prefix('$') else {
+        return false;
+    };
+    let name_end = if let Some(braced) = rest.strip_prefix('{') {
+        match braced.find('}') {
+            Some(close) if close > 0 && braced[..close].chars().all(is_name_char) => close + 2,
+            _ => return false,
+        }
+    } else {
+        let n = rest.chars().take_while(|c| is_name_char(*c)).count();
+        if n == 0 {
+            return false;
+        }
+        n
+    };
+    let after = &rest[name_end..];
+    let after = after.strip_prefix('"').unwrap_or(after);
+    after.starts_with('=')
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
 }
 
 /// The source text of a process substitution, `<(curl …)`, when it is

@@ -16,6 +16,7 @@
 //! | preview | file | says |
 //! | --- | --- | --- |
 //! | `apt-get -s …`, `apt -s …` | `apt` | packages changed, new major versions, the host's critical packages, what restarts |
+//! | `yum … --assumeno`, `dnf … --assumeno` | `dnf` | the same, from dnf's or yum's transaction table |
 //! | `kubeadm certs check-expiration` | `pki` | what the command replaces, whether the CA is touched, when the CA expires |
 //! | `kubectl get nodes`, `oc get nodes` | `nodes` | the peers' state; this node as the last Ready one |
 //! | `xfs_repair -n`, `fsck -n`, `e2fsck -n` | `fsrepair` | mounted or not, problems found, what `-L`/`-y` throw away |
@@ -26,9 +27,11 @@
 
 mod apt;
 mod dbcluster;
+mod dnf;
 mod fact;
 mod fsrepair;
 mod nodes;
+mod pkg;
 mod pki;
 mod version;
 
@@ -36,8 +39,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use apt::DEFAULT_CRITICAL;
 pub use fact::{Context, Level, Summary};
+pub use pkg::DEFAULT_CRITICAL;
 
 /// Most bytes read from each of a preview's stdout and stderr.
 const MAX_READ: u64 = 1 << 20;
@@ -196,6 +199,7 @@ pub fn summarise(
     };
     let found = match kind {
         Kind::Apt => apt::summarise(&out.text, command, &ctx),
+        Kind::Dnf => dnf::summarise(&out.text, command, &ctx),
         Kind::Pki => pki::summarise(&out.text, command, &ctx),
         Kind::Nodes => nodes::summarise(&out.text, command, &ctx),
         Kind::XfsRepair => fsrepair::summarise_xfs(&out.text, command, &ctx),
@@ -219,6 +223,7 @@ fn wants_mounts(preview: &[String]) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Apt,
+    Dnf,
     Pki,
     Nodes,
     XfsRepair,
@@ -233,6 +238,9 @@ impl Kind {
         let has = |word: &str| args.iter().any(|a| a == word);
         match fact::program(preview) {
             "apt-get" | "apt" if apt::simulates(args) => Some(Kind::Apt),
+            "yum" | "dnf" | "dnf-3" | "dnf4" | "dnf5" | "microdnf" if has("--assumeno") => {
+                Some(Kind::Dnf)
+            }
             "kubeadm" if has("check-expiration") => Some(Kind::Pki),
             "kubectl" | "oc" if has("get") && (has("nodes") || has("node") || has("no")) => {
                 Some(Kind::Nodes)
@@ -262,6 +270,12 @@ mod tests {
         assert_eq!(kind(&["apt-get", "-s", "upgrade"]), Some(Kind::Apt));
         assert_eq!(kind(&["apt-get", "-qs", "dist-upgrade"]), Some(Kind::Apt));
         assert_eq!(kind(&["apt-get", "upgrade"]), None);
+        assert_eq!(
+            kind(&["yum", "--assumeno", "--setopt=debuglevel=3", "upgrade"]),
+            Some(Kind::Dnf)
+        );
+        assert_eq!(kind(&["dnf", "remove", "--assumeno", "x"]), Some(Kind::Dnf));
+        assert_eq!(kind(&["yum", "check-update"]), None);
         assert_eq!(
             kind(&["kubeadm", "certs", "check-expiration"]),
             Some(Kind::Pki)

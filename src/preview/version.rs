@@ -85,6 +85,12 @@ mod tests {
             !is_major_change("snapshot-1", "3.0-1"),
             "unknown is not major"
         );
+        // RPM's epoch:version-release, as dnf prints them.
+        assert!(is_major_change("3:20.10.1-3.el9", "3:24.0.2-1.el9"));
+        assert!(!is_major_change("8.7p1-34.el9", "8.7p1-38.el9"));
+        assert!(!is_major_change("5.14.0-427.el9", "5.14.0-503.el9"));
+        assert!(!is_major_change("0:1.6.20-3.1.el7", "1.6.21-3.1.el7"));
+        assert_eq!(short("3:24.0.2-1.el9"), "24.0.2");
         // Dates, as in the Debian 12 capture.
         assert!(!is_major_change("2025b-0+deb12u2", "2026f-0+deb12u1"));
         assert!(!is_major_change("20230311+deb12u1", "20250419~deb12u2"));

@@ -28,11 +28,14 @@ use rustyline::{
     KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
 
+use crate::context::LineContext;
 use crate::parse::parse_line;
 use crate::rules::RuleSet;
+use crate::script_files::ScriptFiles;
 use crate::shell::complete;
 use crate::shell::expand::{Definitions, checked_text};
 use crate::shell::hint::{self, Assessment, Tone};
+use crate::shell::state::ShellState;
 use crate::term::paint;
 
 /// The hint shown after the cursor. Unlike a history hint, it is never
@@ -75,6 +78,9 @@ pub struct ShellHelper<'r> {
     /// The session's aliases and functions: the hint judges a line
     /// through them, as Enter will.
     pub defs: RefCell<Definitions>,
+    /// Where the next line runs (directory, variables, scripts read from
+    /// the file system): the hint judges a line there, as Enter will.
+    place: RefCell<LineContext<'static>>,
 }
 
 impl<'r> ShellHelper<'r> {
@@ -89,7 +95,19 @@ impl<'r> ShellHelper<'r> {
             color: Cell::new(true),
             env: RefCell::new(BTreeMap::new()),
             defs: RefCell::new(Definitions::default()),
+            place: RefCell::new(LineContext::default()),
         }
+    }
+
+    /// Takes the session's state before a prompt: its environment,
+    /// aliases and functions, and the place the next line runs in. What
+    /// was assessed in another place is forgotten.
+    pub fn follow(&self, state: &ShellState) {
+        *self.path.borrow_mut() = state.var("PATH").map(|p| p.to_os_string());
+        *self.env.borrow_mut() = state.env().clone();
+        *self.defs.borrow_mut() = state.defs.clone();
+        *self.place.borrow_mut() = state.place(&ScriptFiles::DEFAULT);
+        *self.last.borrow_mut() = None;
     }
 
     /// What `line` would do, classified at most once per buffer.
@@ -99,10 +117,11 @@ impl<'r> ShellHelper<'r> {
         {
             return a.clone();
         }
+        let place = self.place.borrow();
         let a = match checked_text(line, &self.defs.borrow()) {
             // Judged through the session's aliases and functions; what is
             // marked cannot be pointed at in the typed line.
-            Some(text) => match hint::assess(&text, self.rules) {
+            Some(text) => match hint::assess(&text, self.rules, &place) {
                 hint::Assessment::Findings(mut v) => {
                     for f in &mut v.findings {
                         f.span = (0, 0);
@@ -111,7 +130,7 @@ impl<'r> ShellHelper<'r> {
                 }
                 other => other,
             },
-            None => hint::assess(line, self.rules),
+            None => hint::assess(line, self.rules, &place),
         };
         *self.last.borrow_mut() = Some((line.to_string(), a.clone()));
         a
@@ -295,6 +314,28 @@ mod tests {
         );
         h.columns.set(0);
         assert_eq!(h.room_after("abc"), 0);
+    }
+
+    #[test]
+    fn the_hint_judges_a_line_with_the_sessions_variables() {
+        let rules = RuleSet::builtin();
+        let h = ShellHelper::new(&rules);
+        let quiet = ShellState::new([("D".into(), "/tmp/safe-run-scratch".into())]);
+        h.follow(&quiet);
+        let here = h.assessment("rm -rf $D/");
+        let etc = ShellState::new([("D".into(), "/etc".into())]);
+        h.follow(&etc);
+        let there = h.assessment("rm -rf $D/");
+        let risk = |a: &Assessment| match a {
+            Assessment::Findings(v) => v.risk,
+            _ => crate::verdict::Risk::None,
+        };
+        assert_eq!(
+            risk(&there),
+            crate::verdict::Risk::Critical,
+            "D=/etc: {there:?}"
+        );
+        assert!(risk(&here) < risk(&there), "D=/tmp/…: {here:?}");
     }
 
     #[test]

@@ -6,14 +6,16 @@
 //! rustyline glue in `shell_editor` stays thin and this is tested (and
 //! benchmarked, `benches/hint.rs`) without a terminal. It runs on every key
 //! press, so it does one parse and one classification of the whole line —
-//! the same `check_line` the pipeline uses, so the hint never disagrees
+//! the same `check_line_in`, in the same place (the session's directory
+//! and variables), that the pipeline uses, so the hint never disagrees
 //! with what Enter will ask.
 
 use std::fmt::Write as _;
 
 use unicode_width::UnicodeWidthChar;
 
-use crate::classify::check_line;
+use crate::classify::check_line_in;
+use crate::context::LineContext;
 use crate::rules::RuleSet;
 use crate::term::paint;
 use crate::term::sanitize::clean;
@@ -80,12 +82,13 @@ impl Tone {
     }
 }
 
-/// Classifies the line typed so far.
-pub fn assess(line: &str, rules: &RuleSet) -> Assessment {
+/// Classifies the line typed so far, where it will run: the session's
+/// directory and variables, as Enter will judge it.
+pub fn assess(line: &str, rules: &RuleSet, place: &LineContext) -> Assessment {
     if line.trim().is_empty() {
         return Assessment::Empty;
     }
-    match check_line(line, rules) {
+    match check_line_in(line, rules, place) {
         Ok(v) if v.findings.is_empty() => Assessment::Quiet,
         Ok(v) => Assessment::Findings(v),
         Err(e) if e.is_incomplete() => Assessment::Incomplete,
@@ -247,6 +250,11 @@ mod tests {
     use super::*;
     use crate::command::Span;
 
+    /// A line judged with nothing known of where it runs.
+    fn nowhere() -> LineContext<'static> {
+        LineContext::default()
+    }
+
     fn rules() -> RuleSet {
         let toml = r#"
 [[rule]]
@@ -311,7 +319,7 @@ allow = ["echo note", "ls"]
             ("echo )", "unparseable"),
         ];
         for (line, want) in cases {
-            let got = match assess(line, &rules) {
+            let got = match assess(line, &rules, &nowhere()) {
                 Assessment::Empty => "empty",
                 Assessment::Quiet => "quiet",
                 Assessment::Incomplete => "incomplete",
@@ -325,39 +333,40 @@ allow = ["echo note", "ls"]
     #[test]
     fn the_hint_names_the_risk_the_rule_and_the_first_sentence() {
         let rules = rules();
-        let a = assess("reboot", &rules);
+        let a = assess("reboot", &rules, &nowhere());
         assert_eq!(
             hint_text(&a, 200).as_deref(),
             Some("  ⚠ high test-reboot: Reboots the host at once.")
         );
         assert_eq!(a.tone(), Tone::Danger);
-        let a = assess("note; bomb; reboot", &rules);
+        let a = assess("note; bomb; reboot", &rules, &nowhere());
         assert_eq!(
             hint_text(&a, 200).as_deref(),
             Some("  ✖ denied test-bomb: Bad, e.g. very bad. (+2 more)")
         );
         assert_eq!(a.tone(), Tone::Deny);
-        let a = assess("note", &rules);
+        let a = assess("note", &rules, &nowhere());
         assert_eq!(
             hint_text(&a, 200).as_deref(),
             Some("  · low test-note: Just so you know.")
         );
-        assert!(hint_text(&assess("ls", &rules), 200).is_none());
-        assert!(hint_text(&assess("echo \"a", &rules), 200).is_none());
-        let bad = hint_text(&assess("echo )", &rules), 200).expect("a hint for a parse error");
+        assert!(hint_text(&assess("ls", &rules, &nowhere()), 200).is_none());
+        assert!(hint_text(&assess("echo \"a", &rules, &nowhere()), 200).is_none());
+        let bad = hint_text(&assess("echo )", &rules, &nowhere()), 200)
+            .expect("a hint for a parse error");
         assert!(bad.contains("cannot tell what this runs"), "{bad}");
     }
 
     #[test]
     fn hints_are_cut_to_the_width_they_are_given() {
-        let a = assess("reboot", &rules());
+        let a = assess("reboot", &rules(), &nowhere());
         let h = hint_text(&a, 20).expect("hint");
         assert_eq!(h, "  ⚠ high test-reboo…");
         assert_eq!(display_width(&h), 20);
         assert_eq!(cut_to_width("abc", 3), "abc");
         assert_eq!(cut_to_width("abcd", 3), "ab…");
         assert_eq!(cut_to_width("abcd", 0), "");
-        let many = assess("note; bomb; reboot", &rules());
+        let many = assess("note; bomb; reboot", &rules(), &nowhere());
         let h = hint_text(&many, 30).expect("hint");
         assert!(h.ends_with("… (+2 more)"), "{h}");
         assert_eq!(display_width(&h), 30);
@@ -368,7 +377,7 @@ allow = ["echo note", "ls"]
         let mut set = RuleSet::new();
         let toml = "[[rule]]\nid = \"x\"\nrisk = \"high\"\nprograms = [\"x\"]\nwhy = \"Bad\\u001b[2J thing.\"\ninstead = \"y\"\nmatch = [\"x\", \"sudo x\"]\nallow = [\"echo x\", \"ls\"]\n";
         set.add(RuleSet::parse_file(toml, "t.toml").expect("parse"));
-        let h = hint_text(&assess("x", &set), 200).expect("hint");
+        let h = hint_text(&assess("x", &set, &nowhere()), 200).expect("hint");
         assert!(!h.contains('\x1b') && h.contains("\\e[2J"), "{h:?}");
     }
 

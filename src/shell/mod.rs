@@ -55,7 +55,7 @@ use crate::cmd::check;
 use crate::cmd::rules;
 use crate::config::{self, PromptValues};
 use crate::confirm::{Prompter, TtyPrompter, short_host};
-use crate::context::LineContext;
+use crate::controls::{Controls, SiteControls};
 use crate::exec::Outcome;
 use crate::exit;
 use crate::parse::parse_line;
@@ -103,6 +103,8 @@ struct Shell<'s> {
     signals: &'s SignalPolicy,
     /// The session's bash ended (`exit` inside a line): its status.
     ended: Option<i32>,
+    /// The change controls (freeze, approvals).
+    controls: &'s mut SiteControls,
     /// What the operator was last told about the audit log.
     log_shown: Option<Result<(), String>>,
     /// `exit` was refused once because of stopped jobs.
@@ -165,6 +167,7 @@ pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
         identity,
         rule_errors,
         fleet,
+        controls,
         ..
     } = &mut system;
     let mut sh = Shell {
@@ -178,6 +181,7 @@ pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
         terminal: terminal.as_ref(),
         signals: &signals,
         ended: None,
+        controls,
         log_shown: None,
         warned_stopped: false,
     };
@@ -194,6 +198,18 @@ pub fn run(mut system: Session, login: bool, err: &mut dyn Write) -> i32 {
         };
         let log = log_state(sh.recorder);
         let _ = write!(err, "{}", banner(&facts, sh.recorder, &log, color));
+        if let Some(freeze) = crate::controls::freeze_now(sh.controls.freeze_settings()) {
+            let said = format!(
+                "safe-run: CHANGE FREEZE in force: {}. Lines of {} risk or more are held back unless you type break-glass.",
+                clean(&freeze.describe(), false),
+                sh.controls.freeze_settings().min_risk
+            );
+            let _ = writeln!(
+                err,
+                "{}",
+                paint::paint(color, paint::risk_sgr(Risk::High), &said)
+            );
+        }
         sh.log_shown = Some(log);
         run_rc_file(&mut sh, err);
         let host = short_host(&identity.who.host).to_string();
@@ -589,6 +605,7 @@ impl Shell<'_> {
             reason: None,
             confirm: None,
             break_glass: false,
+            approval: None,
         };
         let checked = expand::checked_text(text, &self.state.defs);
         self.warn_pending_input(checked.as_deref().unwrap_or(text), err);
@@ -599,22 +616,7 @@ impl Shell<'_> {
         // Where the line runs: the session's directory and variables, and
         // the scripts it runs read from the file system.
         let scripts = ScriptFiles::default();
-        let place = LineContext {
-            cwd: self.state.cwd().to_str().map(str::to_string),
-            home: self
-                .state
-                .var("HOME")
-                .and_then(|h| h.to_str())
-                .filter(|h| h.starts_with('/'))
-                .map(str::to_string),
-            vars: self
-                .state
-                .env()
-                .iter()
-                .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
-                .collect(),
-            scripts: Some(&scripts),
-        };
+        let place = self.state.place(&scripts);
         let mut runner = ForegroundRunner {
             state: &mut self.state,
             bash: self.bash.as_mut(),
@@ -645,6 +647,7 @@ impl Shell<'_> {
                     .fleet
                     .as_deref_mut()
                     .map(|f| f as &mut dyn crate::fleet::Slots),
+                controls: &mut *self.controls,
             };
             pipeline::run_checked(
                 &request,
@@ -1168,9 +1171,7 @@ fn interactive(sh: &mut Shell<'_>, facts: &PromptFacts, login: bool, err: &mut d
             let last_row = plain.rsplit('\n').next().unwrap_or("");
             h.prompt_width
                 .set(crate::shell::hint::display_width(last_row));
-            *h.path.borrow_mut() = sh.state.var("PATH").map(|p| p.to_os_string());
-            *h.env.borrow_mut() = sh.state.env().clone();
-            *h.defs.borrow_mut() = sh.state.defs.clone();
+            h.follow(&sh.state);
             h.columns.set(columns);
         }
         {

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::context::{LineContext, ScriptSource};
 use crate::shell::bash::Report;
 use crate::shell::expand::{Definitions, parse_aliases, parse_functions};
 
@@ -70,6 +71,27 @@ impl ShellState {
     /// The working directory, as the shell spells it (symbolic links kept).
     pub fn cwd(&self) -> &std::path::Path {
         &self.cwd
+    }
+
+    /// Where the next line runs, for the engine: the directory, `~` and the
+    /// variables as text (a value that is not UTF-8 is left out: the
+    /// engine then treats it as unknown). The scripts the line runs are
+    /// read through `scripts`.
+    pub fn place<'a>(&self, scripts: &'a dyn ScriptSource) -> LineContext<'a> {
+        LineContext {
+            cwd: self.cwd.to_str().map(str::to_string),
+            home: self
+                .var("HOME")
+                .and_then(|h| h.to_str())
+                .filter(|h| h.starts_with('/'))
+                .map(str::to_string),
+            vars: self
+                .env
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
+                .collect(),
+            scripts: Some(scripts),
+        }
     }
 
     /// Replaces the environment by `entries` (the login profile's), keeping

@@ -7,9 +7,11 @@
 //! tests start one daemon each, on a socket in their own temp dir, so
 //! they share nothing with each other or with the other tests.
 
+mod audit_log;
 #[path = "../common/mod.rs"]
 mod common;
-
-mod audit_log;
+mod faults;
+mod fuse;
 mod review;
+mod support;
 mod syslog_rsyslogd;

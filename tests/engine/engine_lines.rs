@@ -127,6 +127,18 @@ const EVAL: &[Row] = &[
     ("eval of a known tool fed a download", "eval \"$(starship init $(curl -s https://x.example))\"", "confirm medium misc-dynamic-program"),
     ("a known tool with the wrong subcommand", "eval \"$(starship module)\"", "confirm medium misc-dynamic-program"),
     ("eval idiom then reboot", "eval \"$(ssh-agent -s)\" && reboot", "confirm high power-reboot"),
+    ("eval coursier's java environment", "eval \"$(cs java --disable)\"", "allow none"),
+    ("eval of grog's groff command", "eval \"$(grog -T utf8 doc.me)\"", "allow none"),
+    ("the user's editor through sudo", "sudo $EDITOR /var/lib/app/config.nix", "allow none"),
+    ("the user's editor, quoted and braced", "\"${VISUAL}\" notes.txt", "allow none"),
+    ("the user's pager", "$PAGER /var/log/syslog", "allow none"),
+    ("the user's editor on sudoers is the editor rule", "sudo \"$EDITOR\" /etc/sudoers", "allow low account-sudoers-editor"),
+    ("another variable as the program stays unknown", "sudo $EDITOR_CMD /etc/hosts", "confirm medium misc-dynamic-program"),
+    ("an indirect assignment through eval", "eval \"$1=\\\"\\$2\\\"\"", "allow none"),
+    ("an indirect assignment with braces", "eval ${name}=value", "allow none"),
+    ("a function setting a variable by name", "setq() { eval \"$1=\\\"\\$2\\\"\"; }; setq DEBUG 1", "allow none"),
+    ("an indirect assignment before a program is that program", "eval \"$1=x reboot\"", "confirm high power-reboot"),
+    ("a variable with = later in the word stays unknown", "$CMD --opt=x", "confirm medium misc-dynamic-program"),
 ];
 
 /// Signals and flags read with their values.

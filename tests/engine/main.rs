@@ -8,10 +8,10 @@
 //! links one binary per target, and on a small CI machine the linking
 //! dominated. `cargo test --test engine [MODULE::]` runs these alone.
 
+mod cli_check;
 #[path = "../common/mod.rs"]
 mod common;
-
-mod cli_check;
+mod context;
 mod docs_figures;
 mod domain_tables;
 mod engine_lines;

@@ -47,6 +47,24 @@ fn approved<'a>(host: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
+/// A break-glass reason: at least `freeze.break_glass_reason_min_chars`
+/// (40) characters.
+const GLASS_REASON: &str = "INC-4411 core-1 is down and this node must reboot now";
+
+/// `--break-glass` with its longer reason, confirmed for `host`, then `args`.
+fn broken_glass<'a>(host: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--break-glass",
+        "--reason",
+        GLASS_REASON,
+        "--confirm",
+        host,
+        "--",
+    ];
+    v.extend_from_slice(args);
+    v
+}
+
 /// Every host tries a reboot at once; returns each one's run.
 fn all_reboot(hosts: &[Env]) -> Vec<Run> {
     let me = short_host();
@@ -189,9 +207,14 @@ fn break_glass_runs_without_a_slot_and_says_so() {
     let a = host("node-a", &local(slots.path(), 1));
     let b = host("node-b", &local(slots.path(), 1));
     a.run(&approved(&me, &["reboot"])).expect_status(0);
+    // Break-glass asks the longer reason, as during a freeze.
     let mut args = vec!["--break-glass"];
     args.extend(approved(&me, &["reboot"]));
     let run = b.run(&args);
+    run.expect_status(77);
+    assert!(run.stderr.contains("at least 40 characters"), "{run:?}");
+    assert!(!b.ran("reboot"));
+    let run = b.run(&broken_glass(&me, &["reboot"]));
     run.expect_status(0);
     assert!(run.stderr.contains("BREAK-GLASS"), "{run:?}");
     assert!(b.ran("reboot"));
@@ -204,6 +227,11 @@ fn break_glass_runs_without_a_slot_and_says_so() {
     let rows = rows.expect_status(0).json_lines();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["slot"]["event"], "break-glass");
+    // It is a break-glass run like one through a freeze.
+    let rows = b.run(&["audit", "--break-glass", "--json"]);
+    let rows = rows.expect_status(0).json_lines();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["break_glass"], true, "{rows:?}");
     let rows = a.run(&["audit", "--slot", "held,released", "--json"]);
     let rows = rows.expect_status(0).json_lines();
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -513,9 +541,7 @@ fn a_stopped_store_refuses_a_disruptive_line_within_the_wait_and_never_slows_a_s
     );
 
     // Break-glass runs the reboot all the same, on the record.
-    let mut args = vec!["--break-glass"];
-    args.extend(approved(&me, &["reboot"]));
-    silent.run(&args).expect_status(0);
+    silent.run(&broken_glass(&me, &["reboot"])).expect_status(0);
     assert!(silent.ran("reboot"));
     assert_eq!(last_slot(&silent)["event"], "break-glass");
 }
@@ -535,9 +561,7 @@ fn a_broken_fleet_configuration_refuses_disruptive_lines_and_locks_nobody_out() 
         "{run:?}"
     );
     assert!(!env.ran("reboot"));
-    let mut args = vec!["--break-glass"];
-    args.extend(approved(&me, &["reboot"]));
-    env.run(&args).expect_status(0);
+    env.run(&broken_glass(&me, &["reboot"])).expect_status(0);
     assert!(env.ran("reboot"));
 }
 

@@ -17,8 +17,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod approval;
 mod config;
 mod fleet;
+mod freeze;
 mod loading;
 mod packaging;
 mod run;

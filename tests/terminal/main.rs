@@ -10,9 +10,13 @@
 //! in children started later by other tests, and no test depends on it
 //! closing: they wait for exit statuses and signal processes by PID.
 
+mod approval_pty;
 #[path = "../common/mod.rs"]
 mod common;
-
 mod confirm_pty;
+mod freeze_pty;
+mod orphans_pty;
+mod previews;
+mod shell_habits;
 mod shell_pty;
 mod term_output;

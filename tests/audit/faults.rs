@@ -9,8 +9,6 @@
 //! skips; under `CI=true`, where `.ci/run` has installed them and runs as
 //! root, a missing piece is a failure.
 
-mod audit_support;
-
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use audit_support::{Sandbox, in_ci, is_root, records, short_host, toml_str, verify, wait_for};
+use crate::support::{Sandbox, in_ci, is_root, records, short_host, toml_str, verify, wait_for};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use tempfile::TempDir;
 
@@ -331,9 +329,9 @@ fn a_lock_held_by_another_user_costs_a_moment_per_line_not_the_wait() {
     assert!(!checked.stdout.contains("note"), "{}", checked.stdout);
 
     // Each command is listed once, with its outcome.
-    let mut list = Command::new(audit_support::bin());
+    let mut list = Command::new(crate::support::bin());
     list.args(["audit", "--json"]).arg(&audit);
-    let listed = audit_support::run_timed(list);
+    let listed = crate::support::run_timed(list);
     listed.expect_status(0);
     let rows: Vec<serde_json::Value> = listed
         .stdout

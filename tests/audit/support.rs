@@ -1,4 +1,4 @@
-//! What the audit fault tests (audit_faults.rs, audit_fuse.rs) share: a
+//! What the audit fault tests (faults.rs, fuse.rs) share: a
 //! temp directory with a config, fake programs first on PATH, and runs of
 //! the binary with no terminal, timed. Kept apart from tests/common so
 //! that these tests stand alone.

@@ -17,14 +17,12 @@
 //! `.ci/run`; where one is missing the apt test prints a skip message and
 //! passes.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Env, short_host, wait_for, with_spawn_lock};
+use crate::common::{Env, short_host, wait_for};
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Session};
 use nix::sys::termios::{self, LocalFlags};
@@ -37,7 +35,8 @@ type Pty = expectrl::session::OsSession;
 fn spawn_pty(env: &Env, args: &[&str]) -> Pty {
     let mut cmd = env.bare_command(args);
     cmd.env("COLUMNS", "200");
-    let mut session = with_spawn_lock(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
+    let mut session =
+        crate::common::bin::without_forks(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
     session.set_expect_timeout(Some(TIMEOUT));
     session
 }

@@ -13,14 +13,12 @@
 //! `CI=true`, when the kernel lists FUSE and /dev/fuse exists and the test
 //! runs as root, a mount that fails is a failure, not a skip.
 
-mod audit_support;
-
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use audit_support::{Sandbox, in_ci, is_root, short_host};
+use crate::support::{Sandbox, in_ci, is_root, short_host};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use safe_run::audit::log::{AuditError, append_with_timeout};
 use safe_run::audit::record::Record;
@@ -198,7 +196,7 @@ fn a_stuck_writer_makes_later_appends_fail_at_once_until_it_returns() {
     // The stuck thread gets ENOTCONN and returns; then appends are tried
     // again (and fail for what the filesystem says, not for being stuck).
     mount.abort();
-    let back = audit_support::wait_for(Duration::from_secs(5), || {
+    let back = crate::support::wait_for(Duration::from_secs(5), || {
         match append_with_timeout(&path, &record, true, wait) {
             Err(AuditError::Stuck { .. }) => None,
             other => Some(other),

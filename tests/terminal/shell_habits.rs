@@ -8,14 +8,12 @@
 //! XDG_STATE_HOME are in a temp dir. Waiting is done on output and on the
 //! terminal's state, with deadlines; nothing sleeps for a fixed time.
 
-mod common;
-
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Env, sh_quote, short_host, wait_for, with_spawn_lock};
+use crate::common::{Env, sh_quote, short_host, wait_for};
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Session};
 use nix::sys::termios::{self, LocalFlags};
@@ -100,7 +98,8 @@ fn spawn_raw_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Pty {
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    let mut session = with_spawn_lock(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
+    let mut session =
+        crate::common::bin::without_forks(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
     session.set_expect_timeout(Some(TIMEOUT));
     session
         .get_process_mut()
@@ -208,7 +207,7 @@ fn logged_lines(env: &Env) -> Vec<String> {
 /// Enter-to-prompt for `true`, 200 times: how long one line costs the
 /// operator. Not a pass/fail test (BENCHMARKS.md has the figures):
 /// `SAFE_RUN_BENCH_BIN=target/release/safe-run cargo test --test
-/// shell_habits -- --ignored --nocapture per_line_cost`.
+/// terminal -- --ignored --nocapture per_line_cost`.
 #[test]
 #[ignore = "a measurement, run by hand"]
 fn per_line_cost() {
@@ -571,7 +570,7 @@ fn approval_in_the_sessions_environment_does_not_reach_child_programs() {
     let config = env.config.display().to_string();
     let mut s = spawn_raw_with(&env, &[], &[("SAFE_RUN_CONFIG", &config)]);
     wait_prompt(&mut s);
-    let inner = sh_quote(common::bin());
+    let inner = sh_quote(crate::common::bin());
     // Exported in the session, then a program runs safe-run, as vim runs
     // `$SHELL -c CMD` for `:!CMD` (here sh, which stays its parent).
     type_line(

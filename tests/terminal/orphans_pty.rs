@@ -118,7 +118,8 @@ fn signal_ends_the_whole_job(line_of: impl Fn(&str) -> String, sig: Signal, case
         .current_dir(dir.path())
         .env_remove("SAFE_RUN_CONFIG")
         .env("NO_COLOR", "1");
-    let mut session: Pty = Session::spawn(cmd).expect("spawn a shell on a pty");
+    let mut session: Pty =
+        crate::common::bin::without_forks(|| Session::spawn(cmd)).expect("spawn a shell on a pty");
     session.set_expect_timeout(Some(TIMEOUT));
 
     let started = wait_for(TIMEOUT, || (!holding(&marker).is_empty()).then_some(()));

@@ -25,12 +25,10 @@
 //! without a terminal `--confirm` follows the same rule; a script the line
 //! runs is read from the working directory, and a FIFO is not waited on.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use common::{Env, short_host, wait_for, with_spawn_lock, write_file};
+use crate::common::{Env, short_host, wait_for, write_file};
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Session};
 use nix::sys::termios::{self, LocalFlags};
@@ -155,6 +153,11 @@ const PLACES: &[Row] = &[
     ("remote commands do not see this directory", "/etc", "", "ssh web1 'ls *'", "allow"),
     ("a loop over log files", "/var/log/app", "", "for f in a.log b.log; do rm -f $f; done", "allow"),
     ("a loop over caches", "/home/u", "", "for d in /tmp/a /var/tmp/b; do rm -rf \"$d\"; done", "allow"),
+    ("env -C into /etc", "/home/u", "", "env -C /etc rm -rf *", "confirm critical"),
+    ("env --chdir= into a scratch directory", "/", "", "env --chdir=/tmp/build rm -rf *", "allow"),
+    ("sudo -D into /var/lib", "/home/u", "", "sudo -D /var/lib rm -rf docker", "confirm"),
+    ("sudo --chdir relative to the directory", "/", "", "sudo --chdir var/lib rm -rf docker", "confirm"),
+    ("sudo -D does not outlive its command", "/etc", "", "sudo -D /tmp/build rm -rf x; ls", "allow"),
     ("an unknown variable's default", "/home/u", "", "rm -rf \"${D:-/tmp/x}\"", "allow"),
     ("a checked variable set to a cache", "/home/u", "D=/srv/app/tmp", "rm -rf \"${D:?}/cache\"", "allow"),
 ];
@@ -589,6 +592,35 @@ fn function_bodies_of_a_script_are_checked_where_they_are_defined() {
     assert!(!recursive("a() { [ -n \"$1\" ] && b & }\nb() { a; }\n"));
 }
 
+#[test]
+fn a_whole_script_is_judged_as_running_it_would_judge_it() {
+    let rules = RuleSet::builtin();
+    let text =
+        "#!/bin/sh\ndoit=${DOITPROG-}\nAWK=${AWK-awk}\n$doit touch \"$1\"\n$AWK '{print}' x\n";
+    let files = Files([("/srv/app/install.sh".to_string(), text.to_string())].into());
+    let whole = classify(
+        &parse_script_in(text, &LineContext::default()).unwrap(),
+        &rules,
+    );
+    let run = classify(
+        &parse_line_in("sh /srv/app/install.sh", &place("/srv/app", "", &files)).unwrap(),
+        &rules,
+    );
+    assert_eq!(
+        whole.action,
+        Action::Allow,
+        "check --file: {}",
+        describe(&whole)
+    );
+    assert_eq!(run.action, whole.action, "sh FILE: {}", describe(&run));
+    // What the script was given stays unknown either way.
+    let given = classify(
+        &parse_script_in("#!/bin/sh\n\"$1\" --now\n", &LineContext::default()).unwrap(),
+        &rules,
+    );
+    assert_eq!(given.action, Action::Confirm, "{}", describe(&given));
+}
+
 // --- The binary: the confirmation asks for what is acted on. ---
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -607,7 +639,8 @@ fn fake_remote() -> Env {
 
 fn spawn_pty(env: &Env, args: &[&str]) -> Pty {
     let cmd = env.bare_command(args);
-    let mut session = with_spawn_lock(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
+    let mut session =
+        crate::common::bin::without_forks(|| Session::spawn(cmd)).expect("spawn safe-run on a pty");
     session.set_expect_timeout(Some(TIMEOUT));
     session
 }

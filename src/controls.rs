@@ -1,0 +1,257 @@
+//! The change controls' side effects: the clock, the freeze file, and
+//! (`approval`) the allowed signers, the single-use ledger and where
+//! requests are published — behind one trait, [`Controls`], that the
+//! pipeline receives in its `Io` like the prompter and the audit sink.
+//!
+//! Shaped like `audit::recorder`: the trait is what the steps (`gate`)
+//! see, so their tests pass a fixed clock and plain values
+//! ([`Fixed`]); [`SiteControls`] is the edge that reads the real clock
+//! and files. What a freeze or an approval *means* stays pure in
+//! `freeze` and `approval`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use jiff::{Timestamp, Zoned};
+
+use crate::approval::signers::{self, Signer, SignerProblem};
+use crate::approval::state::{self, LocalStore};
+use crate::approval::{ApprovalRequest, ApprovalSettings, ApprovalStore};
+use crate::config::Config;
+use crate::config::file::{FileProblem, read_trusted};
+use crate::freeze::{self, Freeze, FreezeFile, FreezeSettings};
+
+/// What the change-control steps need from the world.
+pub trait Controls {
+    /// The freeze settings in force.
+    fn freeze_settings(&self) -> &FreezeSettings;
+    /// The freeze in force now, if any.
+    fn freeze(&mut self) -> Option<Freeze>;
+    /// The approval settings in force.
+    fn approval_settings(&self) -> &ApprovalSettings;
+    /// Now.
+    fn now(&self) -> Timestamp;
+    /// Who asks: the person behind sudo/su, else the user.
+    fn requester(&self) -> String;
+    /// The allowed signers, and the lines of the file that cannot be
+    /// read; an error when the file itself cannot be read or trusted.
+    fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String>;
+    /// Records the approved request `id` as used; refuses a reuse.
+    fn spend(&mut self, id: &str, expires: Timestamp) -> Result<(), String>;
+    /// Where requests are published and approvals may be delivered.
+    fn store(&mut self) -> &mut dyn ApprovalStore;
+}
+
+/// Controls given as plain values, for tests: a fixed freeze and clock,
+/// the signers' text, and the ledger and store in memory. The default has
+/// no freeze and nothing that needs an approval.
+#[derive(Default)]
+pub struct Fixed {
+    pub freeze_settings: FreezeSettings,
+    pub frozen: Option<Freeze>,
+    pub approval: ApprovalSettings,
+    pub now: Timestamp,
+    pub requester: String,
+    pub signers: String,
+    pub spent: Vec<String>,
+    pub requests: MemoryStore,
+}
+
+/// Requests kept in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    pub published: HashMap<String, ApprovalRequest>,
+}
+
+impl ApprovalStore for MemoryStore {
+    fn publish(&mut self, request: &ApprovalRequest) -> Result<(), String> {
+        self.published.insert(request.code(), request.clone());
+        Ok(())
+    }
+    fn find(&mut self, code: &str) -> Option<ApprovalRequest> {
+        self.published.get(code).cloned()
+    }
+}
+
+impl Controls for Fixed {
+    fn freeze_settings(&self) -> &FreezeSettings {
+        &self.freeze_settings
+    }
+    fn freeze(&mut self) -> Option<Freeze> {
+        self.frozen.clone()
+    }
+    fn approval_settings(&self) -> &ApprovalSettings {
+        &self.approval
+    }
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+    fn requester(&self) -> String {
+        self.requester.clone()
+    }
+    fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String> {
+        Ok(signers::parse(&self.signers))
+    }
+    fn spend(&mut self, id: &str, _expires: Timestamp) -> Result<(), String> {
+        if self.spent.iter().any(|s| s == id) {
+            return Err("this approval was already used".into());
+        }
+        self.spent.push(id.to_string());
+        Ok(())
+    }
+    fn store(&mut self) -> &mut dyn ApprovalStore {
+        &mut self.requests
+    }
+}
+
+/// The real controls of a session: the host's clock (local time, `TZ`)
+/// and files.
+pub struct SiteControls {
+    freeze: FreezeSettings,
+    approval: ApprovalSettings,
+    requester: String,
+    /// Where used approvals and pending requests are kept, or why there
+    /// is no such place.
+    state: Result<PathBuf, String>,
+    store: Box<dyn ApprovalStore>,
+}
+
+impl SiteControls {
+    /// `requester`: who asks (the person behind sudo/su, else the user);
+    /// `audit_log`: the audit log, beside which the approvals' state is
+    /// kept unless `[approval] state_dir` says otherwise.
+    pub fn new(config: &Config, requester: &str, audit_log: Option<&Path>) -> SiteControls {
+        let state = state_dir(&config.approval, audit_log);
+        SiteControls {
+            freeze: config.freeze.clone(),
+            approval: config.approval.clone(),
+            requester: requester.to_string(),
+            store: match &state {
+                Ok(dir) => Box::new(LocalStore { dir: dir.clone() }),
+                Err(why) => Box::new(NoStore(why.clone())),
+            },
+            state,
+        }
+    }
+}
+
+/// The approvals' state directory: `[approval] state_dir`, else the audit
+/// log's directory.
+pub fn state_dir(settings: &ApprovalSettings, audit_log: Option<&Path>) -> Result<PathBuf, String> {
+    match (&settings.state_dir, audit_log.and_then(Path::parent)) {
+        (Some(dir), _) => Ok(dir.clone()),
+        (None, Some(dir)) if !dir.as_os_str().is_empty() => Ok(dir.to_path_buf()),
+        _ => Err(
+            "there is no audit log to keep the approvals' state beside: set [approval] state_dir"
+                .into(),
+        ),
+    }
+}
+
+impl Controls for SiteControls {
+    fn freeze_settings(&self) -> &FreezeSettings {
+        &self.freeze
+    }
+
+    fn freeze(&mut self) -> Option<Freeze> {
+        freeze_now(&self.freeze)
+    }
+
+    fn approval_settings(&self) -> &ApprovalSettings {
+        &self.approval
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    fn requester(&self) -> String {
+        self.requester.clone()
+    }
+
+    fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String> {
+        let path = &self.approval.allowed_signers;
+        let shown = path.display();
+        let bytes = read_trusted(path, 1 << 20, "the allowed signers file").map_err(|e| match e {
+            FileProblem::Io(e) => format!("cannot read the allowed signers file {shown}: {e}"),
+            FileProblem::TooLarge => format!("the allowed signers file {shown} is larger than 1 MiB"),
+            FileProblem::WorldWritable(mode) => format!(
+                "the allowed signers file {shown} is writable by every user (mode {mode:o}), so anyone could approve: run `chmod o-w` on it"
+            ),
+            FileProblem::NotTrusted(why) => format!("the allowed signers file {shown} is refused: {why}"),
+        })?;
+        Ok(signers::parse(&String::from_utf8_lossy(&bytes)))
+    }
+
+    fn spend(&mut self, id: &str, expires: Timestamp) -> Result<(), String> {
+        let dir = self.state.as_ref().map_err(Clone::clone)?;
+        state::spend(dir, id, expires, Timestamp::now())
+    }
+
+    fn store(&mut self) -> &mut dyn ApprovalStore {
+        self.store.as_mut()
+    }
+}
+
+/// No place to keep requests: publishing says why, nothing is found.
+struct NoStore(String);
+
+impl ApprovalStore for NoStore {
+    fn publish(&mut self, _request: &ApprovalRequest) -> Result<(), String> {
+        Err(self.0.clone())
+    }
+    fn find(&mut self, _code: &str) -> Option<ApprovalRequest> {
+        None
+    }
+}
+
+/// The freeze in force now under `settings`: reads the freeze file and
+/// the clock. For the pipeline, `safe-run config` and the shell's banner.
+pub fn freeze_now(settings: &FreezeSettings) -> Option<Freeze> {
+    let file = read_freeze_file(&settings.file);
+    freeze::in_force(settings, &file, &Zoned::now())
+}
+
+/// What the freeze file holds: absent, its text (bounded), or why it
+/// cannot be read. Its presence is what freezes; nobody gains anything by
+/// planting one, so unlike the configuration its owner is not checked.
+pub fn read_freeze_file(path: &Path) -> FreezeFile {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return FreezeFile::Absent,
+        Err(e) if e.raw_os_error() == Some(nix::libc::ENOTDIR) => return FreezeFile::Absent,
+        Err(e) => return FreezeFile::Unreadable(e.to_string()),
+    };
+    let mut bytes = Vec::new();
+    match file.take(freeze::FILE_MAX as u64).read_to_end(&mut bytes) {
+        Ok(_) => FreezeFile::Present(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) => FreezeFile::Unreadable(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_freeze_file_is_read_bounded_and_its_absence_is_no_freeze() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("freeze");
+        assert_eq!(read_freeze_file(&path), FreezeFile::Absent);
+        assert_eq!(
+            read_freeze_file(&dir.path().join("no-dir/freeze")),
+            FreezeFile::Absent
+        );
+        std::fs::write(&path, "x".repeat(10_000)).unwrap();
+        match read_freeze_file(&path) {
+            FreezeFile::Present(text) => assert_eq!(text.len(), freeze::FILE_MAX),
+            other => panic!("{other:?}"),
+        }
+        // A directory where the file should be: exists, cannot be read.
+        let d = dir.path().join("d");
+        std::fs::create_dir(&d).unwrap();
+        assert!(matches!(read_freeze_file(&d), FreezeFile::Unreadable(_)));
+    }
+}
