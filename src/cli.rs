@@ -242,7 +242,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Check(args)) => {
             let setup = setup_for_look(&sources, &mut err)?;
             let style = style_for_stdout(setup.loaded.config.color);
-            let policy = setup.policy(&identity::host_name(), style.color, style.width);
+            let mut policy = setup.policy(&identity::host_name(), style.color, style.width);
+            // The freeze in force now, as running would meet it.
+            policy.change.freeze = crate::controls::freeze_now(&policy.change.freeze_settings);
             let code = match (&args.file, &args.line) {
                 (Some(path), _) => {
                     let text = read_input(path)?;

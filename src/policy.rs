@@ -10,8 +10,12 @@
 
 use std::time::Duration;
 
+use crate::approval::{self, ApprovalSettings};
 use crate::audit::record::Provenance;
 use crate::config::Config;
+use crate::fleet;
+use crate::freeze::{self, Freeze, FreezeSettings};
+use crate::rules::RuleSet;
 use crate::term::paint::{self, Style};
 use crate::verdict::{Action, Ask, Risk, Verdict};
 
@@ -42,6 +46,75 @@ pub struct Policy {
     pub syslog_required: bool,
     /// Where the configuration and rules in force came from.
     pub provenance: Provenance,
+    /// The change controls a line meets besides its confirmation.
+    pub change: ChangeControls,
+}
+
+/// The change controls a line meets besides its confirmation: a freeze in
+/// force, a second operator's approval, a fleet slot. The pipeline applies
+/// them itself (`gate`, `fleet`); `check` reports them from here, so that
+/// its answer stays the decision running would take.
+#[derive(Clone, Debug, Default)]
+pub struct ChangeControls {
+    /// The freeze in force when the policy was made: the edge reads the
+    /// clock and the freeze file (`controls::freeze_now`) and sets it.
+    pub freeze: Option<Freeze>,
+    pub freeze_settings: FreezeSettings,
+    pub approval: ApprovalSettings,
+    /// This host's fleet groups (none: no slots), and the rule ids the
+    /// configuration adds to those marked disruptive.
+    pub fleet_groups: Vec<String>,
+    pub disruptive_rules: Vec<String>,
+}
+
+/// What the change controls would do to one line, in words. Empty when
+/// none applies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Held {
+    /// The freeze that holds the line back: it runs only with
+    /// break-glass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<String>,
+    /// Why the line needs a second operator's approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// The fleet groups it takes a slot of before it runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slot: Vec<String>,
+}
+
+impl Held {
+    pub fn is_empty(&self) -> bool {
+        *self == Held::default()
+    }
+}
+
+impl ChangeControls {
+    /// What these controls would do to a line judged `verdict` and
+    /// answered `ask`. Pure: the freeze was read by the edge.
+    pub fn held(&self, verdict: &Verdict, ask: Ask, rules: &RuleSet) -> Held {
+        if ask == Ask::Deny || verdict.findings.is_empty() {
+            return Held::default();
+        }
+        let freeze = self
+            .freeze
+            .as_ref()
+            .filter(|_| freeze::holds(&self.freeze_settings, verdict.risk))
+            .map(Freeze::describe);
+        let approval = approval::needs(&self.approval, verdict);
+        let slot = if self.fleet_groups.is_empty() {
+            Vec::new()
+        } else {
+            fleet::disruption(verdict, rules, &self.disruptive_rules)
+                .map(|_| self.fleet_groups.clone())
+                .unwrap_or_default()
+        };
+        Held {
+            freeze,
+            approval,
+            slot,
+        }
+    }
 }
 
 /// What a reason must satisfy.
@@ -75,6 +148,7 @@ impl Default for Policy {
             width: crate::term::width::DEFAULT,
             syslog_required: false,
             provenance: Provenance::default(),
+            change: ChangeControls::default(),
         }
     }
 }
@@ -105,6 +179,13 @@ impl Policy {
             width,
             syslog_required: config.syslog.required,
             provenance: Provenance::default(),
+            change: ChangeControls {
+                freeze: None,
+                freeze_settings: config.freeze.clone(),
+                approval: config.approval.clone(),
+                fleet_groups: config.fleet.groups.clone(),
+                disruptive_rules: config.fleet.disruptive_rules.clone(),
+            },
         }
     }
 
@@ -155,6 +236,45 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_change_controls_say_what_they_would_do_to_a_line() {
+        let rules = RuleSet::builtin();
+        let judged = |line: &str| crate::classify::check_line(line, &rules).unwrap();
+        let mut c = ChangeControls::default();
+        let reboot = judged("reboot");
+        let ask = Policy::default().action_for(&reboot);
+        assert!(
+            c.held(&reboot, ask, &rules).is_empty(),
+            "nothing configured"
+        );
+
+        c.freeze = Some(Freeze {
+            name: "freeze file".into(),
+            message: "INC-7".into(),
+            until: None,
+        });
+        c.approval.risks = vec![Risk::High];
+        c.fleet_groups = vec!["core".into()];
+        let held = c.held(&reboot, ask, &rules);
+        assert!(
+            held.freeze.as_deref().is_some_and(|f| f.contains("INC-7")),
+            "{held:?}"
+        );
+        assert_eq!(held.approval.as_deref(), Some("high risk"));
+        assert_eq!(held.slot, ["core"], "a reboot is disruptive");
+
+        // A safe line meets none of them; a refused one is refused anyway.
+        let ls = judged("ls /etc");
+        assert!(
+            c.held(&ls, Policy::default().action_for(&ls), &rules)
+                .is_empty()
+        );
+        assert!(c.held(&reboot, Ask::Deny, &rules).is_empty());
+        // A line below the freeze's threshold is not held by it.
+        c.freeze_settings.min_risk = Risk::Critical;
+        assert_eq!(c.held(&reboot, ask, &rules).freeze, None);
+    }
     use super::*;
     use crate::config::ReasonPattern;
     use crate::confirm::validate_reason;

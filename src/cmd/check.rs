@@ -24,7 +24,7 @@ use crate::audit::record::Provenance;
 use crate::classify::{classify, classify_command, push_unique};
 use crate::exit;
 use crate::parse::{ParseError, parse_line};
-use crate::policy::Policy;
+use crate::policy::{Held, Policy};
 use crate::rules::RuleSet;
 use crate::term::paint::Style;
 use crate::term::report::{headline, underline, write_findings};
@@ -59,6 +59,10 @@ struct JsonReport<'a> {
     findings: Option<Vec<JsonFinding<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The change controls the line meets: a freeze, an approval, a fleet
+    /// slot (`policy::Held`).
+    #[serde(skip_serializing_if = "Held::is_empty")]
+    controls: Held,
     sources: &'a Provenance,
 }
 
@@ -68,16 +72,22 @@ impl<'a> JsonReport<'a> {
         line: &'a str,
         verdict: &'a Verdict,
         ask: Ask,
+        held: Held,
         policy: &'a Policy,
     ) -> Self {
         JsonReport {
             lineno,
             line,
             verdict: ask.action().as_str(),
-            asks: Some(ask.as_str()),
+            asks: Some(if held.freeze.is_some() {
+                "break-glass"
+            } else {
+                ask.as_str()
+            }),
             risk: Some(verdict.risk),
             findings: Some(json_findings(&verdict.findings)),
             error: None,
+            controls: held,
             sources: &policy.provenance,
         }
     }
@@ -191,10 +201,13 @@ pub(crate) fn check_line_with(
         Ok(script) => {
             let verdict = classify(&script, rules);
             let ask = policy.action_for(&verdict);
+            let held = policy.change.held(&verdict, ask, rules);
             if json {
-                write_json(out, &JsonReport::judged(None, line, &verdict, ask, policy))?;
+                let report = JsonReport::judged(None, line, &verdict, ask, held, policy);
+                write_json(out, &report)?;
             } else {
                 writeln!(out, "{}", headline_under(&verdict, ask, policy))?;
+                write_held(out, &held, policy)?;
                 if !verdict.findings.is_empty() {
                     writeln!(out, "{}", underline(line, &verdict.findings, style))?;
                     write_findings(out, &verdict.findings, style)?;
@@ -203,6 +216,33 @@ pub(crate) fn check_line_with(
             Ok(status(ask))
         }
     }
+}
+
+/// The change controls a line meets, one line each, under the headline.
+fn write_held(out: &mut dyn Write, held: &Held, policy: &Policy) -> io::Result<()> {
+    if let Some(freeze) = &held.freeze {
+        writeln!(
+            out,
+            "  held back by the change freeze {}: it runs only with --break-glass and a reason of at least {} characters",
+            clean(freeze, false),
+            policy.change.freeze_settings.break_glass_reason_min
+        )?;
+    }
+    if let Some(why) = &held.approval {
+        writeln!(
+            out,
+            "  needs a second operator's approval ({}): safe-run approve CODE, from the code the prompt shows",
+            clean(why, false)
+        )?;
+    }
+    if !held.slot.is_empty() {
+        writeln!(
+            out,
+            "  takes a fleet slot of {} before it runs; refused while none is free",
+            clean(&held.slot.join(", "), false)
+        )?;
+    }
+    Ok(())
 }
 
 fn report_error(
@@ -224,6 +264,7 @@ fn report_error(
                 risk: None,
                 findings: None,
                 error: Some(e.to_string()),
+                controls: Held::default(),
                 sources: &policy.provenance,
             },
         )
@@ -469,10 +510,11 @@ pub fn check_script(
                             f.span.1.saturating_sub(start).min(line.len()),
                         );
                     }
+                    let held = policy.change.held(&relative, ask, rules);
                     if json {
                         write_json(
                             out,
-                            &JsonReport::judged(Some(n), line, &relative, ask, policy),
+                            &JsonReport::judged(Some(n), line, &relative, ask, held, policy),
                         )?;
                     } else if !relative.findings.is_empty() {
                         counted += 1;
@@ -481,6 +523,7 @@ pub fn check_script(
                             "{shown_name}:{n}: {}",
                             headline_under(&relative, ask, policy)
                         )?;
+                        write_held(out, &held, policy)?;
                         writeln!(out, "{}", underline(line, &relative.findings, style))?;
                         write_findings(out, &relative.findings, style)?;
                     }

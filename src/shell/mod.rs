@@ -925,7 +925,7 @@ fn run_builtin(
         // and functions, and under the session's policy.
         Builtin::Check(text) => check::check_line_with(
             rules,
-            policy,
+            &with_freeze_now(policy),
             &expand::checked_text(text, defs).unwrap_or_else(|| (*text).to_string()),
             false,
             Style {
@@ -1350,6 +1350,14 @@ fn from_stdin(sh: &mut Shell<'_>, color: bool, err: &mut dyn Write) -> i32 {
     }
     sh.show_messages(err);
     sh.state.last_status
+}
+
+/// `policy` with the freeze in force now, as the next line would meet it
+/// (`check` in the shell answers what Enter would do).
+fn with_freeze_now(policy: &Policy) -> Policy {
+    let mut now = policy.clone();
+    now.change.freeze = crate::controls::freeze_now(&now.change.freeze_settings);
+    now
 }
 
 #[cfg(test)]

@@ -153,3 +153,47 @@ fn a_window_in_the_past_holds_nothing_back() {
     let config = env.run(&["config"]);
     assert!(!config.stdout.contains("CHANGE FREEZE"), "{config:?}");
 }
+
+#[test]
+fn check_says_a_frozen_line_is_held_back_as_running_it_would() {
+    let env = frozen_env("");
+    env.fake_marked("reboot");
+    let judged = |line: &str| {
+        let run = env.run(&["check", "--json", line]);
+        let mut objects = run.json_lines();
+        assert_eq!(objects.len(), 1, "{run:?}");
+        objects.remove(0)
+    };
+    // No freeze: the usual confirmation, no controls.
+    let open = judged("reboot");
+    assert_eq!(open["asks"], "confirm-host", "{open}");
+    assert!(open.get("controls").is_none(), "{open}");
+
+    crate::common::write_file(
+        &env.path().join("freeze"),
+        b"INC-7 storage degraded, ask #oncall\n",
+        0o644,
+    );
+    let held = judged("reboot");
+    assert_eq!(held["asks"], "break-glass", "{held}");
+    assert!(
+        held["controls"]["freeze"]
+            .as_str()
+            .is_some_and(|f| f.contains("INC-7")),
+        "{held}"
+    );
+    let text = env.run(&["check", "reboot"]);
+    assert!(
+        text.stdout.contains("held back by the change freeze"),
+        "{text:?}"
+    );
+    // A safe line is not held, as it runs during the freeze.
+    let safe = judged("ls /etc");
+    assert_eq!(safe["asks"], "run", "{safe}");
+    assert!(safe.get("controls").is_none(), "{safe}");
+    // And running it is refused, as check said.
+    let host = short_host();
+    env.run(&["--reason", LONG, "--confirm", &host, "--", "reboot"])
+        .expect_status(77);
+    assert!(!env.ran("reboot"));
+}
