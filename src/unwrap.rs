@@ -1067,6 +1067,9 @@ fn unwrap_container(program: &str, argv: &[&str]) -> Option<Unwrapped> {
     } else if argv.get(i) == Some(&"container") {
         i += 1;
     }
+    if argv.get(i) == Some(&"run") {
+        return unwrap_host_container(program, argv, i);
+    }
     if argv.get(i) != Some(&"exec") {
         return None;
     }
@@ -1088,6 +1091,120 @@ fn unwrap_container(program: &str, argv: &[&str]) -> Option<Unwrapped> {
         );
         u.remote = true;
         u
+    })
+}
+
+/// `docker run` options that take the next word as their value.
+const RUN_SHORT_VALUES: &str = "acehlmpuvw";
+const RUN_LONG_VALUES: &[&str] = &[
+    "add-host",
+    "annotation",
+    "attach",
+    "blkio-weight",
+    "blkio-weight-device",
+    "cap-add",
+    "cap-drop",
+    "cgroup-parent",
+    "cgroupns",
+    "cidfile",
+    "cpu-period",
+    "cpu-quota",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
+    "cpu-shares",
+    "cpus",
+    "cpuset-cpus",
+    "cpuset-mems",
+    "detach-keys",
+    "device",
+    "device-cgroup-rule",
+    "device-read-bps",
+    "device-read-iops",
+    "device-write-bps",
+    "device-write-iops",
+    "dns",
+    "dns-option",
+    "dns-search",
+    "domainname",
+    "entrypoint",
+    "env",
+    "env-file",
+    "expose",
+    "gpus",
+    "group-add",
+    "health-cmd",
+    "health-interval",
+    "health-retries",
+    "health-start-period",
+    "health-timeout",
+    "hostname",
+    "ip",
+    "ip6",
+    "ipc",
+    "isolation",
+    "kernel-memory",
+    "label",
+    "label-file",
+    "link",
+    "link-local-ip",
+    "log-driver",
+    "log-opt",
+    "mac-address",
+    "memory",
+    "memory-reservation",
+    "memory-swap",
+    "memory-swappiness",
+    "mount",
+    "name",
+    "network",
+    "network-alias",
+    "oom-score-adj",
+    "pid",
+    "pids-limit",
+    "platform",
+    "publish",
+    "pull",
+    "restart",
+    "runtime",
+    "security-opt",
+    "shm-size",
+    "stop-signal",
+    "stop-timeout",
+    "storage-opt",
+    "sysctl",
+    "tmpfs",
+    "ulimit",
+    "user",
+    "userns",
+    "uts",
+    "volume",
+    "volume-driver",
+    "volumes-from",
+    "workdir",
+];
+
+/// `docker run --privileged --pid=host IMAGE CMD…`: a container with every
+/// capability in the host's process namespace is the host (`nsenter -t 1
+/// …`, `reboot -f`), so CMD is judged as run here. Any other container's
+/// command acts inside the container, which is its own business.
+fn unwrap_host_container(program: &str, argv: &[&str], run: usize) -> Option<Unwrapped> {
+    let sub = &argv[run..];
+    let image = skip_options(sub, RUN_SHORT_VALUES, RUN_LONG_VALUES, "")?;
+    let opts = &sub[1..image.min(sub.len())];
+    let privileged = opts
+        .iter()
+        .any(|w| *w == "--privileged" || *w == "--privileged=true");
+    let host_pid =
+        opts.contains(&"--pid=host") || opts.windows(2).any(|p| p[0] == "--pid" && p[1] == "host");
+    let start = run + image + 1;
+    (privileged && host_pid && start < argv.len()).then(|| {
+        Unwrapped::new(
+            &format!("{program} run --privileged --pid=host"),
+            Inner::Argv {
+                start,
+                end: argv.len(),
+            },
+        )
     })
 }
 
@@ -1515,6 +1632,48 @@ mod tests {
                 &["psql"],
             ),
             ("docker ps is not a wrapper", &["docker", "ps"], &[]),
+            (
+                "a privileged container in the host's pid namespace",
+                &[
+                    "docker",
+                    "run",
+                    "--rm",
+                    "--privileged",
+                    "--pid=host",
+                    "-v",
+                    "/:/host",
+                    "alpine",
+                    "nsenter",
+                    "-t",
+                    "1",
+                    "reboot",
+                ],
+                &["nsenter", "-t", "1", "reboot"],
+            ),
+            (
+                "docker container run with --pid host",
+                &[
+                    "podman",
+                    "container",
+                    "run",
+                    "--pid",
+                    "host",
+                    "--privileged",
+                    "img",
+                    "reboot",
+                ],
+                &["reboot"],
+            ),
+            (
+                "an ordinary container's command stays inside it",
+                &["docker", "run", "-it", "ubuntu", "reboot"],
+                &[],
+            ),
+            (
+                "privileged alone is not the host's namespace",
+                &["docker", "run", "--privileged", "ubuntu", "reboot"],
+                &[],
+            ),
             ("pdsh", &["pdsh", "-w", "node[1-3]", "reboot"], &["reboot"]),
             (
                 "ansible -a",
