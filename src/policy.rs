@@ -1,12 +1,14 @@
 //! The site's policy, resolved for one session: what each risk level asks
 //! of the operator, what a reason must be, how the explanation looks
 //! (environment label, host, colour, width), and how lines are run and
-//! previewed.
+//! previewed; and the change controls a line meets besides its
+//! confirmation ([`ChangeControls`]: a freeze, an approval, a fleet slot),
+//! which `check` reports so that its answer stays what running would do.
 //!
 //! Built once from the configuration ([`Policy::from_config`]) by the
 //! session, then read by the steps that need it (`confirm`, `exec`,
-//! `preview`). Pure: the host name, the colour decision and the width come
-//! in as values.
+//! `preview`). Pure: the host name, the colour decision, the width and the
+//! freeze in force come in as values.
 
 use std::time::Duration;
 
