@@ -117,6 +117,7 @@ fn bench(c: &mut Criterion) {
         cwd: Some("/home/ops/src/app".into()),
         home: Some("/home/ops".into()),
         vars,
+        vars_complete: false,
         scripts: None,
     };
     let mut in_place = c.benchmark_group("each_in_place");

@@ -26,6 +26,11 @@ pub struct LineContext<'a> {
     /// shell's variables, or the process environment for `-c` and `--`.
     /// A variable set here is substituted and no longer possibly empty.
     pub vars: HashMap<String, String>,
+    /// `vars` holds every variable set where the line starts (a fresh
+    /// process's environment, `-c`): one not there is unset, so
+    /// `${X:-default}` is its default. False for the interactive shell,
+    /// whose unexported variables are not reported.
+    pub vars_complete: bool,
     /// Reads the scripts the line runs (`bash x.sh`, `. x.sh`, `./x.sh`);
     /// `None`: they are not looked into.
     pub scripts: Option<&'a dyn ScriptSource>,
@@ -37,6 +42,7 @@ impl std::fmt::Debug for LineContext<'_> {
             .field("cwd", &self.cwd)
             .field("home", &self.home)
             .field("vars", &self.vars.len())
+            .field("vars_complete", &self.vars_complete)
             .field("scripts", &self.scripts.is_some())
             .finish()
     }

@@ -654,6 +654,8 @@ fn process_context(scripts: &ScriptFiles) -> LineContext<'_> {
         vars: std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect(),
+        // A fresh process: its environment is every variable there is.
+        vars_complete: true,
         scripts: Some(scripts),
     }
 }

@@ -263,6 +263,38 @@ impl<'l> Walker<'l> {
         }
     }
 
+    /// `${X:-default}`, `${X=default}`: the default, when X is known to
+    /// be unset (the place the line runs knows every variable, and neither
+    /// it nor the line sets X) and the default is a plain word. Anything
+    /// else stays unknown.
+    fn default_of_unset(&self, expr: &bword::ParameterExpr) -> Option<String> {
+        use bword::ParameterExpr as E;
+        let (name, default) = match expr {
+            E::UseDefaultValues {
+                parameter: bword::Parameter::Named(name),
+                indirect: false,
+                default_value,
+                ..
+            }
+            | E::AssignDefaultValues {
+                parameter: bword::Parameter::Named(name),
+                indirect: false,
+                default_value,
+                ..
+            } => (name, default_value.as_deref().unwrap_or("")),
+            _ => return None,
+        };
+        let unset = self.env.vars_complete
+            && !self.isolated
+            && name != "PWD"
+            && !self.vars.contains_key(name.as_str())
+            && !self.env.vars.contains_key(name.as_str());
+        let plain = default
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c));
+        (unset && plain).then(|| default.to_string())
+    }
+
     /// What `~` means here.
     fn home(&self) -> Option<&str> {
         self.var("HOME")
@@ -1157,7 +1189,11 @@ impl<'l> Walker<'l> {
                             parameter: bword::Parameter::Named(name),
                             indirect: false,
                             ..
-                        } => self.var(name).filter(|v| !v.is_empty()).map(str::to_string),
+                        } => self
+                            .var(name)
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_string)
+                            .or_else(|| self.default_of_unset(expr)),
                         _ => None,
                     };
                     match known {

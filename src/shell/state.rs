@@ -90,6 +90,8 @@ impl ShellState {
                 .iter()
                 .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
                 .collect(),
+            // The session's unexported variables are not mirrored.
+            vars_complete: false,
             scripts: Some(scripts),
         }
     }

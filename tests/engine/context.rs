@@ -406,6 +406,7 @@ fn place<'a>(cwd: &str, vars: &str, files: &'a Files) -> LineContext<'a> {
                 .unwrap_or_else(|| "/home/u".into()),
         ),
         vars,
+        vars_complete: false,
         scripts: Some(files),
     }
 }
@@ -590,6 +591,66 @@ fn function_bodies_of_a_script_are_checked_where_they_are_defined() {
         "walk() { for d in \"$1\"/*; do [ -d \"$d\" ] && walk \"$d\"; done; }\nwalk /srv\n"
     ));
     assert!(!recursive("a() { [ -n \"$1\" ] && b & }\nb() { a; }\n"));
+}
+
+#[test]
+fn a_default_is_what_runs_when_the_whole_environment_is_known() {
+    let rules = RuleSet::builtin();
+    let judged = |line: &str, complete: bool| {
+        let place = LineContext {
+            cwd: Some("/home/u".into()),
+            home: Some("/home/u".into()),
+            vars: [("HOME", "/home/u"), ("TOOL", "ls")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            vars_complete: complete,
+            scripts: None,
+        };
+        classify(&parse_line_in(line, &place).unwrap(), &rules)
+    };
+    // `-c` knows every variable: an unset one's default is what runs.
+    let v = judged("${NOPE:-reboot}", true);
+    assert_eq!(
+        (v.action, v.risk),
+        (Action::Confirm, Risk::High),
+        "{}",
+        describe(&v)
+    );
+    assert!(
+        v.findings.iter().any(|f| f.rule == "power-reboot"),
+        "{}",
+        describe(&v)
+    );
+    let v = judged("${PAGER_CMD:-echo} hi", true);
+    assert_eq!(v.action, Action::Allow, "{}", describe(&v));
+    // A set variable is its value, not its default.
+    let v = judged("${TOOL:-reboot} -l", true);
+    assert_eq!(v.action, Action::Allow, "{}", describe(&v));
+    // Not knowing every variable (the interactive shell), it stays unknown.
+    let v = judged("${NOPE:-echo} hi", false);
+    assert!(
+        v.findings.iter().any(|f| f.rule == "misc-dynamic-program"),
+        "{}",
+        describe(&v)
+    );
+    // Set earlier in the line: unknown value, not the default.
+    let v = judged("read NOPE; ${NOPE:-echo} hi", true);
+    assert!(
+        v.findings.iter().any(|f| f.rule == "misc-dynamic-program"),
+        "{}",
+        describe(&v)
+    );
+    // On another host nothing of this environment holds.
+    let v = judged("ssh web1 '${NOPE:-echo} hi'", true);
+    assert!(
+        v.findings.iter().any(|f| f.rule == "misc-dynamic-program"),
+        "{}",
+        describe(&v)
+    );
+    // A default that is itself an expansion stays unknown.
+    let v = judged("${NOPE:-$(pick)} hi", true);
+    assert_ne!(v.action, Action::Allow, "{}", describe(&v));
 }
 
 #[test]
