@@ -115,9 +115,18 @@ impl FleetGuard {
         self.config.dir.join(format!("held-{}.json", self.host))
     }
 
-    fn read_note(&self) -> Option<RebootNote> {
-        let text = read_shared(&self.note_path()).ok()?;
-        serde_json::from_str(&text).ok()
+    /// This host's note: `None` when there is none; an error (for a
+    /// warning) when something is there that is not a note to trust.
+    fn read_note(&self) -> Result<Option<RebootNote>, String> {
+        let path = self.note_path();
+        let text = match read_shared(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{} is not a note of safe-run: {e}", path.display()))
     }
 
     /// Writes the note in the shared directory (see `local`: in place, no
@@ -140,7 +149,11 @@ impl FleetGuard {
     /// Whether this host holds slots for a reboot that has not happened
     /// yet (a note of this boot).
     fn pending_reboot(&self) -> bool {
+        // A note that cannot be read covers nothing: the change takes a
+        // slot of its own.
         self.read_note()
+            .ok()
+            .flatten()
             .is_some_and(|n| n.boot_id == boot_id() && n.host == self.host)
     }
 
@@ -155,11 +168,15 @@ impl FleetGuard {
     /// At the start of a session: gives back a slot kept over a reboot
     /// when this host has booted since. Returns the record of it (or of
     /// the failure, the note then kept for the next start). Bounded by the
-    /// store's wait; without a note, one `stat`.
-    pub fn release_after_boot(&mut self) -> Option<SlotRecord> {
-        let note = self.read_note()?;
+    /// store's wait; without a note, one failed `open`. A note that cannot
+    /// be read is an error to warn about, never a wait: this runs before
+    /// every login shell.
+    pub fn release_after_boot(&mut self) -> Result<Option<SlotRecord>, String> {
+        let Some(note) = self.read_note()? else {
+            return Ok(None);
+        };
         if !back_from_reboot(&note.boot_id, &boot_id()) {
-            return None;
+            return Ok(None);
         }
         let host = self.host.clone();
         let store = self.describe();
@@ -170,18 +187,19 @@ impl FleetGuard {
         if error.is_none() {
             let _ = fs::remove_file(self.note_path());
         }
-        Some(slot_record(
+        Ok(Some(slot_record(
             SlotEvent::Released,
             &note.groups,
             &store,
             Vec::new(),
             error,
-        ))
+        )))
     }
 
     /// `safe-run release`: gives back every slot this host holds.
     pub fn release_now(&mut self) -> SlotRecord {
-        let note = self.read_note();
+        // A note that cannot be read: every group, without a lease.
+        let note = self.read_note().ok().flatten();
         if note.is_none() && self.config.unreadable {
             return slot_record(
                 SlotEvent::Released,
@@ -393,22 +411,22 @@ mod tests {
         };
         assert_eq!(a.finish(held, true).event, SlotEvent::Kept);
         // Same boot: nothing to give back, and node-b is refused.
-        assert_eq!(a.release_after_boot(), None);
+        assert_eq!(a.release_after_boot(), Ok(None));
         let mut b = guard(dir.path(), "node-b");
         assert!(matches!(
             b.take(&reboot(), "reboot", "CHG-2"),
             Take::Refused(..)
         ));
         // The note says another boot: the host is back.
-        let mut note = a.read_note().expect("the note");
+        let mut note = a.read_note().unwrap().expect("the note");
         note.boot_id = "an-earlier-boot".into();
         a.write_note(&note).unwrap();
-        let released = a.release_after_boot().expect("released");
+        let released = a.release_after_boot().unwrap().expect("released");
         assert_eq!(
             (released.event, released.error),
             (SlotEvent::Released, None)
         );
-        assert!(a.read_note().is_none(), "the note is gone");
+        assert_eq!(a.read_note(), Ok(None), "the note is gone");
         assert!(matches!(
             b.take(&reboot(), "reboot", "CHG-2"),
             Take::Held(..)
@@ -444,5 +462,24 @@ mod tests {
         assert!(back_from_reboot("boot-1", "boot-2"));
         assert!(!back_from_reboot("boot-1", "boot-1"));
         assert!(!back_from_reboot("boot-1", "unknown"));
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_note_is_a_warning_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = guard(dir.path(), "node-a").note_path();
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // On a thread: a blocking open would never return.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let at = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(guard(&at, "node-a").release_after_boot());
+        });
+        let answer = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a FIFO hung the session start");
+        let warning = answer.unwrap_err();
+        assert!(warning.contains("not a regular file"), "{warning}");
     }
 }

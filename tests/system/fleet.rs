@@ -173,6 +173,36 @@ fn a_rebooted_hosts_slot_is_kept_until_release_and_a_change_gives_it_back_at_onc
     assert!(b.ran("reboot"));
 }
 
+/// Where `host`'s note of a slot kept over a reboot is, in `dir`.
+fn note_path(dir: &Path, host: &str) -> std::path::PathBuf {
+    dir.join(format!("held-{host}.json"))
+}
+
+#[test]
+fn a_fifo_planted_in_the_fleet_directory_never_hangs_a_start_or_a_take() {
+    let slots = tempfile::tempdir().unwrap();
+    let me = short_host();
+    let a = host("node-a", &local(slots.path(), 1));
+    let fifo = nix::sys::stat::Mode::from_bits_truncate(0o666);
+    for planted in [
+        note_path(slots.path(), "node-a"),
+        slots.path().join("core.json"),
+    ] {
+        fs::create_dir_all(planted.parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(&planted, fifo).unwrap();
+    }
+    // Every session start reads the note: a login must still start.
+    let limit = Duration::from_secs(10);
+    let run = crate::common::bin::run_within(a.command(&["-c", "true"]), None, limit);
+    run.expect_status(0);
+    assert!(run.stderr.contains("not a regular file"), "{run:?}");
+    // A take reads the holder list: refused within the wait, not run.
+    let run = crate::common::bin::run_within(a.command(&approved(&me, &["reboot"])), None, limit);
+    run.expect_status(77);
+    assert!(run.stderr.contains("not a regular file"), "{run:?}");
+    assert!(!a.ran("reboot"));
+}
+
 #[test]
 fn a_drain_holds_its_slot_through_the_changes_and_the_reboot_after_it() {
     let slots = tempfile::tempdir().unwrap();
