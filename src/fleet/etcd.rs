@@ -254,6 +254,31 @@ impl Store for EtcdStore {
         }
     }
 
+    fn still_held(
+        &mut self,
+        groups: &[String],
+        host: &str,
+        lease: Option<&str>,
+    ) -> Result<bool, String> {
+        let deadline = Instant::now() + self.wait;
+        for group in groups {
+            let key = base64(self.key(group, host).as_bytes());
+            let answer = self.call("/v3/kv/range", &json!({"key": key}), deadline)?;
+            let kv = &answer["kvs"][0];
+            if kv.is_null() {
+                return Ok(false);
+            }
+            // The key is there, but under another lease (a later change's
+            // short one): it no longer stands for the kept slot.
+            if let Some(lease) = lease
+                && kv["lease"].as_str() != Some(lease)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     fn describe(&self) -> String {
         let urls: Vec<String> = self.endpoints.iter().map(Endpoint::url).collect();
         format!("etcd {}", urls.join(","))

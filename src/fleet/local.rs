@@ -257,6 +257,21 @@ impl Store for LocalStore {
         Ok(())
     }
 
+    fn still_held(
+        &mut self,
+        groups: &[String],
+        host: &str,
+        _lease: Option<&str>,
+    ) -> Result<bool, String> {
+        // Read without the lock: an answer as of now is all it is.
+        for group in groups {
+            if !self.read(group)?.iter().any(|h| h.host == host) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     fn describe(&self) -> String {
         format!("local {}", self.shown())
     }
