@@ -543,8 +543,21 @@ impl Session {
     /// Gives back a fleet slot this host kept over its reboot, now that it
     /// is back (docs/FLEET.md), and records it.
     fn release_after_boot(&mut self, mode: crate::verdict::Mode, err: &mut dyn Write) {
-        let Some(record) = self.fleet.as_mut().and_then(FleetGuard::release_after_boot) else {
+        let Some(fleet) = self.fleet.as_mut() else {
             return;
+        };
+        let record = match fleet.release_after_boot() {
+            Ok(Some(record)) => record,
+            Ok(None) => return,
+            // Never keep a session from starting over a note.
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "safe-run: warning: this host's note of a fleet slot kept over a reboot cannot be used: {}\n  Nothing is given back now; `safe-run release` gives this host's slots back by hand.",
+                    clean(&e, false)
+                );
+                return;
+            }
         };
         let groups = record.groups.join(", ");
         match &record.error {

@@ -19,6 +19,10 @@
 //!   the holder is gone during the boot; the host releases it when it is
 //!   back, or it expires.
 //! - Every call is bounded by `fleet.wait_secs`, all endpoints together.
+//!   A take that fails after its lease was granted revokes the lease with
+//!   a wait of its own (so a failed take costs at most twice the wait):
+//!   the transaction may have written the keys even when its answer came
+//!   too late.
 //!   Time is etcd's: the holders' clocks only label `since`.
 
 use std::sync::mpsc;
@@ -85,6 +89,20 @@ impl EtcdStore {
     fn revoke(&self, lease: &str, deadline: Instant) -> Result<(), String> {
         self.call("/v3/lease/revoke", &json!({"ID": lease}), deadline)
             .map(drop)
+    }
+
+    /// A take that failed after its lease was granted gives the lease back,
+    /// with time of its own: the take's deadline may be spent (an answer
+    /// that came late), and keys left under a reboot's lease would hold
+    /// the slot for `reboot_ttl` with nobody to release it. Returns `error`
+    /// saying whether the lease was revoked.
+    fn abandon(&self, lease: &str, error: String) -> String {
+        match self.revoke(lease, Instant::now() + self.wait) {
+            Ok(()) => format!("{error} (the lease taken for it, {lease}, was revoked)"),
+            Err(e) => format!(
+                "{error}; the lease taken for it, {lease}, could not be revoked either ({e}): its slot may stay held until the lease expires, or `safe-run release`"
+            ),
+        }
     }
 
     /// The holders of `group` and the revision they were read at.
@@ -162,8 +180,8 @@ impl Store for EtcdStore {
         // A reboot's or a hold's slot outlives this process.
         let reboot = me.kind != "change";
         let ttl = if reboot { self.reboot_ttl } else { self.ttl };
-        let lease = self.grant(ttl, deadline)?;
         let value = serde_json::to_string(me).map_err(|e| e.to_string())?;
+        let lease = self.grant(ttl, deadline)?;
         loop {
             let mut full = Vec::new();
             let mut compares = Vec::new();
@@ -171,10 +189,7 @@ impl Store for EtcdStore {
             for (group, limit) in groups {
                 let (holders, revision) = match self.holders(group, deadline) {
                     Ok(found) => found,
-                    Err(e) => {
-                        let _ = self.revoke(&lease, deadline);
-                        return Err(e);
-                    }
+                    Err(e) => return Err(self.abandon(&lease, e)),
                 };
                 let others: Vec<&Holder> = holders.iter().filter(|h| h.host != me.host).collect();
                 if others.len() >= *limit as usize {
@@ -195,7 +210,8 @@ impl Store for EtcdStore {
                 }}));
             }
             if !full.is_empty() {
-                let _ = self.revoke(&lease, deadline);
+                // Nothing was written under it; it expires anyway.
+                let _ = self.revoke(&lease, Instant::now() + self.wait);
                 return Ok(Taken::Full(full));
             }
             let txn = json!({"compare": compares, "success": puts, "failure": []});
@@ -204,16 +220,15 @@ impl Store for EtcdStore {
                 // Another host wrote meanwhile: read again.
                 Ok(_) if Instant::now() < deadline => continue,
                 Ok(_) => {
-                    let _ = self.revoke(&lease, deadline);
-                    return Err(format!(
+                    let why = format!(
                         "the slots kept changing for {} ms; try again",
                         self.wait.as_millis()
-                    ));
+                    );
+                    return Err(self.abandon(&lease, why));
                 }
-                Err(e) => {
-                    let _ = self.revoke(&lease, deadline);
-                    return Err(e);
-                }
+                // Also an answer that came too late: the transaction may
+                // have written the keys all the same.
+                Err(e) => return Err(self.abandon(&lease, e)),
             }
         }
         let renewing = (!reboot).then(|| {
@@ -252,6 +267,31 @@ impl Store for EtcdStore {
         } else {
             Err(errors.join("; "))
         }
+    }
+
+    fn still_held(
+        &mut self,
+        groups: &[String],
+        host: &str,
+        lease: Option<&str>,
+    ) -> Result<bool, String> {
+        let deadline = Instant::now() + self.wait;
+        for group in groups {
+            let key = base64(self.key(group, host).as_bytes());
+            let answer = self.call("/v3/kv/range", &json!({"key": key}), deadline)?;
+            let kv = &answer["kvs"][0];
+            if kv.is_null() {
+                return Ok(false);
+            }
+            // The key is there, but under another lease (a later change's
+            // short one): it no longer stands for the kept slot.
+            if let Some(lease) = lease
+                && kv["lease"].as_str() != Some(lease)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn describe(&self) -> String {
@@ -311,6 +351,8 @@ impl Drop for KeepAlive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn a_group_range_ends_after_its_last_key() {
@@ -337,5 +379,78 @@ mod tests {
         };
         assert!(store.take(&[("core".into(), 1)], &me).is_err());
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    /// A stand-in for etcd's gateway on a loopback port: answers a lease
+    /// grant and a range at once, a transaction only after `late`, and
+    /// counts revocations of lease 42.
+    fn late_etcd(late: Duration) -> (String, Arc<AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let revoked = Arc::new(AtomicUsize::new(0));
+        let seen = revoked.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut first = String::new();
+                    let _ = reader.read_line(&mut first);
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    let _ = reader.read_exact(&mut body);
+                    let body = String::from_utf8_lossy(&body).to_string();
+                    let answer = if first.contains("/v3/lease/grant") {
+                        r#"{"ID":"42","TTL":"3600"}"#
+                    } else if first.contains("/v3/kv/range") {
+                        r#"{"header":{"revision":"7"},"kvs":[]}"#
+                    } else if first.contains("/v3/kv/txn") {
+                        std::thread::sleep(late);
+                        r#"{"succeeded":true}"#
+                    } else {
+                        if first.contains("/v3/lease/revoke") && body.contains("42") {
+                            seen.fetch_add(1, Ordering::SeqCst);
+                        }
+                        "{}"
+                    };
+                    let _ = write!(
+                        &stream,
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                });
+            }
+        });
+        (url, revoked)
+    }
+
+    #[test]
+    fn a_transaction_answered_too_late_revokes_its_lease() {
+        let (url, revoked) = late_etcd(Duration::from_millis(1500));
+        let mut store = EtcdStore::new(
+            &[url],
+            "/s",
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+            Duration::from_secs(3600),
+        );
+        let me = Holder {
+            host: "a".into(),
+            kind: "reboot".into(),
+            ..Holder::default()
+        };
+        let err = store.take(&[("core".into(), 1)], &me).unwrap_err();
+        assert_eq!(revoked.load(Ordering::SeqCst), 1, "{err}");
+        assert!(err.contains("was revoked"), "{err}");
     }
 }

@@ -3,16 +3,26 @@
 //! for a slot, so that a safe line never waits on it or even connects.
 //!
 //! A reboot's slot outlives the process that took it, so this host keeps
-//! a note of it (`fleet.dir/held-HOST.json`: the groups, the lease and the
-//! boot it was taken in). It is written before the reboot runs and read at
-//! the next start of a session ([`FleetGuard::release_after_boot`]): in a
-//! later boot the host is back, and the slot is given back. A start with no
-//! note costs one failed `stat`. `safe-run release` gives it back by hand.
+//! a note of it (the groups, the lease and the boot it was taken in). It
+//! is written before the reboot runs and read at the next start of a
+//! session ([`FleetGuard::release_after_boot`]): in a later boot the host
+//! is back, and the slot is given back. A start with no note costs one
+//! failed `open`. `safe-run release` gives it back by hand.
+//!
+//! The note decides things — a change under it runs without asking the
+//! store, a note of an earlier boot has its lease revoked — so nobody else
+//! may write it: it lives in `fleet.dir/notes-UID/` (UID: the effective
+//! user), a directory its user creates 0700 inside the shared, sticky
+//! `fleet.dir`, and is read only when the directory and the file are owned
+//! by root or that user and writable by nobody else ([`note_trusted`]).
+//! The note of another user is not this user's to act on; its slot comes
+//! back when that user's next session starts, by `safe-run release`, or
+//! (etcd) when its lease expires.
 
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -22,13 +32,15 @@ use crate::audit::redact::redact;
 use crate::config::{self, Store as StoreKind};
 use crate::fleet::etcd::EtcdStore;
 use crate::fleet::fleetlock::FleetLockStore;
-use crate::fleet::local::{LocalStore, open_shared, read_shared};
+use crate::fleet::local::LocalStore;
 use crate::fleet::{
     Disruptive, HeldSlot, Holder, Slots, Store, Take, Taken, disruption, refusal_text, slot_record,
 };
 use crate::rules::RuleSet;
 use crate::rules::spec::Disruption;
 use crate::verdict::Verdict;
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::Mode;
 
 /// Where the kernel says which boot this is.
 const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
@@ -58,6 +70,65 @@ pub struct RebootNote {
 pub fn back_from_reboot(note_boot: &str, now_boot: &str) -> bool {
     note_boot != now_boot && now_boot != "unknown"
 }
+
+/// Whether a note (or, `dir`, its directory) of `owner` with st_mode
+/// `mode` may be trusted by a process of effective uid `euid`: a regular
+/// file (a directory) owned by root or by `euid`, that neither its group
+/// nor others can write. The error says why not. Pure.
+pub fn note_trusted(owner: u32, euid: u32, mode: u32, dir: bool) -> Result<(), String> {
+    let kind = mode & nix::libc::S_IFMT;
+    let (want, what) = if dir {
+        (nix::libc::S_IFDIR, "a directory")
+    } else {
+        (nix::libc::S_IFREG, "a regular file")
+    };
+    if kind != want {
+        return Err(format!("it is not {what}"));
+    }
+    if owner != 0 && owner != euid {
+        return Err(format!(
+            "it belongs to uid {owner}, not to root or to this user (uid {euid})"
+        ));
+    }
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "its group or others may write it (mode {:04o})",
+            mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// `note_trusted` of an open file.
+fn check_open(file: &File, dir: bool) -> Result<(), String> {
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    note_trusted(
+        meta.uid(),
+        nix::unistd::geteuid().as_raw(),
+        meta.mode(),
+        dir,
+    )
+}
+
+/// Opens the notes directory `dir` without following a link, and checks
+/// it. `NotFound` is `Ok(None)`.
+fn open_notes_dir(dir: &Path) -> Result<Option<File>, String> {
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW).bits())
+        .open(dir);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open {}: {e}", dir.display())),
+    };
+    check_open(&file, true)
+        .map_err(|why| format!("{} is not this user's own: {why}; remove it", dir.display()))?;
+    Ok(Some(file))
+}
+
+/// The most of a note that is read.
+const MAX_NOTE: u64 = 64 << 10;
 
 /// The fleet of one session.
 pub struct FleetGuard {
@@ -111,17 +182,50 @@ impl FleetGuard {
         }
     }
 
+    /// This user's notes directory: see the header.
+    fn notes_dir(&self) -> PathBuf {
+        self.config
+            .dir
+            .join(format!("notes-{}", nix::unistd::geteuid().as_raw()))
+    }
+
+    fn note_name(&self) -> String {
+        format!("held-{}.json", self.host)
+    }
+
     fn note_path(&self) -> PathBuf {
-        self.config.dir.join(format!("held-{}.json", self.host))
+        self.notes_dir().join(self.note_name())
     }
 
-    fn read_note(&self) -> Option<RebootNote> {
-        let text = read_shared(&self.note_path()).ok()?;
-        serde_json::from_str(&text).ok()
+    /// This host's note: `None` when there is none; an error (for a
+    /// warning) when something is there that is not a note to trust. Opened
+    /// below the checked directory, without following a link or blocking
+    /// on a FIFO, and checked again once open.
+    fn read_note(&self) -> Result<Option<RebootNote>, String> {
+        let path = self.note_path();
+        let Some(dir) = open_notes_dir(&self.notes_dir())? else {
+            return Ok(None);
+        };
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let file = match openat(&dir, self.note_name().as_str(), flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+        };
+        check_open(&file, false)
+            .map_err(|why| format!("{} cannot be trusted: {why}", path.display()))?;
+        let mut text = String::new();
+        file.take(MAX_NOTE)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{} is not a note of safe-run: {e}", path.display()))
     }
 
-    /// Writes the note in the shared directory (see `local`: in place, no
-    /// link followed).
+    /// Writes the note in this user's notes directory (created 0700 when
+    /// missing, inside `fleet.dir`, itself created shared and sticky as
+    /// the local store wants it), in place, no link followed.
     fn write_note(&self, note: &RebootNote) -> Result<(), String> {
         let path = self.note_path();
         if !self.config.dir.is_dir() {
@@ -129,19 +233,51 @@ impl FleetGuard {
                 .map_err(|e| format!("cannot create {}: {e}", self.config.dir.display()))?;
             let _ = fs::set_permissions(&self.config.dir, fs::Permissions::from_mode(0o1777));
         }
+        let dir = self.notes_dir();
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+        let dir = open_notes_dir(&dir)?
+            .ok_or_else(|| format!("{} went away while it was made", dir.display()))?;
+        let flags = OFlag::O_WRONLY
+            | OFlag::O_CREAT
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_CLOEXEC;
+        let mut file = openat(
+            &dir,
+            self.note_name().as_str(),
+            flags,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map(File::from)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        check_open(&file, false)
+            .map_err(|why| format!("{} cannot be trusted: {why}; remove it", path.display()))?;
         let text = serde_json::to_string_pretty(note).map_err(|e| e.to_string())?;
-        let mut f = open_shared(&path)?;
-        f.set_len(0)
-            .and_then(|()| f.write_all(text.as_bytes()))
-            .and_then(|()| f.sync_all())
+        file.set_len(0)
+            .and_then(|()| file.write_all(text.as_bytes()))
+            .and_then(|()| file.sync_all())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
-    /// Whether this host holds slots for a reboot that has not happened
-    /// yet (a note of this boot).
-    fn pending_reboot(&self) -> bool {
+    /// This host's note of slots for a reboot that has not happened yet
+    /// (a note of this boot), if any.
+    fn pending_note(&self) -> Option<RebootNote> {
+        // A note that cannot be read covers nothing: the change takes a
+        // slot of its own.
         self.read_note()
-            .is_some_and(|n| n.boot_id == boot_id() && n.host == self.host)
+            .ok()
+            .flatten()
+            .filter(|n| n.boot_id == boot_id() && n.host == self.host)
+    }
+
+    /// Whether this host holds slots for a reboot that has not happened
+    /// yet.
+    fn pending_reboot(&self) -> bool {
+        self.pending_note().is_some()
     }
 
     fn groups_with_limits(&self) -> Vec<(String, u32)> {
@@ -155,11 +291,15 @@ impl FleetGuard {
     /// At the start of a session: gives back a slot kept over a reboot
     /// when this host has booted since. Returns the record of it (or of
     /// the failure, the note then kept for the next start). Bounded by the
-    /// store's wait; without a note, one `stat`.
-    pub fn release_after_boot(&mut self) -> Option<SlotRecord> {
-        let note = self.read_note()?;
+    /// store's wait; without a note, one failed `open`. A note that cannot
+    /// be read is an error to warn about, never a wait: this runs before
+    /// every login shell.
+    pub fn release_after_boot(&mut self) -> Result<Option<SlotRecord>, String> {
+        let Some(note) = self.read_note()? else {
+            return Ok(None);
+        };
         if !back_from_reboot(&note.boot_id, &boot_id()) {
-            return None;
+            return Ok(None);
         }
         let host = self.host.clone();
         let store = self.describe();
@@ -170,18 +310,19 @@ impl FleetGuard {
         if error.is_none() {
             let _ = fs::remove_file(self.note_path());
         }
-        Some(slot_record(
+        Ok(Some(slot_record(
             SlotEvent::Released,
             &note.groups,
             &store,
             Vec::new(),
             error,
-        ))
+        )))
     }
 
     /// `safe-run release`: gives back every slot this host holds.
     pub fn release_now(&mut self) -> SlotRecord {
-        let note = self.read_note();
+        // A note that cannot be read: every group, without a lease.
+        let note = self.read_note().ok().flatten();
         if note.is_none() && self.config.unreadable {
             return slot_record(
                 SlotEvent::Released,
@@ -242,16 +383,32 @@ impl Slots for FleetGuard {
         // A reboot this host holds slots for (not yet happened) covers a
         // change before it: a drain, a runtime restart. Taking them again
         // would put the reboot's hold under the change's short lease.
-        if what.kind == Disruption::Change && self.pending_reboot() {
-            return Take::Held(
-                HeldSlot {
-                    groups: groups.clone(),
-                    kind: what.kind,
-                    lease: None,
-                    renewing: None,
-                },
-                slot_record(SlotEvent::Held, &groups, &store, Vec::new(), None),
-            );
+        // The store is asked whether the hold is still there (a lease may
+        // have run out, someone may have released it): a note alone does not
+        // stand for a slot. A store that cannot tell or cannot be reached
+        // leaves the note's word.
+        if what.kind == Disruption::Change
+            && let Some(note) = self.pending_note()
+        {
+            let host = self.host.clone();
+            let held = self
+                .store()
+                .still_held(&note.groups, &host, note.lease.as_deref());
+            if held == Ok(false) {
+                // Gone: the note covers nothing now, and this change
+                // takes (and gives back) a slot of its own.
+                let _ = fs::remove_file(self.note_path());
+            } else {
+                return Take::Held(
+                    HeldSlot {
+                        groups: groups.clone(),
+                        kind: what.kind,
+                        lease: None,
+                        renewing: None,
+                    },
+                    slot_record(SlotEvent::Held, &groups, &store, Vec::new(), None),
+                );
+            }
         }
         let limits = self.groups_with_limits();
         let wait = self.config.wait;
@@ -393,22 +550,22 @@ mod tests {
         };
         assert_eq!(a.finish(held, true).event, SlotEvent::Kept);
         // Same boot: nothing to give back, and node-b is refused.
-        assert_eq!(a.release_after_boot(), None);
+        assert_eq!(a.release_after_boot(), Ok(None));
         let mut b = guard(dir.path(), "node-b");
         assert!(matches!(
             b.take(&reboot(), "reboot", "CHG-2"),
             Take::Refused(..)
         ));
         // The note says another boot: the host is back.
-        let mut note = a.read_note().expect("the note");
+        let mut note = a.read_note().unwrap().expect("the note");
         note.boot_id = "an-earlier-boot".into();
         a.write_note(&note).unwrap();
-        let released = a.release_after_boot().expect("released");
+        let released = a.release_after_boot().unwrap().expect("released");
         assert_eq!(
             (released.event, released.error),
             (SlotEvent::Released, None)
         );
-        assert!(a.read_note().is_none(), "the note is gone");
+        assert_eq!(a.read_note(), Ok(None), "the note is gone");
         assert!(matches!(
             b.take(&reboot(), "reboot", "CHG-2"),
             Take::Held(..)
@@ -444,5 +601,147 @@ mod tests {
         assert!(back_from_reboot("boot-1", "boot-2"));
         assert!(!back_from_reboot("boot-1", "boot-1"));
         assert!(!back_from_reboot("boot-1", "unknown"));
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_note_is_a_warning_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = guard(dir.path(), "node-a").note_path();
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // On a thread: a blocking open would never return.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let at = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(guard(&at, "node-a").release_after_boot());
+        });
+        let answer = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a FIFO hung the session start");
+        let warning = answer.unwrap_err();
+        assert!(warning.contains("not a regular file"), "{warning}");
+    }
+
+    fn change() -> Disruptive {
+        Disruptive {
+            rules: vec!["ctr-kubelet-restart".into()],
+            kind: Disruption::Change,
+        }
+    }
+
+    /// A note of this boot for `host`, as anyone could write one.
+    fn forged(host: &str, boot: &str) -> String {
+        serde_json::to_string(&RebootNote {
+            host: host.into(),
+            groups: vec!["core".into()],
+            lease: Some("7587890".into()),
+            boot_id: boot.into(),
+            since: "2026-11-21T22:41:07Z".into(),
+            store: "local".into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_note_of_root_or_this_user_that_nobody_else_can_write_is_trusted() {
+        let file = nix::libc::S_IFREG;
+        let dir = nix::libc::S_IFDIR;
+        assert_eq!(note_trusted(1000, 1000, file | 0o600, false), Ok(()));
+        assert_eq!(note_trusted(0, 1000, file | 0o644, false), Ok(()));
+        assert_eq!(note_trusted(0, 0, dir | 0o700, true), Ok(()));
+        assert_eq!(note_trusted(1000, 1000, dir | 0o755, true), Ok(()));
+        for (owner, mode, is_dir) in [
+            (1001, file | 0o600, false),
+            (1000, file | 0o666, false),
+            (1000, file | 0o620, false),
+            (1000, nix::libc::S_IFIFO | 0o600, false),
+            (1000, dir | 0o600, false),
+            (1000, file | 0o700, true),
+            (1000, dir | 0o1777, true),
+            (1001, dir | 0o700, true),
+        ] {
+            assert!(
+                note_trusted(owner, 1000, mode, is_dir).is_err(),
+                "{owner} {mode:o} {is_dir}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_note_others_can_write_neither_skips_the_slot_nor_releases_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = guard(dir.path(), "node-a");
+        let mut b = guard(dir.path(), "node-b");
+        assert!(matches!(
+            b.take(&reboot(), "reboot", "CHG-2"),
+            Take::Held(..)
+        ));
+        // Planted where safe-run kept notes before, and where it keeps
+        // them now but writable by others.
+        fs::write(
+            dir.path().join("held-node-a.json"),
+            forged("node-a", &boot_id()),
+        )
+        .unwrap();
+        let notes = a.notes_dir();
+        fs::create_dir_all(&notes).unwrap();
+        fs::write(a.note_path(), forged("node-a", &boot_id())).unwrap();
+        fs::set_permissions(a.note_path(), fs::Permissions::from_mode(0o666)).unwrap();
+        // The group is full: the change is refused, not run under the note.
+        assert!(
+            matches!(
+                a.take(&change(), "systemctl restart kubelet", "CHG-1"),
+                Take::Refused(..)
+            ),
+            "a forged note skipped the slot"
+        );
+        // A forged note of an earlier boot releases nothing: a warning.
+        fs::write(a.note_path(), forged("node-a", "an-earlier-boot")).unwrap();
+        assert!(a.release_after_boot().is_err());
+        // A directory others can write is not trusted either.
+        fs::set_permissions(a.note_path(), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(&notes, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(a.release_after_boot().is_err());
+    }
+
+    #[test]
+    fn a_note_whose_hold_is_gone_from_the_store_takes_a_slot_normally() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = guard(dir.path(), "node-a");
+        let Take::Held(held, _) = a.take(&reboot(), "reboot", "CHG-1") else {
+            panic!("no slot");
+        };
+        assert_eq!(a.finish(held, true).event, SlotEvent::Kept);
+        // The hold is given back behind the note's back; node-b takes it.
+        LocalStore::new(dir.path(), Duration::from_secs(1), &boot_id())
+            .release(&["core".into()], "node-a", None)
+            .unwrap();
+        let mut b = guard(dir.path(), "node-b");
+        assert!(matches!(
+            b.take(&reboot(), "reboot", "CHG-2"),
+            Take::Held(..)
+        ));
+        assert!(a.pending_reboot(), "the note is still there");
+        assert!(
+            matches!(
+                a.take(&change(), "systemctl restart kubelet", "CHG-1"),
+                Take::Refused(..)
+            ),
+            "the change ran under a hold the store no longer has"
+        );
+        // With the hold in place, the change runs under it.
+        LocalStore::new(dir.path(), Duration::from_secs(1), &boot_id())
+            .release(&["core".into()], "node-b", None)
+            .unwrap();
+        let Take::Held(held, _) = a.take(&reboot(), "reboot", "CHG-1") else {
+            panic!("no slot");
+        };
+        assert_eq!(a.finish(held, true).event, SlotEvent::Kept);
+        let Take::Held(held, record) = a.take(&change(), "systemctl restart kubelet", "CHG-1")
+        else {
+            panic!("no slot");
+        };
+        assert_eq!(record.event, SlotEvent::Held);
+        assert_eq!(a.finish(held, true).event, SlotEvent::Kept);
     }
 }

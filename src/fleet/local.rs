@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
@@ -136,20 +136,36 @@ impl LocalStore {
 const MAX_LIST: u64 = 1 << 20;
 
 /// Reads a file of the shared directory (at most [`MAX_LIST`] bytes),
-/// without following a link.
+/// without following a link and without blocking: anyone can plant a FIFO
+/// there, and a plain open of one waits for a writer for ever — at every
+/// session start, for this host's note. A file that is not a regular file
+/// is an error (`InvalidData`), never read.
 pub fn read_shared(path: &Path) -> std::io::Result<String> {
-    let mut text = String::new();
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(path)?
-        .take(MAX_LIST)
-        .read_to_string(&mut text)?;
+        .custom_flags(nix::libc::O_NOFOLLOW | OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    regular(&file)?;
+    let mut text = String::new();
+    file.take(MAX_LIST).read_to_string(&mut text)?;
     Ok(text)
 }
 
+/// An error unless `file` (open) is a regular file.
+fn regular(file: &File) -> std::io::Result<()> {
+    if file.metadata()?.file_type().is_file() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not a regular file (a FIFO, a device or a directory someone put there): check it and remove it",
+        ))
+    }
+}
+
 /// Opens (creating) a file of the shared directory for writing, without
-/// following a link, writable by every user of safe-run.
+/// following a link or blocking on a planted FIFO, writable by every user
+/// of safe-run. Anything but a regular file is refused.
 pub fn open_shared(path: &Path) -> Result<File, String> {
     let file = OpenOptions::new()
         .create(true)
@@ -157,9 +173,10 @@ pub fn open_shared(path: &Path) -> Result<File, String> {
         .read(true)
         .write(true)
         .mode(0o666)
-        .custom_flags(nix::libc::O_NOFOLLOW)
+        .custom_flags(nix::libc::O_NOFOLLOW | OFlag::O_NONBLOCK.bits())
         .open(path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    regular(&file).map_err(|e| format!("cannot use {}: {e}", path.display()))?;
     // The umask took bits away; only the owner can put them back.
     let _ = file.set_permissions(fs::Permissions::from_mode(0o666));
     Ok(file)
@@ -238,6 +255,21 @@ impl Store for LocalStore {
             }
         }
         Ok(())
+    }
+
+    fn still_held(
+        &mut self,
+        groups: &[String],
+        host: &str,
+        _lease: Option<&str>,
+    ) -> Result<bool, String> {
+        // Read without the lock: an answer as of now is all it is.
+        for group in groups {
+            if !self.read(group)?.iter().any(|h| h.host == host) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn describe(&self) -> String {
@@ -365,5 +397,34 @@ mod tests {
             )
             .unwrap_err();
         assert!(err.contains("cannot be read"), "{err}");
+    }
+
+    #[test]
+    fn a_planted_fifo_is_refused_at_once_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        for planted in ["core.json", "core.lock"] {
+            let slots = dir.path().join(planted.replace('.', "-"));
+            fs::create_dir(&slots).unwrap();
+            nix::unistd::mkfifo(
+                &slots.join(planted),
+                nix::sys::stat::Mode::from_bits_truncate(0o666),
+            )
+            .unwrap();
+            // On a thread: a blocking open would never return.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut s = store(&slots);
+                let taken = s.take(
+                    &[("core".into(), 1)],
+                    &me("a", "reboot", std::process::id()),
+                );
+                let _ = tx.send(taken.map(|_| ()));
+            });
+            let taken = rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("{planted}: a FIFO hung the take"));
+            let err = taken.unwrap_err();
+            assert!(err.contains("not a regular file"), "{planted}: {err}");
+        }
     }
 }

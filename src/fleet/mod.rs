@@ -89,6 +89,17 @@ pub trait Store {
     /// take returned, if it was kept.
     fn release(&mut self, groups: &[String], host: &str, lease: Option<&str>)
     -> Result<(), String>;
+    /// Whether `host` still holds its slots in `groups` (under `lease`, if
+    /// given): asked before a change runs under the hold of a reboot or a
+    /// drain this host's note names. A store that cannot tell says yes.
+    fn still_held(
+        &mut self,
+        _groups: &[String],
+        _host: &str,
+        _lease: Option<&str>,
+    ) -> Result<bool, String> {
+        Ok(true)
+    }
     /// `local DIR` or `etcd URL`, for messages and records.
     fn describe(&self) -> String;
 }

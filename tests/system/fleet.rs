@@ -173,6 +173,38 @@ fn a_rebooted_hosts_slot_is_kept_until_release_and_a_change_gives_it_back_at_onc
     assert!(b.ran("reboot"));
 }
 
+/// Where `host`'s note of a slot kept over a reboot is, in `dir`: in the
+/// directory of the effective user.
+fn note_path(dir: &Path, host: &str) -> std::path::PathBuf {
+    dir.join(format!("notes-{}", nix::unistd::geteuid().as_raw()))
+        .join(format!("held-{host}.json"))
+}
+
+#[test]
+fn a_fifo_planted_in_the_fleet_directory_never_hangs_a_start_or_a_take() {
+    let slots = tempfile::tempdir().unwrap();
+    let me = short_host();
+    let a = host("node-a", &local(slots.path(), 1));
+    let fifo = nix::sys::stat::Mode::from_bits_truncate(0o666);
+    for planted in [
+        note_path(slots.path(), "node-a"),
+        slots.path().join("core.json"),
+    ] {
+        fs::create_dir_all(planted.parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(&planted, fifo).unwrap();
+    }
+    // Every session start reads the note: a login must still start.
+    let limit = Duration::from_secs(10);
+    let run = crate::common::bin::run_within(a.command(&["-c", "true"]), None, limit);
+    run.expect_status(0);
+    assert!(run.stderr.contains("not a regular file"), "{run:?}");
+    // A take reads the holder list: refused within the wait, not run.
+    let run = crate::common::bin::run_within(a.command(&approved(&me, &["reboot"])), None, limit);
+    run.expect_status(77);
+    assert!(run.stderr.contains("not a regular file"), "{run:?}");
+    assert!(!a.ran("reboot"));
+}
+
 #[test]
 fn a_drain_holds_its_slot_through_the_changes_and_the_reboot_after_it() {
     let slots = tempfile::tempdir().unwrap();
@@ -445,6 +477,32 @@ fn a_killed_etcd_holder_keeps_its_slot_while_renewing_and_frees_it_when_its_leas
     });
     assert!(freed.is_some(), "the slot never came free");
     assert!(b.ran("reboot"));
+}
+
+#[test]
+fn a_change_after_a_reboot_whose_etcd_hold_expired_takes_a_slot_again() {
+    let Some(etcd) = Etcd::start() else { return };
+    let me = short_host();
+    let hosts = etcd_hosts(&etcd, 1, "reboot_ttl_secs = 2");
+    let (a, b) = (&hosts[0], &hosts[1]);
+    a.fake_marked("systemctl");
+    // The reboot "did not happen" (the fake returns): a keeps its note.
+    a.run(&approved(&me, &["reboot"])).expect_status(0);
+    assert!(
+        note_path(&a.path().join("fleet"), "node-a").exists(),
+        "the note"
+    );
+    // Its lease runs out; b takes the only slot.
+    let taken = wait_for(Duration::from_secs(20), || {
+        (b.run(&approved(&me, &["reboot"])).status == 0).then_some(())
+    });
+    assert!(taken.is_some(), "the slot never came free");
+    // a's note names a hold etcd no longer has: a change asks for a slot,
+    // and the group is full.
+    let run = a.run(&approved("yes", &["systemctl", "restart", "kubelet"]));
+    run.expect_status(77);
+    assert!(run.stderr.contains("node-b — "), "{run:?}");
+    assert!(!a.ran("systemctl"));
 }
 
 #[test]
