@@ -18,7 +18,7 @@ use jiff::{Timestamp, Zoned};
 
 use crate::approval::signers::{self, Signer, SignerProblem};
 use crate::approval::state::{self, LocalStore};
-use crate::approval::{ApprovalRequest, ApprovalSettings, ApprovalStore};
+use crate::approval::{ApprovalRequest, ApprovalSettings, ApprovalStore, Requester};
 use crate::config::Config;
 use crate::config::file::{FileProblem, read_trusted};
 use crate::freeze::{self, Freeze, FreezeFile, FreezeSettings};
@@ -33,8 +33,9 @@ pub trait Controls {
     fn approval_settings(&self) -> &ApprovalSettings;
     /// Now.
     fn now(&self) -> Timestamp;
-    /// Who asks: the person behind sudo/su, else the user.
-    fn requester(&self) -> String;
+    /// Who asks: the name requests and records carry (the person behind
+    /// sudo/su, else the user), and every name that counts as them.
+    fn requester(&self) -> Requester;
     /// The allowed signers, and the lines of the file that cannot be
     /// read; an error when the file itself cannot be read or trusted.
     fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String>;
@@ -53,7 +54,7 @@ pub struct Fixed {
     pub frozen: Option<Freeze>,
     pub approval: ApprovalSettings,
     pub now: Timestamp,
-    pub requester: String,
+    pub requester: Requester,
     pub signers: String,
     pub spent: Vec<String>,
     pub requests: MemoryStore,
@@ -88,7 +89,7 @@ impl Controls for Fixed {
     fn now(&self) -> Timestamp {
         self.now
     }
-    fn requester(&self) -> String {
+    fn requester(&self) -> Requester {
         self.requester.clone()
     }
     fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String> {
@@ -111,7 +112,7 @@ impl Controls for Fixed {
 pub struct SiteControls {
     freeze: FreezeSettings,
     approval: ApprovalSettings,
-    requester: String,
+    requester: Requester,
     /// Where used approvals and pending requests are kept, or why there
     /// is no such place.
     state: Result<PathBuf, String>,
@@ -119,15 +120,16 @@ pub struct SiteControls {
 }
 
 impl SiteControls {
-    /// `requester`: who asks (the person behind sudo/su, else the user);
+    /// `requester`: who asks (the person behind sudo/su, else the user,
+    /// and every name they go by: [`requester_names`]);
     /// `audit_log`: the audit log, beside which the approvals' state is
     /// kept unless `[approval] state_dir` says otherwise.
-    pub fn new(config: &Config, requester: &str, audit_log: Option<&Path>) -> SiteControls {
+    pub fn new(config: &Config, requester: Requester, audit_log: Option<&Path>) -> SiteControls {
         let state = state_dir(&config.approval, audit_log);
         SiteControls {
             freeze: config.freeze.clone(),
             approval: config.approval.clone(),
-            requester: requester.to_string(),
+            requester,
             store: match &state {
                 Ok(dir) => Box::new(LocalStore { dir: dir.clone() }),
                 Err(why) => Box::new(NoStore(why.clone())),
@@ -135,6 +137,24 @@ impl SiteControls {
             state,
         }
     }
+}
+
+/// Who asks for an approval: shown as `shown` (the login user, else the
+/// user), and known as every one of the real uid's user, the login uid's
+/// user and `SUDO_USER`. `SUDO_USER` is anyone's to set, so it may name
+/// the requester but never unname them: the real user and the login user
+/// are always among the names, and a key listed under any of them does
+/// not approve. Pure.
+pub fn requester_names(
+    shown: &str,
+    user: &str,
+    loginuid_user: Option<&str>,
+    sudo_user: Option<&str>,
+) -> Requester {
+    let mut also = vec![user];
+    also.extend(loginuid_user);
+    also.extend(sudo_user);
+    Requester::new(shown, &also)
 }
 
 /// The approvals' state directory: `[approval] state_dir`, else the audit
@@ -167,7 +187,7 @@ impl Controls for SiteControls {
         Timestamp::now()
     }
 
-    fn requester(&self) -> String {
+    fn requester(&self) -> Requester {
         self.requester.clone()
     }
 
@@ -234,6 +254,20 @@ pub fn read_freeze_file(path: &Path) -> FreezeFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_requester_is_every_name_a_spoofed_sudo_user_cannot_hide() {
+        // alice, with no login uid, exports SUDO_USER=bob: shown as bob,
+        // but still alice.
+        let r = requester_names("bob", "alice", None, Some("bob"));
+        assert_eq!(r.name, "bob");
+        assert_eq!(r.names, ["bob", "alice"]);
+        assert!(r.is("alice@example.com"));
+        // root behind sudo from alice's login: root, alice and SUDO_USER.
+        let r = requester_names("alice", "root", Some("alice"), Some("carol"));
+        assert_eq!(r.names, ["alice", "root", "carol"]);
+        assert!(!requester_names("alice", "alice", None, Some("")).is("bob"));
+    }
 
     #[test]
     fn the_freeze_file_is_read_bounded_and_its_absence_is_no_freeze() {

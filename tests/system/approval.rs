@@ -322,3 +322,60 @@ fn approve_finds_a_request_of_this_host_by_its_code() {
     assert_eq!(unknown.status, 2, "{unknown:?}");
     assert!(unknown.stderr.contains("whole request"), "{unknown:?}");
 }
+
+#[test]
+fn the_requesters_key_under_an_address_or_in_quotes_is_still_theirs() {
+    let Some(a) = Approvals::new() else { return };
+    for listed in [
+        format!("{}@example.com", a.requester),
+        format!("\"{},carol\"", a.requester),
+    ] {
+        let signers = format!("bob {}\n{listed} {}\n", a.public("bob"), a.public("me"));
+        write_file(
+            &a.env.path().join("allowed_signers"),
+            signers.as_bytes(),
+            0o644,
+        );
+        let request = a.request("reboot", &a.host, Duration::ZERO);
+        let approval = a.approve(&request.token(), "me", "mine.txt");
+        a.refused(&approval, &["--", "reboot"], "requester's own key");
+    }
+}
+
+#[test]
+fn a_sudo_user_set_by_hand_does_not_make_the_requester_someone_else() {
+    let Some(a) = Approvals::new() else { return };
+    // The real user's key, listed under the real user's name; the run
+    // claims, through SUDO_USER, to be carol's.
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .expect("the user running the tests")
+        .name;
+    let signers = format!("bob {}\n{me} {}\n", a.public("bob"), a.public("me"));
+    write_file(
+        &a.env.path().join("allowed_signers"),
+        signers.as_bytes(),
+        0o644,
+    );
+    let host = short_host();
+    let ask = |approval: Option<&Path>| {
+        let mut args = vec!["--reason", REASON, "--confirm", host.as_str()];
+        let shown = approval.map(|p| p.display().to_string());
+        if let Some(p) = &shown {
+            args.extend(["--approval", p.as_str()]);
+        }
+        args.extend(["--", "reboot"]);
+        let mut c = a.env.command(&args);
+        c.env("SUDO_USER", "carol");
+        a.env.run_cmd(c, None)
+    };
+    let first = ask(None);
+    first.expect_status(77);
+    let request = ApprovalRequest::from_token(&token_in(&first)).expect("a request token");
+    let approval = a.approve(&request.token(), "me", "spoofed.txt");
+    let run = ask(Some(&approval));
+    run.expect_status(77);
+    assert!(run.stderr.contains("requester's own key"), "{run:?}");
+    assert!(!a.env.ran("reboot"), "{run:?}");
+}
