@@ -100,6 +100,27 @@ impl Moment {
         ))
     }
 
+    /// Whether a window from `start` to `end` can never be in force: it
+    /// ends before or when it starts. A local time and an instant are
+    /// compared as if the local time were UTC, give or take a day (no
+    /// time zone is further from UTC), so only a window that is empty
+    /// in every time zone is called so. Pure.
+    pub fn never_between(start: &Moment, end: &Moment) -> bool {
+        use jiff::tz::TimeZone;
+        let as_utc = |m: &Moment| match m {
+            Moment::At(ts) => Some(*ts),
+            Moment::Local(dt) => dt.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp()),
+        };
+        match (start, end) {
+            (Moment::At(s), Moment::At(e)) => s >= e,
+            (Moment::Local(s), Moment::Local(e)) => s >= e,
+            _ => match (as_utc(start), as_utc(end)) {
+                (Some(s), Some(e)) => s.as_second() >= e.as_second().saturating_add(26 * 3600),
+                _ => false,
+            },
+        }
+    }
+
     /// Whether `now` is at or after this moment.
     fn reached(&self, now: &Zoned) -> bool {
         match self {
