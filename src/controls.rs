@@ -12,15 +12,17 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use jiff::{Timestamp, Zoned};
+use nix::fcntl::OFlag;
 
 use crate::approval::signers::{self, Signer, SignerProblem};
 use crate::approval::state::{self, LocalStore};
 use crate::approval::{ApprovalRequest, ApprovalSettings, ApprovalStore, Requester};
 use crate::config::Config;
-use crate::config::file::{FileProblem, read_trusted};
+use crate::config::file::{FileProblem, not_a_file, read_trusted};
 use crate::freeze::{self, Freeze, FreezeFile, FreezeSettings};
 
 /// What the change-control steps need from the world.
@@ -237,13 +239,31 @@ pub fn freeze_now(settings: &FreezeSettings) -> Option<Freeze> {
 /// What the freeze file holds: absent, its text (bounded), or why it
 /// cannot be read. Its presence is what freezes; nobody gains anything by
 /// planting one, so unlike the configuration its owner is not checked.
+///
+/// Opened with `O_NONBLOCK` and looked at before it is read: a FIFO (or a
+/// device) put there would otherwise hang the banner, `safe-run config`
+/// and every risky line waiting for a writer. Something there that is not
+/// a regular file still counts as a freeze — its presence is what freezes
+/// — with a message saying what it is.
 pub fn read_freeze_file(path: &Path) -> FreezeFile {
-    let file = match File::open(path) {
+    let file = match File::options()
+        .read(true)
+        .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return FreezeFile::Absent,
         Err(e) if e.raw_os_error() == Some(nix::libc::ENOTDIR) => return FreezeFile::Absent,
         Err(e) => return FreezeFile::Unreadable(e.to_string()),
     };
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => {}
+        Ok(meta) => {
+            let kind = not_a_file(meta.file_type(), meta.rdev()).unwrap_or("not a regular file");
+            return FreezeFile::Unreadable(format!("it is {kind}, not a regular file"));
+        }
+        Err(e) => return FreezeFile::Unreadable(e.to_string()),
+    }
     let mut bytes = Vec::new();
     match file.take(freeze::FILE_MAX as u64).read_to_end(&mut bytes) {
         Ok(_) => FreezeFile::Present(String::from_utf8_lossy(&bytes).into_owned()),
@@ -287,5 +307,27 @@ mod tests {
         let d = dir.path().join("d");
         std::fs::create_dir(&d).unwrap();
         assert!(matches!(read_freeze_file(&d), FreezeFile::Unreadable(_)));
+    }
+
+    #[test]
+    fn a_fifo_as_the_freeze_file_freezes_at_once_instead_of_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("freeze");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        // No writer ever comes: a blocking open would wait here forever.
+        let read = read_freeze_file(&fifo);
+        let FreezeFile::Unreadable(why) = &read else {
+            panic!("{read:?}")
+        };
+        assert!(
+            why.contains("FIFO") && why.contains("not a regular file"),
+            "{why}"
+        );
+        let settings = FreezeSettings {
+            file: fifo.clone(),
+            ..FreezeSettings::default()
+        };
+        let f = freeze::in_force(&settings, &read, &Zoned::now()).expect("a freeze");
+        assert!(f.message.contains("not a regular file"), "{}", f.message);
     }
 }
