@@ -22,7 +22,7 @@ use crate::approval::signers::{self, Signer, SignerProblem};
 use crate::approval::state::{self, LocalStore};
 use crate::approval::{ApprovalRequest, ApprovalSettings, ApprovalStore, Requester};
 use crate::config::Config;
-use crate::config::file::{FileProblem, not_a_file, read_trusted};
+use crate::config::file::{not_a_file, read_root_only};
 use crate::freeze::{self, Freeze, FreezeFile, FreezeSettings};
 
 /// What the change-control steps need from the world.
@@ -196,14 +196,11 @@ impl Controls for SiteControls {
     fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String> {
         let path = &self.approval.allowed_signers;
         let shown = path.display();
-        let bytes = read_trusted(path, 1 << 20, "the allowed signers file").map_err(|e| match e {
-            FileProblem::Io(e) => format!("cannot read the allowed signers file {shown}: {e}"),
-            FileProblem::TooLarge => format!("the allowed signers file {shown} is larger than 1 MiB"),
-            FileProblem::WorldWritable(mode) => format!(
-                "the allowed signers file {shown} is writable by every user (mode {mode:o}), so anyone could approve: run `chmod o-w` on it"
-            ),
-            FileProblem::NotTrusted(why) => format!("the allowed signers file {shown} is refused: {why}"),
-        })?;
+        // Whoever can change this file can approve anything, the requester
+        // included: it, and every directory up to `/`, must be root's
+        // alone — unlike the configuration, owning it is no excuse.
+        let bytes = read_root_only(path, 1 << 20, &format!("the allowed signers file {shown}"))
+            .map_err(|why| format!("{why}; no approval is accepted until it is fixed"))?;
         Ok(signers::parse(&String::from_utf8_lossy(&bytes)))
     }
 
