@@ -15,7 +15,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use jiff::{Timestamp, Zoned};
+use jiff::Timestamp;
 use nix::fcntl::OFlag;
 
 use crate::approval::signers::{self, Signer, SignerProblem};
@@ -228,9 +228,36 @@ impl ApprovalStore for NoStore {
 
 /// The freeze in force now under `settings`: reads the freeze file and
 /// the clock. For the pipeline, `safe-run config` and the shell's banner.
+///
+/// The clock is read in `[freeze] timezone`, else the system's zone from
+/// `/etc/localtime`, else UTC — never in `$TZ` (`freeze::zone`).
 pub fn freeze_now(settings: &FreezeSettings) -> Option<Freeze> {
     let file = read_freeze_file(&settings.file);
-    freeze::in_force(settings, &file, &Zoned::now())
+    let localtime = match settings.timezone {
+        Some(_) => None,
+        None => read_localtime(),
+    };
+    let now = Timestamp::now().to_zoned(freeze::zone(
+        settings.timezone.as_ref(),
+        localtime.as_deref(),
+    ));
+    freeze::in_force(settings, &file, &now)
+}
+
+/// The bytes of `/etc/localtime` (a TZif file, usually a link into the
+/// zone database), bounded; `None` when it cannot be read.
+fn read_localtime() -> Option<Vec<u8>> {
+    let file = File::options()
+        .read(true)
+        .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
+        .open("/etc/localtime")
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(1 << 20).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// What the freeze file holds: absent, its text (bounded), or why it
@@ -324,7 +351,7 @@ mod tests {
             file: fifo.clone(),
             ..FreezeSettings::default()
         };
-        let f = freeze::in_force(&settings, &read, &Zoned::now()).expect("a freeze");
+        let f = freeze::in_force(&settings, &read, &jiff::Zoned::now()).expect("a freeze");
         assert!(f.message.contains("not a regular file"), "{}", f.message);
     }
 }

@@ -252,6 +252,24 @@ weekly = "Fry 16:00 - Mon 08:00"
     }
 
     #[test]
+    fn the_freeze_time_zone_reads_by_its_iana_name_or_freezes_where_it_is_wrong() {
+        let c = Config::from_toml("[freeze]\ntimezone = \"UTC\"\n", "c.toml").expect("valid");
+        assert_eq!(
+            c.freeze.timezone.as_ref().and_then(|tz| tz.iana_name()),
+            Some("UTC")
+        );
+        let (loaded, errors) = Loaded::read_toml(
+            "[freeze]\ntimezone = \"Mars/Olympus\"\n",
+            Path::new("c.toml"),
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = errors[0].to_string();
+        assert!(e.contains("c.toml:2:12") && e.contains("IANA"), "{e}");
+        assert!(loaded.config.freeze.unreadable, "the strictest reading");
+        assert_eq!(loaded.config.freeze.timezone, None);
+    }
+
+    #[test]
     fn a_window_needs_a_name_and_one_way_of_saying_when() {
         for (text, says) in [
             (
