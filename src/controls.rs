@@ -12,15 +12,17 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use jiff::{Timestamp, Zoned};
+use jiff::Timestamp;
+use nix::fcntl::OFlag;
 
 use crate::approval::signers::{self, Signer, SignerProblem};
 use crate::approval::state::{self, LocalStore};
-use crate::approval::{ApprovalRequest, ApprovalSettings, ApprovalStore};
+use crate::approval::{ApprovalRequest, ApprovalSettings, ApprovalStore, Requester};
 use crate::config::Config;
-use crate::config::file::{FileProblem, read_trusted};
+use crate::config::file::{not_a_file, read_root_only};
 use crate::freeze::{self, Freeze, FreezeFile, FreezeSettings};
 
 /// What the change-control steps need from the world.
@@ -33,8 +35,9 @@ pub trait Controls {
     fn approval_settings(&self) -> &ApprovalSettings;
     /// Now.
     fn now(&self) -> Timestamp;
-    /// Who asks: the person behind sudo/su, else the user.
-    fn requester(&self) -> String;
+    /// Who asks: the name requests and records carry (the person behind
+    /// sudo/su, else the user), and every name that counts as them.
+    fn requester(&self) -> Requester;
     /// The allowed signers, and the lines of the file that cannot be
     /// read; an error when the file itself cannot be read or trusted.
     fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String>;
@@ -53,7 +56,7 @@ pub struct Fixed {
     pub frozen: Option<Freeze>,
     pub approval: ApprovalSettings,
     pub now: Timestamp,
-    pub requester: String,
+    pub requester: Requester,
     pub signers: String,
     pub spent: Vec<String>,
     pub requests: MemoryStore,
@@ -88,7 +91,7 @@ impl Controls for Fixed {
     fn now(&self) -> Timestamp {
         self.now
     }
-    fn requester(&self) -> String {
+    fn requester(&self) -> Requester {
         self.requester.clone()
     }
     fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String> {
@@ -111,7 +114,7 @@ impl Controls for Fixed {
 pub struct SiteControls {
     freeze: FreezeSettings,
     approval: ApprovalSettings,
-    requester: String,
+    requester: Requester,
     /// Where used approvals and pending requests are kept, or why there
     /// is no such place.
     state: Result<PathBuf, String>,
@@ -119,15 +122,16 @@ pub struct SiteControls {
 }
 
 impl SiteControls {
-    /// `requester`: who asks (the person behind sudo/su, else the user);
+    /// `requester`: who asks (the person behind sudo/su, else the user,
+    /// and every name they go by: [`requester_names`]);
     /// `audit_log`: the audit log, beside which the approvals' state is
     /// kept unless `[approval] state_dir` says otherwise.
-    pub fn new(config: &Config, requester: &str, audit_log: Option<&Path>) -> SiteControls {
+    pub fn new(config: &Config, requester: Requester, audit_log: Option<&Path>) -> SiteControls {
         let state = state_dir(&config.approval, audit_log);
         SiteControls {
             freeze: config.freeze.clone(),
             approval: config.approval.clone(),
-            requester: requester.to_string(),
+            requester,
             store: match &state {
                 Ok(dir) => Box::new(LocalStore { dir: dir.clone() }),
                 Err(why) => Box::new(NoStore(why.clone())),
@@ -135,6 +139,24 @@ impl SiteControls {
             state,
         }
     }
+}
+
+/// Who asks for an approval: shown as `shown` (the login user, else the
+/// user), and known as every one of the real uid's user, the login uid's
+/// user and `SUDO_USER`. `SUDO_USER` is anyone's to set, so it may name
+/// the requester but never unname them: the real user and the login user
+/// are always among the names, and a key listed under any of them does
+/// not approve. Pure.
+pub fn requester_names(
+    shown: &str,
+    user: &str,
+    loginuid_user: Option<&str>,
+    sudo_user: Option<&str>,
+) -> Requester {
+    let mut also = vec![user];
+    also.extend(loginuid_user);
+    also.extend(sudo_user);
+    Requester::new(shown, &also)
 }
 
 /// The approvals' state directory: `[approval] state_dir`, else the audit
@@ -167,21 +189,18 @@ impl Controls for SiteControls {
         Timestamp::now()
     }
 
-    fn requester(&self) -> String {
+    fn requester(&self) -> Requester {
         self.requester.clone()
     }
 
     fn allowed_signers(&mut self) -> Result<(Vec<Signer>, Vec<SignerProblem>), String> {
         let path = &self.approval.allowed_signers;
         let shown = path.display();
-        let bytes = read_trusted(path, 1 << 20, "the allowed signers file").map_err(|e| match e {
-            FileProblem::Io(e) => format!("cannot read the allowed signers file {shown}: {e}"),
-            FileProblem::TooLarge => format!("the allowed signers file {shown} is larger than 1 MiB"),
-            FileProblem::WorldWritable(mode) => format!(
-                "the allowed signers file {shown} is writable by every user (mode {mode:o}), so anyone could approve: run `chmod o-w` on it"
-            ),
-            FileProblem::NotTrusted(why) => format!("the allowed signers file {shown} is refused: {why}"),
-        })?;
+        // Whoever can change this file can approve anything, the requester
+        // included: it, and every directory up to `/`, must be root's
+        // alone — unlike the configuration, owning it is no excuse.
+        let bytes = read_root_only(path, 1 << 20, &format!("the allowed signers file {shown}"))
+            .map_err(|why| format!("{why}; no approval is accepted until it is fixed"))?;
         Ok(signers::parse(&String::from_utf8_lossy(&bytes)))
     }
 
@@ -209,21 +228,66 @@ impl ApprovalStore for NoStore {
 
 /// The freeze in force now under `settings`: reads the freeze file and
 /// the clock. For the pipeline, `safe-run config` and the shell's banner.
+///
+/// The clock is read in `[freeze] timezone`, else the system's zone from
+/// `/etc/localtime`, else UTC — never in `$TZ` (`freeze::zone`).
 pub fn freeze_now(settings: &FreezeSettings) -> Option<Freeze> {
     let file = read_freeze_file(&settings.file);
-    freeze::in_force(settings, &file, &Zoned::now())
+    let localtime = match settings.timezone {
+        Some(_) => None,
+        None => read_localtime(),
+    };
+    let now = Timestamp::now().to_zoned(freeze::zone(
+        settings.timezone.as_ref(),
+        localtime.as_deref(),
+    ));
+    freeze::in_force(settings, &file, &now)
+}
+
+/// The bytes of `/etc/localtime` (a TZif file, usually a link into the
+/// zone database), bounded; `None` when it cannot be read.
+fn read_localtime() -> Option<Vec<u8>> {
+    let file = File::options()
+        .read(true)
+        .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
+        .open("/etc/localtime")
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(1 << 20).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// What the freeze file holds: absent, its text (bounded), or why it
 /// cannot be read. Its presence is what freezes; nobody gains anything by
 /// planting one, so unlike the configuration its owner is not checked.
+///
+/// Opened with `O_NONBLOCK` and looked at before it is read: a FIFO (or a
+/// device) put there would otherwise hang the banner, `safe-run config`
+/// and every risky line waiting for a writer. Something there that is not
+/// a regular file still counts as a freeze — its presence is what freezes
+/// — with a message saying what it is.
 pub fn read_freeze_file(path: &Path) -> FreezeFile {
-    let file = match File::open(path) {
+    let file = match File::options()
+        .read(true)
+        .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return FreezeFile::Absent,
         Err(e) if e.raw_os_error() == Some(nix::libc::ENOTDIR) => return FreezeFile::Absent,
         Err(e) => return FreezeFile::Unreadable(e.to_string()),
     };
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => {}
+        Ok(meta) => {
+            let kind = not_a_file(meta.file_type(), meta.rdev()).unwrap_or("not a regular file");
+            return FreezeFile::Unreadable(format!("it is {kind}, not a regular file"));
+        }
+        Err(e) => return FreezeFile::Unreadable(e.to_string()),
+    }
     let mut bytes = Vec::new();
     match file.take(freeze::FILE_MAX as u64).read_to_end(&mut bytes) {
         Ok(_) => FreezeFile::Present(String::from_utf8_lossy(&bytes).into_owned()),
@@ -234,6 +298,20 @@ pub fn read_freeze_file(path: &Path) -> FreezeFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_requester_is_every_name_a_spoofed_sudo_user_cannot_hide() {
+        // alice, with no login uid, exports SUDO_USER=bob: shown as bob,
+        // but still alice.
+        let r = requester_names("bob", "alice", None, Some("bob"));
+        assert_eq!(r.name, "bob");
+        assert_eq!(r.names, ["bob", "alice"]);
+        assert!(r.is("alice@example.com"));
+        // root behind sudo from alice's login: root, alice and SUDO_USER.
+        let r = requester_names("alice", "root", Some("alice"), Some("carol"));
+        assert_eq!(r.names, ["alice", "root", "carol"]);
+        assert!(!requester_names("alice", "alice", None, Some("")).is("bob"));
+    }
 
     #[test]
     fn the_freeze_file_is_read_bounded_and_its_absence_is_no_freeze() {
@@ -253,5 +331,27 @@ mod tests {
         let d = dir.path().join("d");
         std::fs::create_dir(&d).unwrap();
         assert!(matches!(read_freeze_file(&d), FreezeFile::Unreadable(_)));
+    }
+
+    #[test]
+    fn a_fifo_as_the_freeze_file_freezes_at_once_instead_of_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("freeze");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        // No writer ever comes: a blocking open would wait here forever.
+        let read = read_freeze_file(&fifo);
+        let FreezeFile::Unreadable(why) = &read else {
+            panic!("{read:?}")
+        };
+        assert!(
+            why.contains("FIFO") && why.contains("not a regular file"),
+            "{why}"
+        );
+        let settings = FreezeSettings {
+            file: fifo.clone(),
+            ..FreezeSettings::default()
+        };
+        let f = freeze::in_force(&settings, &read, &jiff::Zoned::now()).expect("a freeze");
+        assert!(f.message.contains("not a regular file"), "{}", f.message);
     }
 }

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 use jiff::Zoned;
 use jiff::civil::{self, Weekday};
+use jiff::tz::TimeZone;
 
 use crate::verdict::Risk;
 
@@ -98,6 +99,27 @@ impl Moment {
         Err(format!(
             "`{text}` is not a date or time: write 2026-12-24, 2026-12-24T18:00:00 (local time) or 2026-12-24T18:00:00+01:00"
         ))
+    }
+
+    /// Whether a window from `start` to `end` can never be in force: it
+    /// ends before or when it starts. A local time and an instant are
+    /// compared as if the local time were UTC, give or take a day (no
+    /// time zone is further from UTC), so only a window that is empty
+    /// in every time zone is called so. Pure.
+    pub fn never_between(start: &Moment, end: &Moment) -> bool {
+        use jiff::tz::TimeZone;
+        let as_utc = |m: &Moment| match m {
+            Moment::At(ts) => Some(*ts),
+            Moment::Local(dt) => dt.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp()),
+        };
+        match (start, end) {
+            (Moment::At(s), Moment::At(e)) => s >= e,
+            (Moment::Local(s), Moment::Local(e)) => s >= e,
+            _ => match (as_utc(start), as_utc(end)) {
+                (Some(s), Some(e)) => s.as_second() >= e.as_second().saturating_add(26 * 3600),
+                _ => false,
+            },
+        }
     }
 
     /// Whether `now` is at or after this moment.
@@ -186,8 +208,13 @@ pub struct FreezeSettings {
     pub min_risk: Risk,
     /// Fewest characters of a break-glass reason.
     pub break_glass_reason_min: usize,
-    /// A window of the configuration could not be read: a freeze is in
-    /// force at all times until it is fixed (the strictest reading).
+    /// `[freeze] timezone`: the zone weekly windows and local dates are
+    /// read in; `None`: the system's (`/etc/localtime`), else UTC. Never
+    /// `$TZ`, which the person held back by a window may set.
+    pub timezone: Option<TimeZone>,
+    /// A window or the time zone of the configuration could not be read:
+    /// a freeze is in force at all times until it is fixed (the strictest
+    /// reading).
     pub unreadable: bool,
 }
 
@@ -198,6 +225,7 @@ impl Default for FreezeSettings {
             file: PathBuf::from(DEFAULT_FILE),
             min_risk: Risk::Medium,
             break_glass_reason_min: 40,
+            timezone: None,
             unreadable: false,
         }
     }
@@ -273,7 +301,7 @@ pub fn in_force(settings: &FreezeSettings, file: &FreezeFile, now: &Zoned) -> Op
     if settings.unreadable {
         return Some(Freeze {
             name: "unreadable freeze window".to_string(),
-            message: "a [freeze] window of the configuration cannot be read, so a freeze is in force until it is fixed (see `safe-run config`)".to_string(),
+            message: "a [freeze] window or the [freeze] time zone of the configuration cannot be read, so a freeze is in force until it is fixed (see `safe-run config`)".to_string(),
             until: None,
         });
     }
@@ -286,6 +314,19 @@ pub fn in_force(settings: &FreezeSettings, file: &FreezeFile, now: &Zoned) -> Op
             message: w.message.clone(),
             until: Some(w.when.until()),
         })
+}
+
+/// The time zone the windows are judged in: `configured` (`[freeze]
+/// timezone`), else the system's zone from the bytes of `/etc/localtime`
+/// (TZif), else UTC. The environment's `TZ` is not an input: sudo keeps
+/// it, and anyone may set it to a zone where the weekend is over. Pure.
+pub fn zone(configured: Option<&TimeZone>, localtime: Option<&[u8]>) -> TimeZone {
+    if let Some(tz) = configured {
+        return tz.clone();
+    }
+    localtime
+        .and_then(|bytes| TimeZone::tzif("localtime", bytes).ok())
+        .unwrap_or(TimeZone::UTC)
 }
 
 /// Whether a line of this risk is held back by a freeze.
@@ -465,6 +506,45 @@ mod tests {
         )
         .expect("an unreadable file freezes too");
         assert!(f.message.contains("permission denied"));
+    }
+
+    #[test]
+    fn the_zone_is_the_configured_one_else_the_systems_else_utc_never_tz() {
+        let paris = TimeZone::get("Europe/Paris").ok();
+        let tokyo = TimeZone::fixed(jiff::tz::offset(9));
+        // The TZif bytes /etc/localtime would hold on a host set to Paris.
+        let paris_bytes = std::fs::read("/usr/share/zoneinfo/Europe/Paris").ok();
+        assert_eq!(zone(Some(&tokyo), paris_bytes.as_deref()), tokyo);
+        if let (Some(bytes), Some(paris)) = (&paris_bytes, &paris) {
+            let chosen = zone(None, Some(bytes));
+            let now = jiff::Timestamp::from_second(1_790_000_000).unwrap();
+            assert_eq!(
+                chosen.to_offset(now),
+                paris.to_offset(now),
+                "the system's zone"
+            );
+        }
+        // No configured zone and no readable /etc/localtime: UTC, whatever
+        // this process's TZ says (TZ is not an input at all).
+        assert_eq!(zone(None, None), TimeZone::UTC);
+        assert_eq!(zone(None, Some(b"not a tzif file")), TimeZone::UTC);
+        // A weekend window judged in the configured zone: Monday 07:30 in
+        // Tokyo is Sunday 22:30 UTC — still frozen, though a TZ of UTC
+        // would not make it Monday morning anywhere else.
+        let s = settings(vec![weekly("weekend", "Fri 16:00 - Mon 08:00")]);
+        let at_utc: jiff::Timestamp = "2026-11-22T22:30:00Z".parse().unwrap();
+        let tokyo_now = at_utc.to_zoned(zone(Some(&tokyo), None));
+        assert!(in_force(&s, &FreezeFile::Absent, &tokyo_now).is_some());
+        let monday_late: jiff::Timestamp = "2026-11-23T00:30:00Z".parse().unwrap();
+        assert!(
+            in_force(
+                &s,
+                &FreezeFile::Absent,
+                &monday_late.to_zoned(tokyo.clone())
+            )
+            .is_none(),
+            "09:30 Monday in Tokyo"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use std::io::Write;
 
 use crate::approval::verify::{Verified, verify};
-use crate::approval::{ApprovalRequest, Pasted};
+use crate::approval::{ApprovalRequest, Pasted, Requester};
 use crate::audit::record::ApprovalRecord;
 use crate::confirm::{Prompter, rule_list};
 use crate::controls::Controls;
@@ -153,7 +153,7 @@ pub fn approval_gate(
     let now = controls.now();
     let settings = controls.approval_settings().clone();
     let requester = controls.requester();
-    let wanted = ApprovalRequest::new(host, &requester, line, now, settings.ttl);
+    let wanted = ApprovalRequest::new(host, &requester.name, line, now, settings.ttl);
     let record = |request: &ApprovalRequest, refused: Option<String>| ApprovalRecord {
         code: request.code(),
         requester: request.user.clone(),
@@ -185,7 +185,7 @@ pub fn approval_gate(
                 wanted.code(),
                 clean(line, false),
                 clean(host, false),
-                clean(&requester, false),
+                clean(&requester.name, false),
                 wanted.expires,
                 wanted.token(),
                 match &published {
@@ -224,7 +224,7 @@ pub fn approval_gate(
             }
         }
     };
-    match check(&text, &wanted, now, &settings, controls, err) {
+    match check(&text, &wanted, &requester, now, &settings, controls, err) {
         Ok(v) => {
             tell(
                 &mut prompter,
@@ -271,6 +271,7 @@ fn tell(prompter: &mut Option<&mut dyn Prompter>, err: &mut dyn Write, text: &st
 fn check(
     text: &str,
     wanted: &ApprovalRequest,
+    requester: &Requester,
     now: jiff::Timestamp,
     settings: &crate::approval::ApprovalSettings,
     controls: &mut dyn Controls,
@@ -289,8 +290,8 @@ fn check(
             clean(&problem.why, false)
         );
     }
-    let v =
-        verify(&pasted, wanted, now, settings.ttl, &signers).map_err(|why| (asked.clone(), why))?;
+    let v = verify(&pasted, wanted, now, settings.ttl, &signers, requester)
+        .map_err(|why| (asked.clone(), why))?;
     controls
         .spend(&v.request.id(), v.request.expires)
         .map_err(|why| (asked, why))?;

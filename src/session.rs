@@ -514,12 +514,20 @@ impl Session {
                 recorder::now,
             )
         });
-        let requester = identity
+        let shown = identity
             .who
             .login_user
             .clone()
             .unwrap_or_else(|| identity.who.user.clone());
-        let controls = SiteControls::new(config, &requester, recorder.log_path().ok());
+        // The approval check knows the requester by every name they may
+        // go by here, not only the one shown: SUDO_USER may name anyone.
+        let requester = crate::controls::requester_names(
+            &shown,
+            &identity.who.user,
+            crate::audit::identity::login_uid_user().as_deref(),
+            std::env::var("SUDO_USER").ok().as_deref(),
+        );
+        let controls = SiteControls::new(config, requester, recorder.log_path().ok());
         let mut session = Session {
             config: setup.loaded.config,
             config_path: setup.loaded.path,

@@ -97,6 +97,51 @@ pub fn needs(settings: &ApprovalSettings, verdict: &Verdict) -> Option<String> {
     None
 }
 
+/// Who asks for an approval: the one name requests and records carry, and
+/// every name this person may go by on this host. The display name alone
+/// is not enough to tell "never the requester": behind sudo without a
+/// login uid it comes from `SUDO_USER`, which anyone may set, so the real
+/// user and the login-uid user count as the requester too.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Requester {
+    /// The name a request and its record carry.
+    pub name: String,
+    /// Every name that counts as the requester, `name` among them.
+    pub names: Vec<String>,
+}
+
+impl Requester {
+    /// The requester `name`, also known as each of `also` (empty and
+    /// repeated names are dropped).
+    pub fn new(name: &str, also: &[&str]) -> Requester {
+        let mut names = vec![name.to_string()];
+        for n in also {
+            if !n.is_empty() && !names.iter().any(|m| m == n) {
+                names.push((*n).to_string());
+            }
+        }
+        Requester {
+            name: name.to_string(),
+            names,
+        }
+    }
+
+    /// Whether the allowed_signers principal `principal` (a name or an
+    /// ssh pattern) stands for the requester: it is, or matches, one of
+    /// the names, or its local part (before `@`) does. `alice@example.com`
+    /// is alice, whatever the domain. Compared without regard to ASCII
+    /// case, since the principal's spelling is the file writer's and a
+    /// wrong "not the requester" is the mistake that matters.
+    pub fn is(&self, principal: &str) -> bool {
+        let principal = principal.to_ascii_lowercase();
+        let local = principal.split('@').next().unwrap_or(&principal);
+        self.names.iter().any(|n| {
+            let n = n.to_ascii_lowercase();
+            signers::glob(&principal, &n) || signers::glob(local, &n)
+        })
+    }
+}
+
 /// A request for approval: this line, on this host, by this user, until
 /// this time.
 #[derive(Clone, Debug, PartialEq, Eq)]

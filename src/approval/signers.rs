@@ -17,6 +17,8 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
 use ssh_key::PublicKey;
 
+use super::Requester;
+
 /// One line of the file.
 #[derive(Clone, Debug)]
 pub struct Signer {
@@ -41,9 +43,10 @@ impl Signer {
             && self.valid_before.is_none_or(|t| now < t)
     }
 
-    /// Whether one of the principals is, or matches, `name`.
-    pub fn names(&self, name: &str) -> bool {
-        self.principals.iter().any(|p| glob(p, name))
+    /// Whether one of the principals stands for the requester (by name,
+    /// pattern or local part: [`Requester::is`]).
+    pub fn names(&self, requester: &Requester) -> bool {
+        self.principals.iter().any(|p| requester.is(p))
     }
 
     /// Whether every principal is a plain name (no pattern).
@@ -80,6 +83,7 @@ pub fn parse(text: &str) -> (Vec<Signer>, Vec<SignerProblem>) {
 fn parse_line(line: &str, number: usize) -> Result<Signer, String> {
     let (principals, rest) = split_field(line);
     let rest = rest.trim_start();
+    let principals = unquote(principals)?;
     let principals: Vec<String> = principals
         .split(',')
         .filter(|p| !p.is_empty())
@@ -142,6 +146,24 @@ fn split_field(text: &str) -> (&str, &str) {
     (text, "")
 }
 
+/// The principals field without its quotes, as ssh-keygen reads it:
+/// `"alice,bob"` is the two principals alice and bob. Kept quoted, the
+/// first would be `"alice`, which matches no login name — and so would
+/// never be taken for the requester. A quote anywhere else makes the line
+/// unreadable (it then grants nothing).
+fn unquote(field: &str) -> Result<&str, String> {
+    let inner = match field.strip_prefix('"') {
+        Some(rest) => rest
+            .strip_suffix('"')
+            .ok_or("the principals' quotes are not closed")?,
+        None => field,
+    };
+    if inner.contains('"') {
+        return Err("a quote inside the principals".into());
+    }
+    Ok(inner)
+}
+
 /// Options split at unquoted commas.
 fn split_options(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -191,7 +213,7 @@ fn ssh_time(text: &str) -> Result<Timestamp, String> {
 }
 
 /// ssh's pattern match: `*` any run of characters, `?` one.
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);
@@ -254,6 +276,34 @@ mod tests {
         assert_eq!(lines, [1, 2, 3]);
         assert!(problems[1].why.contains("cert-authority"));
         assert!(problems[2].why.contains("frobnicate"));
+    }
+
+    #[test]
+    fn quoted_principals_are_read_as_ssh_keygen_reads_them() {
+        let text = format!("\"alice,bob\" {KEY}\n\"carol {KEY}\nda\"ve {KEY}\n");
+        let (signers, problems) = parse(&text);
+        assert_eq!(signers.len(), 1, "{problems:?}");
+        assert_eq!(signers[0].principals, ["alice", "bob"]);
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [2, 3]);
+    }
+
+    #[test]
+    fn a_principal_is_the_requester_by_any_name_or_local_part() {
+        let r = Requester::new("root", &["alice"]);
+        for p in [
+            "alice",
+            "alice@example.com",
+            "ALICE@corp",
+            "root",
+            "a*",
+            "*@x",
+        ] {
+            assert!(r.is(p), "{p}");
+        }
+        for p in ["bob", "bob@alice", "alicia@example.com", ""] {
+            assert!(!r.is(p), "{p}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use ssh_key::{HashAlg, SshSig};
 
 use super::signers::Signer;
-use super::{ApprovalRequest, NAMESPACE, Pasted, SKEW};
+use super::{ApprovalRequest, NAMESPACE, Pasted, Requester, SKEW};
 
 /// An approval that holds: the request it approves, who signed it, and
 /// with which key.
@@ -28,13 +28,15 @@ pub struct Verified {
 /// Checks `pasted` against `wanted`, the request this run makes (its
 /// line, host and user; its expiry is used when the paste carries no
 /// request of its own). `max_ttl` bounds how far in the future an expiry
-/// may be.
+/// may be. `requester`: every name of the person asking; a key listed
+/// under any of them, on any line of the file, never approves.
 pub fn verify(
     pasted: &Pasted,
     wanted: &ApprovalRequest,
     now: Timestamp,
     max_ttl: std::time::Duration,
     signers: &[Signer],
+    requester: &Requester,
 ) -> Result<Verified, String> {
     let request = pasted.request.clone().unwrap_or_else(|| wanted.clone());
     if request.line != wanted.line {
@@ -88,8 +90,11 @@ pub fn verify(
             "it is signed by a key that is not in allowed_signers ({fingerprint})"
         ));
     }
-    // The requester's own key, under any name, never approves.
-    if let Some(s) = listed.iter().find(|s| s.names(&request.user)) {
+    // The requester's own key, under any name, never approves: every line
+    // that lists this key is looked at, and a principal stands for the
+    // requester by any of their names or by its local part
+    // (`alice@example.com` is alice).
+    if let Some(s) = listed.iter().find(|s| s.names(requester)) {
         return Err(format!(
             "it is signed by the requester's own key ({fingerprint}, allowed_signers line {}): approval needs a second person",
             s.line
@@ -164,7 +169,11 @@ wNGqAumZND6L6F3woxPZAAAABHRlc3QB
     fn check(pasted: &Pasted, signers_text: &str) -> Result<Verified, String> {
         let (signers, problems) = signers::parse(signers_text);
         assert!(problems.is_empty(), "{problems:?}");
-        verify(pasted, &request(), now(), TTL, &signers)
+        verify(pasted, &request(), now(), TTL, &signers, &alice())
+    }
+
+    fn alice() -> Requester {
+        Requester::new("alice", &[])
     }
 
     #[test]
@@ -187,7 +196,7 @@ wNGqAumZND6L6F3woxPZAAAABHRlc3QB
             ),
             (
                 good.clone(),
-                format!("*@example.com {PUBLIC}"),
+                format!("b*@example.com {PUBLIC}"),
                 "under a pattern",
             ),
             (
@@ -201,6 +210,28 @@ wNGqAumZND6L6F3woxPZAAAABHRlc3QB
                 "at this time",
             ),
             (good.clone(), String::new(), "not in allowed_signers"),
+            // The requester's key under an address, quoted, in another
+            // case, or on another line than the one that would approve.
+            (
+                good.clone(),
+                format!("alice@example.com {PUBLIC}"),
+                "requester's own key",
+            ),
+            (
+                good.clone(),
+                format!("\"alice,bob\" {PUBLIC}"),
+                "requester's own key",
+            ),
+            (
+                good.clone(),
+                format!("Alice@Example.COM {PUBLIC}"),
+                "requester's own key",
+            ),
+            (
+                good.clone(),
+                format!("bob {PUBLIC}\nalice@example.com {PUBLIC}"),
+                "requester's own key",
+            ),
             (
                 signed(
                     &ApprovalRequest::new("core-1", "alice", "reboot", now(), TTL * 10),
@@ -224,5 +255,37 @@ wNGqAumZND6L6F3woxPZAAAABHRlc3QB
             let e = check(&pasted, &signers).expect_err(says);
             assert!(e.contains(says), "want {says:?}: {e}");
         }
+    }
+
+    #[test]
+    fn every_name_of_the_requester_counts_not_only_the_one_shown() {
+        // Shown as bob (a SUDO_USER anyone may set), but the real user is
+        // alice: alice's key, under her address, is still hers.
+        let (signers, problems) = signers::parse(&format!("alice@example.com {PUBLIC}"));
+        assert!(problems.is_empty(), "{problems:?}");
+        let asked = ApprovalRequest::new("core-1", "bob", "reboot", now(), TTL);
+        let spoofed = Requester::new("bob", &["alice", "bob"]);
+        let e = verify(
+            &signed(&asked, NAMESPACE),
+            &asked,
+            now(),
+            TTL,
+            &signers,
+            &spoofed,
+        )
+        .expect_err("alice's own key");
+        assert!(e.contains("requester's own key"), "{e}");
+        // The same key approves a request by someone who is not alice.
+        let carol = ApprovalRequest::new("core-1", "carol", "reboot", now(), TTL);
+        let v = verify(
+            &signed(&carol, NAMESPACE),
+            &carol,
+            now(),
+            TTL,
+            &signers,
+            &Requester::new("carol", &["carol"]),
+        )
+        .expect("a second person");
+        assert_eq!(v.approver, "alice@example.com");
     }
 }

@@ -44,6 +44,13 @@ fn login_uid() -> Option<u32> {
     (uid != u32::MAX).then_some(uid)
 }
 
+/// The user name of the login uid, when there is one: for the approval
+/// check, which counts this user as the requester whatever the audit
+/// record names.
+pub fn login_uid_user() -> Option<String> {
+    login_uid().and_then(user_name)
+}
+
 fn tty_name() -> Option<String> {
     for fd in [0, 1, 2] {
         let is_tty = match fd {

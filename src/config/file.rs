@@ -195,6 +195,98 @@ pub fn check_dir(path: &Path) -> Result<(), String> {
     }
 }
 
+/// What a path component is, for [`root_only`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// Why a file (or a directory on its path, or a symbolic link on it) with
+/// this owner and mode could be changed by someone besides root, or
+/// `None` when only root can. Stricter than [`writable_by_others`], for
+/// the files that grant power over others, such as `allowed_signers`:
+/// there the user running safe-run is the one who must not be able to
+/// change it, so owning it is no excuse. A directory that others may
+/// write lets them rename the file away and put their own in its place;
+/// the exception is a sticky directory owned by root (`/tmp`), in which
+/// nobody may rename or remove an entry they do not own — and the next
+/// component must be root's. A symbolic link's mode means nothing; only
+/// its owner is checked. Pure.
+pub fn root_only(uid: u32, mode: u32, kind: Component, what: &str) -> Option<String> {
+    if uid != 0 {
+        return Some(format!(
+            "{what} belongs to uid {uid}, who could change it: it must belong to root (`chown root` it)"
+        ));
+    }
+    let others_write = mode & 0o022 != 0;
+    let sticky_dir = kind == Component::Dir && mode & 0o1000 != 0;
+    if kind != Component::Symlink && others_write && !sticky_dir {
+        return Some(format!(
+            "{what} is writable by its group or every user (mode {:o}): run `chmod go-w` on it",
+            mode & 0o7777
+        ));
+    }
+    None
+}
+
+/// Reads a file that only root may be able to change: the file itself and
+/// every directory from it up to `/`, both as written and with symbolic
+/// links resolved, are checked with [`root_only`]. Opened without
+/// blocking and without following a link, at most `max` bytes. The error
+/// is a sentence about `what`.
+pub fn read_root_only(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, String> {
+    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot read {what}: {e}"))?;
+    for chain in [path, real.as_path()] {
+        for dir in chain.ancestors().skip(1) {
+            if dir.as_os_str().is_empty() {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(dir)
+                .map_err(|e| format!("cannot check {}: {e}", dir.display()))?;
+            let kind = if meta.file_type().is_symlink() {
+                Component::Symlink
+            } else {
+                Component::Dir
+            };
+            let name = format!("the directory {} (on the path of {what})", dir.display());
+            if let Some(why) = root_only(meta.uid(), meta.mode(), kind, &name) {
+                return Err(why);
+            }
+        }
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.file_type().is_symlink()
+        && let Some(why) = root_only(meta.uid(), meta.mode(), Component::Symlink, what)
+    {
+        return Err(why);
+    }
+    let file = File::options()
+        .read(true)
+        .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW).bits())
+        .open(&real)
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
+    if !meta.is_file() {
+        let kind = not_a_file(meta.file_type(), meta.rdev()).unwrap_or("not a regular file");
+        return Err(format!("{what} is {kind}, not a file"));
+    }
+    if let Some(why) = root_only(meta.uid(), meta.mode(), Component::File, what) {
+        return Err(why);
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {what}: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!("{what} is larger than {max} bytes"));
+    }
+    Ok(bytes)
+}
+
 /// [`read_trusted`]'s problem as a sentence (`what`: "the rule file").
 pub fn describe(problem: &FileProblem, what: &str) -> String {
     match problem {
@@ -210,6 +302,7 @@ pub fn describe(problem: &FileProblem, what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn own(mode: u32, uid: u32, gid: u32) -> Ownership {
         Ownership {
@@ -243,6 +336,66 @@ mod tests {
             why.contains("group staff") && why.contains("chmod g-w"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn only_root_may_be_able_to_change_a_file_that_grants_power() {
+        use Component::*;
+        assert_eq!(root_only(0, 0o644, File, "f"), None);
+        assert_eq!(root_only(0, 0o755, Dir, "d"), None);
+        // The user's own file: they could approve their own requests.
+        let why = root_only(1000, 0o600, File, "f").unwrap();
+        assert!(
+            why.contains("uid 1000") && why.contains("chown root"),
+            "{why}"
+        );
+        // Writable by a group or everyone, file or directory.
+        for (mode, kind) in [(0o664, File), (0o646, File), (0o775, Dir), (0o757, Dir)] {
+            let why = root_only(0, mode, kind, "x").unwrap();
+            assert!(why.contains("chmod go-w"), "{mode:o}: {why}");
+        }
+        // A sticky directory of root's (/tmp): others cannot replace root's
+        // entries in it. Not so for a file, nor for a sticky dir of a user.
+        assert_eq!(root_only(0, 0o1777, Dir, "d"), None);
+        assert!(root_only(0, 0o1666, File, "f").is_some());
+        assert!(root_only(1000, 0o1777, Dir, "d").is_some());
+        // A link's mode is always 777 and means nothing; its owner counts.
+        assert_eq!(root_only(0, 0o777, Symlink, "l"), None);
+        assert!(root_only(1000, 0o777, Symlink, "l").is_some());
+    }
+
+    #[test]
+    fn a_root_only_file_is_checked_up_its_path() {
+        // These tests run as root in CI; as another user, the temp dir is
+        // theirs and every read is rightly refused, so there is nothing to
+        // show here.
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("allowed_signers");
+        std::fs::write(&file, "bob ssh-ed25519 AAAA\n").unwrap();
+        assert!(read_root_only(&file, 100, "the file").is_ok());
+        // A parent directory others may write: refused.
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let inside = open.join("allowed_signers");
+        std::fs::write(&inside, "x\n").unwrap();
+        let why = read_root_only(&inside, 100, "the file").unwrap_err();
+        assert!(
+            why.contains("directory") && why.contains("chmod go-w"),
+            "{why}"
+        );
+        // A file of another user: refused, though root runs this.
+        nix::unistd::chown(&file, Some(Uid::from_raw(1000)), None).unwrap();
+        let why = read_root_only(&file, 100, "the file").unwrap_err();
+        assert!(why.contains("uid 1000"), "{why}");
+        // A FIFO answers at once.
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let why = read_root_only(&fifo, 100, "the file").unwrap_err();
+        assert!(why.contains("FIFO"), "{why}");
     }
 
     #[test]

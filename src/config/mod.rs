@@ -1278,7 +1278,7 @@ static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "freeze.windows",
-        help: "Change-freeze windows, each with a name, a message and either weekly = \"Fri 16:00 - Mon 08:00\" (host's local time) or start and end (dates or times), e.g. [{ name = \"weekend\", weekly = \"Fri 16:00 - Mon 08:00\", message = \"No changes over the weekend.\" }]. A window that cannot be read freezes the host until it is fixed.",
+        help: "Change-freeze windows, each with a name, a message and either weekly = \"Fri 16:00 - Mon 08:00\" (in freeze.timezone) or start and end (dates or times), e.g. [{ name = \"weekend\", weekly = \"Fri 16:00 - Mon 08:00\", message = \"No changes over the weekend.\" }]. A window that cannot be read freezes the host until it is fixed.",
         example: "",
         unset: "",
         strict: Some(|c| c.freeze.unreadable = true),
@@ -1300,6 +1300,33 @@ static SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| Some(toml_path(&c.freeze.file)),
+    },
+    Setting {
+        name: "freeze.timezone",
+        help: "The time zone weekly windows and local dates are read in, an IANA name such as \"Europe/Paris\". Not set: the system's (/etc/localtime), else UTC; never $TZ.",
+        example: "\"Europe/Paris\"",
+        unset: "not set: the system's time zone (/etc/localtime), else UTC",
+        // A zone that cannot be read leaves no way to tell when a window
+        // holds: a freeze at all times, as for an unreadable window.
+        strict: Some(|c| c.freeze.unreadable = true),
+        read: |f, c| {
+            let name = f.string()?;
+            let tz = jiff::tz::TimeZone::get(&name).map_err(|_| {
+                f.bad(format!(
+                    "`{}` is not a time zone this host knows: write an IANA name such as \"Europe/Paris\" or \"UTC\"",
+                    clean(&name, false)
+                ))
+            })?;
+            c.freeze.timezone = Some(tz);
+            Ok(())
+        },
+        show: |c| {
+            c.freeze
+                .timezone
+                .as_ref()
+                .and_then(|tz| tz.iana_name())
+                .map(toml_str)
+        },
     },
     Setting {
         name: "freeze.min_risk",
@@ -2282,6 +2309,7 @@ allow_overrides = true
 [freeze]
 windows = [{ name = "weekend", weekly = "Fri 16:00 - Mon 08:00", message = "No changes over the weekend." }]
 file = "/run/safe-run/freeze"
+timezone = "Europe/Paris"
 min_risk = "high"
 break_glass_reason_min_chars = 60
 
@@ -2358,6 +2386,7 @@ disruptive_rules = ["svc-critical-restart"]
                 file: "/run/safe-run/freeze".into(),
                 min_risk: Risk::High,
                 break_glass_reason_min: 60,
+                timezone: Some(jiff::tz::TimeZone::get("Europe/Paris").unwrap()),
                 unreadable: false,
             },
             approval: crate::approval::ApprovalSettings {

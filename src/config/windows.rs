@@ -111,6 +111,18 @@ impl Field<'_, '_> {
             }
             let when = match (weekly, start, end) {
                 (Some(w), None, None) => w,
+                (None, Some(start), Some(end)) if Moment::never_between(&start, &end) => {
+                    // A window that ends before it starts is never in force:
+                    // a freeze the site meant to declare would silently not
+                    // be, so it is refused like any unreadable window.
+                    bad.push(at(
+                        item.span(),
+                        format!(
+                            "it ends ({end}) before or when it starts ({start}): it would never be in force"
+                        ),
+                    ));
+                    continue;
+                }
                 (None, Some(start), Some(end)) => When::Dated { start, end },
                 (Some(_), _, _) => {
                     bad.push(at(
@@ -226,6 +238,38 @@ weekly = "Fry 16:00 - Mon 08:00"
     }
 
     #[test]
+    fn a_dated_window_that_ends_before_it_starts_is_refused_where_it_is() {
+        let text = "[freeze]\nwindows = [\n  { name = \"late\", start = 2026-12-26, end = 2026-12-24 },\n]\n";
+        let (loaded, errors) = Loaded::read_toml(text, Path::new("c.toml"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = errors[0].to_string();
+        assert!(e.contains("c.toml:3:3") && e.contains("window 1"), "{e}");
+        assert!(loaded.config.freeze.unreadable, "the strictest reading");
+        // A window of one day (a date is the whole day as an end) reads.
+        let one_day =
+            "[freeze]\nwindows = [{ name = \"d\", start = 2026-12-24, end = 2026-12-24 }]";
+        assert!(Config::from_toml(one_day, "c.toml").is_ok());
+    }
+
+    #[test]
+    fn the_freeze_time_zone_reads_by_its_iana_name_or_freezes_where_it_is_wrong() {
+        let c = Config::from_toml("[freeze]\ntimezone = \"UTC\"\n", "c.toml").expect("valid");
+        assert_eq!(
+            c.freeze.timezone.as_ref().and_then(|tz| tz.iana_name()),
+            Some("UTC")
+        );
+        let (loaded, errors) = Loaded::read_toml(
+            "[freeze]\ntimezone = \"Mars/Olympus\"\n",
+            Path::new("c.toml"),
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = errors[0].to_string();
+        assert!(e.contains("c.toml:2:12") && e.contains("IANA"), "{e}");
+        assert!(loaded.config.freeze.unreadable, "the strictest reading");
+        assert_eq!(loaded.config.freeze.timezone, None);
+    }
+
+    #[test]
     fn a_window_needs_a_name_and_one_way_of_saying_when() {
         for (text, says) in [
             (
@@ -246,6 +290,18 @@ weekly = "Fry 16:00 - Mon 08:00"
                 "unknown key `when`",
             ),
             ("[freeze]\nwindows = \"weekend\"", "a list of tables"),
+            (
+                "[freeze]\nwindows = [{ name = \"x\", start = 2026-12-26, end = 2026-12-24 }]",
+                "before or when it starts",
+            ),
+            (
+                "[freeze]\nwindows = [{ name = \"x\", start = \"2026-12-24T18:00:00Z\", end = \"2026-12-24T18:00:00+00:00\" }]",
+                "before or when it starts",
+            ),
+            (
+                "[freeze]\nwindows = [{ name = \"x\", start = 2026-12-28, end = \"2026-12-24T18:00:00Z\" }]",
+                "before or when it starts",
+            ),
             ("[freeze]\nmin_risk = \"none\"", "every line"),
         ] {
             let e = Config::from_toml(text, "c.toml").expect_err(text);

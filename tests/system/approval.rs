@@ -14,7 +14,7 @@ use serde_json::Value;
 use safe_run::approval::ApprovalRequest;
 
 use crate::common::bin::{cmd, run};
-use crate::common::{Env, Run, require_tool, short_host, toml_str, write_file};
+use crate::common::{Env, Run, require, require_tool, short_host, toml_str, write_file};
 
 const REASON: &str = "CHG-77 rotate the node after the kernel patch";
 
@@ -33,6 +33,15 @@ impl Approvals {
     /// requester (listed under the requester's own name).
     fn new() -> Option<Approvals> {
         require_tool("ssh-keygen")?;
+        // allowed_signers, and every directory above it, must be root's
+        // alone; the temp dir these tests make is their runner's, so only
+        // a run as root (as in CI) can hold a file safe-run accepts.
+        if !require(
+            nix::unistd::geteuid().is_root(),
+            "allowed_signers must belong to root, and only a run as root can make one",
+        ) {
+            return None;
+        }
         let env = Env::with_config(|dir| {
             format!(
                 "[approval]\nrisks = [\"high\"]\nallowed_signers = {}\nstate_dir = {}\nttl_minutes = 30\n",
@@ -321,4 +330,83 @@ fn approve_finds_a_request_of_this_host_by_its_code() {
     let unknown = a.env.run(&["approve", "AAAAA-AAAAA"]);
     assert_eq!(unknown.status, 2, "{unknown:?}");
     assert!(unknown.stderr.contains("whole request"), "{unknown:?}");
+}
+
+#[test]
+fn the_requesters_key_under_an_address_or_in_quotes_is_still_theirs() {
+    let Some(a) = Approvals::new() else { return };
+    for listed in [
+        format!("{}@example.com", a.requester),
+        format!("\"{},carol\"", a.requester),
+    ] {
+        let signers = format!("bob {}\n{listed} {}\n", a.public("bob"), a.public("me"));
+        write_file(
+            &a.env.path().join("allowed_signers"),
+            signers.as_bytes(),
+            0o644,
+        );
+        let request = a.request("reboot", &a.host, Duration::ZERO);
+        let approval = a.approve(&request.token(), "me", "mine.txt");
+        a.refused(&approval, &["--", "reboot"], "requester's own key");
+    }
+}
+
+#[test]
+fn a_sudo_user_set_by_hand_does_not_make_the_requester_someone_else() {
+    let Some(a) = Approvals::new() else { return };
+    // The real user's key, listed under the real user's name; the run
+    // claims, through SUDO_USER, to be carol's.
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .expect("the user running the tests")
+        .name;
+    let signers = format!("bob {}\n{me} {}\n", a.public("bob"), a.public("me"));
+    write_file(
+        &a.env.path().join("allowed_signers"),
+        signers.as_bytes(),
+        0o644,
+    );
+    let host = short_host();
+    let ask = |approval: Option<&Path>| {
+        let mut args = vec!["--reason", REASON, "--confirm", host.as_str()];
+        let shown = approval.map(|p| p.display().to_string());
+        if let Some(p) = &shown {
+            args.extend(["--approval", p.as_str()]);
+        }
+        args.extend(["--", "reboot"]);
+        let mut c = a.env.command(&args);
+        c.env("SUDO_USER", "carol");
+        a.env.run_cmd(c, None)
+    };
+    let first = ask(None);
+    first.expect_status(77);
+    let request = ApprovalRequest::from_token(&token_in(&first)).expect("a request token");
+    let approval = a.approve(&request.token(), "me", "spoofed.txt");
+    let run = ask(Some(&approval));
+    run.expect_status(77);
+    assert!(run.stderr.contains("requester's own key"), "{run:?}");
+    assert!(!a.env.ran("reboot"), "{run:?}");
+}
+
+#[test]
+fn an_allowed_signers_file_the_requester_could_change_approves_nothing() {
+    let Some(a) = Approvals::new() else { return };
+    let request = a.request("reboot", &a.host, Duration::ZERO);
+    let approval = a.approve(&request.token(), "bob", "approval.txt");
+    let signers = a.env.path().join("allowed_signers");
+    // Owned by an ordinary user, though this run is root's.
+    nix::unistd::chown(&signers, Some(nix::unistd::Uid::from_raw(1000)), None).expect("chown");
+    a.refused(&approval, &["--", "reboot"], "belongs to uid 1000");
+    // Root's again, but its directory is writable by everyone.
+    nix::unistd::chown(&signers, Some(nix::unistd::Uid::from_raw(0)), None).expect("chown");
+    let dir = a.env.path();
+    let mode = std::fs::metadata(dir).expect("dir").permissions();
+    std::fs::set_permissions(
+        dir,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o777),
+    )
+    .expect("chmod");
+    a.refused(&approval, &["--", "reboot"], "chmod go-w");
+    std::fs::set_permissions(dir, mode).expect("chmod back");
 }

@@ -197,3 +197,31 @@ fn check_says_a_frozen_line_is_held_back_as_running_it_would() {
         .expect_status(77);
     assert!(!env.ran("reboot"));
 }
+
+#[test]
+fn a_tz_of_the_operators_choosing_does_not_lift_a_weekly_window() {
+    // A weekly window of two hours around now, judged in UTC, the zone the
+    // configuration names.
+    let utc = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let at = |z: &jiff::Zoned| z.strftime("%a %H:%M").to_string();
+    let hour = jiff::SignedDuration::from_hours(1);
+    let (from, to) = (
+        at(&utc.checked_sub(hour).unwrap()),
+        at(&utc.checked_add(hour).unwrap()),
+    );
+    let env = frozen_env(&format!(
+        "timezone = \"UTC\"\n\n[[freeze.windows]]\nname = \"now-ish\"\nweekly = \"{from} - {to}\"\n"
+    ));
+    env.fake_marked("reboot");
+    let host = short_host();
+    // Twelve hours away from UTC either way, the window would be over (or
+    // not begun) if TZ were how the clock is read.
+    for tz in ["Etc/GMT-12", "Etc/GMT+11", "UTC"] {
+        let mut c = env.command(&["--reason", SHORT, "--confirm", &host, "--", "reboot"]);
+        c.env("TZ", tz);
+        let run = env.run_cmd(c, None);
+        run.expect_status(77);
+        assert!(run.stderr.contains("now-ish"), "TZ={tz}: {run:?}");
+        assert!(!env.ran("reboot"), "TZ={tz}");
+    }
+}
