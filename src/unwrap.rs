@@ -502,6 +502,8 @@ pub fn unwrap(argv: &[&str]) -> Option<Unwrapped> {
         "docker" | "podman" | "nerdctl" | "crictl" => unwrap_container(program, argv),
         "pdsh" | "clush" | "pssh" | "parallel-ssh" | "dsh" => unwrap_fanout(program, argv),
         "ansible" => unwrap_ansible(argv),
+        "salt" | "salt-ssh" => unwrap_salt(program, argv, true),
+        "salt-call" => unwrap_salt(program, argv, false),
         "ip" => unwrap_ip_netns(argv),
         "script" => unwrap_script(argv),
         _ => None,
@@ -1403,6 +1405,86 @@ fn unwrap_ansible(argv: &[&str]) -> Option<Unwrapped> {
     Some(u)
 }
 
+/// `salt` options that take the next word as their value.
+const SALT_SHORT_VALUES: &str = "tbcl";
+const SALT_LONG_VALUES: &[&str] = &[
+    "timeout",
+    "batch-size",
+    "batch",
+    "batch-wait",
+    "config-dir",
+    "out",
+    "output",
+    "return",
+    "log-level",
+    "log-file",
+    "eauth",
+    "auth",
+    "subset",
+    "state-output",
+    "out-file",
+    "out-indent",
+    "roster",
+    "roster-file",
+    "user",
+    "passwd",
+    "priv",
+    "id",
+    "module-executors",
+    "saltenv",
+    "pillarenv",
+    "file-root",
+    "pillar-root",
+    "master",
+];
+
+/// `salt TARGET FUNCTION [ARGS…]` (and `salt-ssh`): the execution
+/// function runs on every minion the target matches; `salt-call FUNCTION
+/// [ARGS…]` runs it on this host. `cmd.run 'LINE'` runs LINE there; the
+/// power, package and service functions are what their commands are.
+fn unwrap_salt(program: &str, argv: &[&str], fleet: bool) -> Option<Unwrapped> {
+    let i = skip_options(argv, SALT_SHORT_VALUES, SALT_LONG_VALUES, "")?;
+    let (target_at, function_at) = if fleet { (Some(i), i + 1) } else { (None, i) };
+    let function = *argv.get(function_at)?;
+    let first = function_at + 1;
+    let arg = |n: usize| argv.get(first + n).map(|w| (*w).to_string());
+    let inner = match function {
+        "cmd.run" | "cmd.run_all" | "cmd.run_stdout" | "cmd.run_stderr" | "cmd.shell"
+        | "cmd.run_bg" => {
+            (first < argv.len()).then_some(())?;
+            Inner::Line {
+                start: first,
+                end: first + 1,
+            }
+        }
+        "system.reboot" => Inner::Synthetic(vec!["reboot".into()]),
+        "system.shutdown" | "system.poweroff" => Inner::Synthetic(vec!["poweroff".into()]),
+        "system.halt" => Inner::Synthetic(vec!["halt".into()]),
+        "pkg.upgrade" => Inner::Synthetic(vec!["apt-get".into(), "dist-upgrade".into()]),
+        "pkg.remove" | "pkg.purge" => {
+            let mut words = vec!["apt-get".to_string(), "purge".to_string()];
+            words.extend(
+                argv[first.min(argv.len())..]
+                    .iter()
+                    .map(|w| (*w).to_string()),
+            );
+            Inner::Synthetic(words)
+        }
+        "service.stop" | "service.restart" | "service.disable" | "service.mask" => {
+            let verb = function.trim_start_matches("service.").to_string();
+            Inner::Synthetic(vec!["systemctl".into(), verb, arg(0)?])
+        }
+        _ => return None,
+    };
+    let mut u = Unwrapped::new(program, inner);
+    if fleet {
+        u.remote = true;
+        u.fleet = true;
+        u.hosts = target_at.map(|word| HostSpec::List { word, from: 0 });
+    }
+    Some(u)
+}
+
 fn unwrap_ip_netns(argv: &[&str]) -> Option<Unwrapped> {
     // ip netns exec NAME CMD…
     let pos = argv.iter().position(|w| *w == "netns")?;
@@ -1663,6 +1745,21 @@ mod tests {
                     "reboot",
                 ],
                 &["reboot"],
+            ),
+            (
+                "salt cmd.run runs its line on the minions",
+                &["salt", "-G", "os:Debian", "cmd.run", "rm -rf /var/lib/app"],
+                &["rm -rf /var/lib/app"],
+            ),
+            (
+                "salt-call runs here",
+                &["salt-call", "--local", "cmd.run", "reboot"],
+                &["reboot"],
+            ),
+            (
+                "salt test.ping is not a wrapper",
+                &["salt", "*", "test.ping"],
+                &[],
             ),
             (
                 "an ordinary container's command stays inside it",
