@@ -125,7 +125,10 @@ pub fn freeze_gate(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApprovalGate {
     /// A valid approval was given and is now used up.
-    Approved(ApprovalRecord),
+    /// Its single use is spent by the caller once the line will run
+    /// ([`Spend`]), so a line stopped by a later step (a fleet slot that is
+    /// not free) keeps its approval for the next try.
+    Approved(ApprovalRecord, Spend),
     /// Not approved: not run.
     Refused {
         record: ApprovalRecord,
@@ -134,13 +137,22 @@ pub enum ApprovalGate {
     },
 }
 
+/// An accepted approval, still to be recorded as used
+/// (`Controls::spend`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spend {
+    pub id: String,
+    pub expires: jiff::Timestamp,
+}
+
 /// The most lines a pasted approval may have.
 const PASTE_LINES: usize = 60;
 
 /// Gets and checks the second operator's approval of `line` on `host`:
 /// given in advance (`--approval FILE`, its text in `given`), delivered by
 /// the store, or pasted at the prompt. `why`: what makes the line need
-/// one. A valid approval is spent (single use) before this returns.
+/// one. A valid approval comes back with its [`Spend`]: the caller uses it
+/// up once the line will run (single use).
 pub fn approval_gate(
     line: &str,
     why: &str,
@@ -236,11 +248,17 @@ pub fn approval_gate(
                     v.request.code()
                 ),
             );
-            ApprovalGate::Approved(ApprovalRecord {
-                approver: Some(v.approver.clone()),
-                key: Some(v.key.clone()),
-                ..record(&v.request, None)
-            })
+            ApprovalGate::Approved(
+                ApprovalRecord {
+                    approver: Some(v.approver.clone()),
+                    key: Some(v.key.clone()),
+                    ..record(&v.request, None)
+                },
+                Spend {
+                    id: v.request.id(),
+                    expires: v.request.expires,
+                },
+            )
         }
         Err((asked, why)) => {
             tell(
@@ -266,8 +284,9 @@ fn tell(prompter: &mut Option<&mut dyn Prompter>, err: &mut dyn Write, text: &st
     }
 }
 
-/// Reads, verifies and spends an approval; on refusal, the request it
-/// named (if it named one) and why.
+/// Reads and verifies an approval (spending it is the caller's, once the
+/// line will run: a reuse is refused then, under the ledger's lock); on
+/// refusal, the request it named (if it named one) and why.
 fn check(
     text: &str,
     wanted: &ApprovalRequest,
@@ -292,9 +311,6 @@ fn check(
     }
     let v = verify(&pasted, wanted, now, settings.ttl, &signers, requester)
         .map_err(|why| (asked.clone(), why))?;
-    controls
-        .spend(&v.request.id(), v.request.expires)
-        .map_err(|why| (asked, why))?;
     Ok(v)
 }
 

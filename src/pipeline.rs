@@ -9,7 +9,8 @@
 //! runs only with a second operator's signature, `gate`. `slot`: a line
 //! that disrupts this node takes a fleet slot, `fleet`, or runs without
 //! one with break-glass. The slot comes last: a line the freeze, the
-//! operator or a missing approval stops never holds one.)
+//! operator or a missing approval stops never holds one; and an approval
+//! is used up only after it, so a line refused its slot keeps it.)
 //!
 //! Each step is its own module (`parse`, `classify`, `confirm`, `audit`,
 //! `exec`); this file only calls them in order and decides what happens
@@ -272,6 +273,7 @@ pub fn run_checked(
 
     // 3b. a line the site reserves for two people waits for a second
     // operator's signed approval
+    let mut spend = None;
     if decision.runs()
         && let Some(why) = approval::needs(io.controls.approval_settings(), &verdict)
     {
@@ -288,7 +290,10 @@ pub fn run_checked(
             &mut *io.err,
         );
         match approved {
-            ApprovalGate::Approved(record) => change.approval = Some(record),
+            ApprovalGate::Approved(record, used) => {
+                change.approval = Some(record);
+                spend = Some(used);
+            }
             ApprovalGate::Refused {
                 record,
                 decision: not_run,
@@ -359,6 +364,27 @@ pub fn run_checked(
                 return exit::REFUSED;
             }
         }
+    }
+
+    // 3d. the approval is used up only now that the line will run: one
+    // refused its slot keeps it for the next try. A reuse is refused here,
+    // under the ledger's lock, and gives back the slot just taken.
+    if decision.runs()
+        && let Some(used) = spend
+        && let Err(why) = io.controls.spend(&used.id, used.expires)
+    {
+        let _ = writeln!(
+            io.err,
+            "safe-run: refused: the approval is not accepted: {}. Nothing was run.",
+            clean(&why, false)
+        );
+        if let Some(a) = change.approval.as_mut() {
+            a.refused = Some(why);
+        }
+        decision = Decision::Refused;
+        status = exit::REFUSED;
+        give_back(held.take(), io);
+        slot = None;
     }
 
     // break-glass: the line runs through a freeze, or without its slot
@@ -1111,6 +1137,87 @@ allow = ["echo bomb", "ls"]
         assert_eq!(fleet.asked, 1);
         assert_eq!(log.slots.last().unwrap(), &Some(SlotEvent::Held));
         assert!(log.changes.last().unwrap().break_glass);
+    }
+
+    #[test]
+    fn an_approval_is_used_up_only_when_its_line_runs() {
+        use crate::approval::testing::{PUBLIC, approval_text};
+        use crate::approval::{ApprovalRequest, Requester};
+        let mut controls = Fixed {
+            now: "2026-11-21T12:00:00Z".parse().unwrap(),
+            requester: Requester::new("alice", &[]),
+            signers: format!("bob {PUBLIC}"),
+            ..Fixed::default()
+        };
+        controls.approval.risks = vec![Risk::High];
+        let request = ApprovalRequest::new(
+            &policy().host,
+            "alice",
+            "reboot",
+            controls.now,
+            controls.approval.ttl,
+        );
+        let approval = approval_text(&request);
+        let attempt = |fleet: &mut OneSlot, controls: &mut Fixed| {
+            let mut log = Log::default();
+            let mut fake = Fake { ran: vec![] };
+            let mut err = Vec::new();
+            let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
+            let req = Request {
+                mode: Mode::DashC,
+                target: Target::Line("reboot".into()),
+                reason: Some("CHG-1 kernel patch".into()),
+                confirm: Some("core-1".into()),
+                break_glass: false,
+                approval: Some(approval.clone()),
+            };
+            let status = {
+                let mut io = Io {
+                    prompter: None,
+                    err: &mut err,
+                    audit: &mut log,
+                    runner: &mut fake,
+                    previewer: &mut previewer,
+                    place: &LineContext::default(),
+                    fleet: Some(fleet),
+                    controls,
+                };
+                run_request(&req, &rules(), &policy(), &mut io)
+            };
+            let refused = log
+                .changes
+                .last()
+                .and_then(|c| c.approval.as_ref())
+                .and_then(|a| a.refused.clone());
+            (
+                status,
+                fake.ran.len(),
+                refused,
+                String::from_utf8_lossy(&err).to_string(),
+            )
+        };
+
+        // No slot free: not run, and the approval is not used up.
+        let mut full = OneSlot {
+            refuse: true,
+            ..OneSlot::default()
+        };
+        let (status, ran, _, err) = attempt(&mut full, &mut controls);
+        assert_eq!((status, ran), (REFUSED, 0), "{err}");
+        assert!(controls.spent.is_empty(), "kept for the next try");
+
+        // A slot is free: the same approval runs the line, once.
+        let mut free = OneSlot::default();
+        let (status, ran, refused, err) = attempt(&mut free, &mut controls);
+        assert_eq!((status, ran, refused), (0, 1, None), "{err}");
+        assert_eq!(controls.spent, [request.id()]);
+
+        // Used: refused, and the slot just taken is given back.
+        let mut again = OneSlot::default();
+        let (status, ran, refused, err) = attempt(&mut again, &mut controls);
+        assert_eq!((status, ran), (REFUSED, 0), "{err}");
+        assert!(refused.is_some_and(|r| r.contains("already used")), "{err}");
+        assert_eq!(again.finished, [false], "the slot went back unused");
     }
 
     #[test]

@@ -460,3 +460,36 @@ mod tests {
         );
     }
 }
+
+/// A signing key and approvals made with it, for tests only.
+#[cfg(test)]
+pub(crate) mod testing {
+    use ssh_key::{HashAlg, LineEnding, PrivateKey, SshSig};
+
+    use super::{ApprovalRequest, NAMESPACE};
+
+    /// A key made for tests only (`ssh-keygen -t ed25519 -N ''`).
+    pub const PRIVATE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACDAzFSYv+SP1HMg2/D/jpRlN8DRqgLpmTQ+i+hd8KMT2QAAAIgs92mZLPdp
+mQAAAAtzc2gtZWQyNTUxOQAAACDAzFSYv+SP1HMg2/D/jpRlN8DRqgLpmTQ+i+hd8KMT2Q
+AAAECxI/lgM7Xz1xdXefJxCjPfkDoxS+pG6GYcFBUU8Nw2/MDMVJi/5I/UcyDb8P+OlGU3
+wNGqAumZND6L6F3woxPZAAAABHRlc3QB
+-----END OPENSSH PRIVATE KEY-----
+";
+    pub const PUBLIC: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMDMVJi/5I/UcyDb8P+OlGU3wNGqAumZND6L6F3woxPZ test";
+
+    /// What `safe-run approve` prints for `request`, signed with
+    /// [`PRIVATE`]: the request's token and the armored signature.
+    pub fn approval_text(request: &ApprovalRequest) -> String {
+        let key = PrivateKey::from_openssh(PRIVATE).expect("the test key");
+        let sig = SshSig::sign(&key, NAMESPACE, HashAlg::Sha512, request.text().as_bytes())
+            .expect("a signature");
+        format!(
+            "{}\n{}",
+            request.token(),
+            sig.to_pem(LineEnding::LF).expect("armor")
+        )
+    }
+}

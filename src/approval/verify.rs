@@ -135,17 +135,7 @@ mod tests {
     use ssh_key::{LineEnding, PrivateKey};
     use std::time::Duration;
 
-    /// A key made for these tests only (`ssh-keygen -t ed25519 -N ''`).
-    const PRIVATE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
-b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
-QyNTUxOQAAACDAzFSYv+SP1HMg2/D/jpRlN8DRqgLpmTQ+i+hd8KMT2QAAAIgs92mZLPdp
-mQAAAAtzc2gtZWQyNTUxOQAAACDAzFSYv+SP1HMg2/D/jpRlN8DRqgLpmTQ+i+hd8KMT2Q
-AAAECxI/lgM7Xz1xdXefJxCjPfkDoxS+pG6GYcFBUU8Nw2/MDMVJi/5I/UcyDb8P+OlGU3
-wNGqAumZND6L6F3woxPZAAAABHRlc3QB
------END OPENSSH PRIVATE KEY-----
-";
-    const PUBLIC: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMDMVJi/5I/UcyDb8P+OlGU3wNGqAumZND6L6F3woxPZ test";
+    use crate::approval::testing::{PRIVATE, PUBLIC};
     const TTL: Duration = Duration::from_secs(1800);
 
     fn now() -> Timestamp {
