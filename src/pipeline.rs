@@ -277,8 +277,11 @@ pub fn run_checked(
     if decision.runs()
         && let Some(why) = approval::needs(io.controls.approval_settings(), &verdict)
     {
+        // The approval is for what runs: the line as judged, through the
+        // session's aliases and functions (an alias redefined after the
+        // approval no longer matches it).
         let approved = gate::approval_gate(
-            &line,
+            checked.unwrap_or(&line),
             &why,
             &policy.host,
             req.approval.as_deref(),
@@ -1322,6 +1325,68 @@ allow = ["echo bomb", "ls"]
         let text = String::from_utf8_lossy(&err);
         assert!(text.contains("test-reboot"), "{text}");
     }
+    #[test]
+    fn an_approval_is_for_what_runs_through_the_sessions_aliases() {
+        use crate::approval::testing::{PUBLIC, approval_text};
+        use crate::approval::{ApprovalRequest, Requester};
+        let mut controls = Fixed {
+            now: "2026-11-21T12:00:00Z".parse().unwrap(),
+            requester: Requester::new("alice", &[]),
+            signers: format!("bob {PUBLIC}"),
+            ..Fixed::default()
+        };
+        controls.approval.risks = vec![Risk::High];
+        let signed_for = |line: &str, controls: &Fixed| {
+            approval_text(&ApprovalRequest::new(
+                &policy().host,
+                "alice",
+                line,
+                controls.now,
+                controls.approval.ttl,
+            ))
+        };
+        // `deploy` is an alias of `reboot` in this session.
+        let attempt = |approval: String, controls: &mut Fixed| {
+            let (mut log, mut fake) = (Log::default(), Fake { ran: vec![] });
+            let mut err = Vec::new();
+            let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
+            let req = Request {
+                mode: Mode::DashC,
+                target: Target::Line("deploy".into()),
+                reason: Some("CHG-1 kernel patch".into()),
+                confirm: Some("core-1".into()),
+                break_glass: false,
+                approval: Some(approval),
+            };
+            let status = {
+                let mut io = Io {
+                    prompter: None,
+                    err: &mut err,
+                    audit: &mut log,
+                    runner: &mut fake,
+                    previewer: &mut previewer,
+                    place: &LineContext::default(),
+                    fleet: None,
+                    controls,
+                };
+                run_checked(&req, Some("reboot"), &rules(), &policy(), &mut io)
+            };
+            (
+                status,
+                fake.ran.len(),
+                String::from_utf8_lossy(&err).to_string(),
+            )
+        };
+        // Signed for the name typed: not what runs, refused.
+        let typed = signed_for("deploy", &controls);
+        let (status, ran, err) = attempt(typed, &mut controls);
+        assert_eq!((status, ran), (REFUSED, 0), "{err}");
+        // Signed for what the alias runs: accepted.
+        let expanded = signed_for("reboot", &controls);
+        let (status, ran, err) = attempt(expanded, &mut controls);
+        assert_eq!((status, ran), (0, 1), "{err}");
+    }
+
     fn frozen() -> Fixed {
         Fixed {
             frozen: Some(Freeze {
