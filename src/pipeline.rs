@@ -1142,6 +1142,53 @@ allow = ["echo bomb", "ls"]
         assert!(log.changes.last().unwrap().break_glass);
     }
 
+    /// Runs `typed` (judged as `checked`) with `approval` given in
+    /// advance: the status, how many commands ran, why the approval was
+    /// refused (if it was), and what was said.
+    fn run_signed(
+        controls: &mut Fixed,
+        fleet: Option<&mut OneSlot>,
+        typed: &str,
+        checked: Option<&str>,
+        approval: &str,
+    ) -> (i32, usize, Option<String>, String) {
+        let (mut log, mut fake) = (Log::default(), Fake { ran: vec![] });
+        let mut err = Vec::new();
+        let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
+        let req = Request {
+            mode: Mode::DashC,
+            target: Target::Line(typed.into()),
+            reason: Some("CHG-1 kernel patch".into()),
+            confirm: Some("core-1".into()),
+            break_glass: false,
+            approval: Some(approval.into()),
+        };
+        let status = {
+            let mut io = Io {
+                prompter: None,
+                err: &mut err,
+                audit: &mut log,
+                runner: &mut fake,
+                previewer: &mut previewer,
+                place: &LineContext::default(),
+                fleet: fleet.map(|f| f as &mut dyn Slots),
+                controls,
+            };
+            run_checked(&req, checked, &rules(), &policy(), &mut io)
+        };
+        let refused = log
+            .changes
+            .last()
+            .and_then(|c| c.approval.as_ref())
+            .and_then(|a| a.refused.clone());
+        (
+            status,
+            fake.ran.len(),
+            refused,
+            String::from_utf8_lossy(&err).to_string(),
+        )
+    }
+
     #[test]
     fn an_approval_is_used_up_only_when_its_line_runs() {
         use crate::approval::testing::{PUBLIC, approval_text};
@@ -1161,63 +1208,27 @@ allow = ["echo bomb", "ls"]
             controls.approval.ttl,
         );
         let approval = approval_text(&request);
-        let attempt = |fleet: &mut OneSlot, controls: &mut Fixed| {
-            let mut log = Log::default();
-            let mut fake = Fake { ran: vec![] };
-            let mut err = Vec::new();
-            let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
-            let req = Request {
-                mode: Mode::DashC,
-                target: Target::Line("reboot".into()),
-                reason: Some("CHG-1 kernel patch".into()),
-                confirm: Some("core-1".into()),
-                break_glass: false,
-                approval: Some(approval.clone()),
-            };
-            let status = {
-                let mut io = Io {
-                    prompter: None,
-                    err: &mut err,
-                    audit: &mut log,
-                    runner: &mut fake,
-                    previewer: &mut previewer,
-                    place: &LineContext::default(),
-                    fleet: Some(fleet),
-                    controls,
-                };
-                run_request(&req, &rules(), &policy(), &mut io)
-            };
-            let refused = log
-                .changes
-                .last()
-                .and_then(|c| c.approval.as_ref())
-                .and_then(|a| a.refused.clone());
-            (
-                status,
-                fake.ran.len(),
-                refused,
-                String::from_utf8_lossy(&err).to_string(),
-            )
-        };
-
         // No slot free: not run, and the approval is not used up.
         let mut full = OneSlot {
             refuse: true,
             ..OneSlot::default()
         };
-        let (status, ran, _, err) = attempt(&mut full, &mut controls);
+        let (status, ran, _, err) =
+            run_signed(&mut controls, Some(&mut full), "reboot", None, &approval);
         assert_eq!((status, ran), (REFUSED, 0), "{err}");
         assert!(controls.spent.is_empty(), "kept for the next try");
 
         // A slot is free: the same approval runs the line, once.
         let mut free = OneSlot::default();
-        let (status, ran, refused, err) = attempt(&mut free, &mut controls);
+        let (status, ran, refused, err) =
+            run_signed(&mut controls, Some(&mut free), "reboot", None, &approval);
         assert_eq!((status, ran, refused), (0, 1, None), "{err}");
         assert_eq!(controls.spent, [request.id()]);
 
         // Used: refused, and the slot just taken is given back.
         let mut again = OneSlot::default();
-        let (status, ran, refused, err) = attempt(&mut again, &mut controls);
+        let (status, ran, refused, err) =
+            run_signed(&mut controls, Some(&mut again), "reboot", None, &approval);
         assert_eq!((status, ran), (REFUSED, 0), "{err}");
         assert!(refused.is_some_and(|r| r.contains("already used")), "{err}");
         assert_eq!(again.finished, [false], "the slot went back unused");
@@ -1346,44 +1357,15 @@ allow = ["echo bomb", "ls"]
             ))
         };
         // `deploy` is an alias of `reboot` in this session.
-        let attempt = |approval: String, controls: &mut Fixed| {
-            let (mut log, mut fake) = (Log::default(), Fake { ran: vec![] });
-            let mut err = Vec::new();
-            let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
-            let req = Request {
-                mode: Mode::DashC,
-                target: Target::Line("deploy".into()),
-                reason: Some("CHG-1 kernel patch".into()),
-                confirm: Some("core-1".into()),
-                break_glass: false,
-                approval: Some(approval),
-            };
-            let status = {
-                let mut io = Io {
-                    prompter: None,
-                    err: &mut err,
-                    audit: &mut log,
-                    runner: &mut fake,
-                    previewer: &mut previewer,
-                    place: &LineContext::default(),
-                    fleet: None,
-                    controls,
-                };
-                run_checked(&req, Some("reboot"), &rules(), &policy(), &mut io)
-            };
-            (
-                status,
-                fake.ran.len(),
-                String::from_utf8_lossy(&err).to_string(),
-            )
-        };
         // Signed for the name typed: not what runs, refused.
         let typed = signed_for("deploy", &controls);
-        let (status, ran, err) = attempt(typed, &mut controls);
+        let (status, ran, _, err) =
+            run_signed(&mut controls, None, "deploy", Some("reboot"), &typed);
         assert_eq!((status, ran), (REFUSED, 0), "{err}");
         // Signed for what the alias runs: accepted.
         let expanded = signed_for("reboot", &controls);
-        let (status, ran, err) = attempt(expanded, &mut controls);
+        let (status, ran, _, err) =
+            run_signed(&mut controls, None, "deploy", Some("reboot"), &expanded);
         assert_eq!((status, ran), (0, 1), "{err}");
     }
 

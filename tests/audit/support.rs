@@ -1,7 +1,8 @@
 //! What the audit fault tests (faults.rs, fuse.rs) share: a
 //! temp directory with a config, fake programs first on PATH, and runs of
 //! the binary with no terminal, timed. Kept apart from tests/common so
-//! that these tests stand alone.
+//! that these tests stand alone; what is the same
+//! everywhere (waiting, the host name, TOML strings) is `common`'s.
 
 #![allow(dead_code)]
 
@@ -172,38 +173,15 @@ pub fn records(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The host's short name, as the binary asks for it.
-pub fn short_host() -> String {
-    let host = nix::unistd::gethostname()
-        .expect("gethostname")
-        .into_string()
-        .expect("host name is UTF-8");
-    host.split('.').next().unwrap_or(&host).to_string()
-}
-
-/// A TOML basic string.
-pub fn toml_str(path: &Path) -> String {
-    let s = path.display().to_string();
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
+/// Shared with the other groups.
+pub use crate::common::{short_host, toml_str};
 
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Polls `f` every 20 ms until it returns `Some`, for at most `limit`.
-pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+/// The group's one wait with a deadline.
+pub use crate::common::wait_for;
 
 /// Whether this run is CI's (`CI=true`): a test whose mechanism should be
 /// there fails instead of skipping.
