@@ -16,7 +16,7 @@ use std::io::Write;
 use crate::approval::verify::{Verified, verify};
 use crate::approval::{ApprovalRequest, Pasted, Requester};
 use crate::audit::record::ApprovalRecord;
-use crate::confirm::{Prompter, rule_list};
+use crate::confirm::{Prompter, rule_list, validate_reason};
 use crate::controls::Controls;
 use crate::exit;
 use crate::freeze::{self, BREAK_GLASS, Freeze, FreezeSettings};
@@ -328,6 +328,46 @@ fn read_paste(prompter: &mut dyn Prompter) -> Option<String> {
         return None;
     }
     Some(lines.join("\n") + "\n")
+}
+
+/// At a terminal, a disruptive line refused its fleet slot may still run
+/// without one, as with `--break-glass`: the operator reads who holds the
+/// slots, types `break-glass`, and gives a reason that meets `reasons`
+/// (the one given at the confirmation when it is long enough, else a new
+/// one). The reason to record, or `None`: not run.
+pub fn slot_break_glass(
+    prompter: &mut dyn Prompter,
+    refusal: &str,
+    given: Option<&str>,
+    reasons: &crate::policy::ReasonPolicy,
+) -> Option<String> {
+    prompter.say(&format!("{}\n", refusal.trim_end()));
+    let question = format!(
+        "Type {BREAK_GLASS} to run it without a slot, recorded as break-glass (anything else cancels): "
+    );
+    match prompter.ask(&question) {
+        Ok(answer) if answer.trim() == BREAK_GLASS => {}
+        _ => {
+            prompter.say("No slot was taken. Nothing was run.\n");
+            return None;
+        }
+    }
+    if let Some(reason) = given.filter(|r| validate_reason(r, reasons).is_ok()) {
+        return Some(reason.to_string());
+    }
+    for _ in 0..3 {
+        let asked = prompter.ask(&format!(
+            "Why must it run without a slot? (at least {} characters): ",
+            reasons.min_len
+        ));
+        let Ok(reason) = asked else { break };
+        match validate_reason(reason.trim(), reasons) {
+            Ok(()) => return Some(reason.trim().to_string()),
+            Err(why) => prompter.say(&format!("{why}\n")),
+        }
+    }
+    prompter.say("No reason given. Nothing was run.\n");
+    None
 }
 
 /// What a line run through a freeze asks: at least a typed `yes` and a

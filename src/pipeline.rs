@@ -240,7 +240,7 @@ pub fn run_checked(
     }
 
     // 3. confirm (a preview is classified before it runs)
-    let answer = {
+    let mut answer = {
         let previewer = &mut *io.previewer;
         let mut preview = |argv: &[String]| {
             if preview_is_safe(argv, rules) {
@@ -336,6 +336,30 @@ pub fn run_checked(
                     rule_list(&verdict),
                     clean_lines(&message).replace('\n', "\n  ")
                 );
+                slot = Some(SlotRecord {
+                    event: SlotEvent::BreakGlass,
+                    ..record
+                });
+            }
+            Take::Refused(record, message)
+                if io.prompter.is_some() && {
+                    // At a terminal the operator may still run it without a
+                    // slot, as with --break-glass: typed, with a reason
+                    // long enough for one.
+                    let min = io.controls.freeze_settings().break_glass_reason_min;
+                    let reasons = gate::break_glass_policy(policy, min).reason_policy(verdict.risk);
+                    let refusal =
+                        format!("safe-run: no fleet slot is free: {}", clean_lines(&message));
+                    let glass = io.prompter.as_deref_mut().and_then(|p| {
+                        gate::slot_break_glass(p, &refusal, answer.reason.as_deref(), &reasons)
+                    });
+                    let typed = glass.is_some();
+                    if let Some(reason) = glass {
+                        answer.reason = Some(reason);
+                    }
+                    typed
+                } =>
+            {
                 slot = Some(SlotRecord {
                     event: SlotEvent::BreakGlass,
                     ..record
@@ -1106,6 +1130,62 @@ allow = ["echo bomb", "ls"]
         assert_eq!((status, ran), (REFUSED, 0), "{err}");
         assert_eq!(full.asked, 0, "refused before a slot was asked for");
         assert!(!log.changes.last().unwrap().break_glass, "it did not run");
+    }
+
+    #[test]
+    fn at_a_terminal_a_line_refused_its_slot_may_run_as_break_glass() {
+        let attempt = |answers: Vec<Result<String, PromptError>>| {
+            let mut fleet = OneSlot {
+                refuse: true,
+                ..OneSlot::default()
+            };
+            let (mut log, mut fake) = (Log::default(), Fake { ran: vec![] });
+            let mut err = Vec::new();
+            let mut prompter = Script {
+                answers,
+                said: String::new(),
+            };
+            let mut previewer = |_: &[String], _: Duration, _: usize| PreviewOutput::default();
+            let req = Request {
+                mode: Mode::Shell,
+                target: Target::Line("reboot".into()),
+                reason: Some("CHG-1 kernel patch".into()),
+                confirm: Some("core-1".into()),
+                break_glass: false,
+                approval: None,
+            };
+            let status = {
+                let mut io = Io {
+                    prompter: Some(&mut prompter),
+                    err: &mut err,
+                    audit: &mut log,
+                    runner: &mut fake,
+                    previewer: &mut previewer,
+                    place: &LineContext::default(),
+                    fleet: Some(&mut fleet),
+                    controls: &mut Fixed::default(),
+                };
+                run_request(&req, &rules(), &policy(), &mut io)
+            };
+            (status, fake.ran.len(), log, prompter.said)
+        };
+        // Typed, with a reason long enough: it runs, recorded as break-glass.
+        let (status, ran, log, said) = attempt(vec![Ok("break-glass".into()), Ok(LONG.into())]);
+        assert_eq!((status, ran), (0, 1), "{said}");
+        assert!(
+            said.contains("held by core-2"),
+            "the holders are shown: {said}"
+        );
+        assert_eq!(log.slots.last().unwrap(), &Some(SlotEvent::BreakGlass));
+        assert!(log.changes.last().unwrap().break_glass);
+        // Anything else: not run.
+        let (status, ran, _, said) = attempt(vec![Ok("no".into())]);
+        assert_eq!((status, ran), (REFUSED, 0), "{said}");
+        // A reason too short for break-glass, three times: not run.
+        let short = || Ok("CHG-2 now".to_string());
+        let (status, ran, _, said) =
+            attempt(vec![Ok("break-glass".into()), short(), short(), short()]);
+        assert_eq!((status, ran), (REFUSED, 0), "{said}");
     }
 
     #[test]
