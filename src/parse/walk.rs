@@ -201,6 +201,9 @@ pub(super) struct Walker<'l> {
     /// The checked line, to report errors in strings parsed again at their
     /// place in it.
     root: String,
+    /// A script was read into this shell (`.`, `source`): it may have set
+    /// variables in ways the walk does not follow (`printf -v`, `let`).
+    sourced: bool,
 }
 
 pub(super) type Res = Result<(), ParseError>;
@@ -233,6 +236,7 @@ impl<'l> Walker<'l> {
             steps: 0,
             options: ParserOptions::default(),
             root: String::new(),
+            sourced: false,
         }
     }
 
@@ -267,7 +271,7 @@ impl<'l> Walker<'l> {
     /// be unset (the place the line runs knows every variable, and neither
     /// it nor the line sets X) and the default is a plain word. Anything
     /// else stays unknown.
-    fn default_of_unset(&self, expr: &bword::ParameterExpr) -> Option<String> {
+    fn default_of_unset(&self, expr: &bword::ParameterExpr, text: &str) -> Option<String> {
         use bword::ParameterExpr as E;
         let (name, default) = match expr {
             E::UseDefaultValues {
@@ -284,11 +288,21 @@ impl<'l> Walker<'l> {
             } => (name, default_value.as_deref().unwrap_or("")),
             _ => return None,
         };
+        // Unset for sure: nothing in the line, or the text being walked,
+        // names it except `${NAME…}` expansions — an assignment the walk
+        // does not follow (`printf -v X`, `let X=1`, `(( X = 1 ))`,
+        // `declare -n`) names it — and no sourced script could have set it.
+        // A function body walked at its call has no text of its own here,
+        // so it gets no default.
         let unset = self.env.vars_complete
             && !self.isolated
+            && !self.sourced
+            && !text.is_empty()
             && name != "PWD"
             && !self.vars.contains_key(name.as_str())
-            && !self.env.vars.contains_key(name.as_str());
+            && !self.env.vars.contains_key(name.as_str())
+            && !named_outside_expansions(&self.root, name)
+            && !named_outside_expansions(text, name);
         let plain = default
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c));
@@ -810,7 +824,13 @@ impl<'l> Walker<'l> {
                         // `export X=1`, `local y=$(…)`: an argument word.
                         let w = self.expand(word, src, ctx, depth)?;
                         if let ast::AssignmentName::VariableName(name) = &assignment.name {
-                            self.remember(name, &value);
+                            if declares_nameref(&cmd.argv) {
+                                // `declare -n R=V`: R stands for whatever V
+                                // holds when R is used, not for "V".
+                                self.vars.insert(name.clone(), None);
+                            } else {
+                                self.remember(name, &value);
+                            }
                         }
                         cmd.argv.push(w);
                     }
@@ -1193,7 +1213,7 @@ impl<'l> Walker<'l> {
                             .var(name)
                             .filter(|v| !v.is_empty())
                             .map(str::to_string)
-                            .or_else(|| self.default_of_unset(expr)),
+                            .or_else(|| self.default_of_unset(expr, &src.text)),
                         _ => None,
                     };
                     match known {
@@ -1847,6 +1867,7 @@ impl<'l> Walker<'l> {
         self.scripts.push(path);
         // A new shell process gets its own functions and variables; `.`
         // reads the script into this shell.
+        self.sourced |= kind == ScriptKind::Source;
         let saved = (kind != ScriptKind::Source)
             .then(|| (self.save(), std::mem::take(&mut self.functions)));
         let args = cmd.argv.get(args..).unwrap_or(&[]);
@@ -2176,6 +2197,34 @@ fn is_own_variable(w: &Word) -> bool {
         let rest = &w.text[i + 1..];
         let rest = rest.strip_prefix('{').unwrap_or(rest);
         rest.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+    })
+}
+
+/// `declare -n`, `typeset -n`, `local -n` (the `n` in any cluster of
+/// short options) so far in `argv`: the names it assigns are references.
+fn declares_nameref(argv: &[Word]) -> bool {
+    let declares = argv
+        .first()
+        .is_some_and(|w| matches!(w.text.as_str(), "declare" | "typeset" | "local"));
+    declares
+        && argv[1..].iter().any(|w| {
+            w.dynamic
+                || w.text
+                    .strip_prefix('-')
+                    .is_some_and(|o| !o.starts_with('-') && o.contains('n'))
+        })
+}
+
+/// Does `text` name the variable `name` anywhere but right after `${`
+/// (as a word, in `$name`, in `name=`, after `printf -v`)?
+fn named_outside_expansions(text: &str, name: &str) -> bool {
+    let ident = |c: char| c == '_' || c.is_ascii_alphanumeric();
+    text.match_indices(name).any(|(i, _)| {
+        let before = &text[..i];
+        let after = &text[i + name.len()..];
+        !before.chars().next_back().is_some_and(ident)
+            && !after.chars().next().is_some_and(ident)
+            && !before.ends_with("${")
     })
 }
 

@@ -651,6 +651,16 @@ fn a_default_is_what_runs_when_the_whole_environment_is_known() {
     // A default that is itself an expansion stays unknown.
     let v = judged("${NOPE:-$(pick)} hi", true);
     assert_ne!(v.action, Action::Allow, "{}", describe(&v));
+    // Set by means the walk does not follow: never taken as unset.
+    for line in [
+        "printf -v NOPE reboot; ${NOPE:-echo} hi",
+        "(( NOPE = 1 )); ${NOPE:-echo} hi",
+        "declare -n NOPE=TOOL; ${NOPE:-echo} hi",
+        "f() { printf -v NOPE reboot; }; f; ${NOPE:-echo} hi",
+    ] {
+        let v = judged(line, true);
+        assert_ne!(v.action, Action::Allow, "{line}: {}", describe(&v));
+    }
 }
 
 #[test]

@@ -139,6 +139,9 @@ const EVAL: &[Row] = &[
     ("a function setting a variable by name", "setq() { eval \"$1=\\\"\\$2\\\"\"; }; setq DEBUG 1", "allow none"),
     ("an indirect assignment before a program is that program", "eval \"$1=x reboot\"", "confirm high power-reboot"),
     ("a variable with = later in the word stays unknown", "$CMD --opt=x", "confirm medium misc-dynamic-program"),
+    ("a nameref stands for what its target holds", "V=reboot; declare -n R=V; $R", "confirm medium misc-dynamic-program"),
+    ("local -n too", "f() { local -rn R=V; \"$R\" now; }; f", "confirm medium misc-dynamic-program"),
+    ("declare without -n keeps the value", "declare R=ls; $R -l", "allow none"),
 ];
 
 /// Signals and flags read with their values.
