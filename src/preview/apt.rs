@@ -163,6 +163,7 @@ pub fn summarise(text: &str, _command: &[String], ctx: &Context) -> Result<Vec<F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preview::fact::testing::{record, texts};
     use crate::preview::fact::{Level, fixture};
     use crate::preview::pkg::DEFAULT_CRITICAL;
 
@@ -178,22 +179,6 @@ mod tests {
             mounts: None,
         };
         summarise(&fixture(text), &["apt-get".into(), "upgrade".into()], &ctx).unwrap()
-    }
-
-    fn texts(facts: &[Fact], level: Level) -> Vec<String> {
-        facts
-            .iter()
-            .filter(|f| f.level == level)
-            .map(|f| f.text.clone())
-            .collect()
-    }
-
-    fn record(facts: &[Fact], key: &str) -> Option<Value> {
-        facts
-            .iter()
-            .flat_map(|f| f.record.iter())
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
     }
 
     #[test]

@@ -189,6 +189,30 @@ pub fn fixture(text: &str) -> String {
         .collect()
 }
 
+/// Reading facts back, for the summarisers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Fact, Level, Value};
+
+    /// The texts of the facts of `level`, in order.
+    pub fn texts(facts: &[Fact], level: Level) -> Vec<String> {
+        facts
+            .iter()
+            .filter(|f| f.level == level)
+            .map(|f| f.text.clone())
+            .collect()
+    }
+
+    /// The value recorded under `key` by any fact.
+    pub fn record(facts: &[Fact], key: &str) -> Option<Value> {
+        facts
+            .iter()
+            .flat_map(|f| f.record.iter())
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
