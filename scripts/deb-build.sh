@@ -11,12 +11,13 @@
 # /etc/safe-run/config.toml is packaging/etc/config.toml, which a test
 # (tests/system/packaging.rs) keeps equal to config::commented_defaults().
 #
-# Needs cargo-deb (`cargo install cargo-deb --locked`).
+# Needs cargo-deb (`cargo install cargo-deb --version 3.8.0 --locked`; a later
+# release may refuse the dev profile that CI packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo-deb >/dev/null 2>&1 || {
-    echo "deb-build: cargo-deb is missing: cargo install cargo-deb --locked" >&2
+    echo "deb-build: cargo-deb is missing: cargo install cargo-deb --version 3.8.0 --locked" >&2
     exit 2
 }
 

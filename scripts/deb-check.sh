@@ -65,9 +65,11 @@ apt_install() {
 
 # ---------------------------------------------------------------------------
 step "tools"
+# Pinned: CI packages the test build (the dev profile, DEB_PROFILE=dev), which
+# cargo-deb 3.8 accepts with a warning and says a later release will refuse.
 if ! command -v cargo-deb >/dev/null 2>&1; then
-    echo "   cargo-deb is missing: cargo install cargo-deb --locked (a few minutes)"
-    cargo install cargo-deb --locked --quiet
+    echo "   cargo-deb is missing: cargo install cargo-deb --version 3.8.0 --locked (a few minutes)"
+    cargo install cargo-deb --version 3.8.0 --locked --quiet
 fi
 command -v dpkg-shlibdeps >/dev/null 2>&1 || apt_install dpkg-dev ||
     echo "   note: no dpkg-shlibdeps; the libc dependency is guessed"
