@@ -407,6 +407,11 @@ const RUNAWAY_INPUTS: &[&str] = &[
     "x=$(cat <<'EOF'\na)b\nEOF\n)",
 ];
 
+/// How long a parse may take before it counts as a hang: these inputs take
+/// milliseconds, a runaway never ends; the margin is for a loaded machine
+/// running a debug build, not a performance figure (that is benches/).
+const HANG: Duration = Duration::from_secs(10);
+
 /// Runs `parse_line` on another thread and waits at most `limit`.
 fn parse_within(line: &str, limit: Duration) -> Option<Result<usize, ParseError>> {
     let (tx, rx) = mpsc::channel();
@@ -420,8 +425,8 @@ fn parse_within(line: &str, limit: Duration) -> Option<Result<usize, ParseError>
 #[test]
 fn runaway_inputs_end_quickly_with_a_verdict_or_an_error() {
     for line in RUNAWAY_INPUTS {
-        let result = parse_within(line, Duration::from_secs(2));
-        assert!(result.is_some(), "{line:?} did not return within 2 s");
+        let result = parse_within(line, HANG);
+        assert!(result.is_some(), "{line:?} did not return within {HANG:?}");
         if let Some(Err(e)) = result {
             assert!(
                 !e.to_string().is_empty(),
@@ -446,7 +451,7 @@ fn the_vendored_parser_itself_ends_on_runaway_inputs() {
             let _ = tx.send(parser.parse_program().is_ok());
         });
         assert!(
-            rx.recv_timeout(Duration::from_secs(2)).is_ok(),
+            rx.recv_timeout(HANG).is_ok(),
             "brush-parser did not return within 2 s on {line:?}"
         );
     }
@@ -507,8 +512,8 @@ fn generated_heredoc_and_nesting_input_parses_within_a_time_bound() {
     });
     runner
         .run(&strategy, |line| {
-            let result = parse_within(&line, Duration::from_secs(2));
-            prop_assert!(result.is_some(), "{line:?} did not return within 2 s");
+            let result = parse_within(&line, HANG);
+            prop_assert!(result.is_some(), "{line:?} did not return within {HANG:?}");
             Ok(())
         })
         .map_err(|e: proptest::test_runner::TestError<String>| e.to_string())
