@@ -309,6 +309,36 @@ impl<'l> Walker<'l> {
         (unset && plain).then(|| default.to_string())
     }
 
+    /// `$EDITOR`, `"${VISUAL}"` … as the program: the user's own tool (see
+    /// [`USER_TOOL_VARIABLES`]), unless the line or a script it sourced may
+    /// have set the variable (`read EDITOR`, `printf -v EDITOR …`): then it
+    /// is whatever that made it, unknown.
+    fn name_the_users_editor(&self, argv: &mut [Word]) {
+        let Some(first) = argv.first_mut() else {
+            return;
+        };
+        if !first.dynamic {
+            return;
+        }
+        let bare: String = first
+            .text
+            .chars()
+            .filter(|c| !matches!(c, '"' | '{' | '}'))
+            .collect();
+        let Some(name) = bare.strip_prefix('$') else {
+            return;
+        };
+        let set_here = self.sourced
+            || self.vars.contains_key(name)
+            || named_outside_expansions(&self.root, name);
+        if set_here {
+            return;
+        }
+        if let Some((_, tool)) = USER_TOOL_VARIABLES.iter().find(|(var, _)| *var == name) {
+            *first = Word::literal(tool, first.span);
+        }
+    }
+
     /// What `~` means here.
     fn home(&self) -> Option<&str> {
         self.var("HOME")
@@ -1320,7 +1350,7 @@ impl<'l> Walker<'l> {
             cmd.argv.splice(0..1, args.iter().cloned());
         }
         drop_indirect_assignments(&mut cmd.argv);
-        name_the_users_editor(&mut cmd.argv);
+        self.name_the_users_editor(&mut cmd.argv);
         let Some(first) = cmd.argv.first() else {
             self.push(cmd, ctx);
             return Ok(());
@@ -2215,8 +2245,9 @@ fn declares_nameref(argv: &[Word]) -> bool {
         })
 }
 
-/// Does `text` name the variable `name` anywhere but right after `${`
-/// (as a word, in `$name`, in `name=`, after `printf -v`)?
+/// Does `text` name the variable `name` anywhere but in an expansion
+/// (`$name`, `${name…}`): as a word, in `name=`, after `printf -v`, in
+/// `(( name = 1 ))` — the ways a line can set it?
 fn named_outside_expansions(text: &str, name: &str) -> bool {
     let ident = |c: char| c == '_' || c.is_ascii_alphanumeric();
     text.match_indices(name).any(|(i, _)| {
@@ -2225,6 +2256,7 @@ fn named_outside_expansions(text: &str, name: &str) -> bool {
         !before.chars().next_back().is_some_and(ident)
             && !after.chars().next().is_some_and(ident)
             && !before.ends_with("${")
+            && !before.ends_with('$')
     })
 }
 
@@ -2338,9 +2370,9 @@ pub(super) fn expand_braces_in_program(argv: &mut Vec<Word>) {
 /// Debian alternatives name of the same tool: `sudo $EDITOR FILE` edits
 /// FILE with whatever the operator chose, which is `editor` by another
 /// name, not an unknown program. Only reached when the place the line runs
-/// does not know the variable (a known value is substituted before); an
-/// unset one would run FILE itself, which is no worse than running it by
-/// name.
+/// does not know the variable (a known value is substituted before) and
+/// the line does not set it; an unset one would run FILE itself, which is
+/// no worse than running it by name.
 const USER_TOOL_VARIABLES: &[(&str, &str)] = &[
     ("EDITOR", "editor"),
     ("VISUAL", "editor"),
@@ -2348,27 +2380,6 @@ const USER_TOOL_VARIABLES: &[(&str, &str)] = &[
     ("PAGER", "pager"),
     ("MANPAGER", "pager"),
 ];
-
-/// `$EDITOR`, `"${VISUAL}"` … as the program: see [`USER_TOOL_VARIABLES`].
-pub(super) fn name_the_users_editor(argv: &mut [Word]) {
-    let Some(first) = argv.first_mut() else {
-        return;
-    };
-    if !first.dynamic {
-        return;
-    }
-    let bare: String = first
-        .text
-        .chars()
-        .filter(|c| !matches!(c, '"' | '{' | '}'))
-        .collect();
-    let Some(name) = bare.strip_prefix('$') else {
-        return;
-    };
-    if let Some((_, tool)) = USER_TOOL_VARIABLES.iter().find(|(var, _)| *var == name) {
-        *first = Word::literal(tool, first.span);
-    }
-}
 
 /// `eval "$1=\"\$2\""`, `eval ${var}=value`: the idiom for setting a
 /// variable whose name is held in another. Under eval the expanded word is

@@ -134,6 +134,8 @@ const EVAL: &[Row] = &[
     ("the user's pager", "$PAGER /var/log/syslog", "allow none"),
     ("the user's editor on sudoers is the editor rule", "sudo \"$EDITOR\" /etc/sudoers", "allow low account-sudoers-editor"),
     ("another variable as the program stays unknown", "sudo $EDITOR_CMD /etc/hosts", "confirm medium misc-dynamic-program"),
+    ("the editor variable read by the line is what was read", "read EDITOR; $EDITOR /etc/hosts", "confirm medium misc-dynamic-program"),
+    ("the editor variable set by printf -v is unknown", "printf -v EDITOR %s \"$1\"; sudo $EDITOR /etc/hosts", "confirm medium misc-dynamic-program"),
     ("an indirect assignment through eval", "eval \"$1=\\\"\\$2\\\"\"", "allow none"),
     ("an indirect assignment with braces", "eval ${name}=value", "allow none"),
     ("a function setting a variable by name", "setq() { eval \"$1=\\\"\\$2\\\"\"; }; setq DEBUG 1", "allow none"),
