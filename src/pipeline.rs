@@ -342,24 +342,15 @@ pub fn run_checked(
                 });
             }
             Take::Refused(record, message)
-                if io.prompter.is_some() && {
-                    // At a terminal the operator may still run it without a
-                    // slot, as with --break-glass: typed, with a reason
-                    // long enough for one.
-                    let min = io.controls.freeze_settings().break_glass_reason_min;
-                    let reasons = gate::break_glass_policy(policy, min).reason_policy(verdict.risk);
-                    let refusal =
-                        format!("safe-run: no fleet slot is free: {}", clean_lines(&message));
-                    let glass = io.prompter.as_deref_mut().and_then(|p| {
-                        gate::slot_break_glass(p, &refusal, answer.reason.as_deref(), &reasons)
-                    });
-                    let typed = glass.is_some();
-                    if let Some(reason) = glass {
-                        answer.reason = Some(reason);
-                    }
-                    typed
-                } =>
+                if let Some(reason) = slot_break_glass_at_terminal(
+                    io,
+                    &message,
+                    answer.reason.as_deref(),
+                    policy,
+                    verdict.risk,
+                ) =>
             {
+                answer.reason = Some(reason);
                 slot = Some(SlotRecord {
                     event: SlotEvent::BreakGlass,
                     ..record
@@ -509,6 +500,23 @@ fn clean_lines(text: &str) -> String {
         .map(|l| clean(l, false))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// At a terminal, a line refused its slot may still run without one, as
+/// with --break-glass: the operator types it, with a reason long enough
+/// for one (`gate::slot_break_glass`). The reason to record, or `None`.
+fn slot_break_glass_at_terminal(
+    io: &mut Io,
+    refusal: &str,
+    given: Option<&str>,
+    policy: &Policy,
+    risk: Risk,
+) -> Option<String> {
+    let min = io.controls.freeze_settings().break_glass_reason_min;
+    let reasons = gate::break_glass_policy(policy, min).reason_policy(risk);
+    let said = format!("safe-run: no fleet slot is free: {}", clean_lines(refusal));
+    let prompter = io.prompter.as_deref_mut()?;
+    gate::slot_break_glass(prompter, &said, given, &reasons)
 }
 
 /// Gives back a slot taken for a line that did not run after all.
